@@ -1,0 +1,212 @@
+import type { RecordedError } from "../src/errors/mod.ts";
+import type { Clock, Logger } from "../src/deps/mod.ts";
+import {
+  emptyHead,
+  headAfter,
+  type Json,
+  type JsonObject,
+  type LogHead,
+  type LogRecord,
+  sealRecord,
+  type Store,
+} from "../src/store/mod.ts";
+import {
+  Actor,
+  type ActorExit,
+  ActorStoppedError,
+  type Behavior,
+} from "./actor.ts";
+import {
+  type HostCallBody,
+  messageOf,
+  type RunMessage,
+  type SkillPin,
+} from "./run_messages.ts";
+import { type Effect, reduce, resume, type RunState } from "./run_reducer.ts";
+
+/** Where a step's host calls go: answers already in the log, and a way to record new ones. */
+export interface HostCallPort {
+  readonly recorded: readonly HostCallBody[];
+  /** Appends a new answer to the run's log; resolves once it is durable. */
+  persist(call: HostCallBody): Promise<void>;
+  /** Told when a recorded answer is served (replay counts them). */
+  served?: (index: number) => void;
+}
+
+/** One execution of a step's skill. */
+export interface StepExecution {
+  run_id: string;
+  step: string;
+  attempt: number;
+  pin: SkillPin;
+  input: Json;
+  hostCalls: HostCallPort;
+}
+
+/** How an execution ended; a skill failure is an outcome, not an exception. */
+export type StepOutcome =
+  | { ok: true; output: Json; output_sha256: string }
+  | { ok: false; error: RecordedError };
+
+/** Runs skills for run actors (the sandbox implements this). */
+export interface StepExecutor {
+  execute(execution: StepExecution): Promise<StepOutcome>;
+}
+
+/** What a run actor needs from the shell. */
+export interface RunActorDeps {
+  store: Store;
+  executor: StepExecutor;
+  clock: Clock;
+  log: Logger;
+  /** Told about every record after it is durable and applied. */
+  onRecords?: (records: readonly LogRecord[], state: RunState) => void;
+}
+
+/**
+ * The effectful shell around `reduce`: seals each message into a record,
+ * appends it (with any decisions the reducer takes on it, in the same
+ * transaction) before anything acts on it, then carries out the effects.
+ */
+class RunBehavior implements Behavior<RunMessage, RunState> {
+  actor!: Actor<RunMessage, RunState>;
+  #state: RunState;
+  #head: LogHead;
+  readonly #deps: RunActorDeps;
+
+  constructor(state: RunState, head: LogHead, deps: RunActorDeps) {
+    this.#state = state;
+    this.#head = head;
+    this.#deps = deps;
+  }
+
+  get state(): RunState {
+    return this.#state;
+  }
+
+  async receive(message: RunMessage): Promise<RunState> {
+    const records: LogRecord[] = [];
+    const effects: Effect[] = [];
+    let state = this.#state;
+    let head = this.#head;
+    let next: RunMessage | undefined = message;
+    while (next !== undefined) {
+      const record = sealRecord(head, {
+        type: next.type,
+        body: next.body as unknown as JsonObject,
+        at: this.#deps.clock.nowMs(),
+      });
+      const reduction = reduce(state, messageOf(record));
+      records.push(record);
+      state = reduction.state;
+      head = headAfter(record);
+      next = undefined;
+      for (const effect of reduction.effects) {
+        if (effect.kind === "AppendMessage") next = effect.message;
+        else effects.push(effect);
+      }
+    }
+    const statusChanged = state.status !== this.#state.status;
+    await this.#deps.store.append(
+      records,
+      statusChanged ? { status: state.status } : {},
+    );
+    this.#state = state;
+    this.#head = head;
+    this.#deps.onRecords?.(records, state);
+    this.carryOut(effects);
+    return state;
+  }
+
+  carryOut(effects: readonly Effect[]): void {
+    for (const effect of effects) {
+      if (effect.kind === "RunStep") this.#launch(effect);
+      else if (effect.kind === "FinishRun") this.actor.stop();
+    }
+  }
+
+  #launch(effect: Extract<Effect, { kind: "RunStep" }>): void {
+    const { step, attempt, pin, input } = effect;
+    const hostCalls: HostCallPort = {
+      recorded: effect.recorded,
+      persist: async (call) => {
+        await this.actor.ask({ type: "HostCall", body: call });
+      },
+    };
+    const execution = {
+      run_id: this.#state.run_id,
+      step,
+      attempt,
+      pin,
+      input,
+      hostCalls,
+    };
+    this.#deps.executor.execute(execution).then(
+      (outcome) =>
+        this.actor.ask(
+          outcome.ok
+            ? {
+              type: "StepSucceeded",
+              body: {
+                step,
+                attempt,
+                output: outcome.output,
+                output_sha256: outcome.output_sha256,
+              },
+            }
+            : {
+              type: "StepFailed",
+              body: { step, attempt, error: outcome.error },
+            },
+        ),
+    ).catch((error) => {
+      // A stopped actor's late results are dropped: its successor re-runs the step.
+      if (error instanceof ActorStoppedError) return;
+      this.#deps.log.log("error", "step_outcome_lost", {
+        run_id: this.#state.run_id,
+        step,
+        error: String(error),
+      });
+      this.actor.crash(error);
+    });
+  }
+}
+
+/** A live run actor. */
+export interface RunActorHandle {
+  actor: Actor<RunMessage, RunState>;
+  exit: Promise<ActorExit>;
+  state: () => RunState;
+}
+
+/**
+ * Starts the actor of an existing run: folds its log into a state, then
+ * carries out what the run needs to continue (`resume`). Throws when the log
+ * is empty or broken; the supervisor treats that as a crash.
+ */
+export async function startRunActor(
+  runId: string,
+  deps: RunActorDeps,
+): Promise<RunActorHandle> {
+  const records = await deps.store.readLog(runId);
+  let state: RunState | undefined;
+  let head = emptyHead(runId);
+  for (const record of records) {
+    state = reduce(state, messageOf(record)).state;
+    head = headAfter(record);
+  }
+  if (state === undefined) throw new Error(`run ${runId} has no log`);
+  const behavior = new RunBehavior(state, head, deps);
+  const actor = new Actor<RunMessage, RunState>(runId, behavior);
+  behavior.actor = actor;
+  const effects = resume(state);
+  behavior.carryOut(effects);
+  for (const effect of effects) {
+    // A decision the log does not hold yet goes through the mailbox like any
+    // message; a failure to record it crashes the actor, which is restarted.
+    if (effect.kind === "AppendMessage") {
+      actor.ask(effect.message).catch(() => {});
+    }
+  }
+  return { actor, exit: actor.exit, state: () => behavior.state };
+}

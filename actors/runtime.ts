@@ -1,0 +1,256 @@
+import type { Clock, Logger, RandomSource } from "../src/deps/mod.ts";
+import { newRunId } from "../src/deps/mod.ts";
+import { AosError } from "../src/errors/mod.ts";
+import type { Metrics } from "../src/metrics/mod.ts";
+import { checkPlan, type Plan } from "../src/plan/mod.ts";
+import type { SkillRegistry } from "../src/skills/registry.ts";
+import {
+  emptyHead,
+  headAfter,
+  isTerminal,
+  type LogRecord,
+  sealRecord,
+  type Store,
+} from "../src/store/mod.ts";
+import { HOST_ABI_VERSION, messageOf, type SkillPin } from "./run_messages.ts";
+import {
+  type RunActorHandle,
+  startRunActor,
+  type StepExecutor,
+} from "./run_actor.ts";
+import { fold, reduce, type RunState } from "./run_reducer.ts";
+import { type RunView, viewRun } from "./run_view.ts";
+import { Supervisor, type SupervisorOptions } from "./supervisor.ts";
+
+/** What the runtime is built from. */
+export interface RuntimeDeps {
+  store: Store;
+  registry: SkillRegistry;
+  executor: StepExecutor;
+  clock: Clock;
+  random: RandomSource;
+  log: Logger;
+  metrics: Metrics;
+  supervisor?: Partial<SupervisorOptions>;
+}
+
+/**
+ * The node's run engine: accepts runs, keeps one supervised actor per
+ * unfinished run, and answers questions about runs from their logs.
+ */
+export class Runtime {
+  readonly #deps: RuntimeDeps;
+  readonly #supervisor: Supervisor;
+  readonly #actors = new Map<string, RunActorHandle>();
+  readonly #waiters = new Map<string, Set<() => void>>();
+
+  constructor(deps: RuntimeDeps) {
+    this.#deps = deps;
+    this.#supervisor = new Supervisor(
+      {
+        start: (runId) => this.#startActor(runId),
+        giveUp: (runId, error) => this.#giveUp(runId, error),
+      },
+      deps,
+      deps.supervisor,
+    );
+  }
+
+  /** Runs with a live actor on this node. */
+  get activeRuns(): number {
+    return this.#supervisor.ids.length;
+  }
+
+  async #startActor(runId: string): Promise<RunActorHandle> {
+    const handle = await startRunActor(runId, {
+      store: this.#deps.store,
+      executor: this.#deps.executor,
+      clock: this.#deps.clock,
+      log: this.#deps.log,
+      onRecords: (records, state) => this.#observe(records, state),
+    });
+    this.#actors.set(runId, handle);
+    handle.exit.then(() => {
+      if (this.#actors.get(runId) === handle) this.#actors.delete(runId);
+    });
+    return handle;
+  }
+
+  #observe(records: readonly LogRecord[], state: RunState): void {
+    const { log, metrics } = this.#deps;
+    for (const record of records) {
+      if (log.enabled("debug")) {
+        log.log("debug", "record_appended", {
+          run_id: record.run_id,
+          seq: record.seq,
+          type: record.type,
+        });
+      }
+      const message = messageOf(record);
+      if (message.type === "StepSucceeded" || message.type === "StepFailed") {
+        const step = state.steps.find((candidate) =>
+          candidate.id === message.body.step
+        )!;
+        const pin = state.pins[
+          state.plan.steps.find((planned) => planned.id === step.id)!.skill
+        ]!;
+        const outcome = message.type === "StepSucceeded"
+          ? "succeeded"
+          : "failed";
+        metrics.skillAttemptsTotal.inc({ skill: pin.name, outcome });
+        if (step.started_at !== null) {
+          metrics.skillDurationSeconds.observe({
+            skill: pin.name,
+            version: pin.version,
+          }, (record.at - step.started_at) / 1000);
+        }
+      }
+    }
+    if (isTerminal(state.status) && records.length > 0) this.#finished(state);
+  }
+
+  #finished(state: RunState): void {
+    const { log, metrics } = this.#deps;
+    metrics.runsTotal.inc({ status: state.status });
+    if (state.status === "failed" && state.error !== null) {
+      metrics.runsFailedTotal.inc({ code: state.error.code });
+    }
+    if (state.finished_at !== null) {
+      metrics.runDurationSeconds.observe(
+        (state.finished_at - state.submitted_at) / 1000,
+      );
+    }
+    log.log("info", "run_finished", {
+      run_id: state.run_id,
+      tenant: state.tenant,
+      status: state.status,
+      code: state.error?.code ?? null,
+    });
+    for (const wake of this.#waiters.get(state.run_id) ?? []) wake();
+    this.#waiters.delete(state.run_id);
+  }
+
+  async #giveUp(runId: string, error: unknown): Promise<void> {
+    const records = await this.#deps.store.readLog(runId);
+    const state = fold(records.map(messageOf));
+    if (state === undefined || isTerminal(state.status)) return;
+    const failure = new AosError(
+      "SUPERVISOR_GAVE_UP",
+      `the run's actor crashed too often: ${String(error)}`,
+      {
+        details: {
+          stack: error instanceof Error ? String(error.stack) : String(error),
+        },
+      },
+    );
+    const record = sealRecord(headAfter(records[records.length - 1]!), {
+      type: "RunFailed",
+      body: {
+        step: null,
+        error: failure.toRecorded() as unknown as Record<string, never>,
+      },
+      at: this.#deps.clock.nowMs(),
+    });
+    const next = reduce(state, messageOf(record)).state;
+    await this.#deps.store.append([record], { status: next.status });
+    this.#observe([record], next);
+  }
+
+  /** Validates a plan against the registry and pins every skill it names. */
+  pinPlan(plan: Plan): Record<string, SkillPin> {
+    checkPlan(plan);
+    const pins: Record<string, SkillPin> = {};
+    plan.steps.forEach((step, index) => {
+      const pin = this.#deps.registry.pin(step.skill);
+      if (pin === undefined) {
+        throw new AosError(
+          "PLAN_UNKNOWN_SKILL",
+          `step "${step.id}" uses unknown skill "${step.skill}"`,
+          {
+            details: { pointer: `/steps/${index}/skill`, skill: step.skill },
+          },
+        );
+      }
+      pins[step.skill] = pin;
+    });
+    return pins;
+  }
+
+  /**
+   * Accepts a run: its first record is durable when this resolves, so an
+   * accepted run survives a crash of the process right after.
+   */
+  async submit(
+    plan: Plan,
+    options: { tenant: string },
+  ): Promise<{ run_id: string }> {
+    const pins = this.pinPlan(plan);
+    const { clock, random, store } = this.#deps;
+    const runId = newRunId(clock.nowMs(), random);
+    const first = sealRecord(emptyHead(runId), {
+      type: "RunSubmitted",
+      body: {
+        tenant: options.tenant,
+        plan,
+        pins,
+        abi: HOST_ABI_VERSION,
+      } as unknown as Record<string, never>,
+      at: clock.nowMs(),
+    });
+    reduce(undefined, messageOf(first));
+    await store.createRun(first, { tenant: options.tenant });
+    this.#deps.log.log("info", "run_submitted", {
+      run_id: runId,
+      tenant: options.tenant,
+      steps: plan.steps.length,
+    });
+    this.#supervisor.supervise(runId);
+    return { run_id: runId };
+  }
+
+  /** Starts an actor for every unfinished run in the store; returns how many. */
+  async resumeUnfinished(): Promise<number> {
+    const runIds = await this.#deps.store.listUnfinishedRuns();
+    for (const runId of runIds) this.#supervisor.supervise(runId);
+    if (runIds.length > 0) {
+      this.#deps.log.log("info", "runs_resumed", { count: runIds.length });
+    }
+    return runIds.length;
+  }
+
+  /** The run as clients see it, folded from its log; undefined when unknown. */
+  async view(runId: string): Promise<RunView | undefined> {
+    const records = await this.#deps.store.readLog(runId);
+    const state = fold(records.map(messageOf));
+    if (state === undefined) return undefined;
+    return viewRun(state, records[records.length - 1]!.hash);
+  }
+
+  /** The run's log; undefined when the run is unknown. */
+  async events(runId: string, fromSeq = 0): Promise<LogRecord[] | undefined> {
+    const summary = await this.#deps.store.getRun(runId);
+    if (summary === undefined) return undefined;
+    return await this.#deps.store.readLog(runId, { fromSeq });
+  }
+
+  /** Resolves when the run is final or `timeoutMs` passed, whichever is first. */
+  async waitForEnd(runId: string, timeoutMs: number): Promise<void> {
+    const done = new Promise<void>((resolve) => {
+      const set = this.#waiters.get(runId) ?? new Set();
+      set.add(resolve);
+      this.#waiters.set(runId, set);
+    });
+    const summary = await this.#deps.store.getRun(runId);
+    if (summary === undefined || isTerminal(summary.status)) return;
+    const timer = this.#deps.clock.delay(timeoutMs);
+    await Promise.race([done, timer.done]);
+    timer.cancel();
+  }
+
+  /** Stops every actor (their runs resume on the next start) and waits for them. */
+  async close(): Promise<void> {
+    await this.#supervisor.shutdown((runId) =>
+      this.#actors.get(runId)?.actor.stop()
+    );
+  }
+}

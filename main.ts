@@ -1,0 +1,37 @@
+/**
+ * `aos`: the AOS command line. This file only dispatches; each command
+ * lives with the part of AOS it drives.
+ */
+import { serveCommand } from "./src/node/serve.ts";
+import { replayCommand } from "./src/replay/command.ts";
+import { skillsCommand } from "./src/skills/command.ts";
+
+const USAGE = `usage: aos <command> [options]
+  serve    run a node: API, run actors, skills (--port, --data, --host, --log-level, --skills-dir)
+  replay   re-execute recorded runs and certify their outputs (aos replay --help)
+  skills   build skills from source (aos skills build [--if-stale] [--fixtures])`;
+
+const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
+  serve: serveCommand,
+  replay: replayCommand,
+  skills: skillsCommand,
+};
+
+if (import.meta.main) {
+  const [name, ...args] = Deno.args;
+  const command = name === undefined ? undefined : COMMANDS[name];
+  if (command === undefined) {
+    console.error(USAGE);
+    Deno.exit(
+      name === undefined || name === "help" || name === "--help" ? 0 : 2,
+    );
+  }
+  try {
+    Deno.exit(await command(args));
+  } catch (error) {
+    console.error(
+      `aos ${name}: ${error instanceof Error ? error.message : String(error)}`,
+    );
+    Deno.exit(1);
+  }
+}

@@ -1,0 +1,151 @@
+import { Hono } from "hono";
+import { z } from "zod";
+import type { Runtime } from "../../actors/runtime.ts";
+import type { Logger } from "../deps/mod.ts";
+import { AosError, catalogEntries } from "../errors/mod.ts";
+import type { Metrics } from "../metrics/mod.ts";
+import { planSchema } from "../plan/mod.ts";
+import type { SkillRegistry } from "../skills/registry.ts";
+import type { Store } from "../store/mod.ts";
+import { errorResponse, parseWith, readJson } from "./errors.ts";
+
+/** What the API serves. */
+export interface ApiDeps {
+  runtime: Runtime;
+  registry: SkillRegistry;
+  store: Store;
+  metrics: Metrics;
+  log: Logger;
+}
+
+const listQuery = z.object({
+  status: z.enum(["running", "succeeded", "failed", "cancelled"]).optional(),
+  limit: z.coerce.number().int().min(1).max(1000).default(50),
+  cursor: z.string().max(200).optional(),
+}).strict();
+
+const viewQuery = z.object({
+  /** Long-poll: wait up to this long for the run to finish before answering. */
+  wait_ms: z.coerce.number().int().min(0).max(60_000).optional(),
+}).strict();
+
+const eventsQuery = z.object({
+  from_seq: z.coerce.number().int().min(0).default(0),
+}).strict();
+
+// Until tenants and API keys exist every request acts for this tenant.
+const DEFAULT_TENANT = "default";
+
+/** The HTTP API as a Hono app; `app.request()` drives it in tests. */
+export function createApp(deps: ApiDeps): Hono {
+  const { runtime, registry, store, metrics, log } = deps;
+  const app = new Hono();
+
+  app.use(async (c, next) => {
+    const started = performance.now();
+    await next();
+    const route = c.req.routePath === "/*" ? "unmatched" : c.req.routePath;
+    metrics.httpRequestsTotal.inc({ route, status: String(c.res.status) });
+    metrics.httpRequestDurationSeconds.observe(
+      { route },
+      (performance.now() - started) / 1000,
+    );
+  });
+
+  app.onError((error, c) => errorResponse(error, c, log));
+  app.notFound((c) =>
+    errorResponse(
+      new AosError(
+        "ROUTE_NOT_FOUND",
+        `no route for ${c.req.method} ${c.req.path}`,
+      ),
+      c,
+      log,
+    )
+  );
+
+  app.get("/healthz", (c) => c.json({ status: "ok" }));
+  app.get("/readyz", async (c) => {
+    const storeOk = await store.ping().catch(() => false);
+    const skills = registry.list().length;
+    const ready = storeOk && skills > 0;
+    return c.json({
+      status: ready ? "ready" : "not_ready",
+      store: storeOk,
+      skills,
+    }, ready ? 200 : 503);
+  });
+  app.get("/metrics", async (c) => {
+    const { contentType, text } = await metrics.exposition();
+    return c.body(text, 200, { "Content-Type": contentType });
+  });
+
+  app.get("/v1/errors", (c) => c.json({ errors: catalogEntries() }));
+
+  app.get("/v1/skills", (c) =>
+    c.json({
+      skills: registry.list().map((skill) => ({
+        name: skill.name,
+        version: skill.version,
+        sha256: skill.sha256,
+        description: skill.manifest.description,
+        tags: skill.manifest.tags,
+        installed_at: new Date(skill.installed_at).toISOString(),
+      })),
+    }));
+
+  app.post("/v1/runs", async (c) => {
+    const plan = parseWith(planSchema, await readJson(c), "body");
+    const { run_id } = await runtime.submit(plan, { tenant: DEFAULT_TENANT });
+    return c.json(
+      { run_id, status: "running", links: { self: `/v1/runs/${run_id}` } },
+      202,
+      {
+        Location: `/v1/runs/${run_id}`,
+      },
+    );
+  });
+
+  app.get("/v1/runs", async (c) => {
+    const query = parseWith(listQuery, c.req.query(), "query");
+    const page = await store.listRuns({
+      tenant: DEFAULT_TENANT,
+      limit: query.limit,
+      ...(query.status === undefined ? {} : { status: query.status }),
+      ...(query.cursor === undefined ? {} : { cursor: query.cursor }),
+    });
+    return c.json(page);
+  });
+
+  app.get("/v1/runs/:id", async (c) => {
+    const query = parseWith(viewQuery, c.req.query(), "query");
+    const runId = c.req.param("id");
+    if (query.wait_ms !== undefined) {
+      await runtime.waitForEnd(runId, query.wait_ms);
+    }
+    const view = await runtime.view(runId);
+    if (view === undefined || view.tenant !== DEFAULT_TENANT) {
+      throw runNotFound(runId);
+    }
+    return c.json(view);
+  });
+
+  app.get("/v1/runs/:id/events", async (c) => {
+    const query = parseWith(eventsQuery, c.req.query(), "query");
+    const runId = c.req.param("id");
+    const summary = await store.getRun(runId);
+    if (summary === undefined || summary.tenant !== DEFAULT_TENANT) {
+      throw runNotFound(runId);
+    }
+    const events = await store.readLog(runId, { fromSeq: query.from_seq });
+    return c.json({ run_id: runId, digest: summary.digest, events });
+  });
+
+  return app;
+}
+
+function runNotFound(runId: string): AosError {
+  return new AosError("RUN_NOT_FOUND", `run ${runId} not found`, {
+    details: { run_id: runId },
+  });
+}

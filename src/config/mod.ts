@@ -1,0 +1,2 @@
+/** Configuration from flags and environment. */
+export { DEFAULT_CONFIG, loadNodeConfig, type NodeConfig } from "./config.ts";

@@ -1,0 +1,19 @@
+/**
+ * The seam between AOS and the outside world. Only code holding these reads
+ * time, draws randomness or writes logs; each has a live and a simulated side.
+ */
+export { type Clock, liveClock, SimulatedClock } from "./clock.ts";
+export {
+  jsonLogger,
+  type LogFields,
+  type Logger,
+  type LogLevel,
+  MemoryLogger,
+  silentLogger,
+} from "./logger.ts";
+export {
+  liveRandom,
+  newRunId,
+  type RandomSource,
+  SeededRandom,
+} from "./random.ts";

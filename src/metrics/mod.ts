@@ -1,0 +1,2 @@
+/** Prometheus metrics (`nova_*`). */
+export { Metrics } from "./metrics.ts";

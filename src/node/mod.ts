@@ -1,0 +1,2 @@
+/** Assembly of an AOS node from its parts. */
+export { type AosNode, type NodeSeams, openNode } from "./node.ts";

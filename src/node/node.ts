@@ -1,0 +1,100 @@
+import { join, resolve } from "node:path";
+import type { Hono } from "hono";
+import { Runtime } from "../../actors/runtime.ts";
+import { createApp } from "../api/mod.ts";
+import type { NodeConfig } from "../config/mod.ts";
+import {
+  type Clock,
+  jsonLogger,
+  liveClock,
+  liveRandom,
+  type Logger,
+  type RandomSource,
+} from "../deps/mod.ts";
+import { Metrics } from "../metrics/mod.ts";
+import { Sandbox } from "../sandbox/mod.ts";
+import { buildSkills, findSkillDirs, PROJECT_ROOT } from "../skills/build.ts";
+import { SkillRegistry } from "../skills/registry.ts";
+import { SqliteStore, type Store } from "../store/mod.ts";
+
+/** One AOS node: store, registry, sandbox, runtime and API, wired. */
+export interface AosNode {
+  app: Hono;
+  runtime: Runtime;
+  registry: SkillRegistry;
+  store: Store;
+  metrics: Metrics;
+  log: Logger;
+  close(): Promise<void>;
+}
+
+/** Seams a test may replace; the live ones are used otherwise. */
+export interface NodeSeams {
+  clock?: Clock;
+  random?: RandomSource;
+  log?: Logger;
+  store?: Store;
+}
+
+/**
+ * Opens a node: the store (SQLite under `dataDir` unless one is given),
+ * built-in skills from `skills-wasm/` (built first when stale) plus the
+ * configured extra folders, then resumes every unfinished run.
+ */
+export async function openNode(
+  config: NodeConfig,
+  seams: NodeSeams = {},
+): Promise<AosNode> {
+  const clock = seams.clock ?? liveClock;
+  const random = seams.random ?? liveRandom;
+  const log = seams.log ?? jsonLogger(config.logLevel, () => clock.nowMs());
+  let store = seams.store;
+  if (store === undefined) {
+    await Deno.mkdir(config.dataDir, { recursive: true });
+    store = SqliteStore.open(join(config.dataDir, "aos.db"));
+  }
+  const registry = await SkillRegistry.open(store);
+  const dirs = [
+    ...findSkillDirs(PROJECT_ROOT, { fixtures: false }),
+    ...config.extraSkillDirs.map((dir) => resolve(dir)),
+  ];
+  for (const built of await buildSkills(dirs, { ifStale: true })) {
+    const skill = await registry.registerDir(built.dir, clock.nowMs());
+    log.log("info", "skill_registered", {
+      skill: skill.name,
+      version: skill.version,
+      sha256: skill.sha256,
+    });
+  }
+  const metrics = new Metrics();
+  const sandbox = new Sandbox({
+    modules: registry,
+    clock,
+    random,
+    poolSizeMax: config.poolSizeMax,
+  });
+  const runtime = new Runtime({
+    store,
+    registry,
+    executor: sandbox,
+    clock,
+    random,
+    log,
+    metrics,
+  });
+  const app = createApp({ runtime, registry, store, metrics, log });
+  await runtime.resumeUnfinished();
+  return {
+    app,
+    runtime,
+    registry,
+    store,
+    metrics,
+    log,
+    async close() {
+      await runtime.close();
+      await sandbox.close();
+      await store.close();
+    },
+  };
+}

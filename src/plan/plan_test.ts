@@ -1,0 +1,111 @@
+import assert from "node:assert/strict";
+import { AosError } from "../errors/mod.ts";
+import { checkPlan, planSchema } from "./plan.ts";
+import { resolveTemplates } from "./template.ts";
+
+function codeOf(run: () => unknown): string {
+  try {
+    run();
+  } catch (error) {
+    if (error instanceof AosError) return error.code;
+    throw error;
+  }
+  return "none";
+}
+
+Deno.test("checkPlan() refuses duplicate ids and references to missing or later steps", () => {
+  const table: [string, unknown, string][] = [
+    ["fine", {
+      steps: [{ id: "a", skill: "s" }, {
+        id: "b",
+        skill: "s",
+        params: { x: "{{steps.a.output.y}}" },
+      }],
+    }, "none"],
+    ["duplicate id", {
+      steps: [{ id: "a", skill: "s" }, { id: "a", skill: "s" }],
+    }, "PLAN_DUPLICATE_STEP_ID"],
+    ["missing step", {
+      steps: [{ id: "a", skill: "s", params: { x: "{{steps.zz.output}}" } }],
+    }, "PLAN_UNKNOWN_REFERENCE"],
+    ["later step", {
+      steps: [{ id: "a", skill: "s", params: { x: ["{{steps.b.output}}"] } }, {
+        id: "b",
+        skill: "s",
+      }],
+    }, "PLAN_UNKNOWN_REFERENCE"],
+    ["self", {
+      steps: [{ id: "a", skill: "s", params: { x: "{{steps.a.output}}" } }],
+    }, "PLAN_UNKNOWN_REFERENCE"],
+    ["malformed", {
+      steps: [{ id: "a", skill: "s", params: { x: "{{context.q}}" } }],
+    }, "PLAN_TEMPLATE_INVALID"],
+  ];
+  for (const [name, body, code] of table) {
+    assert.equal(codeOf(() => checkPlan(planSchema.parse(body))), code, name);
+  }
+});
+
+Deno.test("planSchema refuses unknown fields, bad ids and empty plans", () => {
+  for (
+    const body of [
+      { steps: [] },
+      { steps: [{ id: "a", skill: "s", extra: 1 }] },
+      { steps: [{ id: "1a", skill: "s" }] },
+      { steps: [{ id: "a", skill: "Bad Skill" }] },
+      { steps: [{ id: "a", skill: "s" }], other: true },
+    ]
+  ) {
+    assert.equal(
+      planSchema.safeParse(body).success,
+      false,
+      JSON.stringify(body),
+    );
+  }
+});
+
+Deno.test("resolveTemplates() walks nested paths and reports the missing part", () => {
+  const outputs = {
+    fetch: { body: { items: [{ name: "first" }], "odd key": 3 } },
+  };
+  assert.equal(
+    resolveTemplates("{{steps.fetch.output.body.items[0].name}}", outputs),
+    "first",
+  );
+  assert.equal(
+    resolveTemplates('{{ steps.fetch.output.body["odd key"] }}', outputs),
+    3,
+  );
+  assert.equal(
+    resolveTemplates("n={{steps.fetch.output.body.items[0].name}}!", outputs),
+    "n=first!",
+  );
+  assert.deepEqual(
+    resolveTemplates({ a: ["{{steps.fetch.output.body.items}}"] }, outputs),
+    {
+      a: [[{ name: "first" }]],
+    },
+  );
+  assert.throws(
+    () =>
+      resolveTemplates(
+        { deep: "{{steps.fetch.output.body.items[3]}}" },
+        outputs,
+      ),
+    (error: unknown) =>
+      error instanceof AosError &&
+      error.code === "PLAN_TEMPLATE_PATH_MISSING" &&
+      error.details.pointer === "/deep" &&
+      error.details.resolved === "steps.fetch.output.body.items",
+  );
+});
+
+Deno.test("resolveTemplates() keeps __proto__ a plain key", () => {
+  const resolved = resolveTemplates(
+    JSON.parse('{"__proto__": {"polluted": true}}'),
+    {},
+  ) as Record<string, unknown>;
+  assert.equal(({} as Record<string, unknown>).polluted, undefined);
+  assert.equal(Object.getPrototypeOf(resolved), Object.prototype);
+  assert.deepEqual(Object.keys(resolved), ["__proto__"]);
+});

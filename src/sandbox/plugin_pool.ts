@@ -1,0 +1,142 @@
+import createPlugin, {
+  type ExtismPluginOptions,
+  type Plugin,
+} from "@extism/extism";
+import type { Clock, RandomSource } from "../deps/mod.ts";
+import { hostFunctions } from "./host_functions.ts";
+
+/** Options of a pool; one pool serves one module with one timeout. */
+export interface PluginPoolOptions {
+  bytes: Uint8Array;
+  timeoutMs: number;
+  /** Most instances (worker threads) alive at once. */
+  sizeMax: number;
+  /** Most callers waiting for an instance; more are refused. */
+  queueMax: number;
+  clock: Clock;
+  random: RandomSource;
+}
+
+/**
+ * Instances of one module, each in its own worker thread, reused across
+ * calls. An instance whose call failed is closed rather than reused, since a
+ * trapped or timed-out module may be left in any state.
+ */
+export class PluginPool {
+  readonly #options: PluginPoolOptions;
+  readonly #idle: Plugin[] = [];
+  readonly #guestLogs = new WeakMap<Plugin, GuestLog>();
+  readonly #waiting: ((plugin: Plugin | Error) => void)[] = [];
+  #alive = 0;
+  #closed = false;
+
+  constructor(options: PluginPoolOptions) {
+    this.#options = options;
+  }
+
+  /** Instances alive, and how many of them are busy. */
+  get stats(): { size: number; busy: number; queued: number } {
+    return {
+      size: this.#alive,
+      busy: this.#alive - this.#idle.length,
+      queued: this.#waiting.length,
+    };
+  }
+
+  async #create(): Promise<Plugin> {
+    this.#alive++;
+    const guestLog: GuestLog = { lastError: undefined };
+    try {
+      const plugin = await createPlugin({
+        wasm: [{ data: this.#options.bytes }],
+      }, {
+        useWasi: false,
+        runInWorker: true,
+        nodeWorkerArgs: { execArgv: [] },
+        timeoutMs: this.#options.timeoutMs,
+        functions: { "extism:host/user": hostFunctions(this.#options) },
+        logger: guestLogger(guestLog) as unknown as NonNullable<
+          ExtismPluginOptions["logger"]
+        >,
+        logLevel: "error",
+      });
+      this.#guestLogs.set(plugin, guestLog);
+      return plugin;
+    } catch (error) {
+      this.#alive--;
+      throw error;
+    }
+  }
+
+  /** An idle instance, a new one, or (pool full) the next one released. */
+  acquire(): Promise<Plugin> {
+    if (this.#closed) return Promise.reject(new Error("pool closed"));
+    const idle = this.#idle.pop();
+    if (idle !== undefined) return Promise.resolve(idle);
+    if (this.#alive < this.#options.sizeMax) return this.#create();
+    if (this.#waiting.length >= this.#options.queueMax) {
+      return Promise.reject(
+        new Error(`pool queue full (${this.#options.queueMax} waiting)`),
+      );
+    }
+    return new Promise((resolve, reject) => {
+      this.#waiting.push((result) =>
+        result instanceof Error ? reject(result) : resolve(result)
+      );
+    });
+  }
+
+  /** Returns an instance; `healthy: false` closes it and frees its place. */
+  async release(plugin: Plugin, healthy: boolean): Promise<void> {
+    if (healthy && !this.#closed) {
+      const next = this.#waiting.shift();
+      if (next !== undefined) return next(plugin);
+      this.#idle.push(plugin);
+      return;
+    }
+    this.#alive--;
+    await plugin.close().catch(() => {});
+    const next = this.#waiting.shift();
+    if (next !== undefined) this.#create().then(next, next);
+  }
+
+  /**
+   * The last error line the guest logged since the previous take. A trap
+   * loses the guest's `error_set` message in the SDK, so skills also log it.
+   */
+  takeGuestError(plugin: Plugin): string | undefined {
+    const log = this.#guestLogs.get(plugin);
+    const line = log?.lastError;
+    if (log !== undefined) log.lastError = undefined;
+    return line;
+  }
+
+  /** Closes every instance; waiting callers are refused. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    for (const waiter of this.#waiting.splice(0)) {
+      waiter(new Error("pool closed"));
+    }
+    await Promise.all(
+      this.#idle.splice(0).map((plugin) => plugin.close().catch(() => {})),
+    );
+  }
+}
+
+interface GuestLog {
+  lastError: string | undefined;
+}
+
+// Guest log lines never reach our output (a skill must not be able to write
+// to the host's logs); only the last error line is kept, to explain a trap.
+function guestLogger(log: GuestLog): Record<string, (message: string) => void> {
+  const drop = () => {};
+  return {
+    trace: drop,
+    debug: drop,
+    info: drop,
+    warn: drop,
+    log: drop,
+    error: (message: string) => log.lastError = String(message).slice(0, 4096),
+  };
+}

@@ -1,0 +1,36 @@
+import { AosError } from "../errors/mod.ts";
+import type { LogRecord } from "./record.ts";
+
+/** Checks a batch is non-empty, of one run, and consecutive; returns its first. */
+export function assertConsecutive(records: readonly LogRecord[]): LogRecord {
+  const first = records[0];
+  if (first === undefined) throw new Error("append: no records");
+  records.forEach((record, index) => {
+    if (record.run_id !== first.run_id || record.seq !== first.seq + index) {
+      throw new Error("append: records must be consecutive records of one run");
+    }
+    if (index > 0 && record.prev !== records[index - 1]!.hash) {
+      throw new Error("append: records must form a hash chain");
+    }
+  });
+  return first;
+}
+
+/** The error of an append that lost the race for a sequence number. */
+export function sequenceConflict(
+  runId: string,
+  expectedSeq: number,
+  actualSeq: number,
+): AosError {
+  return new AosError(
+    "STORE_SEQUENCE_CONFLICT",
+    `run ${runId}: append at seq ${actualSeq} refused, the log's next seq is ${expectedSeq}`,
+    {
+      details: {
+        run_id: runId,
+        next_seq: expectedSeq,
+        attempted_seq: actualSeq,
+      },
+    },
+  );
+}

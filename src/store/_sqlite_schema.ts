@@ -1,0 +1,43 @@
+/**
+ * Versioned migrations of the SQLite store, applied in order at open. A
+ * released migration is never edited; changes come as a new version.
+ */
+export const SQLITE_MIGRATIONS: readonly { version: number; sql: string }[] = [
+  {
+    version: 1,
+    sql: `
+      CREATE TABLE runs (
+        run_id TEXT PRIMARY KEY,
+        tenant TEXT NOT NULL,
+        status TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        last_seq INTEGER NOT NULL,
+        digest TEXT NOT NULL
+      );
+      CREATE INDEX runs_by_created ON runs (created_at DESC, run_id DESC);
+      CREATE INDEX runs_by_tenant ON runs (tenant, created_at DESC, run_id DESC);
+      CREATE INDEX runs_unfinished ON runs (created_at, run_id)
+        WHERE status NOT IN ('succeeded', 'failed', 'cancelled');
+      CREATE TABLE records (
+        run_id TEXT NOT NULL REFERENCES runs (run_id),
+        seq INTEGER NOT NULL,
+        type TEXT NOT NULL,
+        line TEXT NOT NULL,
+        PRIMARY KEY (run_id, seq)
+      ) WITHOUT ROWID;
+      CREATE TABLE skill_modules (
+        sha256 TEXT PRIMARY KEY,
+        bytes BLOB NOT NULL
+      );
+      CREATE TABLE skills (
+        name TEXT NOT NULL,
+        version TEXT NOT NULL,
+        sha256 TEXT NOT NULL REFERENCES skill_modules (sha256),
+        manifest TEXT NOT NULL,
+        installed_at INTEGER NOT NULL,
+        PRIMARY KEY (name, version)
+      );
+    `,
+  },
+];

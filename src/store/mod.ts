@@ -1,0 +1,33 @@
+/** The durable store: run logs, the run index, the skill registry. */
+export {
+  canonicalizeText,
+  canonicalJson,
+  type Json,
+  type JsonObject,
+} from "./canonical_json.ts";
+export {
+  type ChainBreak,
+  emptyHead,
+  GENESIS_HASH,
+  headAfter,
+  type LogHead,
+  type LogRecord,
+  RECORD_FORMAT_VERSION,
+  recordFromLine,
+  recordToLine,
+  sealRecord,
+  sha256Hex,
+  type UnsealedRecord,
+  verifyChain,
+} from "./record.ts";
+export { SqliteStore, type SqliteStoreOptions } from "./sqlite_store.ts";
+export {
+  isTerminal,
+  type RunListQuery,
+  type RunPage,
+  type RunStatus,
+  type RunSummary,
+  type SkillRecord,
+  type Store,
+  TERMINAL_STATUSES,
+} from "./store.ts";

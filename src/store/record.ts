@@ -1,0 +1,177 @@
+import { createHash } from "node:crypto";
+import { AosError } from "../errors/mod.ts";
+import { canonicalJson, type JsonObject } from "./canonical_json.ts";
+
+/**
+ * Version of the record envelope. A reader refuses records of a version it
+ * does not know instead of guessing; message bodies evolve by adding types
+ * and optional fields, so most changes never need a new version.
+ */
+export const RECORD_FORMAT_VERSION = 1;
+
+/** The `prev` of a run's first record: there is no earlier record. */
+export const GENESIS_HASH = "0".repeat(64);
+
+/**
+ * One entry of a run's log. Records are canonical JSON; `hash` is the
+ * sha256 of the canonical JSON of every other field, and `prev` is the hash
+ * of the record before, so a log is a hash chain and its last hash is the
+ * run's digest.
+ */
+export interface LogRecord {
+  v: number;
+  run_id: string;
+  seq: number;
+  /** Milliseconds since the epoch, read from the clock seam by the shell. */
+  at: number;
+  type: string;
+  body: JsonObject;
+  prev: string;
+  hash: string;
+}
+
+/** What a writer supplies; sequence, chain and hash are added by `sealRecord`. */
+export interface UnsealedRecord {
+  type: string;
+  body: JsonObject;
+  at: number;
+}
+
+/** Where a run's log currently ends: the next sequence number and last hash. */
+export interface LogHead {
+  run_id: string;
+  next_seq: number;
+  last_hash: string;
+}
+
+/** The head of a log that has no records yet. */
+export function emptyHead(runId: string): LogHead {
+  return { run_id: runId, next_seq: 0, last_hash: GENESIS_HASH };
+}
+
+/** The head after `record`. */
+export function headAfter(record: LogRecord): LogHead {
+  return {
+    run_id: record.run_id,
+    next_seq: record.seq + 1,
+    last_hash: record.hash,
+  };
+}
+
+/** sha256 of UTF-8 text, lowercase hex. */
+export function sha256Hex(data: string | Uint8Array): string {
+  return createHash("sha256").update(data).digest("hex");
+}
+
+function hashOf(record: Omit<LogRecord, "hash">): string {
+  return sha256Hex(canonicalJson(record));
+}
+
+/** Places `record` after `head`: sets seq, prev, format version and hash. */
+export function sealRecord(head: LogHead, record: UnsealedRecord): LogRecord {
+  const unhashed = {
+    v: RECORD_FORMAT_VERSION,
+    run_id: head.run_id,
+    seq: head.next_seq,
+    at: record.at,
+    type: record.type,
+    body: record.body,
+    prev: head.last_hash,
+  };
+  return { ...unhashed, hash: hashOf(unhashed) };
+}
+
+/** The record as one line of canonical JSON (the `.jsonl` export format). */
+export function recordToLine(record: LogRecord): string {
+  return canonicalJson(record);
+}
+
+const RECORD_KEYS = [
+  "at",
+  "body",
+  "hash",
+  "prev",
+  "run_id",
+  "seq",
+  "type",
+  "v",
+];
+
+/** Parses one line of a log and checks its shape and its own hash. */
+export function recordFromLine(line: string, where = "record"): LogRecord {
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch (error) {
+    throw new AosError("LOG_RECORD_INVALID", `${where} is not JSON`, {
+      cause: error,
+    });
+  }
+  const record = value as LogRecord;
+  const shapeOk = typeof value === "object" && value !== null &&
+    Object.keys(value).sort().join() === RECORD_KEYS.join() &&
+    typeof record.run_id === "string" && Number.isInteger(record.seq) &&
+    Number.isInteger(record.at) && typeof record.type === "string" &&
+    typeof record.body === "object" && record.body !== null &&
+    typeof record.prev === "string" && typeof record.hash === "string";
+  if (!shapeOk) {
+    throw new AosError("LOG_RECORD_INVALID", `${where} is not a log record`);
+  }
+  if (record.v !== RECORD_FORMAT_VERSION) {
+    throw new AosError(
+      "LOG_RECORD_INVALID",
+      `${where} has format version ${record.v}; this build reads version ${RECORD_FORMAT_VERSION}`,
+    );
+  }
+  return record;
+}
+
+/** Where a log's chain breaks, or undefined when every link holds. */
+export interface ChainBreak {
+  index: number;
+  reason: "hash" | "prev" | "seq" | "run_id";
+  expected: string | number;
+  actual: string | number;
+}
+
+/** Checks every record's hash, its link to the one before and its sequence. */
+export function verifyChain(
+  records: readonly LogRecord[],
+): ChainBreak | undefined {
+  let head: LogHead | undefined;
+  for (let index = 0; index < records.length; index++) {
+    const record = records[index]!;
+    head ??= emptyHead(record.run_id);
+    if (record.run_id !== head.run_id) {
+      return {
+        index,
+        reason: "run_id",
+        expected: head.run_id,
+        actual: record.run_id,
+      };
+    }
+    if (record.seq !== head.next_seq) {
+      return {
+        index,
+        reason: "seq",
+        expected: head.next_seq,
+        actual: record.seq,
+      };
+    }
+    if (record.prev !== head.last_hash) {
+      return {
+        index,
+        reason: "prev",
+        expected: head.last_hash,
+        actual: record.prev,
+      };
+    }
+    const { hash, ...unhashed } = record;
+    const expected = hashOf(unhashed);
+    if (hash !== expected) {
+      return { index, reason: "hash", expected, actual: hash };
+    }
+    head = headAfter(record);
+  }
+  return undefined;
+}

@@ -1,0 +1,60 @@
+import assert from "node:assert/strict";
+import { AosError } from "../errors/mod.ts";
+import { canonicalJson } from "./canonical_json.ts";
+import {
+  recordFromLine,
+  recordToLine,
+  sealRecord,
+  verifyChain,
+} from "./record.ts";
+import { fakeLog } from "./store_contract.ts";
+
+Deno.test("canonicalJson() sorts keys at every depth and matches JSON.stringify for values", () => {
+  assert.equal(
+    canonicalJson({ b: 1, a: { d: [3, { f: 1, e: 2 }], c: null } }),
+    '{"a":{"c":null,"d":[3,{"e":2,"f":1}]},"b":1}',
+  );
+  const tricky = ["é", "\u2028", "\ud800", '"\\', 1e21, -0, 0.1, "\u0000"];
+  assert.equal(canonicalJson(tricky), JSON.stringify(tricky));
+  assert.equal(canonicalJson({ a: undefined, b: 1 }), '{"b":1}');
+});
+
+Deno.test("canonicalJson() refuses values JSON cannot hold", () => {
+  for (const bad of [NaN, Infinity, 1n, () => 1, new Date(0), [undefined]]) {
+    assert.throws(() => canonicalJson(bad), TypeError, String(bad));
+  }
+});
+
+Deno.test("sealRecord() chains hashes and verifyChain() finds the first broken link", () => {
+  const log = fakeLog("r", 3);
+  assert.equal(verifyChain(log), undefined);
+  assert.equal(log[1]!.prev, log[0]!.hash);
+  const edited = log.map((record) => ({ ...record }));
+  edited[2] = { ...edited[2]!, body: { index: 99 } };
+  assert.deepEqual(verifyChain(edited)?.index, 2);
+  assert.equal(verifyChain(edited)?.reason, "hash");
+  const resealed = [
+    ...log.slice(0, 2),
+    sealRecord({ run_id: "r", next_seq: 2, last_hash: log[1]!.hash }, {
+      type: "X",
+      body: {},
+      at: 1,
+    }),
+    log[3]!,
+  ];
+  assert.equal(verifyChain(resealed)?.index, 3);
+  assert.equal(verifyChain(resealed)?.reason, "prev");
+});
+
+Deno.test("recordFromLine() round-trips a record and refuses other shapes", () => {
+  const [record] = fakeLog("r", 0);
+  assert.deepEqual(recordFromLine(recordToLine(record!)), record);
+  const isInvalid = (error: unknown) =>
+    error instanceof AosError && error.code === "LOG_RECORD_INVALID";
+  assert.throws(() => recordFromLine("{"), isInvalid);
+  assert.throws(() => recordFromLine('{"v":1}'), isInvalid);
+  assert.throws(
+    () => recordFromLine(recordToLine({ ...record!, v: 2 })),
+    /format version 2/,
+  );
+});

@@ -1,0 +1,298 @@
+import { DatabaseSync, type StatementSync } from "node:sqlite";
+import { AosError } from "../errors/mod.ts";
+import { decodeCursor, encodeCursor } from "./_cursor.ts";
+import type { LogRecord } from "./record.ts";
+import { recordFromLine, recordToLine } from "./record.ts";
+import { SQLITE_MIGRATIONS } from "./_sqlite_schema.ts";
+import type {
+  RunListQuery,
+  RunPage,
+  RunStatus,
+  RunSummary,
+  SkillRecord,
+  Store,
+} from "./store.ts";
+import { assertConsecutive, sequenceConflict } from "./_append_checks.ts";
+
+/** Options of `SqliteStore.open`. */
+export interface SqliteStoreOptions {
+  /**
+   * `FULL` (default) syncs the WAL on every commit, so an acknowledged append
+   * survives power loss; `NORMAL` may lose the last commits on power loss
+   * (never on a process crash) and is meant for throwaway test stores.
+   */
+  synchronous?: "FULL" | "NORMAL";
+}
+
+type Row = Record<string, unknown>;
+
+/**
+ * The embedded store: one SQLite file in WAL mode through Deno's built-in
+ * `node:sqlite`. Every call is synchronous inside SQLite, and writes take the
+ * write lock up front (`BEGIN IMMEDIATE`) so a read-then-write transaction
+ * never fails half-way with `SQLITE_BUSY` when several processes share a file.
+ */
+export class SqliteStore implements Store {
+  readonly #db: DatabaseSync;
+  readonly #statements = new Map<string, StatementSync>();
+
+  private constructor(db: DatabaseSync) {
+    this.#db = db;
+  }
+
+  /** Opens (creating when needed) the database at `path` and migrates it. */
+  static open(path: string, options: SqliteStoreOptions = {}): SqliteStore {
+    const db = new DatabaseSync(path);
+    db.exec("PRAGMA journal_mode = WAL");
+    db.exec(`PRAGMA synchronous = ${options.synchronous ?? "FULL"}`);
+    db.exec("PRAGMA busy_timeout = 5000");
+    db.exec("PRAGMA foreign_keys = ON");
+    const store = new SqliteStore(db);
+    store.#migrate();
+    return store;
+  }
+
+  #migrate(): void {
+    this.#db.exec(
+      "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
+    );
+    this.#transaction(() => {
+      const row = this.#db.prepare(
+        "SELECT COALESCE(MAX(version), 0) AS version FROM schema_migrations",
+      ).get() as Row;
+      const current = Number(row.version);
+      for (const migration of SQLITE_MIGRATIONS) {
+        if (migration.version <= current) continue;
+        this.#db.exec(migration.sql);
+        this.#db.prepare(
+          "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)",
+        ).run(migration.version, Date.now());
+      }
+    });
+  }
+
+  #statement(sql: string): StatementSync {
+    let statement = this.#statements.get(sql);
+    if (statement === undefined) {
+      statement = this.#db.prepare(sql);
+      this.#statements.set(sql, statement);
+    }
+    return statement;
+  }
+
+  #transaction<T>(work: () => T): T {
+    try {
+      this.#db.exec("BEGIN IMMEDIATE");
+    } catch (error) {
+      throw new AosError("STORE_UNAVAILABLE", "the store is busy", {
+        cause: error,
+      });
+    }
+    try {
+      const result = work();
+      this.#db.exec("COMMIT");
+      return result;
+    } catch (error) {
+      this.#db.exec("ROLLBACK");
+      throw error;
+    }
+  }
+
+  createRun(first: LogRecord, meta: { tenant: string }): Promise<void> {
+    return settle(() =>
+      this.#transaction(() => {
+        if (first.seq !== 0) throw sequenceConflict(first.run_id, 0, first.seq);
+        const exists = this.#statement("SELECT 1 FROM runs WHERE run_id = ?")
+          .get(first.run_id);
+        if (exists !== undefined) {
+          throw new AosError("STORE_RUN_EXISTS", `run ${first.run_id} exists`, {
+            details: { run_id: first.run_id },
+          });
+        }
+        this.#statement(
+          "INSERT INTO runs (run_id, tenant, status, created_at, updated_at, last_seq, digest) VALUES (?, ?, 'running', ?, ?, 0, ?)",
+        ).run(first.run_id, meta.tenant, first.at, first.at, first.hash);
+        this.#insertRecord(first);
+      })
+    );
+  }
+
+  #insertRecord(record: LogRecord): void {
+    this.#statement(
+      "INSERT INTO records (run_id, seq, type, line) VALUES (?, ?, ?, ?)",
+    ).run(record.run_id, record.seq, record.type, recordToLine(record));
+  }
+
+  append(
+    records: readonly LogRecord[],
+    options: { status?: RunStatus } = {},
+  ): Promise<void> {
+    return settle(() =>
+      this.#transaction(() => {
+        const first = assertConsecutive(records);
+        const last = records[records.length - 1]!;
+        const head = this.#statement(
+          "SELECT last_seq, digest FROM runs WHERE run_id = ?",
+        ).get(first.run_id) as Row | undefined;
+        if (head === undefined) {
+          throw new AosError("RUN_NOT_FOUND", `run ${first.run_id} not found`, {
+            details: { run_id: first.run_id },
+          });
+        }
+        const nextSeq = Number(head.last_seq) + 1;
+        if (first.seq !== nextSeq || first.prev !== head.digest) {
+          throw sequenceConflict(first.run_id, nextSeq, first.seq);
+        }
+        for (const record of records) this.#insertRecord(record);
+        this.#statement(
+          "UPDATE runs SET last_seq = ?, digest = ?, updated_at = ?, status = COALESCE(?, status) WHERE run_id = ?",
+        ).run(
+          last.seq,
+          last.hash,
+          last.at,
+          options.status ?? null,
+          first.run_id,
+        );
+      })
+    );
+  }
+
+  readLog(
+    runId: string,
+    options: { fromSeq?: number } = {},
+  ): Promise<LogRecord[]> {
+    const rows = this.#statement(
+      "SELECT line FROM records WHERE run_id = ? AND seq >= ? ORDER BY seq",
+    ).all(runId, options.fromSeq ?? 0) as Row[];
+    return Promise.resolve(
+      rows.map((row) => recordFromLine(String(row.line), `run ${runId}`)),
+    );
+  }
+
+  getRun(runId: string): Promise<RunSummary | undefined> {
+    const row = this.#statement("SELECT * FROM runs WHERE run_id = ?")
+      .get(runId) as Row | undefined;
+    return Promise.resolve(row === undefined ? undefined : toSummary(row));
+  }
+
+  listRuns(query: RunListQuery): Promise<RunPage> {
+    return settle(() => this.#listRuns(query));
+  }
+
+  #listRuns(query: RunListQuery): RunPage {
+    const where: string[] = [];
+    const params: (string | number)[] = [];
+    if (query.tenant !== undefined) {
+      where.push("tenant = ?");
+      params.push(query.tenant);
+    }
+    if (query.status !== undefined) {
+      where.push("status = ?");
+      params.push(query.status);
+    }
+    if (query.cursor !== undefined) {
+      const cursor = decodeCursor(query.cursor);
+      where.push("(created_at < ? OR (created_at = ? AND run_id < ?))");
+      params.push(cursor.createdAt, cursor.createdAt, cursor.runId);
+    }
+    const sql = `SELECT * FROM runs ${
+      where.length > 0 ? `WHERE ${where.join(" AND ")}` : ""
+    } ORDER BY created_at DESC, run_id DESC LIMIT ?`;
+    const rows = this.#statement(sql).all(...params, query.limit + 1) as Row[];
+    const runs = rows.slice(0, query.limit).map(toSummary);
+    const last = runs[runs.length - 1];
+    const more = rows.length > query.limit && last !== undefined;
+    return {
+      runs,
+      next_cursor: more ? encodeCursor(last.created_at, last.run_id) : null,
+    };
+  }
+
+  listUnfinishedRuns(): Promise<string[]> {
+    const rows = this.#statement(
+      "SELECT run_id FROM runs WHERE status NOT IN ('succeeded', 'failed', 'cancelled') ORDER BY created_at, run_id",
+    ).all() as Row[];
+    return Promise.resolve(rows.map((row) => String(row.run_id)));
+  }
+
+  putModule(sha256: string, bytes: Uint8Array): Promise<void> {
+    this.#statement(
+      "INSERT INTO skill_modules (sha256, bytes) VALUES (?, ?) ON CONFLICT (sha256) DO NOTHING",
+    ).run(sha256, bytes);
+    return Promise.resolve();
+  }
+
+  getModule(sha256: string): Promise<Uint8Array | undefined> {
+    const row = this.#statement(
+      "SELECT bytes FROM skill_modules WHERE sha256 = ?",
+    ).get(sha256) as Row | undefined;
+    return Promise.resolve(
+      row === undefined ? undefined : new Uint8Array(row.bytes as Uint8Array),
+    );
+  }
+
+  putSkill(skill: SkillRecord): Promise<void> {
+    this.#statement(
+      "INSERT INTO skills (name, version, sha256, manifest, installed_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (name, version) DO UPDATE SET sha256 = excluded.sha256, manifest = excluded.manifest, installed_at = excluded.installed_at",
+    ).run(
+      skill.name,
+      skill.version,
+      skill.sha256,
+      JSON.stringify(skill.manifest),
+      skill.installed_at,
+    );
+    return Promise.resolve();
+  }
+
+  listSkills(): Promise<SkillRecord[]> {
+    const rows = this.#statement(
+      "SELECT * FROM skills ORDER BY name, version",
+    ).all() as Row[];
+    return Promise.resolve(rows.map((row) => ({
+      name: String(row.name),
+      version: String(row.version),
+      sha256: String(row.sha256),
+      manifest: JSON.parse(String(row.manifest)),
+      installed_at: Number(row.installed_at),
+    })));
+  }
+
+  /** The journal mode SQLite reports (`wal` once opened by this class). */
+  journalMode(): string {
+    const row = this.#db.prepare("PRAGMA journal_mode").get() as Row;
+    return String(row.journal_mode);
+  }
+
+  ping(): Promise<boolean> {
+    return Promise.resolve(
+      this.#statement("SELECT 1 AS ok").get() !== undefined,
+    );
+  }
+
+  close(): Promise<void> {
+    this.#statements.clear();
+    if (this.#db.isOpen) this.#db.close();
+    return Promise.resolve();
+  }
+}
+
+function toSummary(row: Row): RunSummary {
+  return {
+    run_id: String(row.run_id),
+    tenant: String(row.tenant),
+    status: String(row.status) as RunStatus,
+    created_at: Number(row.created_at),
+    updated_at: Number(row.updated_at),
+    last_seq: Number(row.last_seq),
+    digest: String(row.digest),
+  };
+}
+
+/** Runs synchronous SQLite work so that its errors reject instead of throwing. */
+function settle<T>(work: () => T): Promise<T> {
+  try {
+    return Promise.resolve(work());
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}

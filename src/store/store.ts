@@ -1,0 +1,96 @@
+import type { LogRecord } from "./record.ts";
+
+/** Where a run stands; `succeeded`, `failed` and `cancelled` are final. */
+export type RunStatus =
+  | "running"
+  | "succeeded"
+  | "failed"
+  | "cancelled";
+
+/** Statuses after which a run's log never grows again. */
+export const TERMINAL_STATUSES: readonly RunStatus[] = [
+  "succeeded",
+  "failed",
+  "cancelled",
+];
+
+/** True when a run in `status` is finished. */
+export function isTerminal(status: RunStatus): boolean {
+  return TERMINAL_STATUSES.includes(status);
+}
+
+/** The run index: one row a run, kept in step with its log by `append`. */
+export interface RunSummary {
+  run_id: string;
+  tenant: string;
+  status: RunStatus;
+  created_at: number;
+  updated_at: number;
+  /** Sequence number of the last record. */
+  last_seq: number;
+  /** Hash of the last record: the run's digest. */
+  digest: string;
+}
+
+/** Filters and paging of `listRuns`; results are newest first. */
+export interface RunListQuery {
+  tenant?: string;
+  status?: RunStatus;
+  /** At most this many runs (1..1000). */
+  limit: number;
+  /** The `next_cursor` of the previous page. */
+  cursor?: string;
+}
+
+/** One page of runs. */
+export interface RunPage {
+  runs: RunSummary[];
+  next_cursor: string | null;
+}
+
+/** A skill version known to the registry. */
+export interface SkillRecord {
+  name: string;
+  version: string;
+  sha256: string;
+  /** The manifest as installed, JSON. */
+  manifest: Record<string, unknown>;
+  installed_at: number;
+}
+
+/**
+ * Everything AOS keeps durably. Implementations (SQLite, PostgreSQL) pass
+ * the one conformance suite in `store_contract.ts`.
+ *
+ * Appends are optimistic: the first record's `seq` is the sequence the writer
+ * expects next and `prev` the hash it expects last. When another writer got
+ * there first the append is refused with `STORE_SEQUENCE_CONFLICT` and
+ * nothing is written, so two writers can never both extend one run.
+ */
+export interface Store {
+  /** Starts a run: writes its first record (seq 0) and its index row. */
+  createRun(first: LogRecord, meta: { tenant: string }): Promise<void>;
+  /**
+   * Appends consecutive records of one run atomically, and sets the run's
+   * status in the same transaction when `status` is given.
+   */
+  append(
+    records: readonly LogRecord[],
+    options?: { status?: RunStatus },
+  ): Promise<void>;
+  /** The run's records from `fromSeq` (default 0), in order. */
+  readLog(runId: string, options?: { fromSeq?: number }): Promise<LogRecord[]>;
+  getRun(runId: string): Promise<RunSummary | undefined>;
+  listRuns(query: RunListQuery): Promise<RunPage>;
+  /** Ids of every run that has not reached a final status, oldest first. */
+  listUnfinishedRuns(): Promise<string[]>;
+  /** Stores module bytes under their sha256 (a no-op when already stored). */
+  putModule(sha256: string, bytes: Uint8Array): Promise<void>;
+  getModule(sha256: string): Promise<Uint8Array | undefined>;
+  /** Records that `name@version` is the module `sha256`. */
+  putSkill(skill: SkillRecord): Promise<void>;
+  listSkills(): Promise<SkillRecord[]>;
+  /** True when the store answers; used by `/readyz`. */
+  ping(): Promise<boolean>;
+  close(): Promise<void>;
+}

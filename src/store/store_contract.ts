@@ -1,0 +1,252 @@
+import assert from "node:assert/strict";
+import { AosError } from "../errors/mod.ts";
+import {
+  emptyHead,
+  headAfter,
+  type LogHead,
+  type LogRecord,
+  sealRecord,
+  sha256Hex,
+  verifyChain,
+} from "./record.ts";
+import type { Store } from "./store.ts";
+
+/** Opens a fresh, empty store; `second` opens another connection to the same one. */
+export interface StoreFactory {
+  open(): Promise<{ store: Store; second: () => Promise<Store> }>;
+}
+
+/** Builds a run's log in memory: `count` records after a RunSubmitted. */
+export function fakeLog(
+  runId: string,
+  count: number,
+  at = 1_700_000_000_000,
+): LogRecord[] {
+  const records: LogRecord[] = [];
+  let head: LogHead = emptyHead(runId);
+  for (let index = 0; index <= count; index++) {
+    const record = sealRecord(head, {
+      type: index === 0 ? "RunSubmitted" : "Note",
+      body: { index },
+      at: at + index,
+    });
+    records.push(record);
+    head = headAfter(record);
+  }
+  return records;
+}
+
+function assertCode(code: string): (error: unknown) => boolean {
+  return (error) => {
+    assert.ok(error instanceof AosError, `expected AosError, got ${error}`);
+    assert.equal(error.code, code);
+    return true;
+  };
+}
+
+/**
+ * The conformance suite every `Store` passes, run unchanged against each
+ * implementation: `storeContract("sqlite", factory)` registers its tests.
+ */
+export function storeContract(name: string, factory: StoreFactory): void {
+  const test = (
+    title: string,
+    body: (store: Store, second: () => Promise<Store>) => Promise<void>,
+  ) =>
+    Deno.test(`${name} store: ${title}`, async () => {
+      const { store, second } = await factory.open();
+      try {
+        await body(store, second);
+      } finally {
+        await store.close();
+      }
+    });
+
+  test("createRun() writes the first record and the index row", async (store) => {
+    const [first] = fakeLog("r1", 0);
+    await store.createRun(first!, { tenant: "t1" });
+    assert.deepEqual(await store.readLog("r1"), [first]);
+    const summary = await store.getRun("r1");
+    assert.equal(summary?.status, "running");
+    assert.equal(summary?.tenant, "t1");
+    assert.equal(summary?.digest, first!.hash);
+    assert.equal(await store.getRun("missing"), undefined);
+  });
+
+  test("createRun() refuses a run id that exists", async (store) => {
+    const [first] = fakeLog("r1", 0);
+    await store.createRun(first!, { tenant: "t1" });
+    await assert.rejects(
+      () => store.createRun(first!, { tenant: "t1" }),
+      assertCode("STORE_RUN_EXISTS"),
+    );
+  });
+
+  test("append() extends the chain and keeps the index in step", async (store) => {
+    const log = fakeLog("r1", 4);
+    await store.createRun(log[0]!, { tenant: "t1" });
+    await store.append(log.slice(1, 3));
+    await store.append(log.slice(3), { status: "succeeded" });
+    const read = await store.readLog("r1");
+    assert.deepEqual(read, log);
+    assert.equal(verifyChain(read), undefined);
+    const summary = await store.getRun("r1");
+    assert.equal(summary?.digest, log[4]!.hash);
+    assert.equal(summary?.last_seq, 4);
+    assert.equal(summary?.status, "succeeded");
+    assert.deepEqual(await store.readLog("r1", { fromSeq: 3 }), log.slice(3));
+  });
+
+  test("append() refuses a stale sequence and writes nothing", async (store) => {
+    const log = fakeLog("r1", 3);
+    await store.createRun(log[0]!, { tenant: "t1" });
+    await store.append([log[1]!]);
+    await assert.rejects(
+      () => store.append([log[1]!]),
+      assertCode("STORE_SEQUENCE_CONFLICT"),
+    );
+    // a batch whose first record is stale is refused whole
+    await assert.rejects(
+      () => store.append(log.slice(1)),
+      assertCode("STORE_SEQUENCE_CONFLICT"),
+    );
+    assert.deepEqual(await store.readLog("r1"), log.slice(0, 2));
+  });
+
+  test("append() refuses a record that skips ahead", async (store) => {
+    const log = fakeLog("r1", 3);
+    await store.createRun(log[0]!, { tenant: "t1" });
+    await assert.rejects(
+      () => store.append([log[2]!]),
+      assertCode("STORE_SEQUENCE_CONFLICT"),
+    );
+    assert.equal((await store.getRun("r1"))?.last_seq, 0);
+  });
+
+  test("append() refuses a record chained to another history", async (store) => {
+    const log = fakeLog("r1", 1);
+    await store.createRun(log[0]!, { tenant: "t1" });
+    const forged = sealRecord({
+      run_id: "r1",
+      next_seq: 1,
+      last_hash: sha256Hex("other"),
+    }, {
+      type: "Note",
+      body: {},
+      at: 1,
+    });
+    await assert.rejects(
+      () => store.append([forged]),
+      assertCode("STORE_SEQUENCE_CONFLICT"),
+    );
+  });
+
+  test("append() to an unknown run is RUN_NOT_FOUND", async (store) => {
+    const log = fakeLog("nobody", 1);
+    await assert.rejects(
+      () => store.append([log[1]!]),
+      assertCode("RUN_NOT_FOUND"),
+    );
+  });
+
+  test(
+    "two writers racing for one sequence number: exactly one wins",
+    async (store, second) => {
+      const other = await second();
+      try {
+        const log = fakeLog("r1", 0);
+        await store.createRun(log[0]!, { tenant: "t1" });
+        const head = headAfter(log[0]!);
+        const mine = sealRecord(head, {
+          type: "Note",
+          body: { writer: "a" },
+          at: 2,
+        });
+        const theirs = sealRecord(head, {
+          type: "Note",
+          body: { writer: "b" },
+          at: 2,
+        });
+        const results = await Promise.allSettled([
+          store.append([mine]),
+          other.append([theirs]),
+        ]);
+        assert.equal(results.filter((r) => r.status === "fulfilled").length, 1);
+        const rejected = results.find((r) =>
+          r.status === "rejected"
+        ) as PromiseRejectedResult;
+        assertCode("STORE_SEQUENCE_CONFLICT")(rejected.reason);
+        const read = await other.readLog("r1");
+        assert.equal(read.length, 2);
+        assert.equal(verifyChain(read), undefined);
+      } finally {
+        await other.close();
+      }
+    },
+  );
+
+  test("listRuns() pages newest first with filters and a cursor", async (store) => {
+    for (let index = 0; index < 5; index++) {
+      const [first] = fakeLog(`r${index}`, 0, 1000 + index);
+      await store.createRun(first!, {
+        tenant: index % 2 === 0 ? "even" : "odd",
+      });
+    }
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await store.listRuns({
+        limit: 2,
+        ...(cursor === undefined ? {} : { cursor }),
+      });
+      assert.ok(page.runs.length <= 2);
+      seen.push(...page.runs.map((run) => run.run_id));
+      cursor = page.next_cursor ?? undefined;
+    } while (cursor !== undefined);
+    assert.deepEqual(seen, ["r4", "r3", "r2", "r1", "r0"]);
+    const even = await store.listRuns({ limit: 10, tenant: "even" });
+    assert.deepEqual(even.runs.map((run) => run.run_id), ["r4", "r2", "r0"]);
+    assert.equal(even.next_cursor, null);
+    await assert.rejects(
+      () => store.listRuns({ limit: 1, cursor: "bogus" }),
+      assertCode("VALIDATION_QUERY_INVALID"),
+    );
+  });
+
+  test("listUnfinishedRuns() leaves out finished runs", async (store) => {
+    for (const id of ["a", "b", "c"]) {
+      const log = fakeLog(id, 1);
+      await store.createRun(log[0]!, { tenant: "t" });
+      if (id === "b") await store.append([log[1]!], { status: "failed" });
+    }
+    assert.deepEqual(await store.listUnfinishedRuns(), ["a", "c"]);
+    const running = await store.listRuns({ limit: 10, status: "failed" });
+    assert.deepEqual(running.runs.map((run) => run.run_id), ["b"]);
+  });
+
+  test("modules are content-addressed and skills point at them", async (store) => {
+    const bytes = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0]);
+    const sha = sha256Hex(bytes);
+    await store.putModule(sha, bytes);
+    await store.putModule(sha, bytes);
+    assert.deepEqual(await store.getModule(sha), bytes);
+    assert.equal(await store.getModule(sha256Hex("none")), undefined);
+    await store.putSkill({
+      name: "s",
+      version: "1.0.0",
+      sha256: sha,
+      manifest: { name: "s" },
+      installed_at: 5,
+    });
+    assert.deepEqual(await store.listSkills(), [
+      {
+        name: "s",
+        version: "1.0.0",
+        sha256: sha,
+        manifest: { name: "s" },
+        installed_at: 5,
+      },
+    ]);
+    assert.equal(await store.ping(), true);
+  });
+}
