@@ -3,6 +3,7 @@ import { parseArgs } from "node:util";
 import { liveClock, liveRandom } from "../deps/mod.ts";
 import { Sandbox } from "../sandbox/mod.ts";
 import { findSkillDirs, PROJECT_ROOT } from "../skills/build.ts";
+import { SkillRegistry } from "../skills/registry.ts";
 import { isTerminal, type LogRecord, SqliteStore } from "../store/mod.ts";
 import { formatReport } from "./format.ts";
 import { DirectoryModules } from "./modules.ts";
@@ -31,11 +32,12 @@ export async function replayCommand(args: string[]): Promise<number> {
   const store = values.store === undefined
     ? undefined
     : SqliteStore.open(values.store);
+  const registry = store === undefined
+    ? undefined
+    : await SkillRegistry.open(store);
   const modules = new DirectoryModules(
     findSkillDirs(PROJECT_ROOT, { fixtures: true }),
-    store && {
-      moduleBytes: (sha) => store.getModule(sha),
-    },
+    registry,
   );
   const sandbox = new Sandbox({
     modules,

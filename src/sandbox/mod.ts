@@ -11,4 +11,5 @@ export {
   type ModuleSource,
   Sandbox,
   type SandboxOptions,
+  type SkillModule,
 } from "./sandbox.ts";

@@ -3,12 +3,15 @@ import createPlugin, {
   type Plugin,
 } from "@extism/extism";
 import type { Clock, RandomSource } from "../deps/mod.ts";
+import { AosError } from "../errors/mod.ts";
 import { hostFunctions } from "./host_functions.ts";
 
 /** Options of a pool; one pool serves one module with one timeout. */
 export interface PluginPoolOptions {
   bytes: Uint8Array;
   timeoutMs: number;
+  /** Budget of the Extism kernel's buffers (input, output, vars) per instance. */
+  kernelBytesMax: number;
   /** Most instances (worker threads) alive at once. */
   sizeMax: number;
   /** Most callers waiting for an instance; more are refused. */
@@ -53,7 +56,12 @@ export class PluginPool {
         useWasi: false,
         runInWorker: true,
         nodeWorkerArgs: { execArgv: [] },
-        timeoutMs: this.#options.timeoutMs,
+        // Extism's own timer is a backstop for instantiation (a looping
+        // _initialize); calls are timed by `call`, which fires first.
+        timeoutMs: this.#options.timeoutMs + EXTISM_BACKSTOP_MS,
+        memory: {
+          maxPages: Math.ceil(this.#options.kernelBytesMax / WASM_PAGE_BYTES),
+        },
         functions: { "extism:host/user": hostFunctions(this.#options) },
         logger: guestLogger(guestLog) as unknown as NonNullable<
           ExtismPluginOptions["logger"]
@@ -76,7 +84,16 @@ export class PluginPool {
     if (this.#alive < this.#options.sizeMax) return this.#create();
     if (this.#waiting.length >= this.#options.queueMax) {
       return Promise.reject(
-        new Error(`pool queue full (${this.#options.queueMax} waiting)`),
+        new AosError(
+          "SANDBOX_BUSY",
+          `${this.#options.queueMax} calls are already waiting for this skill`,
+          {
+            details: {
+              queue_max: this.#options.queueMax,
+              pool_size: this.#alive,
+            },
+          },
+        ),
       );
     }
     return new Promise((resolve, reject) => {
@@ -101,6 +118,69 @@ export class PluginPool {
   }
 
   /**
+   * Calls `entrypoint` on `plugin` under the pool's time limit. The limit is
+   * enforced here, not by Extism: on expiry the worker thread is terminated
+   * (the only way to stop a Wasm loop) and SANDBOX_TIMEOUT is raised. Any
+   * other exit of the worker during the call is SANDBOX_WORKER_DIED; Extism
+   * would not notice it and the call would hang. Either way the caller must
+   * release the instance as unhealthy.
+   */
+  async call(
+    plugin: Plugin,
+    entrypoint: string,
+    input: string,
+    hostContext: unknown,
+  ): Promise<Uint8Array | undefined> {
+    const worker = PluginPool.workerOf(plugin);
+    const timeoutMs = this.#options.timeoutMs;
+    let timedOut = false;
+    let onExit: ((code: number) => void) | undefined;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const stopped = new Promise<never>((_, reject) => {
+      onExit = (code) => {
+        if (timedOut) {
+          reject(
+            new AosError(
+              "SANDBOX_TIMEOUT",
+              `the skill ran longer than ${timeoutMs} ms`,
+              { details: { timeout_ms: timeoutMs } },
+            ),
+          );
+        } else {
+          reject(
+            new AosError(
+              "SANDBOX_WORKER_DIED",
+              `the skill's worker thread exited (code ${code})`,
+              { details: { exit_code: code } },
+            ),
+          );
+        }
+      };
+      worker?.once("exit", onExit);
+      timer = setTimeout(() => {
+        timedOut = true;
+        worker?.terminate();
+      }, timeoutMs);
+    });
+    try {
+      const output = await Promise.race([
+        plugin.call(entrypoint, input, hostContext),
+        stopped,
+      ]);
+      return output?.bytes();
+    } finally {
+      clearTimeout(timer);
+      if (onExit !== undefined) worker?.off("exit", onExit);
+    }
+  }
+
+  /** The worker thread of an instance, for tests that must kill one. */
+  static workerOf(plugin: Plugin): WorkerLike | undefined {
+    return (plugin as unknown as { worker?: WorkerLike | null }).worker ??
+      undefined;
+  }
+
+  /**
    * The last error line the guest logged since the previous take. A trap
    * loses the guest's `error_set` message in the SDK, so skills also log it.
    */
@@ -122,6 +202,16 @@ export class PluginPool {
     );
   }
 }
+
+/** The part of `node:worker_threads` Worker the pool uses. */
+export interface WorkerLike {
+  once(event: "exit", listener: (code: number) => void): void;
+  off(event: "exit", listener: (code: number) => void): void;
+  terminate(): Promise<number>;
+}
+
+const WASM_PAGE_BYTES = 65_536;
+const EXTISM_BACKSTOP_MS = 1_000;
 
 interface GuestLog {
   lastError: string | undefined;

@@ -10,11 +10,46 @@ import { canonicalJson, type Json, sha256Hex } from "../store/mod.ts";
 import { HostCallJournal } from "./host_calls.ts";
 import type { CallState } from "./host_functions.ts";
 import { PluginPool } from "./plugin_pool.ts";
+import {
+  checkOutputLimits,
+  DEFAULT_OUTPUT_LIMITS,
+  type OutputLimits,
+} from "./output_limits.ts";
+import type { SkillManifest } from "../skills/manifest.ts";
 
-/** Where the sandbox finds a module's bytes by sha256. */
-export interface ModuleSource {
-  moduleBytes(sha256: string): Promise<Uint8Array | undefined>;
+/** A module's bytes with the manifest of the skill version it belongs to. */
+export interface SkillModule {
+  bytes: Uint8Array;
+  manifest: SkillManifest;
 }
+
+/** Where the sandbox finds the module a pin names. */
+export interface ModuleSource {
+  /** The pinned module; undefined when its bytes are not available. */
+  module(pin: SkillPin): Promise<SkillModule | undefined>;
+}
+
+/**
+ * Host-side ceilings. A manifest may ask for less, never for more: the
+ * effective limit of a call is the smaller of the two.
+ */
+export interface SandboxLimits {
+  /** Longest call (default 60 s). */
+  timeoutMsMax: number;
+  /** Most linear memory a module may have (default 256 MiB). */
+  memoryMbMax: number;
+  /** Largest module accepted (default 16 MiB). */
+  moduleBytesMax: number;
+  output: OutputLimits;
+}
+
+/** Defaults of `SandboxLimits`. */
+export const DEFAULT_SANDBOX_LIMITS: SandboxLimits = {
+  timeoutMsMax: 60_000,
+  memoryMbMax: 256,
+  moduleBytesMax: 16 * 1024 * 1024,
+  output: DEFAULT_OUTPUT_LIMITS,
+};
 
 /** Options of the sandbox. */
 export interface SandboxOptions {
@@ -25,9 +60,13 @@ export interface SandboxOptions {
   poolSizeMax?: number;
   /** Callers waiting per module before calls are refused (default 1000). */
   poolQueueMax?: number;
+  limits?: Partial<SandboxLimits>;
 }
 
 const GUEST_ERROR_PREFIX = "Plugin-originated error: ";
+// Extism kernel memory holds a call's input and output; the input is the
+// step's resolved params, which the API and templates keep well under this.
+const KERNEL_INPUT_BYTES = 8 * 1024 * 1024;
 const decoder = new TextDecoder("utf-8", { fatal: true });
 
 /**
@@ -38,14 +77,16 @@ const decoder = new TextDecoder("utf-8", { fatal: true });
  */
 export class Sandbox implements StepExecutor {
   readonly #options: SandboxOptions;
+  readonly #limits: SandboxLimits;
   readonly #pools = new Map<string, Promise<PluginPool>>();
 
   constructor(options: SandboxOptions) {
     this.#options = options;
+    this.#limits = { ...DEFAULT_SANDBOX_LIMITS, ...options.limits };
   }
 
   #pool(pin: SkillPin): Promise<PluginPool> {
-    const key = `${pin.sha256}/${pin.timeout_ms}`;
+    const key = `${pin.name}@${pin.version}#${pin.sha256}/${pin.timeout_ms}`;
     let pool = this.#pools.get(key);
     if (pool === undefined) {
       pool = this.#openPool(pin);
@@ -56,7 +97,8 @@ export class Sandbox implements StepExecutor {
   }
 
   async #openPool(pin: SkillPin): Promise<PluginPool> {
-    const bytes = await this.#options.modules.moduleBytes(pin.sha256);
+    const module = await this.#options.modules.module(pin);
+    const bytes = module?.bytes;
     if (bytes === undefined || sha256Hex(bytes) !== pin.sha256) {
       throw new AosError(
         "SKILL_MODULE_MISSING",
@@ -72,7 +114,8 @@ export class Sandbox implements StepExecutor {
     }
     return new PluginPool({
       bytes,
-      timeoutMs: pin.timeout_ms,
+      timeoutMs: Math.min(pin.timeout_ms, this.#limits.timeoutMsMax),
+      kernelBytesMax: 2 * this.#limits.output.bytesMax + KERNEL_INPUT_BYTES,
       sizeMax: this.#options.poolSizeMax ?? 2,
       queueMax: this.#options.poolQueueMax ?? 1000,
       clock: this.#options.clock,
@@ -110,7 +153,8 @@ export class Sandbox implements StepExecutor {
     let healthy = false;
     pool.takeGuestError(plugin);
     try {
-      const output = await plugin.call(
+      const output = await pool.call(
+        plugin,
         execution.pin.entrypoint,
         canonicalJson(execution.input),
         state,
@@ -119,7 +163,7 @@ export class Sandbox implements StepExecutor {
       if (state.failure !== undefined) {
         return { ok: false, error: state.failure.toRecorded() };
       }
-      return parseOutput(output?.bytes());
+      return parseOutput(output, this.#limits.output);
     } catch (error) {
       const failure = state.failure ??
         classifyCallError(error, pool.takeGuestError(plugin));
@@ -155,7 +199,10 @@ function messageOf(error: unknown): string {
   return String(error);
 }
 
-function parseOutput(bytes: Uint8Array | undefined): StepOutcome {
+function parseOutput(
+  bytes: Uint8Array | undefined,
+  limits: OutputLimits,
+): StepOutcome {
   if (bytes === undefined || bytes.length === 0) {
     return {
       ok: false,
@@ -165,6 +212,8 @@ function parseOutput(bytes: Uint8Array | undefined): StepOutcome {
       ).toRecorded(),
     };
   }
+  const breach = checkOutputLimits(bytes, limits);
+  if (breach !== undefined) return { ok: false, error: breach.toRecorded() };
   let output: Json;
   try {
     output = JSON.parse(decoder.decode(bytes));
@@ -201,6 +250,7 @@ export function classifyCallError(
       return new AosError("SKILL_ERROR", text.slice(0, 2000));
     }
   }
+  if (error instanceof AosError) return error;
   if (message.includes("call canceled due to timeout")) {
     return new AosError(
       "SANDBOX_TIMEOUT",
@@ -210,6 +260,13 @@ export function classifyCallError(
   }
   const aborted = parseAbort(guestLog);
   if (aborted !== undefined) return aborted;
+  // The kernel refuses allocations past its budget and logs why.
+  if (guestLog?.startsWith("memory limit exceeded")) {
+    return new AosError(
+      "SANDBOX_OUTPUT_TOO_LARGE",
+      `the skill tried to allocate past the host's buffer budget: ${guestLog}`,
+    );
+  }
   return new AosError(
     "SANDBOX_TRAP",
     `the skill trapped: ${message.slice(0, 500)}`,

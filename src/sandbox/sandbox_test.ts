@@ -4,6 +4,7 @@ import type { HostCallPort, StepOutcome } from "../../actors/run_actor.ts";
 import type { HostCallBody, SkillPin } from "../../actors/run_messages.ts";
 import { SeededRandom, SimulatedClock } from "../deps/mod.ts";
 import { PROJECT_ROOT } from "../skills/build.ts";
+import { manifestSchema, type SkillManifest } from "../skills/manifest.ts";
 import { sha256Hex } from "../store/mod.ts";
 import { HostCallJournal, replayPort } from "./host_calls.ts";
 import { hostFunctions } from "./host_functions.ts";
@@ -62,6 +63,16 @@ const transform = pinFor(
   ),
 );
 
+function manifestFor(pin: SkillPin): SkillManifest {
+  return manifestSchema.parse({
+    name: pin.name,
+    version: pin.version,
+    input_schema: {},
+    output_schema: {},
+    timeout_ms: pin.timeout_ms,
+  });
+}
+
 function recordingPort(
   recorded: HostCallBody[] = [],
 ): HostCallPort & { persisted: HostCallBody[] } {
@@ -78,7 +89,12 @@ async function withSandbox(
 ): Promise<void> {
   const clock = new SimulatedClock(1_800_000_000_000);
   const sandbox = new Sandbox({
-    modules: { moduleBytes: (sha) => Promise.resolve(MODULES.get(sha)) },
+    modules: {
+      module: (pin) => {
+        const bytes = MODULES.get(pin.sha256);
+        return Promise.resolve(bytes && { bytes, manifest: manifestFor(pin) });
+      },
+    },
     clock,
     random: new SeededRandom(1),
   });

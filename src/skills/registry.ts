@@ -1,6 +1,6 @@
 import { join } from "node:path";
 import type { SkillPin } from "../../actors/run_messages.ts";
-import type { ModuleSource } from "../sandbox/mod.ts";
+import type { ModuleSource, SkillModule } from "../sandbox/mod.ts";
 import { sha256Hex, type SkillRecord, type Store } from "../store/mod.ts";
 import {
   compareSemver,
@@ -113,6 +113,18 @@ export class SkillRegistry implements ModuleSource {
     );
   }
 
+  /**
+   * The pinned module with its version's manifest. The bytes are served by
+   * hash, so a run keeps its module even after its version is re-registered.
+   */
+  async module(pin: SkillPin): Promise<SkillModule | undefined> {
+    const skill = this.find(`${pin.name}@${pin.version}`);
+    const bytes = await this.moduleBytes(pin.sha256);
+    if (skill === undefined || bytes === undefined) return undefined;
+    return { bytes, manifest: skill.manifest };
+  }
+
+  /** Module bytes by sha256, from memory or the store. */
   async moduleBytes(sha256: string): Promise<Uint8Array | undefined> {
     const cached = this.#modules.get(sha256);
     if (cached !== undefined) return cached;
