@@ -15,6 +15,23 @@ export interface NodeConfig {
   extraSkillDirs: string[];
   /** Worker threads per skill module. */
   poolSizeMax: number;
+  /** Host-side ceilings on skill calls. */
+  limits: {
+    timeoutMsMax: number;
+    memoryMbMax: number;
+    outputBytesMax: number;
+    moduleBytesMax: number;
+  };
+  /** Outbound HTTP of skills. */
+  http: {
+    /** Loopback `host:port` targets opened for tests and local development; none by default. */
+    loopbackAllowlist: { host: string; port: number }[];
+    /** A DNS server to resolve with instead of the system's (`ip:port`). */
+    dnsServer?: { ipAddr: string; port: number } | undefined;
+    bodyBytesMax: number;
+  };
+  /** Secrets skills may reference as `{{secret:NAME}}`: `AOS_SECRET_<NAME>`. */
+  secrets: Record<string, string>;
 }
 
 const configSchema = z.object({
@@ -24,6 +41,26 @@ const configSchema = z.object({
   logLevel: z.enum(["debug", "info", "warn", "error"]),
   extraSkillDirs: z.array(z.string().min(1)),
   poolSizeMax: z.coerce.number().int().min(1).max(64),
+  limits: z.object({
+    timeoutMsMax: z.coerce.number().int().min(1).max(3_600_000),
+    memoryMbMax: z.coerce.number().int().min(1).max(4096),
+    outputBytesMax: z.coerce.number().int().min(1024).max(1 << 30),
+    moduleBytesMax: z.coerce.number().int().min(1024).max(1 << 30),
+  }),
+  http: z.object({
+    loopbackAllowlist: z.array(
+      z.object({
+        host: z.string().min(1),
+        port: z.number().int().min(1).max(65_535),
+      }),
+    ),
+    dnsServer: z.object({
+      ipAddr: z.string().min(1),
+      port: z.number().int().min(1).max(65_535),
+    }).optional(),
+    bodyBytesMax: z.coerce.number().int().min(1024).max(1 << 30),
+  }),
+  secrets: z.record(z.string().regex(/^[A-Za-z0-9_]{1,64}$/), z.string()),
 });
 
 /** Defaults of every setting. */
@@ -34,7 +71,54 @@ export const DEFAULT_CONFIG: NodeConfig = {
   logLevel: "info",
   extraSkillDirs: [],
   poolSizeMax: 2,
+  limits: {
+    timeoutMsMax: 60_000,
+    memoryMbMax: 256,
+    outputBytesMax: 4 * 1024 * 1024,
+    moduleBytesMax: 16 * 1024 * 1024,
+  },
+  http: {
+    loopbackAllowlist: [],
+    bodyBytesMax: 10 * 1024 * 1024,
+  },
+  secrets: {},
 };
+
+/** `host:port` → its parts; undefined for anything else. */
+function hostPort(text: string): { host: string; port: number } | undefined {
+  const match = /^(\[[0-9a-fA-F:.]+\]|[^:\s]+):(\d{1,5})$/.exec(text.trim());
+  return match === null
+    ? undefined
+    : { host: match[1]!.replace(/^\[|\]$/g, ""), port: Number(match[2]) };
+}
+
+function hostPorts(
+  text: string | undefined,
+  what: string,
+): { host: string; port: number }[] {
+  if (text === undefined || text.trim() === "") return [];
+  return text.split(",").map((part) => {
+    const parsed = hostPort(part);
+    if (parsed === undefined) {
+      throw new Error(
+        `invalid configuration: ${what}: "${part}" is not host:port`,
+      );
+    }
+    return parsed;
+  });
+}
+
+function secretsFrom(
+  env: Record<string, string | undefined>,
+): Record<string, string> {
+  const secrets: Record<string, string> = {};
+  for (const [name, value] of Object.entries(env)) {
+    if (name.startsWith("AOS_SECRET_") && value !== undefined) {
+      secrets[name.slice("AOS_SECRET_".length)] = value;
+    }
+  }
+  return secrets;
+}
 
 /**
  * Reads the node's configuration: flags win over environment variables,
@@ -56,6 +140,7 @@ export function loadNodeConfig(
       "log-level": { type: "string" },
       "skills-dir": { type: "string", multiple: true },
       "pool-size": { type: "string" },
+      "http-allow-loopback": { type: "string", multiple: true },
     },
     strict: true,
     allowPositionals: false,
@@ -73,6 +158,36 @@ export function loadNodeConfig(
     extraSkillDirs: skillDirs ?? DEFAULT_CONFIG.extraSkillDirs,
     poolSizeMax: values["pool-size"] ?? env.AOS_POOL_SIZE ??
       DEFAULT_CONFIG.poolSizeMax,
+    limits: {
+      timeoutMsMax: env.AOS_SKILL_TIMEOUT_MS_MAX ??
+        DEFAULT_CONFIG.limits.timeoutMsMax,
+      memoryMbMax: env.AOS_SKILL_MEMORY_MB_MAX ??
+        DEFAULT_CONFIG.limits.memoryMbMax,
+      outputBytesMax: env.AOS_SKILL_OUTPUT_BYTES_MAX ??
+        DEFAULT_CONFIG.limits.outputBytesMax,
+      moduleBytesMax: env.AOS_MODULE_BYTES_MAX ??
+        DEFAULT_CONFIG.limits.moduleBytesMax,
+    },
+    http: {
+      loopbackAllowlist: values["http-allow-loopback"] !== undefined
+        ? hostPorts(
+          values["http-allow-loopback"].join(","),
+          "--http-allow-loopback",
+        )
+        : hostPorts(env.AOS_HTTP_ALLOW_LOOPBACK, "AOS_HTTP_ALLOW_LOOPBACK"),
+      dnsServer: env.AOS_DNS_SERVER === undefined ? undefined : (() => {
+        const parsed = hostPort(env.AOS_DNS_SERVER);
+        if (parsed === undefined) {
+          throw new Error(
+            "invalid configuration: AOS_DNS_SERVER is not ip:port",
+          );
+        }
+        return { ipAddr: parsed.host, port: parsed.port };
+      })(),
+      bodyBytesMax: env.AOS_HTTP_BODY_BYTES_MAX ??
+        DEFAULT_CONFIG.http.bodyBytesMax,
+    },
+    secrets: secretsFrom(env),
   });
   if (!result.success) {
     const problems = result.error.issues.map((issue) =>

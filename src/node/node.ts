@@ -12,7 +12,12 @@ import {
   type RandomSource,
 } from "../deps/mod.ts";
 import { Metrics } from "../metrics/mod.ts";
-import { Sandbox } from "../sandbox/mod.ts";
+import {
+  DEFAULT_OUTPUT_LIMITS,
+  GuardedHttpClient,
+  liveResolver,
+  Sandbox,
+} from "../sandbox/mod.ts";
 import { buildSkills, findSkillDirs, PROJECT_ROOT } from "../skills/build.ts";
 import { SkillRegistry } from "../skills/registry.ts";
 import { SqliteStore, type Store } from "../store/mod.ts";
@@ -67,11 +72,35 @@ export async function openNode(
     });
   }
   const metrics = new Metrics();
+  const http = {
+    client: new GuardedHttpClient({
+      resolver: liveResolver(
+        config.http.dnsServer === undefined
+          ? {}
+          : { nameServer: config.http.dnsServer },
+      ),
+      loopbackAllowlist: config.http.loopbackAllowlist,
+      bodyMaxBytes: config.http.bodyBytesMax,
+      timeoutMsMax: config.limits.timeoutMsMax,
+      clock,
+    }),
+    secrets: config.secrets,
+  };
   const sandbox = new Sandbox({
     modules: registry,
     clock,
     random,
     poolSizeMax: config.poolSizeMax,
+    http,
+    limits: {
+      timeoutMsMax: config.limits.timeoutMsMax,
+      memoryMbMax: config.limits.memoryMbMax,
+      moduleBytesMax: config.limits.moduleBytesMax,
+      output: {
+        ...DEFAULT_OUTPUT_LIMITS,
+        bytesMax: config.limits.outputBytesMax,
+      },
+    },
   });
   const runtime = new Runtime({
     store,

@@ -109,3 +109,17 @@ Deno.test("resolveTemplates() keeps __proto__ a plain key", () => {
   assert.equal(Object.getPrototypeOf(resolved), Object.prototype);
   assert.deepEqual(Object.keys(resolved), ["__proto__"]);
 });
+
+Deno.test("secret references are not templates: they reach the skill unresolved", () => {
+  const params = {
+    headers: { authorization: "Bearer {{secret:API_KEY}}" },
+    whole: "{{secret:API_KEY}}",
+  };
+  assert.equal(
+    codeOf(() =>
+      checkPlan(planSchema.parse({ steps: [{ id: "a", skill: "s", params }] }))
+    ),
+    "none",
+  );
+  assert.deepEqual(resolveTemplates(params, {}), params);
+});

@@ -2,7 +2,9 @@ import { AosError } from "../errors/mod.ts";
 import { canonicalJson, type Json } from "../store/mod.ts";
 
 // {{steps.<id>.output<path>}} where path is .name, [0] or ["key"] segments.
-const TEMPLATE = /\{\{\s*([^{}]*?)\s*\}\}/g;
+// `{{secret:NAME}}` is not a plan template: it travels to the skill as it is
+// and only the host resolves it, at the moment of an outbound request.
+const TEMPLATE = /\{\{(?!secret:)\s*([^{}]*?)\s*\}\}/g;
 const REFERENCE =
   /^steps\.([A-Za-z][A-Za-z0-9_-]*)\.output((?:\.[A-Za-z_$][\w$-]*|\[\d+\]|\["[^"\\]*"\])*)$/;
 const SEGMENT = /\.([A-Za-z_$][\w$-]*)|\[(\d+)\]|\["([^"\\]*)"\]/g;
@@ -122,7 +124,7 @@ export function resolveTemplates(
   pointer = "",
 ): Json {
   if (typeof params === "string") {
-    const whole = /^\{\{\s*([^{}]*?)\s*\}\}$/.exec(params);
+    const whole = /^\{\{(?!secret:)\s*([^{}]*?)\s*\}\}$/.exec(params);
     if (whole !== null) {
       return lookup(outputs, parseReference(whole[1]!, pointer));
     }

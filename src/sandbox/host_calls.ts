@@ -69,7 +69,9 @@ export class HostCallJournal {
       kind,
       request,
       request_sha256: requestSha256,
-      result: await live(),
+      // The same canonical round trip a recorded answer takes through the
+      // log, so the guest sees identical values live and on replay.
+      result: JSON.parse(canonicalJson(await live())),
     };
     await this.#port.persist(call);
     return call.result;

@@ -1,16 +1,27 @@
 import type { CallContext } from "@extism/extism";
 import { AosError } from "../errors/mod.ts";
 import type { Clock, RandomSource } from "../deps/mod.ts";
+import { canonicalJson } from "../store/mod.ts";
 import type { HostCallJournal } from "./host_calls.ts";
+import {
+  answerHttp,
+  type HttpCallPolicy,
+  type HttpGateway,
+  parseHttpRequest,
+} from "./http_host.ts";
 
 /** Largest `aos_random` request, in bytes. */
 export const RANDOM_BYTES_MAX = 4096;
+
+/** Largest request a guest may hand to `aos_http`, in bytes. */
+export const HTTP_REQUEST_BYTES_MAX = 11 * 1024 * 1024;
 
 /** Per-call context the host functions reach through Extism's `hostContext`. */
 export interface CallState {
   journal: HostCallJournal;
   /** The first error a host function raised; it explains the guest's failure. */
   failure: AosError | undefined;
+  http: { policy: HttpCallPolicy; gateway: HttpGateway | undefined };
 }
 
 type HostFunction = (
@@ -41,10 +52,47 @@ function guarded(
   };
 }
 
+function readGuestJson(
+  context: CallContext,
+  offset: bigint,
+  limitBytes: number,
+  what: string,
+): unknown {
+  const block = context.read(offset);
+  if (block === null) {
+    throw new AosError(
+      "HOST_CALL_INVALID",
+      `${what}: ${offset} is not a memory block`,
+      { details: { offset: String(offset) } },
+    );
+  }
+  const bytes = block.bytes();
+  if (bytes.length > limitBytes) {
+    throw new AosError(
+      "HOST_CALL_INVALID",
+      `${what}: ${bytes.length} bytes is over the limit of ${limitBytes}`,
+      {
+        details: { bytes: bytes.length, limit_bytes: limitBytes },
+      },
+    );
+  }
+  try {
+    return JSON.parse(new TextDecoder().decode(bytes));
+  } catch (error) {
+    throw new AosError(
+      "HOST_CALL_INVALID",
+      `${what}: the argument is not JSON`,
+      { cause: error },
+    );
+  }
+}
+
 /**
  * The `extism:host/user` functions of ABI v1. Every answer goes through the
  * call's journal, so it is recorded before the guest sees it and served from
- * the log on replay.
+ * the log on replay. The module's imports were checked against its
+ * permissions before it was loaded, so a function is only reachable by
+ * skills granted it.
  */
 export function hostFunctions(
   deps: { clock: Clock; random: RandomSource },
@@ -64,9 +112,7 @@ export function hostFunctions(
         throw new AosError(
           "HOST_CALL_INVALID",
           `aos_random asked for ${count} bytes; the limit is 1..${RANDOM_BYTES_MAX}`,
-          {
-            details: { function: "aos_random", bytes: String(count) },
-          },
+          { details: { function: "aos_random", bytes: String(count) } },
         );
       }
       const hex = await state.journal.answer(
@@ -76,6 +122,53 @@ export function hostFunctions(
       );
       return context.store(fromHex(hex as string));
     }),
+    aos_http: guarded(async (state, context, offset) => {
+      const request = parseHttpRequest(
+        readGuestJson(context, offset, HTTP_REQUEST_BYTES_MAX, "aos_http"),
+      );
+      const answer = await answerHttp(state.journal, request, state.http);
+      // Canonical bytes: live and replayed answers must be byte-identical.
+      return context.store(canonicalJson(answer));
+    }),
+  };
+}
+
+/**
+ * A `fetch` for Extism's own `http_request`, so skills built with any Extism
+ * PDK take the same guarded, recorded path as `aos_http`. Extism hands no
+ * call context to `fetch`, so the pool gives each instance a slot holding
+ * the state of the call it is running.
+ */
+export function recordedFetch(slot: { state: unknown }): typeof fetch {
+  return async (input, init = {}) => {
+    const state = slot.state as CallState;
+    const body = init.body === undefined || init.body === null
+      ? null
+      : new TextDecoder().decode(init.body as Uint8Array);
+    const request = parseHttpRequest({
+      method: init.method ?? "GET",
+      url: String(input instanceof Request ? input.url : input),
+      headers: Object.fromEntries(new Headers(init.headers).entries()),
+      body,
+    });
+    const answer = await answerHttp(state.journal, request, state.http);
+    if (!answer.ok) {
+      const failure = AosError.fromJSON(answer.error);
+      state.failure ??= failure;
+      throw failure;
+    }
+    const status = answer.status as number;
+    const bytes = answer.body_encoding === "base64"
+      ? Uint8Array.from(
+        atob(answer.body as string),
+        (char) => char.charCodeAt(0),
+      )
+      : new TextEncoder().encode(answer.body as string);
+    const nullBody = [101, 204, 205, 304].includes(status);
+    return new Response(nullBody ? null : bytes, {
+      status,
+      headers: answer.headers as Record<string, string>,
+    });
   };
 }
 

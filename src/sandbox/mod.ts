@@ -1,15 +1,51 @@
-/** The sandbox: skills as Extism plugins with recorded host functions. */
+/** The sandbox: skills as hardened Extism plugins with recorded host functions. */
 export { HostCallJournal, replayPort } from "./host_calls.ts";
 export {
   type CallState,
   hostFunctions,
   RANDOM_BYTES_MAX,
+  recordedFetch,
 } from "./host_functions.ts";
+export {
+  answerHttp,
+  type HttpAnswer,
+  type HttpCallPolicy,
+  type HttpGateway,
+} from "./http_host.ts";
+export {
+  GuardedHttpClient,
+  type GuardedHttpClientOptions,
+  type OutboundRequest,
+  type OutboundResponse,
+} from "./http_client.ts";
+export {
+  checkTarget,
+  classifyAddress,
+  type HttpPolicy,
+  liveResolver,
+  type LoopbackTarget,
+  type Resolver,
+} from "./ssrf_guard.ts";
+export { inspectModule, type ModuleInfo } from "./module_inspector.ts";
+export {
+  checkModule,
+  HOST_IMPORTS,
+  type ModulePolicy,
+} from "./module_policy.ts";
+export { hardenModule } from "./module_rewrite.ts";
+export {
+  checkOutputLimits,
+  DEFAULT_OUTPUT_LIMITS,
+  jsonDepth,
+  type OutputLimits,
+} from "./output_limits.ts";
 export { PluginPool, type PluginPoolOptions } from "./plugin_pool.ts";
 export {
   classifyCallError,
+  DEFAULT_SANDBOX_LIMITS,
   type ModuleSource,
   Sandbox,
+  type SandboxLimits,
   type SandboxOptions,
   type SkillModule,
 } from "./sandbox.ts";

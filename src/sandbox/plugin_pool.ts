@@ -4,7 +4,8 @@ import createPlugin, {
 } from "@extism/extism";
 import type { Clock, RandomSource } from "../deps/mod.ts";
 import { AosError } from "../errors/mod.ts";
-import { hostFunctions } from "./host_functions.ts";
+import { hostFunctions, recordedFetch } from "./host_functions.ts";
+import { PROBE_EXPORT } from "./module_rewrite.ts";
 
 /** Options of a pool; one pool serves one module with one timeout. */
 export interface PluginPoolOptions {
@@ -20,6 +21,9 @@ export interface PluginPoolOptions {
   random: RandomSource;
 }
 
+/** What a pool call needs beyond the input: the call's host-function state. */
+export type CallSlot = { state: unknown };
+
 /**
  * Instances of one module, each in its own worker thread, reused across
  * calls. An instance whose call failed is closed rather than reused, since a
@@ -29,6 +33,7 @@ export class PluginPool {
   readonly #options: PluginPoolOptions;
   readonly #idle: Plugin[] = [];
   readonly #guestLogs = new WeakMap<Plugin, GuestLog>();
+  readonly #slots = new WeakMap<Plugin, CallSlot>();
   readonly #waiting: ((plugin: Plugin | Error) => void)[] = [];
   #alive = 0;
   #closed = false;
@@ -49,6 +54,7 @@ export class PluginPool {
   async #create(): Promise<Plugin> {
     this.#alive++;
     const guestLog: GuestLog = { lastError: undefined };
+    const slot: CallSlot = { state: undefined };
     try {
       const plugin = await createPlugin({
         wasm: [{ data: this.#options.bytes }],
@@ -63,12 +69,17 @@ export class PluginPool {
           maxPages: Math.ceil(this.#options.kernelBytesMax / WASM_PAGE_BYTES),
         },
         functions: { "extism:host/user": hostFunctions(this.#options) },
+        // Extism's http_request goes through our fetch; the guard and the
+        // manifest's allowed_hosts decide, so Extism's own host check is open.
+        fetch: recordedFetch(slot),
+        allowedHosts: ["*"],
         logger: guestLogger(guestLog) as unknown as NonNullable<
           ExtismPluginOptions["logger"]
         >,
         logLevel: "error",
       });
       this.#guestLogs.set(plugin, guestLog);
+      this.#slots.set(plugin, slot);
       return plugin;
     } catch (error) {
       this.#alive--;
@@ -162,6 +173,8 @@ export class PluginPool {
         worker?.terminate();
       }, timeoutMs);
     });
+    const slot = this.#slots.get(plugin);
+    if (slot !== undefined) slot.state = hostContext;
     try {
       const output = await Promise.race([
         plugin.call(entrypoint, input, hostContext),
@@ -169,8 +182,24 @@ export class PluginPool {
       ]);
       return output?.bytes();
     } finally {
+      if (slot !== undefined) slot.state = undefined;
       clearTimeout(timer);
       if (onExit !== undefined) worker?.off("exit", onExit);
+    }
+  }
+
+  /**
+   * True when the instance's last call ran into its memory cap: hardened
+   * modules record a failed `memory.grow`, and their `__aos_probe` export
+   * traps when that happened. Only meaningful right after a failed call on
+   * a live instance.
+   */
+  async memoryCapHit(plugin: Plugin): Promise<boolean> {
+    try {
+      await plugin.call(PROBE_EXPORT);
+      return false;
+    } catch {
+      return true;
     }
   }
 

@@ -10,6 +10,8 @@ import { canonicalJson, type Json, sha256Hex } from "../store/mod.ts";
 import { HostCallJournal } from "./host_calls.ts";
 import type { CallState } from "./host_functions.ts";
 import { PluginPool } from "./plugin_pool.ts";
+import { hardenModule } from "./module_rewrite.ts";
+import type { HttpCallPolicy, HttpGateway } from "./http_host.ts";
 import {
   checkOutputLimits,
   DEFAULT_OUTPUT_LIMITS,
@@ -61,7 +63,16 @@ export interface SandboxOptions {
   /** Callers waiting per module before calls are refused (default 1000). */
   poolQueueMax?: number;
   limits?: Partial<SandboxLimits>;
+  /** Outbound HTTP for skills granted `http`; none when undefined. */
+  http?: HttpGateway;
 }
+
+interface LoadedSkill {
+  pool: PluginPool;
+  policy: HttpCallPolicy;
+}
+
+const PAGES_PER_MB = 16;
 
 const GUEST_ERROR_PREFIX = "Plugin-originated error: ";
 // Extism kernel memory holds a call's input and output; the input is the
@@ -78,14 +89,14 @@ const decoder = new TextDecoder("utf-8", { fatal: true });
 export class Sandbox implements StepExecutor {
   readonly #options: SandboxOptions;
   readonly #limits: SandboxLimits;
-  readonly #pools = new Map<string, Promise<PluginPool>>();
+  readonly #pools = new Map<string, Promise<LoadedSkill>>();
 
   constructor(options: SandboxOptions) {
     this.#options = options;
     this.#limits = { ...DEFAULT_SANDBOX_LIMITS, ...options.limits };
   }
 
-  #pool(pin: SkillPin): Promise<PluginPool> {
+  #pool(pin: SkillPin): Promise<LoadedSkill> {
     const key = `${pin.name}@${pin.version}#${pin.sha256}/${pin.timeout_ms}`;
     let pool = this.#pools.get(key);
     if (pool === undefined) {
@@ -96,7 +107,7 @@ export class Sandbox implements StepExecutor {
     return pool;
   }
 
-  async #openPool(pin: SkillPin): Promise<PluginPool> {
+  async #openPool(pin: SkillPin): Promise<LoadedSkill> {
     const module = await this.#options.modules.module(pin);
     const bytes = module?.bytes;
     if (bytes === undefined || sha256Hex(bytes) !== pin.sha256) {
@@ -112,8 +123,16 @@ export class Sandbox implements StepExecutor {
         },
       );
     }
-    return new PluginPool({
-      bytes,
+    const manifest = module!.manifest;
+    const memoryMb = Math.min(manifest.memory_mb, this.#limits.memoryMbMax);
+    const hardened = hardenModule(bytes, {
+      entrypoint: pin.entrypoint,
+      permissions: manifest.permissions,
+      memoryMaxPages: memoryMb * PAGES_PER_MB,
+      moduleMaxBytes: this.#limits.moduleBytesMax,
+    });
+    const pool = new PluginPool({
+      bytes: hardened.bytes,
       timeoutMs: Math.min(pin.timeout_ms, this.#limits.timeoutMsMax),
       kernelBytesMax: 2 * this.#limits.output.bytesMax + KERNEL_INPUT_BYTES,
       sizeMax: this.#options.poolSizeMax ?? 2,
@@ -121,6 +140,11 @@ export class Sandbox implements StepExecutor {
       clock: this.#options.clock,
       random: this.#options.random,
     });
+    const policy = {
+      allowedHosts: manifest.allowed_hosts,
+      permissions: manifest.permissions,
+    };
+    return { pool, policy };
   }
 
   async execute(execution: StepExecution): Promise<StepOutcome> {
@@ -131,10 +155,16 @@ export class Sandbox implements StepExecutor {
         execution.hostCalls,
       ),
       failure: undefined,
+      http: {
+        policy: { allowedHosts: [], permissions: [] },
+        gateway: this.#options.http,
+      },
     };
     let pool: PluginPool;
     try {
-      pool = await this.#pool(execution.pin);
+      const loaded = await this.#pool(execution.pin);
+      pool = loaded.pool;
+      state.http.policy = loaded.policy;
     } catch (error) {
       return {
         ok: false,
@@ -165,8 +195,18 @@ export class Sandbox implements StepExecutor {
       }
       return parseOutput(output, this.#limits.output);
     } catch (error) {
-      const failure = state.failure ??
+      let failure = state.failure ??
         classifyCallError(error, pool.takeGuestError(plugin));
+      if (failure.code === "SANDBOX_TRAP" && await pool.memoryCapHit(plugin)) {
+        failure = new AosError(
+          "SANDBOX_MEMORY_LIMIT",
+          "the skill ran out of memory at its memory_mb cap",
+          {
+            cause: failure,
+            details: { trap: failure.message },
+          },
+        );
+      }
       // A guest that reported an error cleanly can be reused; anything else cannot.
       healthy = state.failure === undefined && isGuestError(error);
       return { ok: false, error: failure.toRecorded() };
@@ -181,7 +221,7 @@ export class Sandbox implements StepExecutor {
     this.#pools.clear();
     await Promise.all(
       pools.map((pool) =>
-        pool.status === "fulfilled" ? pool.value.close() : undefined
+        pool.status === "fulfilled" ? pool.value.pool.close() : undefined
       ),
     );
   }

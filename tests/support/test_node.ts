@@ -1,5 +1,5 @@
 import { join } from "node:path";
-import { DEFAULT_CONFIG } from "../../src/config/mod.ts";
+import { DEFAULT_CONFIG, type NodeConfig } from "../../src/config/mod.ts";
 import {
   type Clock,
   MemoryLogger,
@@ -16,6 +16,7 @@ export interface TestNodeOptions {
   clock?: Clock;
   random?: RandomSource;
   dataDir?: string;
+  config?: Partial<NodeConfig>;
 }
 
 /**
@@ -32,10 +33,10 @@ export async function openTestNode(
     ...DEFAULT_CONFIG,
     port: 0,
     dataDir,
-    extraSkillDirs: [
-      join(FIXTURE_SKILLS, "nonce"),
-      join(FIXTURE_SKILLS, "spin"),
-    ],
+    extraSkillDirs: ["nonce", "spin", "fetcher"].map((name) =>
+      join(FIXTURE_SKILLS, name)
+    ),
+    ...options.config,
   }, {
     log: logger,
     ...(options.clock === undefined ? {} : { clock: options.clock }),

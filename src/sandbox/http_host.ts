@@ -1,0 +1,139 @@
+import { z } from "zod";
+import { AosError, toAosError } from "../errors/mod.ts";
+import type { Json } from "../store/mod.ts";
+import type { HostCallJournal } from "./host_calls.ts";
+import type { GuardedHttpClient, OutboundRequest } from "./http_client.ts";
+
+/** What a call's HTTP may do: from the skill's manifest. */
+export interface HttpCallPolicy {
+  allowedHosts: readonly string[];
+  permissions: readonly string[];
+}
+
+/** The host side of skill HTTP: the guarded client and the host's secrets. */
+export interface HttpGateway {
+  client: GuardedHttpClient;
+  /** Secret values by name; skills reference them as `{{secret:NAME}}`. */
+  secrets: Readonly<Record<string, string>>;
+}
+
+/** What `aos_http` answers, and what the log records: a response or an error. */
+export type HttpAnswer =
+  | ({ ok: true } & Record<string, Json>)
+  | {
+    ok: false;
+    error: { code: string; message: string; details: Record<string, Json> };
+  };
+
+const requestSchema = z.object({
+  method: z.string().min(1).max(16).default("GET"),
+  url: z.string().min(1).max(8192),
+  headers: z.record(z.string().max(256), z.string().max(16_384)).default({}),
+  body: z.string().nullable().default(null),
+  timeout_ms: z.number().int().min(1).max(600_000).optional(),
+}).strict();
+
+const SECRET_REFERENCE = /\{\{secret:([A-Za-z0-9_]{1,64})\}\}/g;
+
+/** Validates a guest's request; a malformed one fails the step (HOST_CALL_INVALID). */
+export function parseHttpRequest(value: unknown): OutboundRequest {
+  const parsed = requestSchema.safeParse(value);
+  if (!parsed.success) {
+    throw new AosError("HOST_CALL_INVALID", "the HTTP request is not valid", {
+      details: {
+        issues: parsed.error.issues.map((issue) =>
+          `${issue.path.join(".")}: ${issue.message}`
+        ),
+      },
+    });
+  }
+  const { timeout_ms, ...request } = parsed.data;
+  return timeout_ms === undefined ? request : { ...request, timeout_ms };
+}
+
+function resolveSecrets(
+  request: OutboundRequest,
+  policy: HttpCallPolicy,
+  gateway: HttpGateway,
+): OutboundRequest {
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(request.headers)) {
+    headers[name] = value.replace(
+      SECRET_REFERENCE,
+      (_match, secret: string) => {
+        const known = Object.hasOwn(gateway.secrets, secret);
+        if (!known || !policy.permissions.includes(`secrets:${secret}`)) {
+          throw new AosError(
+            "HTTP_SECRET_UNKNOWN",
+            `secret ${secret} is ${
+              known
+                ? "not granted to this skill"
+                : "not configured on this host"
+            }`,
+            { details: { secret, permission: `secrets:${secret}` } },
+          );
+        }
+        return gateway.secrets[secret]!;
+      },
+    );
+  }
+  return { ...request, headers };
+}
+
+/** Replaces every secret value in `text` with its reference. */
+function redact(text: string, gateway: HttpGateway): string {
+  let out = text;
+  for (const [name, value] of Object.entries(gateway.secrets)) {
+    if (value.length >= 4) out = out.replaceAll(value, `{{secret:${name}}}`);
+  }
+  return out;
+}
+
+/**
+ * Answers one HTTP host call through the journal: the request is recorded
+ * with its secret references unresolved (so the log never holds a secret,
+ * and replay compares the same request), secret values are put in only for
+ * the live exchange, and any secret value the server echoes back is redacted
+ * before the answer is recorded and handed to the guest, live or replayed.
+ * Transport and policy failures are answers too (`ok: false`), recorded so
+ * replay gives the skill the same failure.
+ */
+export async function answerHttp(
+  journal: HostCallJournal,
+  request: OutboundRequest,
+  context: { policy: HttpCallPolicy; gateway: HttpGateway | undefined },
+): Promise<HttpAnswer> {
+  const answer = await journal.answer(
+    "http",
+    request as unknown as Json,
+    async () => {
+      const { policy, gateway } = context;
+      try {
+        if (gateway === undefined) {
+          throw new AosError(
+            "HTTP_HOST_NOT_ALLOWED",
+            "outbound HTTP is disabled on this host",
+          );
+        }
+        const response = await gateway.client.request(
+          resolveSecrets(request, policy, gateway),
+          {
+            allowedHosts: policy.allowedHosts,
+          },
+        );
+        const headers: Record<string, string> = {};
+        for (
+          const [name, value] of Object.entries(response.headers)
+        ) headers[name] = redact(value, gateway);
+        const body = response.body_encoding === "utf8"
+          ? redact(response.body, gateway)
+          : response.body;
+        return { ok: true, ...response, headers, body } as unknown as Json;
+      } catch (error) {
+        const failure = toAosError(error);
+        return { ok: false, error: failure.toJSON() } as unknown as Json;
+      }
+    },
+  );
+  return answer as unknown as HttpAnswer;
+}
