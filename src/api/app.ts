@@ -8,6 +8,7 @@ import { planSchema } from "../plan/mod.ts";
 import type { SkillRegistry } from "../skills/registry.ts";
 import type { Store } from "../store/mod.ts";
 import { errorResponse, parseWith, readJson } from "./errors.ts";
+import { addSkillRoutes } from "./skills_routes.ts";
 
 /** What the API serves. */
 export interface ApiDeps {
@@ -16,6 +17,9 @@ export interface ApiDeps {
   store: Store;
   metrics: Metrics;
   log: Logger;
+  /** sha256 of the admin key; admin routes are closed when undefined. */
+  adminKeySha256: string | undefined;
+  nowMs: () => number;
 }
 
 const listQuery = z.object({
@@ -82,17 +86,11 @@ export function createApp(deps: ApiDeps): Hono {
 
   app.get("/v1/errors", (c) => c.json({ errors: catalogEntries() }));
 
-  app.get("/v1/skills", (c) =>
-    c.json({
-      skills: registry.list().map((skill) => ({
-        name: skill.name,
-        version: skill.version,
-        sha256: skill.sha256,
-        description: skill.manifest.description,
-        tags: skill.manifest.tags,
-        installed_at: new Date(skill.installed_at).toISOString(),
-      })),
-    }));
+  addSkillRoutes(app, {
+    registry,
+    adminKeySha256: deps.adminKeySha256,
+    nowMs: deps.nowMs,
+  });
 
   app.post("/v1/runs", async (c) => {
     const plan = parseWith(planSchema, await readJson(c), "body");

@@ -32,6 +32,8 @@ export interface NodeConfig {
   };
   /** Secrets skills may reference as `{{secret:NAME}}`: `AOS_SECRET_<NAME>`. */
   secrets: Record<string, string>;
+  /** The admin key (`AOS_ADMIN_KEY`); admin routes are closed without one. */
+  adminKey?: string | undefined;
 }
 
 const configSchema = z.object({
@@ -61,6 +63,8 @@ const configSchema = z.object({
     bodyBytesMax: z.coerce.number().int().min(1024).max(1 << 30),
   }),
   secrets: z.record(z.string().regex(/^[A-Za-z0-9_]{1,64}$/), z.string()),
+  adminKey: z.string().min(16, "the admin key needs at least 16 characters")
+    .optional(),
 });
 
 /** Defaults of every setting. */
@@ -188,6 +192,7 @@ export function loadNodeConfig(
         DEFAULT_CONFIG.http.bodyBytesMax,
     },
     secrets: secretsFrom(env),
+    adminKey: env.AOS_ADMIN_KEY,
   });
   if (!result.success) {
     const problems = result.error.issues.map((issue) =>

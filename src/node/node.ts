@@ -20,7 +20,7 @@ import {
 } from "../sandbox/mod.ts";
 import { buildSkills, findSkillDirs, PROJECT_ROOT } from "../skills/build.ts";
 import { SkillRegistry } from "../skills/registry.ts";
-import { SqliteStore, type Store } from "../store/mod.ts";
+import { sha256Hex, SqliteStore, type Store } from "../store/mod.ts";
 
 /** One AOS node: store, registry, sandbox, runtime and API, wired. */
 export interface AosNode {
@@ -58,14 +58,31 @@ export async function openNode(
     await Deno.mkdir(config.dataDir, { recursive: true });
     store = SqliteStore.open(join(config.dataDir, "aos.db"));
   }
-  const registry = await SkillRegistry.open(store);
+  const registry = await SkillRegistry.open(store, {
+    limits: {
+      memoryMbMax: config.limits.memoryMbMax,
+      moduleBytesMax: config.limits.moduleBytesMax,
+    },
+  });
   const dirs = [
     ...findSkillDirs(PROJECT_ROOT, { fixtures: false }),
     ...config.extraSkillDirs.map((dir) => resolve(dir)),
   ];
   for (const built of await buildSkills(dirs, { ifStale: true })) {
-    const skill = await registry.registerDir(built.dir, clock.nowMs());
-    log.log("info", "skill_registered", {
+    const { skill, created } = await registry.installDir(built.dir, {
+      installedAt: clock.nowMs(),
+    })
+      .catch((error) => {
+        throw new Error(
+          `cannot register the skill in ${built.dir}: ${
+            error instanceof Error ? error.message : error
+          }`,
+          {
+            cause: error,
+          },
+        );
+      });
+    log.log("info", created ? "skill_installed" : "skill_present", {
       skill: skill.name,
       version: skill.version,
       sha256: skill.sha256,
@@ -111,7 +128,17 @@ export async function openNode(
     log,
     metrics,
   });
-  const app = createApp({ runtime, registry, store, metrics, log });
+  const app = createApp({
+    runtime,
+    registry,
+    store,
+    metrics,
+    log,
+    adminKeySha256: config.adminKey === undefined
+      ? undefined
+      : sha256Hex(config.adminKey),
+    nowMs: () => clock.nowMs(),
+  });
   await runtime.resumeUnfinished();
   return {
     app,

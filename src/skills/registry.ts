@@ -1,12 +1,44 @@
 import { join } from "node:path";
 import type { SkillPin } from "../../actors/run_messages.ts";
-import type { ModuleSource, SkillModule } from "../sandbox/mod.ts";
+import { AosError } from "../errors/mod.ts";
+import {
+  DEFAULT_SANDBOX_LIMITS,
+  hardenModule,
+  type ModuleSource,
+  type SkillModule,
+} from "../sandbox/mod.ts";
 import { sha256Hex, type SkillRecord, type Store } from "../store/mod.ts";
 import {
   compareSemver,
   parseManifest,
   type SkillManifest,
 } from "./manifest.ts";
+
+/** Host ceilings an installed module must fit. */
+export interface InstallLimits {
+  memoryMbMax: number;
+  moduleBytesMax: number;
+}
+
+/** Defaults of `InstallLimits`: the sandbox's defaults. */
+export const DEFAULT_INSTALL_LIMITS: InstallLimits = {
+  memoryMbMax: DEFAULT_SANDBOX_LIMITS.memoryMbMax,
+  moduleBytesMax: DEFAULT_SANDBOX_LIMITS.moduleBytesMax,
+};
+
+/** A module and manifest offered for installation. */
+export interface InstallRequest {
+  manifest: SkillManifest;
+  bytes: Uint8Array;
+  /** When given, the module's sha256 must equal it (SKILL_HASH_MISMATCH). */
+  expectedSha256?: string;
+}
+
+/** What `install` did: `created` is false when the same bytes were installed already. */
+export interface InstallResult {
+  skill: RegisteredSkill;
+  created: boolean;
+}
 
 /** A skill version as the registry serves it. */
 export interface RegisteredSkill extends SkillRecord {
@@ -23,14 +55,22 @@ export class SkillRegistry implements ModuleSource {
   readonly #store: Store;
   readonly #versions = new Map<string, RegisteredSkill[]>();
   readonly #modules = new Map<string, Uint8Array>();
+  readonly #limits: InstallLimits;
 
-  private constructor(store: Store) {
+  private constructor(store: Store, limits: InstallLimits) {
     this.#store = store;
+    this.#limits = limits;
   }
 
   /** Loads what the store holds. */
-  static async open(store: Store): Promise<SkillRegistry> {
-    const registry = new SkillRegistry(store);
+  static async open(
+    store: Store,
+    options: { limits?: Partial<InstallLimits> } = {},
+  ): Promise<SkillRegistry> {
+    const registry = new SkillRegistry(store, {
+      ...DEFAULT_INSTALL_LIMITS,
+      ...options.limits,
+    });
     for (const record of await store.listSkills()) {
       registry.#remember({
         ...record,
@@ -49,37 +89,97 @@ export class SkillRegistry implements ModuleSource {
     this.#versions.set(skill.name, versions);
   }
 
-  /** Registers a module under its manifest's name and version. */
-  async register(
+  /**
+   * Installs a skill version: the module must pass the sandbox's inspection
+   * (imports its permissions grant, no start function, memory within the
+   * cap, size within the cap), its hash must match `expectedSha256` when
+   * given, and `name@version` must be new or hold the same bytes already
+   * (then nothing changes). Any refusal leaves the registry as it was.
+   */
+  async install(
+    request: InstallRequest,
+    options: { installedAt: number },
+  ): Promise<InstallResult> {
+    const { manifest, bytes } = request;
+    const sha256 = sha256Hex(bytes);
+    if (
+      request.expectedSha256 !== undefined &&
+      request.expectedSha256.toLowerCase() !== sha256
+    ) {
+      throw new AosError(
+        "SKILL_HASH_MISMATCH",
+        `the module's sha256 is ${sha256}, not ${request.expectedSha256}`,
+        {
+          details: { expected: request.expectedSha256, actual: sha256 },
+        },
+      );
+    }
+    const existing = this.find(`${manifest.name}@${manifest.version}`);
+    if (existing !== undefined) {
+      if (existing.sha256 === sha256) {
+        return { skill: existing, created: false };
+      }
+      throw versionConflict(existing, sha256);
+    }
+    checkModuleForInstall(bytes, manifest, this.#limits);
+    await this.#store.putModule(sha256, bytes);
+    const stored = await this.#store.putSkill({
+      name: manifest.name,
+      version: manifest.version,
+      sha256,
+      manifest,
+      installed_at: options.installedAt,
+    });
+    // Another node may have installed this version first.
+    if (stored.sha256 !== sha256) throw versionConflict(stored, sha256);
+    const skill: RegisteredSkill = {
+      ...stored,
+      manifest: parseManifest(JSON.stringify(stored.manifest)),
+    };
+    this.#modules.set(sha256, bytes);
+    this.#remember(skill);
+    return { skill, created: stored.installed_at === options.installedAt };
+  }
+
+  /**
+   * Records a module without the install checks. Only for tests of the
+   * sandbox's run-time defences, which must hold even for a module that an
+   * older AOS accepted; everything else goes through `install`.
+   */
+  async registerUnchecked(
     manifest: SkillManifest,
     bytes: Uint8Array,
     installedAt: number,
   ): Promise<RegisteredSkill> {
     const sha256 = sha256Hex(bytes);
     await this.#store.putModule(sha256, bytes);
-    const skill: RegisteredSkill = {
+    const stored = await this.#store.putSkill({
       name: manifest.name,
       version: manifest.version,
       sha256,
       manifest,
       installed_at: installedAt,
-    };
-    await this.#store.putSkill(skill);
+    });
+    const skill: RegisteredSkill = { ...stored, manifest };
     this.#modules.set(sha256, bytes);
     this.#remember(skill);
     return skill;
   }
 
-  /** Registers a built skill folder (`manifest.yaml` + `<name>.wasm`). */
-  async registerDir(
+  /**
+   * Installs a built skill folder (`manifest.yaml` + `<name>.wasm`), as the
+   * built-in skills are at start. Changed bytes under an installed version
+   * are refused like any install: bump the version.
+   */
+  async installDir(
     dir: string,
-    installedAt: number,
-  ): Promise<RegisteredSkill> {
+    options: { installedAt: number },
+  ): Promise<InstallResult> {
     const manifest = parseManifest(
       await Deno.readTextFile(join(dir, "manifest.yaml")),
     );
     const bytes = await Deno.readFile(join(dir, `${manifest.name}.wasm`));
-    return await this.register(manifest, bytes, installedAt);
+    return await this.install({ manifest, bytes }, options);
   }
 
   /** `name` (highest version) or `name@version`; undefined when unknown. */
@@ -104,6 +204,11 @@ export class SkillRegistry implements ModuleSource {
       entrypoint: skill.manifest.entrypoint,
       timeout_ms: skill.manifest.timeout_ms,
     };
+  }
+
+  /** The versions of `name`, oldest first. */
+  versions(name: string): RegisteredSkill[] {
+    return [...(this.#versions.get(name) ?? [])];
   }
 
   /** Every registered version, by name then version. */
@@ -132,4 +237,33 @@ export class SkillRegistry implements ModuleSource {
     if (stored !== undefined) this.#modules.set(sha256, stored);
     return stored;
   }
+}
+
+function versionConflict(existing: SkillRecord, sha256: string): AosError {
+  return new AosError(
+    "SKILL_VERSION_CONFLICT",
+    `${existing.name}@${existing.version} is installed with other bytes (sha256 ${existing.sha256})`,
+    {
+      details: {
+        name: existing.name,
+        version: existing.version,
+        installed_sha256: existing.sha256,
+        offered_sha256: sha256,
+      },
+    },
+  );
+}
+
+/** The sandbox's load-time checks, run at install so a bad module never gets in. */
+function checkModuleForInstall(
+  bytes: Uint8Array,
+  manifest: SkillManifest,
+  limits: InstallLimits,
+): void {
+  hardenModule(bytes, {
+    entrypoint: manifest.entrypoint,
+    permissions: manifest.permissions,
+    memoryMaxPages: Math.min(manifest.memory_mb, limits.memoryMbMax) * 16,
+    moduleMaxBytes: limits.moduleBytesMax,
+  });
 }

@@ -231,30 +231,29 @@ export class SqliteStore implements Store {
     );
   }
 
-  putSkill(skill: SkillRecord): Promise<void> {
-    this.#statement(
-      "INSERT INTO skills (name, version, sha256, manifest, installed_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (name, version) DO UPDATE SET sha256 = excluded.sha256, manifest = excluded.manifest, installed_at = excluded.installed_at",
-    ).run(
-      skill.name,
-      skill.version,
-      skill.sha256,
-      JSON.stringify(skill.manifest),
-      skill.installed_at,
-    );
-    return Promise.resolve();
+  putSkill(skill: SkillRecord): Promise<SkillRecord> {
+    return settle(() => {
+      this.#statement(
+        "INSERT INTO skills (name, version, sha256, manifest, installed_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (name, version) DO NOTHING",
+      ).run(
+        skill.name,
+        skill.version,
+        skill.sha256,
+        JSON.stringify(skill.manifest),
+        skill.installed_at,
+      );
+      const row = this.#statement(
+        "SELECT * FROM skills WHERE name = ? AND version = ?",
+      ).get(skill.name, skill.version) as Row;
+      return toSkill(row);
+    });
   }
 
   listSkills(): Promise<SkillRecord[]> {
     const rows = this.#statement(
       "SELECT * FROM skills ORDER BY name, version",
     ).all() as Row[];
-    return Promise.resolve(rows.map((row) => ({
-      name: String(row.name),
-      version: String(row.version),
-      sha256: String(row.sha256),
-      manifest: JSON.parse(String(row.manifest)),
-      installed_at: Number(row.installed_at),
-    })));
+    return Promise.resolve(rows.map(toSkill));
   }
 
   /** The journal mode SQLite reports (`wal` once opened by this class). */
@@ -274,6 +273,16 @@ export class SqliteStore implements Store {
     if (this.#db.isOpen) this.#db.close();
     return Promise.resolve();
   }
+}
+
+function toSkill(row: Row): SkillRecord {
+  return {
+    name: String(row.name),
+    version: String(row.version),
+    sha256: String(row.sha256),
+    manifest: JSON.parse(String(row.manifest)),
+    installed_at: Number(row.installed_at),
+  };
 }
 
 function toSummary(row: Row): RunSummary {

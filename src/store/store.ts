@@ -87,8 +87,12 @@ export interface Store {
   /** Stores module bytes under their sha256 (a no-op when already stored). */
   putModule(sha256: string, bytes: Uint8Array): Promise<void>;
   getModule(sha256: string): Promise<Uint8Array | undefined>;
-  /** Records that `name@version` is the module `sha256`. */
-  putSkill(skill: SkillRecord): Promise<void>;
+  /**
+   * Records that `name@version` is the module `sha256`, unless that name and
+   * version exist already: versions are immutable. Returns the record the
+   * store holds for `name@version` afterwards (the caller compares hashes).
+   */
+  putSkill(skill: SkillRecord): Promise<SkillRecord>;
   listSkills(): Promise<SkillRecord[]>;
   /** True when the store answers; used by `/readyz`. */
   ping(): Promise<boolean>;

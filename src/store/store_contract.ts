@@ -238,6 +238,14 @@ export function storeContract(name: string, factory: StoreFactory): void {
       manifest: { name: "s" },
       installed_at: 5,
     });
+    const kept = await store.putSkill({
+      name: "s",
+      version: "1.0.0",
+      sha256: "other",
+      manifest: {},
+      installed_at: 9,
+    });
+    assert.equal(kept.sha256, sha, "an installed version was overwritten");
     assert.deepEqual(await store.listSkills(), [
       {
         name: "s",

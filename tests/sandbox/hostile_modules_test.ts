@@ -124,7 +124,7 @@ Deno.test("hostile modules fail their own step with a catalog code; the node and
         timeout_ms: 5_000,
         ...hostile.manifest,
       });
-      await node.registry.register(
+      await node.registry.registerUnchecked(
         manifest,
         await moduleBytes(hostile.module),
         0,
