@@ -2,6 +2,7 @@
  * `aos`: the AOS command line. This file only dispatches; each command
  * lives with the part of AOS it drives.
  */
+import { EXIT, ServerUnreachableError } from "./src/cli/mod.ts";
 import { serveCommand } from "./src/node/serve.ts";
 import { replayCommand } from "./src/replay/command.ts";
 import { skillsCommand } from "./src/skills/command.ts";
@@ -9,7 +10,7 @@ import { skillsCommand } from "./src/skills/command.ts";
 const USAGE = `usage: aos <command> [options]
   serve    run a node: API, run actors, skills (--port, --data, --host, --log-level, --skills-dir)
   replay   re-execute recorded runs and certify their outputs (aos replay --help)
-  skills   build skills from source (aos skills build [--if-stale] [--fixtures])`;
+  skills   list, install and build skills (aos skills --help)`;
 
 const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
   serve: serveCommand,
@@ -23,7 +24,9 @@ if (import.meta.main) {
   if (command === undefined) {
     console.error(USAGE);
     Deno.exit(
-      name === undefined || name === "help" || name === "--help" ? 0 : 2,
+      name === undefined || name === "help" || name === "--help"
+        ? EXIT.ok
+        : EXIT.usage,
     );
   }
   try {
@@ -32,6 +35,8 @@ if (import.meta.main) {
     console.error(
       `aos ${name}: ${error instanceof Error ? error.message : String(error)}`,
     );
-    Deno.exit(1);
+    Deno.exit(
+      error instanceof ServerUnreachableError ? EXIT.unreachable : EXIT.failure,
+    );
   }
 }

@@ -1,0 +1,23 @@
+/** Shared by the `aos` commands that talk to a server. */
+export {
+  type ApiAnswer,
+  callApi,
+  type ClientOptions,
+  clientOptions,
+  describeError,
+  ServerUnreachableError,
+} from "./client.ts";
+export { formatTable } from "./table.ts";
+
+/** Exit codes of the `aos` command. */
+export const EXIT = {
+  ok: 0,
+  /** The command failed (server error, failed run, refused request). */
+  failure: 1,
+  /** The command line was wrong. */
+  usage: 2,
+  /** The thing asked about does not exist. */
+  notFound: 3,
+  /** The server could not be reached. */
+  unreachable: 4,
+} as const;
