@@ -19,7 +19,7 @@ export interface SkillPin {
 }
 
 /** Kinds of recorded host calls. */
-export type HostCallKind = "now" | "random" | "http";
+export type HostCallKind = "now" | "random" | "http" | "sql" | "calendar";
 
 /** A host function's answer as recorded in the log. */
 export interface HostCallBody {

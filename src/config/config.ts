@@ -29,6 +29,8 @@ export interface NodeConfig {
     /** A DNS server to resolve with instead of the system's (`ip:port`). */
     dnsServer?: { ipAddr: string; port: number } | undefined;
     bodyBytesMax: number;
+    /** Whether skills may call public hosts (`AOS_HTTP_EXTERNAL=1`); off by default. */
+    externalEnabled: boolean;
   };
   /** Secrets skills may reference as `{{secret:NAME}}`: `AOS_SECRET_<NAME>`. */
   secrets: Record<string, string>;
@@ -61,6 +63,7 @@ const configSchema = z.object({
       port: z.number().int().min(1).max(65_535),
     }).optional(),
     bodyBytesMax: z.coerce.number().int().min(1024).max(1 << 30),
+    externalEnabled: z.boolean(),
   }),
   secrets: z.record(z.string().regex(/^[A-Za-z0-9_]{1,64}$/), z.string()),
   adminKey: z.string().min(16, "the admin key needs at least 16 characters")
@@ -84,6 +87,7 @@ export const DEFAULT_CONFIG: NodeConfig = {
   http: {
     loopbackAllowlist: [],
     bodyBytesMax: 10 * 1024 * 1024,
+    externalEnabled: false,
   },
   secrets: {},
 };
@@ -190,6 +194,9 @@ export function loadNodeConfig(
       })(),
       bodyBytesMax: env.AOS_HTTP_BODY_BYTES_MAX ??
         DEFAULT_CONFIG.http.bodyBytesMax,
+      externalEnabled: env.AOS_HTTP_EXTERNAL === undefined
+        ? DEFAULT_CONFIG.http.externalEnabled
+        : ["1", "true", "yes"].includes(env.AOS_HTTP_EXTERNAL.toLowerCase()),
     },
     secrets: secretsFrom(env),
     adminKey: env.AOS_ADMIN_KEY,

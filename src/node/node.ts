@@ -97,6 +97,7 @@ export async function openNode(
           : { nameServer: config.http.dnsServer },
       ),
       loopbackAllowlist: config.http.loopbackAllowlist,
+      externalEnabled: config.http.externalEnabled,
       bodyMaxBytes: config.http.bodyBytesMax,
       timeoutMsMax: config.limits.timeoutMsMax,
       clock,

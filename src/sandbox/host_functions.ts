@@ -1,7 +1,7 @@
 import type { CallContext } from "@extism/extism";
-import { AosError } from "../errors/mod.ts";
+import { AosError, toAosError } from "../errors/mod.ts";
 import type { Clock, RandomSource } from "../deps/mod.ts";
-import { canonicalJson } from "../store/mod.ts";
+import { canonicalJson, type Json } from "../store/mod.ts";
 import type { HostCallJournal } from "./host_calls.ts";
 import {
   answerHttp,
@@ -16,13 +16,36 @@ export const RANDOM_BYTES_MAX = 4096;
 /** Largest request a guest may hand to `aos_http`, in bytes. */
 export const HTTP_REQUEST_BYTES_MAX = 11 * 1024 * 1024;
 
+/**
+ * A host-side service reached through one recorded host function (SQL, the
+ * mock calendar). `answer` does the live work; its result (or error, as
+ * `{ ok: false, error }`) is recorded and replayed like every host answer,
+ * so it must be JSON and must not contain secrets.
+ */
+export interface HostService {
+  answer(
+    request: unknown,
+    context: { permissions: readonly string[] },
+  ): Promise<Json>;
+}
+
+/** Optional services, by host function. */
+export interface HostServices {
+  sql?: HostService;
+  calendar?: HostService;
+}
+
 /** Per-call context the host functions reach through Extism's `hostContext`. */
 export interface CallState {
   journal: HostCallJournal;
   /** The first error a host function raised; it explains the guest's failure. */
   failure: AosError | undefined;
   http: { policy: HttpCallPolicy; gateway: HttpGateway | undefined };
+  services: HostServices;
 }
+
+/** Largest request to a host service, in bytes. */
+export const SERVICE_REQUEST_BYTES_MAX = 1024 * 1024;
 
 type HostFunction = (
   context: CallContext,
@@ -122,6 +145,12 @@ export function hostFunctions(
       );
       return context.store(fromHex(hex as string));
     }),
+    aos_sql: guarded((state, context, offset) =>
+      answerService("sql", state, context, offset)
+    ),
+    aos_calendar: guarded((state, context, offset) =>
+      answerService("calendar", state, context, offset)
+    ),
     aos_http: guarded(async (state, context, offset) => {
       const request = parseHttpRequest(
         readGuestJson(context, offset, HTTP_REQUEST_BYTES_MAX, "aos_http"),
@@ -131,6 +160,46 @@ export function hostFunctions(
       return context.store(canonicalJson(answer));
     }),
   };
+}
+
+/**
+ * Answers a call to a host service through the journal. The request is
+ * recorded as the guest sent it; an unavailable service or a failure of the
+ * service is an `ok: false` answer, recorded so replay repeats it.
+ */
+async function answerService(
+  kind: "sql" | "calendar",
+  state: CallState,
+  context: CallContext,
+  offset: bigint,
+): Promise<bigint> {
+  const request = readGuestJson(
+    context,
+    offset,
+    SERVICE_REQUEST_BYTES_MAX,
+    `aos_${kind}`,
+  ) as Json;
+  const answer = await state.journal.answer(kind, request, async () => {
+    const service = state.services[kind];
+    try {
+      if (service === undefined) {
+        throw new AosError(
+          "HOST_CALL_INVALID",
+          `this host offers no ${kind} service`,
+          { details: { service: kind } },
+        );
+      }
+      return await service.answer(request, {
+        permissions: state.http.policy.permissions,
+      });
+    } catch (error) {
+      return {
+        ok: false,
+        error: toAosError(error).toJSON(),
+      } as unknown as Json;
+    }
+  });
+  return context.store(canonicalJson(answer));
 }
 
 /**

@@ -74,6 +74,8 @@ export interface GuardedHttpClientOptions {
   timeoutMsMax?: number;
   /** Host-side loopback exceptions; none by default (see `checkTarget`). */
   loopbackAllowlist?: readonly LoopbackTarget[];
+  /** Whether public hosts may be called; true by default (see `checkTarget`). */
+  externalEnabled?: boolean;
   /** Reads time for timeouts; defaults to the live clock. */
   clock?: Clock;
   /** Defaults to `aos/<AOS_VERSION>`. */
@@ -108,6 +110,7 @@ type Exchange =
  */
 export class GuardedHttpClient {
   readonly #resolver: Resolver;
+  readonly #externalEnabled: boolean;
   readonly #bodyMaxBytes: number;
   readonly #redirectsMax: number;
   readonly #timeoutMsMax: number;
@@ -118,6 +121,7 @@ export class GuardedHttpClient {
 
   constructor(options: GuardedHttpClientOptions = {}) {
     this.#resolver = options.resolver ?? liveResolver();
+    this.#externalEnabled = options.externalEnabled ?? true;
     this.#bodyMaxBytes = options.bodyMaxBytes ?? 10 * 1024 * 1024;
     this.#redirectsMax = options.redirectsMax ?? 5;
     this.#timeoutMsMax = options.timeoutMsMax ?? 30_000;
@@ -164,6 +168,7 @@ export class GuardedHttpClient {
         const target = await checkTarget(hop.url, policy, {
           resolver: this.#resolver,
           loopbackAllowlist: this.#loopbackAllowlist,
+          externalEnabled: this.#externalEnabled,
           signal: controller.signal,
         });
         const result = await this.#exchange(target, hop, controller.signal);

@@ -2,6 +2,8 @@
 export { HostCallJournal, replayPort } from "./host_calls.ts";
 export {
   type CallState,
+  type HostService,
+  type HostServices,
   hostFunctions,
   RANDOM_BYTES_MAX,
   recordedFetch,

@@ -66,6 +66,7 @@ export const HOST_IMPORTS: Readonly<
     aos_random: ALWAYS,
     aos_http: Object.freeze(["http"]),
     aos_sql: Object.freeze(["sql", "sql:write"]),
+    aos_calendar: Object.freeze(["calendar"]),
   }),
 });
 

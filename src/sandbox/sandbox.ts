@@ -8,7 +8,7 @@ import type { Clock, RandomSource } from "../deps/mod.ts";
 import { AosError, toAosError } from "../errors/mod.ts";
 import { canonicalJson, type Json, sha256Hex } from "../store/mod.ts";
 import { HostCallJournal } from "./host_calls.ts";
-import type { CallState } from "./host_functions.ts";
+import type { CallState, HostServices } from "./host_functions.ts";
 import { PluginPool } from "./plugin_pool.ts";
 import { hardenModule } from "./module_rewrite.ts";
 import type { HttpCallPolicy, HttpGateway } from "./http_host.ts";
@@ -65,6 +65,8 @@ export interface SandboxOptions {
   limits?: Partial<SandboxLimits>;
   /** Outbound HTTP for skills granted `http`; none when undefined. */
   http?: HttpGateway;
+  /** Host services (SQL, calendar) for skills granted them. */
+  services?: HostServices;
 }
 
 interface LoadedSkill {
@@ -159,6 +161,7 @@ export class Sandbox implements StepExecutor {
         policy: { allowedHosts: [], permissions: [] },
         gateway: this.#options.http,
       },
+      services: this.#options.services ?? {},
     };
     let pool: PluginPool;
     try {

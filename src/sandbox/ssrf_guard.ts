@@ -55,6 +55,12 @@ export interface CheckOptions {
    * ever reaches a non-public address.
    */
   loopbackAllowlist?: readonly LoopbackTarget[];
+  /**
+   * Whether public hosts may be called (default true). When false, a target
+   * that passes every other check is refused with HTTP_EXTERNAL_DISABLED,
+   * after resolution, so a local target is still reported as forbidden.
+   */
+  externalEnabled?: boolean;
   /** Aborts name resolution. */
   signal?: AbortSignal;
 }
@@ -281,10 +287,24 @@ export async function checkTarget(
       { details: { ...details, address, class: kind } },
     );
 
+  const external = () => {
+    if (options.externalEnabled === false && !loopbackOpen) {
+      return new AosError(
+        "HTTP_EXTERNAL_DISABLED",
+        `calls to external hosts are disabled on this host (${host})`,
+        {
+          details,
+        },
+      );
+    }
+    return undefined;
+  };
   const literal = parseAddress(host);
   if (literal !== undefined) {
     const kind = classifyParsed(literal);
     if (!permitted(kind)) throw refuse(host, kind);
+    const disabled = external();
+    if (disabled !== undefined) throw disabled;
     return {
       url: parsed,
       host,
@@ -301,5 +321,7 @@ export async function checkTarget(
     const kind = classifyParsed(parseAddress(address)!);
     if (!permitted(kind)) throw refuse(address, kind);
   }
+  const disabled = external();
+  if (disabled !== undefined) throw disabled;
   return { url: parsed, host, port, addresses };
 }

@@ -65,6 +65,7 @@ Deno.test("skills reach the network only through the guarded, recorded path", as
         loopbackAllowlist: [{ host: "127.0.0.1", port: allowed.port }],
         dnsServer: dns.nameServer,
         bodyBytesMax: 1 << 20,
+        externalEnabled: true,
       },
       secrets: { TEST_TOKEN: SECRET },
     },
@@ -189,4 +190,30 @@ Deno.test("skills reach the network only through the guarded, recorded path", as
     await replayNode.close();
   }
   assert.equal(hits, hitsBeforeReplay);
+});
+
+Deno.test("with external calls disabled (the embedded default), public hosts are refused before any connection", async () => {
+  const node = await openTestNode();
+  try {
+    const call = async (url: string) => {
+      const { body } = await requestJson(node, "POST", "/v1/runs", {
+        steps: [{ id: "call", skill: "fetcher", params: { request: { url } } }],
+      });
+      const view = await requestJson(
+        node,
+        "GET",
+        `/v1/runs/${body.run_id}?wait_ms=30000`,
+      );
+      return (view.body.output as { answer: { error: { code: string } } })
+        .answer.error.code;
+    };
+    assert.equal(await call("http://93.184.216.34/"), "HTTP_EXTERNAL_DISABLED");
+    assert.equal(await call("http://127.0.0.1:9/"), "HTTP_ADDRESS_FORBIDDEN");
+    assert.equal(
+      await call("http://169.254.169.254/"),
+      "HTTP_ADDRESS_FORBIDDEN",
+    );
+  } finally {
+    await node.close();
+  }
 });
