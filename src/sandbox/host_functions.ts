@@ -23,10 +23,14 @@ export const HTTP_REQUEST_BYTES_MAX = 11 * 1024 * 1024;
  * so it must be JSON and must not contain secrets.
  */
 export interface HostService {
-  answer(
-    request: unknown,
-    context: { permissions: readonly string[] },
-  ): Promise<Json>;
+  answer(request: unknown, context: HostServiceContext): Promise<Json>;
+}
+
+/** Who is calling a host service: the skill's grants and the step's identity. */
+export interface HostServiceContext {
+  permissions: readonly string[];
+  run_id: string;
+  step: string;
 }
 
 /** Optional services, by host function. */
@@ -42,6 +46,8 @@ export interface CallState {
   failure: AosError | undefined;
   http: { policy: HttpCallPolicy; gateway: HttpGateway | undefined };
   services: HostServices;
+  /** The run and step this call executes, for services that key side effects by them. */
+  identity: { run_id: string; step: string };
 }
 
 /** Largest request to a host service, in bytes. */
@@ -191,6 +197,8 @@ async function answerService(
       }
       return await service.answer(request, {
         permissions: state.http.policy.permissions,
+        run_id: state.identity.run_id,
+        step: state.identity.step,
       });
     } catch (error) {
       return {

@@ -2,9 +2,10 @@
 export { HostCallJournal, replayPort } from "./host_calls.ts";
 export {
   type CallState,
-  type HostService,
-  type HostServices,
   hostFunctions,
+  type HostService,
+  type HostServiceContext,
+  type HostServices,
   RANDOM_BYTES_MAX,
   recordedFetch,
 } from "./host_functions.ts";

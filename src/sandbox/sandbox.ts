@@ -162,6 +162,7 @@ export class Sandbox implements StepExecutor {
         gateway: this.#options.http,
       },
       services: this.#options.services ?? {},
+      identity: { run_id: execution.run_id, step: execution.step },
     };
     let pool: PluginPool;
     try {
