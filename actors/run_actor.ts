@@ -41,6 +41,8 @@ export interface StepExecution {
   pin: SkillPin;
   input: Json;
   hostCalls: HostCallPort;
+  /** Aborted when the run no longer wants this outcome (cancelled, ended). */
+  signal?: AbortSignal;
 }
 
 /** How an execution ended; a skill failure is an outcome, not an exception. */
@@ -73,6 +75,11 @@ class RunBehavior implements Behavior<RunMessage, RunState> {
   #state: RunState;
   #head: LogHead;
   readonly #deps: RunActorDeps;
+  readonly #timers = new Map<
+    string,
+    { done: Promise<void>; cancel: () => void }
+  >();
+  readonly #executions = new Map<string, AbortController>();
 
   constructor(state: RunState, head: LogHead, deps: RunActorDeps) {
     this.#state = state;
@@ -121,8 +128,46 @@ class RunBehavior implements Behavior<RunMessage, RunState> {
   carryOut(effects: readonly Effect[]): void {
     for (const effect of effects) {
       if (effect.kind === "RunStep") this.#launch(effect);
-      else if (effect.kind === "FinishRun") this.actor.stop();
+      else if (effect.kind === "StartTimer") {
+        this.#startTimer(effect.timer_id, effect.due_at);
+      } else if (effect.kind === "CancelSteps") {
+        for (const step of effect.steps) this.#executions.get(step)?.abort();
+      } else if (effect.kind === "FinishRun") this.stop();
     }
+  }
+
+  /** Stops the actor; `release` follows when it has exited. */
+  stop(): void {
+    this.actor.stop();
+  }
+
+  /** Cancels what the actor started (timers, executions) once it has exited, however it exited. */
+  release(): void {
+    for (const timer of this.#timers.values()) timer.cancel();
+    this.#timers.clear();
+    for (const execution of this.#executions.values()) execution.abort();
+    this.#executions.clear();
+  }
+
+  /**
+   * Arms a durable timer: its due time is in the log, so after a restart it
+   * fires at that time, not at restart time plus the delay; one already due
+   * fires at once.
+   */
+  #startTimer(timerId: string, dueAt: number): void {
+    const delay = this.#deps.clock.delay(
+      Math.max(0, dueAt - this.#deps.clock.nowMs()),
+    );
+    this.#timers.set(timerId, delay);
+    delay.done.then(() => {
+      if (this.#timers.get(timerId) !== delay) return;
+      this.#timers.delete(timerId);
+      return this.actor.ask({ type: "TimerFired", body: { timer_id: timerId } })
+        .then(() => {});
+    }).catch((error) => {
+      if (error instanceof ActorStoppedError) return;
+      this.actor.crash(error);
+    });
   }
 
   #launch(effect: Extract<Effect, { kind: "RunStep" }>): void {
@@ -133,6 +178,8 @@ class RunBehavior implements Behavior<RunMessage, RunState> {
         await this.actor.ask({ type: "HostCall", body: call });
       },
     };
+    const controller = new AbortController();
+    this.#executions.set(step, controller);
     const execution = {
       run_id: this.#state.run_id,
       step,
@@ -140,8 +187,13 @@ class RunBehavior implements Behavior<RunMessage, RunState> {
       pin,
       input,
       hostCalls,
+      signal: controller.signal,
     };
-    this.#deps.executor.execute(execution).then(
+    this.#deps.executor.execute(execution).finally(() => {
+      if (this.#executions.get(step) === controller) {
+        this.#executions.delete(step);
+      }
+    }).then(
       (outcome) =>
         this.actor.ask(
           outcome.ok
@@ -177,6 +229,8 @@ export interface RunActorHandle {
   actor: Actor<RunMessage, RunState>;
   exit: Promise<ActorExit>;
   state: () => RunState;
+  /** Stops the actor; its run resumes from the log on the next start. */
+  stop: () => void;
 }
 
 /**
@@ -208,5 +262,11 @@ export async function startRunActor(
       actor.ask(effect.message).catch(() => {});
     }
   }
-  return { actor, exit: actor.exit, state: () => behavior.state };
+  actor.exit.then(() => behavior.release());
+  return {
+    actor,
+    exit: actor.exit,
+    state: () => behavior.state,
+    stop: () => behavior.stop(),
+  };
 }

@@ -34,11 +34,14 @@ export interface HostCallBody {
   result: Json;
 }
 
+/** Why a step did not run. */
+export type SkipReason = "condition_false" | "dependency_failed";
+
 /**
  * The messages of a run's mailbox, which are the records of its log. The
  * reducer is a fold over these; `at` (from the clock seam) is on the
- * envelope. New kinds (timers, budgets, signals, patch markers) are added
- * as new types; a reader that meets an unknown type refuses the log.
+ * envelope. New kinds are added as new types; a reader that meets an unknown
+ * type refuses the log.
  */
 export type RunMessage =
   | {
@@ -46,14 +49,22 @@ export type RunMessage =
     body: {
       tenant: string;
       plan: Plan;
-      /** Every skill reference of the plan → the module it runs. */
+      /** Every skill reference of the plan (fallbacks included) → the module it runs. */
       pins: Record<string, SkillPin>;
       abi: number;
     };
   }
   | {
     type: "StepStarted";
-    body: { step: string; attempt: number; input: Json; skill: string };
+    body: {
+      step: string;
+      attempt: number;
+      input: Json;
+      /** The pinned module, `name@version#sha256`. */
+      skill: string;
+      /** True when this attempt runs the step's fallback skill. */
+      fallback?: boolean;
+    };
   }
   | { type: "HostCall"; body: HostCallBody }
   | {
@@ -69,8 +80,23 @@ export type RunMessage =
     type: "StepFailed";
     body: { step: string; attempt: number; error: RecordedError };
   }
-  | { type: "RunSucceeded"; body: { output: Json } }
-  | { type: "RunFailed"; body: { step: string | null; error: RecordedError } };
+  | { type: "StepSkipped"; body: { step: string; reason: SkipReason } }
+  /** A failed attempt will be retried at `due_at` (a durable timer). */
+  | {
+    type: "RetryScheduled";
+    body: { step: string; attempt: number; timer_id: string; due_at: number };
+  }
+  /** A `sleep_ms` step waits until `due_at` (a durable timer). */
+  | {
+    type: "TimerScheduled";
+    body: { step: string; timer_id: string; due_at: number };
+  }
+  | { type: "TimerFired"; body: { timer_id: string } }
+  | { type: "CancelRequested"; body: { reason: string } }
+  /** `status` is present only for a partial success, so logs from before partial runs replay unchanged. */
+  | { type: "RunSucceeded"; body: { output: Json; status?: "partial" } }
+  | { type: "RunFailed"; body: { step: string | null; error: RecordedError } }
+  | { type: "RunCancelled"; body: { reason: string } };
 
 /** A message with the time the shell stamped on it. */
 export type TimedMessage = RunMessage & { at: number };
@@ -82,14 +108,23 @@ export const RUN_MESSAGE_TYPES: readonly RunMessage["type"][] = [
   "HostCall",
   "StepSucceeded",
   "StepFailed",
+  "StepSkipped",
+  "RetryScheduled",
+  "TimerScheduled",
+  "TimerFired",
+  "CancelRequested",
   "RunSucceeded",
   "RunFailed",
+  "RunCancelled",
 ];
 
-/** Status a run is in once `type` is applied, when that type ends it. */
-export function finalStatusOf(type: RunMessage["type"]): RunStatus | undefined {
-  if (type === "RunSucceeded") return "succeeded";
-  if (type === "RunFailed") return "failed";
+/** The status a run ends in when `message` is applied; undefined for others. */
+export function finalStatusOf(message: RunMessage): RunStatus | undefined {
+  if (message.type === "RunSucceeded") {
+    return message.body.status ?? "succeeded";
+  }
+  if (message.type === "RunFailed") return "failed";
+  if (message.type === "RunCancelled") return "cancelled";
   return undefined;
 }
 

@@ -1,45 +1,24 @@
-import { AosError, type RecordedError } from "../src/errors/mod.ts";
-import { type Plan, resolveTemplates } from "../src/plan/mod.ts";
+import { retries } from "../src/plan/mod.ts";
 import type { Json, RunStatus } from "../src/store/mod.ts";
-import {
-  type HostCallBody,
-  pinLabel,
-  type RunMessage,
-  type SkillPin,
-  type TimedMessage,
+import { decideNext } from "./run_decide.ts";
+import type {
+  HostCallBody,
+  RunMessage,
+  SkillPin,
+  TimedMessage,
 } from "./run_messages.ts";
+import {
+  invariant,
+  newStep,
+  onErrorOf,
+  pinFor,
+  planStep,
+  retryPolicyOf,
+  type RunState,
+  type StepState,
+} from "./run_state.ts";
 
-/** Where one step stands. */
-export interface StepState {
-  id: string;
-  status: "pending" | "running" | "succeeded" | "failed";
-  attempt: number;
-  input: Json | null;
-  output: Json | null;
-  output_sha256: string | null;
-  error: RecordedError | null;
-  started_at: number | null;
-  finished_at: number | null;
-  /** Host calls recorded for the current attempt, in call order. */
-  host_calls: HostCallBody[];
-}
-
-/** A run's state: nothing but a fold of its log. */
-export interface RunState {
-  run_id: string;
-  tenant: string;
-  status: RunStatus;
-  plan: Plan;
-  pins: Record<string, SkillPin>;
-  abi: number;
-  steps: StepState[];
-  submitted_at: number;
-  finished_at: number | null;
-  output: Json | null;
-  error: RecordedError | null;
-  /** How many records have been applied. */
-  records: number;
-}
+export type { RunState, StepState } from "./run_state.ts";
 
 /** What the shell must do after a message; results come back as messages. */
 export type Effect =
@@ -54,6 +33,10 @@ export type Effect =
     input: Json;
     recorded: HostCallBody[];
   }
+  /** Send TimerFired for `timer_id` at `due_at` (now, when it is past). */
+  | { kind: "StartTimer"; timer_id: string; due_at: number }
+  /** Interrupt these running steps: the run no longer wants their outcome. */
+  | { kind: "CancelSteps"; steps: string[] }
   /** The run is over: stop the actor and release what it holds. */
   | { kind: "FinishRun"; status: RunStatus };
 
@@ -66,17 +49,13 @@ export interface Reduction {
   effects: Effect[];
 }
 
-function invariant(condition: unknown, message: string): asserts condition {
-  if (!condition) {
-    throw new AosError("RUN_INVARIANT_BROKEN", message);
-  }
-}
-
 /**
  * Applies one message: `(state, message) -> { state, effects }`. Pure: no
- * clock, no randomness, no I/O; the input state is never mutated. A message
- * the state does not allow throws `RUN_INVARIANT_BROKEN`, which crashes the
- * actor so its supervisor restarts it from the log.
+ * clock, no randomness, no I/O; the input state is never mutated. Effects
+ * hold at most one decision (`AppendMessage`); the shell applies it the same
+ * way, so decisions are taken one at a time, each on the state the previous
+ * one left. A message the state does not allow throws RUN_INVARIANT_BROKEN,
+ * which crashes the actor so its supervisor restarts it from the log.
  */
 export function reduce(
   state: RunState | undefined,
@@ -84,101 +63,18 @@ export function reduce(
 ): Reduction {
   if (message.type === "RunSubmitted") {
     invariant(state === undefined, "RunSubmitted must be the first record");
-    return withNext(submitted(message));
+    return withDecision(submitted(message), []);
   }
   invariant(state !== undefined, `${message.type} before RunSubmitted`);
   invariant(state.status === "running", `${message.type} after the run ended`);
-  const counted = { ...state, records: state.records + 1 };
-  switch (message.type) {
-    case "StepStarted": {
-      const { step, attempt, input } = message.body;
-      const next = updateStep(counted, step, (current) => {
-        invariant(current.status === "pending", `step ${step} started twice`);
-        invariant(
-          attempt === current.attempt + 1,
-          `step ${step} attempt ${attempt} out of order`,
-        );
-        return {
-          ...current,
-          status: "running",
-          attempt,
-          input,
-          started_at: message.at,
-          host_calls: [],
-        };
-      });
-      const pin = pinOf(next, step);
-      return {
-        state: next,
-        effects: [{ kind: "RunStep", step, attempt, pin, input, recorded: [] }],
-      };
-    }
-    case "HostCall": {
-      const call = message.body;
-      const next = updateStep(counted, call.step, (current) => {
-        invariant(
-          current.status === "running" && current.attempt === call.attempt,
-          `host call for step ${call.step} that is not running`,
-        );
-        invariant(
-          call.index === current.host_calls.length,
-          `host call ${call.index} of step ${call.step} out of order`,
-        );
-        return { ...current, host_calls: [...current.host_calls, call] };
-      });
-      return { state: next, effects: [] };
-    }
-    case "StepSucceeded": {
-      const { step, attempt, output, output_sha256 } = message.body;
-      return withNext(updateStep(counted, step, (current) => {
-        invariant(
-          current.status === "running" && current.attempt === attempt,
-          `step ${step} succeeded but is not running`,
-        );
-        return {
-          ...current,
-          status: "succeeded",
-          output,
-          output_sha256,
-          finished_at: message.at,
-        };
-      }));
-    }
-    case "StepFailed": {
-      const { step, attempt, error } = message.body;
-      return withNext(updateStep(counted, step, (current) => {
-        // A step can fail before it starts, when its params cannot be resolved.
-        const startedNow = current.status === "pending" &&
-          attempt === current.attempt + 1;
-        invariant(
-          startedNow ||
-            (current.status === "running" && current.attempt === attempt),
-          `step ${step} failed but is not running`,
-        );
-        return {
-          ...current,
-          status: "failed",
-          attempt,
-          error,
-          finished_at: message.at,
-        };
-      }));
-    }
-    case "RunSucceeded":
-      return finished({
-        ...counted,
-        status: "succeeded",
-        output: message.body.output,
-        finished_at: message.at,
-      });
-    case "RunFailed":
-      return finished({
-        ...counted,
-        status: "failed",
-        error: message.body.error,
-        finished_at: message.at,
-      });
-  }
+  const counted = { ...state, records: state.records + 1, last_at: message.at };
+  const { state: next, effects } = evolve(counted, message);
+  return withDecision(next, effects);
+}
+
+function withDecision(state: RunState, effects: Effect[]): Reduction {
+  if (state.status !== "running") return { state, effects };
+  return { state, effects: [...effects, ...decideNext(state)] };
 }
 
 function submitted(
@@ -186,10 +82,12 @@ function submitted(
 ): RunState {
   const { tenant, plan, pins, abi } = message.body;
   for (const step of plan.steps) {
-    invariant(
-      pins[step.skill] !== undefined,
-      `step ${step.id} has no pinned skill`,
-    );
+    for (const reference of [step.skill, step.fallback_skill]) {
+      invariant(
+        reference === undefined || pins[reference] !== undefined,
+        `step ${step.id}: ${reference} is not pinned`,
+      );
+    }
   }
   return {
     run_id: message.run_id,
@@ -198,28 +96,15 @@ function submitted(
     plan,
     pins,
     abi,
-    steps: plan.steps.map((step) => ({
-      id: step.id,
-      status: "pending",
-      attempt: 0,
-      input: null,
-      output: null,
-      output_sha256: null,
-      error: null,
-      started_at: null,
-      finished_at: null,
-      host_calls: [],
-    })),
+    steps: plan.steps.map((step) => newStep(step.id)),
     submitted_at: message.at,
     finished_at: null,
     output: null,
     error: null,
+    cancel_reason: null,
     records: 1,
+    last_at: message.at,
   };
-}
-
-function finished(state: RunState): Reduction {
-  return { state, effects: [{ kind: "FinishRun", status: state.status }] };
 }
 
 function updateStep(
@@ -234,93 +119,246 @@ function updateStep(
   return { ...state, steps };
 }
 
-function pinOf(state: RunState, stepId: string): SkillPin {
-  const step = state.plan.steps.find((candidate) => candidate.id === stepId);
-  invariant(step !== undefined, `unknown step ${stepId}`);
-  const pin = state.pins[step.skill];
-  invariant(pin !== undefined, `step ${stepId} has no pinned skill`);
-  return pin;
+function stepOf(state: RunState, id: string): StepState {
+  const step = state.steps.find((candidate) => candidate.id === id);
+  invariant(step !== undefined, `unknown step ${id}`);
+  return step;
 }
 
-function withNext(state: RunState): Reduction {
-  return { state, effects: decideNext(state) };
+function running(state: RunState): string[] {
+  return state.steps.filter((step) => step.status === "running").map((step) =>
+    step.id
+  );
 }
 
-/**
- * The next decision of a run that is waiting for nothing: start the next
- * step, or end the run. Steps run in plan order, one at a time.
- */
-export function decideNext(state: RunState): Effect[] {
-  if (state.status !== "running") return [];
-  if (state.steps.some((step) => step.status === "running")) return [];
-  const failed = state.steps.find((step) => step.status === "failed");
-  if (failed !== undefined) {
-    return [
-      append({
-        type: "RunFailed",
-        body: { step: failed.id, error: failed.error! },
-      }),
-    ];
+function ended(
+  state: RunState,
+  at: number,
+  change: Partial<RunState>,
+): Reduction {
+  const next = { ...state, ...change, finished_at: at };
+  const interrupted = running(state);
+  const effects: Effect[] = interrupted.length > 0
+    ? [{ kind: "CancelSteps", steps: interrupted }]
+    : [];
+  effects.push({ kind: "FinishRun", status: next.status });
+  return { state: next, effects };
+}
+
+function evolve(state: RunState, message: RunEnvelope): Reduction {
+  switch (message.type) {
+    case "StepStarted":
+      return started(state, message);
+    case "HostCall": {
+      const call = message.body;
+      const next = updateStep(state, call.step, (step) => {
+        invariant(
+          step.status === "running" && step.attempt === call.attempt,
+          `host call for step ${call.step} that is not running`,
+        );
+        invariant(
+          call.index === step.host_calls.length,
+          `host call ${call.index} of step ${call.step} out of order`,
+        );
+        return { ...step, host_calls: [...step.host_calls, call] };
+      });
+      return { state: next, effects: [] };
+    }
+    case "StepSucceeded": {
+      const { step: id, attempt, output, output_sha256 } = message.body;
+      const next = updateStep(state, id, (step) => {
+        invariant(
+          step.status === "running" && step.attempt === attempt,
+          `step ${id} succeeded but is not running`,
+        );
+        return {
+          ...step,
+          status: "succeeded",
+          output,
+          output_sha256,
+          error: null,
+          finished_at: message.at,
+        };
+      });
+      return { state: next, effects: [] };
+    }
+    case "StepFailed":
+      return { state: failed(state, message), effects: [] };
+    case "StepSkipped": {
+      const { step: id, reason } = message.body;
+      const next = updateStep(state, id, (step) => {
+        invariant(
+          step.status === "pending",
+          `step ${id} skipped but not pending`,
+        );
+        return {
+          ...step,
+          status: "skipped",
+          skip_reason: reason,
+          finished_at: message.at,
+        };
+      });
+      return { state: next, effects: [] };
+    }
+    case "RetryScheduled": {
+      const { step: id, attempt, timer_id, due_at } = message.body;
+      const next = updateStep(state, id, (step) => {
+        invariant(
+          step.status === "retry_wait" && attempt === step.attempt + 1,
+          `retry of step ${id} out of order`,
+        );
+        return { ...step, timer: { timer_id, due_at } };
+      });
+      return {
+        state: next,
+        effects: [{ kind: "StartTimer", timer_id, due_at }],
+      };
+    }
+    case "TimerScheduled": {
+      const { step: id, timer_id, due_at } = message.body;
+      const next = updateStep(state, id, (step) => {
+        invariant(
+          step.status === "pending",
+          `sleep of step ${id} that is not pending`,
+        );
+        return {
+          ...step,
+          status: "sleeping",
+          started_at: message.at,
+          attempt: 1,
+          timer: { timer_id, due_at },
+        };
+      });
+      return {
+        state: next,
+        effects: [{ kind: "StartTimer", timer_id, due_at }],
+      };
+    }
+    case "TimerFired":
+      return { state: timerFired(state, message), effects: [] };
+    case "CancelRequested":
+      return {
+        state: { ...state, cancel_reason: message.body.reason },
+        effects: [],
+      };
+    case "RunSucceeded":
+      return ended(state, message.at, {
+        status: message.body.status ?? "succeeded",
+        output: message.body.output,
+      });
+    case "RunFailed":
+      return ended(state, message.at, {
+        status: "failed",
+        error: message.body.error,
+      });
+    case "RunCancelled":
+      return ended(state, message.at, { status: "cancelled" });
   }
-  const index = state.steps.findIndex((step) => step.status === "pending");
-  if (index < 0) {
-    const last = state.steps[state.steps.length - 1]!;
-    return [append({ type: "RunSucceeded", body: { output: last.output } })];
-  }
-  const step = state.steps[index]!;
-  const planned = state.plan.steps[index]!;
-  const outputs: Record<string, Json> = {};
-  for (const done of state.steps) {
-    if (done.status === "succeeded") outputs[done.id] = done.output;
-  }
-  const attempt = step.attempt + 1;
-  try {
-    const input = resolveTemplates(
-      planned.params,
-      outputs,
-      `/steps/${index}/params`,
+  invariant(false, `unexpected ${(message as RunMessage).type}`);
+}
+
+function started(
+  state: RunState,
+  message: Extract<RunEnvelope, { type: "StepStarted" }>,
+): Reduction {
+  const { step: id, attempt, input, fallback = false } = message.body;
+  const planned = planStep(state, id);
+  const next = updateStep(state, id, (step) => {
+    const allowed = fallback
+      ? step.status === "fallback_ready"
+      : step.status === "pending" || step.status === "ready";
+    invariant(allowed, `step ${id} started from ${step.status}`);
+    invariant(
+      attempt === step.attempt + 1,
+      `step ${id} attempt ${attempt} out of order`,
     );
-    const skill = pinLabel(pinOf(state, step.id));
-    return [
-      append({
-        type: "StepStarted",
-        body: { step: step.id, attempt, input, skill },
-      }),
-    ];
-  } catch (error) {
-    if (!(error instanceof AosError)) throw error;
-    return [
-      append({
-        type: "StepFailed",
-        body: { step: step.id, attempt, error: error.toRecorded() },
-      }),
-    ];
-  }
-}
-
-function append(message: RunMessage): Effect {
-  return { kind: "AppendMessage", message };
+    return {
+      ...step,
+      status: "running",
+      attempt,
+      fallback,
+      input,
+      error: null,
+      timer: null,
+      started_at: step.started_at ?? message.at,
+      attempt_started_at: message.at,
+      host_calls: [],
+    };
+  });
+  const pin = pinFor(next, planned, fallback);
+  return {
+    state: next,
+    effects: [{ kind: "RunStep", step: id, attempt, pin, input, recorded: [] }],
+  };
 }
 
 /**
- * What a run folded from its log must do to continue after a restart:
- * re-execute running steps (their recorded host calls are served again, so
- * nothing they did is repeated), or take the next decision.
+ * A failed attempt: retried when the policy allows, then the fallback when
+ * there is one, otherwise the step has failed for good. All of it follows
+ * from the plan and the error, so it is decided here, purely.
  */
-export function resume(state: RunState): Effect[] {
-  if (state.status !== "running") {
-    return [{ kind: "FinishRun", status: state.status }];
-  }
-  const running = state.steps.filter((step) => step.status === "running");
-  if (running.length === 0) return decideNext(state);
-  return running.map((step) => ({
-    kind: "RunStep",
-    step: step.id,
-    attempt: step.attempt,
-    pin: pinOf(state, step.id),
-    input: step.input,
-    recorded: step.host_calls,
-  }));
+function failed(
+  state: RunState,
+  message: Extract<RunEnvelope, { type: "StepFailed" }>,
+): RunState {
+  const { step: id, attempt, error } = message.body;
+  const planned = planStep(state, id);
+  return updateStep(state, id, (step) => {
+    // A step can fail before it starts, when its params cannot be resolved.
+    const beforeStart = (step.status === "pending" || step.status === "ready" ||
+      step.status === "fallback_ready") &&
+      attempt === step.attempt + 1;
+    invariant(
+      beforeStart || (step.status === "running" && step.attempt === attempt),
+      `step ${id} failed but is not running`,
+    );
+    const base = {
+      ...step,
+      attempt,
+      error,
+      host_calls: [],
+      finished_at: message.at,
+    };
+    if (
+      !step.fallback && !beforeStart &&
+      retries(retryPolicyOf(state, planned), error, attempt)
+    ) {
+      return { ...base, status: "retry_wait" as const };
+    }
+    if (
+      !step.fallback && onErrorOf(state, planned) === "fallback" &&
+      step.status !== "fallback_ready"
+    ) {
+      return { ...base, status: "fallback_ready" as const };
+    }
+    return { ...base, status: "failed" as const };
+  });
+}
+
+function timerFired(
+  state: RunState,
+  message: Extract<RunEnvelope, { type: "TimerFired" }>,
+): RunState {
+  const { timer_id } = message.body;
+  const owner = state.steps.find((step) => step.timer?.timer_id === timer_id);
+  invariant(owner !== undefined, `timer ${timer_id} is not pending`);
+  return updateStep(state, owner.id, (step) => {
+    if (step.status === "sleeping") {
+      const sleptMs = message.at - (step.started_at ?? message.at);
+      return {
+        ...step,
+        status: "succeeded",
+        timer: null,
+        output: { slept_ms: sleptMs },
+        finished_at: message.at,
+      };
+    }
+    invariant(
+      step.status === "retry_wait",
+      `timer ${timer_id} fired for step ${step.id} in ${step.status}`,
+    );
+    return { ...step, status: "ready", timer: null };
+  });
 }
 
 /** Folds a whole log into a state (no effects are carried out). */
@@ -329,3 +367,5 @@ export function fold(messages: Iterable<RunEnvelope>): RunState | undefined {
   for (const message of messages) state = reduce(state, message).state;
   return state;
 }
+
+export { decideNext, resume } from "./run_decide.ts";

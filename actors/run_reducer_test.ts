@@ -198,7 +198,13 @@ Deno.test("reduce() refuses anything after the run ended", () => {
   const state = fold(log)!;
   assert.throws(
     () =>
-      reduce(state, at({ type: "RunSucceeded", body: { output: null } }, 99)),
+      reduce(
+        state,
+        at({
+          type: "RunSucceeded",
+          body: { output: null },
+        }, 99),
+      ),
     /after the run ended/,
   );
 });

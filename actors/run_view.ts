@@ -1,41 +1,98 @@
 import type { RecordedError } from "../src/errors/mod.ts";
 import type { Json, RunStatus } from "../src/store/mod.ts";
 import { pinLabel } from "./run_messages.ts";
-import type { RunState } from "./run_reducer.ts";
+import {
+  pinFor,
+  planStep,
+  type RunState,
+  type StepState,
+} from "./run_state.ts";
 
 /** One step as clients see it. */
 export interface StepView {
   id: string;
-  skill: string;
+  /** The module of the current or last attempt; null for a sleep step. */
+  skill: string | null;
   status: string;
   attempts: number;
+  fallback: boolean;
   output: Json | null;
   error: RecordedError | null;
+  skip_reason: string | null;
   latency_ms: number | null;
+  cost_cents: number;
+  side_effects: Json[];
   host_calls: number;
 }
 
-/** A run as clients see it (`GET /v1/runs/:id`). */
+/** A run as clients see it (`GET /v1/runs/:id`): its structured outcome. */
 export interface RunView {
   run_id: string;
   tenant: string;
   status: RunStatus;
+  /** The failure code of a failed run. */
+  code: string | null;
+  message: string | null;
   submitted_at: string;
   finished_at: string | null;
   duration_ms: number | null;
   output: Json | null;
   error: RecordedError | null;
+  cost_cents: number;
   steps: StepView[];
   records: number;
   digest: string;
 }
 
+function costOf(output: Json | null): number {
+  const cost =
+    output !== null && typeof output === "object" && !Array.isArray(output)
+      ? output.cost_cents
+      : undefined;
+  return typeof cost === "number" && Number.isInteger(cost) && cost >= 0
+    ? cost
+    : 0;
+}
+
+function sideEffectsOf(output: Json | null): Json[] {
+  const effects =
+    output !== null && typeof output === "object" && !Array.isArray(output)
+      ? output.side_effects
+      : undefined;
+  return Array.isArray(effects) ? effects : [];
+}
+
+function viewStep(state: RunState, step: StepState): StepView {
+  const planned = planStep(state, step.id);
+  return {
+    id: step.id,
+    skill: planned.skill === undefined
+      ? null
+      : pinLabel(pinFor(state, planned, step.fallback)),
+    status: step.status,
+    attempts: step.attempt,
+    fallback: step.fallback,
+    output: step.output,
+    error: step.error,
+    skip_reason: step.skip_reason,
+    latency_ms: step.started_at !== null && step.finished_at !== null
+      ? step.finished_at - step.started_at
+      : null,
+    cost_cents: costOf(step.output),
+    side_effects: sideEffectsOf(step.output),
+    host_calls: step.host_calls.length,
+  };
+}
+
 /** Projects a run's state into its client view. Pure. */
 export function viewRun(state: RunState, digest: string): RunView {
+  const steps = state.steps.map((step) => viewStep(state, step));
   return {
     run_id: state.run_id,
     tenant: state.tenant,
     status: state.status,
+    code: state.error?.code ?? null,
+    message: state.error?.message ?? null,
     submitted_at: new Date(state.submitted_at).toISOString(),
     finished_at: state.finished_at === null
       ? null
@@ -45,18 +102,8 @@ export function viewRun(state: RunState, digest: string): RunView {
       : state.finished_at - state.submitted_at,
     output: state.output,
     error: state.error,
-    steps: state.steps.map((step, index) => ({
-      id: step.id,
-      skill: pinLabel(state.pins[state.plan.steps[index]!.skill]!),
-      status: step.status,
-      attempts: step.attempt,
-      output: step.output,
-      error: step.error,
-      latency_ms: step.started_at !== null && step.finished_at !== null
-        ? step.finished_at - step.started_at
-        : null,
-      host_calls: step.host_calls.length,
-    })),
+    cost_cents: steps.reduce((sum, step) => sum + step.cost_cents, 0),
+    steps,
     records: state.records,
     digest,
   };

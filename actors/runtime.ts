@@ -19,6 +19,7 @@ import {
   type StepExecutor,
 } from "./run_actor.ts";
 import { fold, reduce, type RunState } from "./run_reducer.ts";
+import { pinFor, planStep } from "./run_state.ts";
 import { type RunView, viewRun } from "./run_view.ts";
 import { Supervisor, type SupervisorOptions } from "./supervisor.ts";
 
@@ -91,18 +92,16 @@ export class Runtime {
         const step = state.steps.find((candidate) =>
           candidate.id === message.body.step
         )!;
-        const pin = state.pins[
-          state.plan.steps.find((planned) => planned.id === step.id)!.skill
-        ]!;
+        const pin = pinFor(state, planStep(state, step.id), step.fallback);
         const outcome = message.type === "StepSucceeded"
           ? "succeeded"
           : "failed";
         metrics.skillAttemptsTotal.inc({ skill: pin.name, outcome });
-        if (step.started_at !== null) {
+        if (step.attempt_started_at !== null) {
           metrics.skillDurationSeconds.observe({
             skill: pin.name,
             version: pin.version,
-          }, (record.at - step.started_at) / 1000);
+          }, (record.at - step.attempt_started_at) / 1000);
         }
       }
     }
@@ -161,17 +160,24 @@ export class Runtime {
     checkPlan(plan);
     const pins: Record<string, SkillPin> = {};
     plan.steps.forEach((step, index) => {
-      const pin = this.#deps.registry.pin(step.skill);
-      if (pin === undefined) {
-        throw new AosError(
-          "PLAN_UNKNOWN_SKILL",
-          `step "${step.id}" uses unknown skill "${step.skill}"`,
-          {
-            details: { pointer: `/steps/${index}/skill`, skill: step.skill },
-          },
-        );
+      for (const field of ["skill", "fallback_skill"] as const) {
+        const reference = step[field];
+        if (reference === undefined || pins[reference] !== undefined) continue;
+        const pin = this.#deps.registry.pin(reference);
+        if (pin === undefined) {
+          throw new AosError(
+            "PLAN_UNKNOWN_SKILL",
+            `step "${step.id}" uses unknown skill "${reference}"`,
+            {
+              details: {
+                pointer: `/steps/${index}/${field}`,
+                skill: reference,
+              },
+            },
+          );
+        }
+        pins[reference] = pin;
       }
-      pins[step.skill] = pin;
     });
     return pins;
   }
@@ -235,22 +241,59 @@ export class Runtime {
 
   /** Resolves when the run is final or `timeoutMs` passed, whichever is first. */
   async waitForEnd(runId: string, timeoutMs: number): Promise<void> {
-    const done = new Promise<void>((resolve) => {
-      const set = this.#waiters.get(runId) ?? new Set();
-      set.add(resolve);
-      this.#waiters.set(runId, set);
-    });
+    let wake!: () => void;
+    const done = new Promise<void>((resolve) => wake = resolve);
+    const waiters = this.#waiters.get(runId) ?? new Set();
+    waiters.add(wake);
+    this.#waiters.set(runId, waiters);
+    try {
+      const summary = await this.#deps.store.getRun(runId);
+      if (summary === undefined || isTerminal(summary.status)) return;
+      const timer = this.#deps.clock.delay(timeoutMs);
+      await Promise.race([done, timer.done]);
+      timer.cancel();
+    } finally {
+      waiters.delete(wake);
+      if (waiters.size === 0 && this.#waiters.get(runId) === waiters) {
+        this.#waiters.delete(runId);
+      }
+    }
+  }
+
+  /**
+   * Asks a run to stop: scheduling ends, running steps are interrupted, and
+   * the run ends `cancelled`. A finished run is RUN_ALREADY_FINISHED; an
+   * unknown one RUN_NOT_FOUND.
+   */
+  async cancel(runId: string, reason: string): Promise<void> {
     const summary = await this.#deps.store.getRun(runId);
-    if (summary === undefined || isTerminal(summary.status)) return;
-    const timer = this.#deps.clock.delay(timeoutMs);
-    await Promise.race([done, timer.done]);
-    timer.cancel();
+    if (summary === undefined) {
+      throw new AosError("RUN_NOT_FOUND", `run ${runId} not found`, {
+        details: { run_id: runId },
+      });
+    }
+    if (isTerminal(summary.status)) {
+      throw new AosError(
+        "RUN_ALREADY_FINISHED",
+        `run ${runId} has already ended (${summary.status})`,
+        {
+          details: { run_id: runId, status: summary.status },
+        },
+      );
+    }
+    const handle = this.#actors.get(runId);
+    if (handle === undefined) {
+      throw new AosError(
+        "STORE_UNAVAILABLE",
+        `run ${runId} is restarting; retry the cancel`,
+        { details: { run_id: runId } },
+      );
+    }
+    await handle.actor.ask({ type: "CancelRequested", body: { reason } });
   }
 
   /** Stops every actor (their runs resume on the next start) and waits for them. */
   async close(): Promise<void> {
-    await this.#supervisor.shutdown((runId) =>
-      this.#actors.get(runId)?.actor.stop()
-    );
+    await this.#supervisor.shutdown((runId) => this.#actors.get(runId)?.stop());
   }
 }

@@ -7,7 +7,7 @@ import type { Metrics } from "../metrics/mod.ts";
 import { planSchema } from "../plan/mod.ts";
 import type { SkillRegistry } from "../skills/registry.ts";
 import type { Store } from "../store/mod.ts";
-import { errorResponse, parseWith, readJson } from "./errors.ts";
+import { errorResponse, parseJsonText, parseWith, readJson } from "./errors.ts";
 import { addSkillRoutes } from "./skills_routes.ts";
 
 /** What the API serves. */
@@ -23,7 +23,8 @@ export interface ApiDeps {
 }
 
 const listQuery = z.object({
-  status: z.enum(["running", "succeeded", "failed", "cancelled"]).optional(),
+  status: z.enum(["running", "succeeded", "partial", "failed", "cancelled"])
+    .optional(),
   limit: z.coerce.number().int().min(1).max(1000).default(50),
   cursor: z.string().max(200).optional(),
 }).strict();
@@ -32,6 +33,9 @@ const viewQuery = z.object({
   /** Long-poll: wait up to this long for the run to finish before answering. */
   wait_ms: z.coerce.number().int().min(0).max(60_000).optional(),
 }).strict();
+
+const cancelBody = z.object({ reason: z.string().max(500).optional() })
+  .strict();
 
 const eventsQuery = z.object({
   from_seq: z.coerce.number().int().min(0).default(0),
@@ -126,6 +130,22 @@ export function createApp(deps: ApiDeps): Hono {
       throw runNotFound(runId);
     }
     return c.json(view);
+  });
+
+  app.post("/v1/runs/:id/cancel", async (c) => {
+    const runId = c.req.param("id");
+    const summary = await store.getRun(runId);
+    if (summary === undefined || summary.tenant !== DEFAULT_TENANT) {
+      throw runNotFound(runId);
+    }
+    const text = await c.req.text();
+    const body = text.trim() === ""
+      ? {}
+      : parseWith(cancelBody, parseJsonText(text), "body");
+    await runtime.cancel(runId, body.reason ?? "cancelled by request");
+    await runtime.waitForEnd(runId, 10_000);
+    const view = await runtime.view(runId);
+    return c.json(view, 202);
   });
 
   app.get("/v1/runs/:id/events", async (c) => {

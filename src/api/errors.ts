@@ -37,7 +37,11 @@ export function parseWith<T>(
 
 /** Reads a JSON body; anything that is not JSON is VALIDATION_JSON_MALFORMED. */
 export async function readJson(c: Context): Promise<unknown> {
-  const text = await c.req.text();
+  return parseJsonText(await c.req.text());
+}
+
+/** Parses request text as JSON, or throws VALIDATION_JSON_MALFORMED. */
+export function parseJsonText(text: string): unknown {
   try {
     return JSON.parse(text);
   } catch (error) {

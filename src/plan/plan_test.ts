@@ -38,7 +38,7 @@ Deno.test("checkPlan() refuses duplicate ids and references to missing or later 
       steps: [{ id: "a", skill: "s", params: { x: "{{steps.a.output}}" } }],
     }, "PLAN_UNKNOWN_REFERENCE"],
     ["malformed", {
-      steps: [{ id: "a", skill: "s", params: { x: "{{context.q}}" } }],
+      steps: [{ id: "a", skill: "s", params: { x: "{{ctx.q}}" } }],
     }, "PLAN_TEMPLATE_INVALID"],
   ];
   for (const [name, body, code] of table) {
@@ -66,7 +66,8 @@ Deno.test("planSchema refuses unknown fields, bad ids and empty plans", () => {
 
 Deno.test("resolveTemplates() walks nested paths and reports the missing part", () => {
   const outputs = {
-    fetch: { body: { items: [{ name: "first" }], "odd key": 3 } },
+    outputs: { fetch: { body: { items: [{ name: "first" }], "odd key": 3 } } },
+    context: {},
   };
   assert.equal(
     resolveTemplates("{{steps.fetch.output.body.items[0].name}}", outputs),
@@ -103,7 +104,7 @@ Deno.test("resolveTemplates() walks nested paths and reports the missing part", 
 Deno.test("resolveTemplates() keeps __proto__ a plain key", () => {
   const resolved = resolveTemplates(
     JSON.parse('{"__proto__": {"polluted": true}}'),
-    {},
+    { outputs: {}, context: {} },
   ) as Record<string, unknown>;
   assert.equal(({} as Record<string, unknown>).polluted, undefined);
   assert.equal(Object.getPrototypeOf(resolved), Object.prototype);
@@ -121,5 +122,8 @@ Deno.test("secret references are not templates: they reach the skill unresolved"
     ),
     "none",
   );
-  assert.deepEqual(resolveTemplates(params, {}), params);
+  assert.deepEqual(
+    resolveTemplates(params, { outputs: {}, context: {} }),
+    params,
+  );
 });

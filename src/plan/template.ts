@@ -1,43 +1,63 @@
 import { AosError } from "../errors/mod.ts";
 import { canonicalJson, type Json } from "../store/mod.ts";
 
-// {{steps.<id>.output<path>}} where path is .name, [0] or ["key"] segments.
-// `{{secret:NAME}}` is not a plan template: it travels to the skill as it is
-// and only the host resolves it, at the moment of an outbound request.
+// {{steps.<id>.output<path>}} and {{context<path>}}, where path is .name,
+// [0] or ["key"] segments. `{{secret:NAME}}` is not a plan template: it
+// travels to the skill as it is and only the host resolves it, at the moment
+// of an outbound request.
 const TEMPLATE = /\{\{(?!secret:)\s*([^{}]*?)\s*\}\}/g;
-const REFERENCE =
-  /^steps\.([A-Za-z][A-Za-z0-9_-]*)\.output((?:\.[A-Za-z_$][\w$-]*|\[\d+\]|\["[^"\\]*"\])*)$/;
+const WHOLE_TEMPLATE = /^\{\{(?!secret:)\s*([^{}]*?)\s*\}\}$/;
+const PATH = String.raw`((?:\.[A-Za-z_$][\w$-]*|\[\d+\]|\["[^"\\]*"\])*)`;
+const STEP_REFERENCE = new RegExp(
+  String.raw`^steps\.([A-Za-z][A-Za-z0-9_-]*)\.output${PATH}$`,
+);
+const CONTEXT_REFERENCE = new RegExp(String.raw`^context${PATH}$`);
 const SEGMENT = /\.([A-Za-z_$][\w$-]*)|\[(\d+)\]|\["([^"\\]*)"\]/g;
+
+/** What templates and conditions can read: earlier outputs and the plan's context. */
+export interface TemplateScope {
+  outputs: Readonly<Record<string, Json>>;
+  context: Readonly<Record<string, Json>>;
+}
 
 /** A reference found in a step's params. */
 export interface TemplateReference {
-  step: string;
+  /** The step whose output is read; undefined for `{{context…}}`. */
+  step: string | undefined;
   path: (string | number)[];
   /** JSON pointer of the string holding the reference. */
   pointer: string;
 }
 
-function parseReference(
-  expression: string,
-  pointer: string,
-): TemplateReference {
-  const match = REFERENCE.exec(expression);
-  if (match === null) {
-    throw new AosError(
-      "PLAN_TEMPLATE_INVALID",
-      `"{{${expression}}}" is not a reference of the form {{steps.<id>.output.<path>}}`,
-      { details: { pointer, template: expression } },
-    );
-  }
+function parseSegments(text: string): (string | number)[] {
   const path: (string | number)[] = [];
-  for (const segment of match[2]!.matchAll(SEGMENT)) {
+  for (const segment of text.matchAll(SEGMENT)) {
     path.push(
       segment[2] !== undefined
         ? Number(segment[2])
         : (segment[1] ?? segment[3])!,
     );
   }
-  return { step: match[1]!, path, pointer };
+  return path;
+}
+
+function parseReference(
+  expression: string,
+  pointer: string,
+): TemplateReference {
+  const step = STEP_REFERENCE.exec(expression);
+  if (step !== null) {
+    return { step: step[1]!, path: parseSegments(step[2]!), pointer };
+  }
+  const context = CONTEXT_REFERENCE.exec(expression);
+  if (context !== null) {
+    return { step: undefined, path: parseSegments(context[1]!), pointer };
+  }
+  throw new AosError(
+    "PLAN_TEMPLATE_INVALID",
+    `"{{${expression}}}" is not a reference of the form {{steps.<id>.output.<path>}} or {{context.<path>}}`,
+    { details: { pointer, template: expression } },
+  );
 }
 
 function* walkStrings(
@@ -75,77 +95,115 @@ export function templateReferences(
   return references;
 }
 
-function lookup(
-  outputs: Readonly<Record<string, Json>>,
+function describe(reference: TemplateReference, upTo: number): string {
+  let text = reference.step === undefined
+    ? "context"
+    : `steps.${reference.step}.output`;
+  for (const segment of reference.path.slice(0, upTo)) {
+    text += typeof segment === "number" ? `[${segment}]` : `.${segment}`;
+  }
+  return text;
+}
+
+/** The value a reference names, or undefined when any part is missing. */
+function resolve(
   reference: TemplateReference,
-): Json {
-  let value: Json | undefined = outputs[reference.step];
-  let resolved = `steps.${reference.step}.output`;
+  scope: TemplateScope,
+): Json | undefined {
+  let value: Json | undefined = reference.step === undefined
+    ? scope.context as Json
+    : scope.outputs[reference.step];
   for (const segment of reference.path) {
-    const next: Json | undefined = typeof segment === "number"
+    if (value === undefined) return undefined;
+    value = typeof segment === "number"
       ? (Array.isArray(value) ? value[segment] : undefined)
       : (typeof value === "object" && value !== null && !Array.isArray(value) &&
           Object.hasOwn(value, segment))
       ? value[segment]
       : undefined;
-    if (next === undefined) {
-      throw new AosError(
-        "PLAN_TEMPLATE_PATH_MISSING",
-        `${resolved} has no ${
-          typeof segment === "number" ? `[${segment}]` : `.${segment}`
-        }`,
-        { details: { pointer: reference.pointer, resolved } },
-      );
-    }
-    value = next;
-    resolved += typeof segment === "number" ? `[${segment}]` : `.${segment}`;
-  }
-  if (value === undefined) {
-    throw new AosError(
-      "PLAN_TEMPLATE_PATH_MISSING",
-      `${resolved} has no output`,
-      {
-        details: { pointer: reference.pointer, resolved },
-      },
-    );
   }
   return value;
 }
 
+function lookup(reference: TemplateReference, scope: TemplateScope): Json {
+  const value = resolve(reference, scope);
+  if (value !== undefined) return value;
+  let found = 0;
+  while (
+    found < reference.path.length &&
+    resolve(
+        { ...reference, path: reference.path.slice(0, found + 1) },
+        scope,
+      ) !== undefined
+  ) {
+    found++;
+  }
+  const resolved = describe(reference, found);
+  const missing = reference.path[found];
+  throw new AosError(
+    "PLAN_TEMPLATE_PATH_MISSING",
+    missing === undefined
+      ? `${resolved} has no value`
+      : `${resolved} has no ${
+        typeof missing === "number" ? `[${missing}]` : `.${missing}`
+      }`,
+    { details: { pointer: reference.pointer, resolved } },
+  );
+}
+
+/** The value at `steps.<id>.output…` or `context…`; undefined when missing or malformed. */
+export function lookupPath(
+  path: string,
+  scope: TemplateScope,
+): Json | undefined {
+  try {
+    return resolve(parseReference(path, ""), scope);
+  } catch {
+    return undefined;
+  }
+}
+
 /**
- * Replaces references in `params` with earlier outputs. A string that is
- * exactly one reference takes the referenced value with its JSON type; a
- * reference inside longer text is spliced in (strings as they are, other
- * values as canonical JSON). Pure: the same outputs give the same params.
+ * Replaces references in `params` with earlier outputs and the context. A
+ * string that is exactly one reference takes the referenced value with its
+ * JSON type; a reference inside longer text is spliced in (strings as they
+ * are, other values as canonical JSON). Pure: the same scope gives the same
+ * params.
  */
 export function resolveTemplates(
   params: Json,
-  outputs: Readonly<Record<string, Json>>,
+  scope: TemplateScope,
   pointer = "",
 ): Json {
   if (typeof params === "string") {
-    const whole = /^\{\{(?!secret:)\s*([^{}]*?)\s*\}\}$/.exec(params);
+    const whole = WHOLE_TEMPLATE.exec(params);
     if (whole !== null) {
-      return lookup(outputs, parseReference(whole[1]!, pointer));
+      return lookup(parseReference(whole[1]!, pointer), scope);
     }
     return params.replace(TEMPLATE, (_text, expression: string) => {
-      const value = lookup(outputs, parseReference(expression, pointer));
+      const value = lookup(parseReference(expression, pointer), scope);
       return typeof value === "string" ? value : canonicalJson(value);
     });
   }
   if (Array.isArray(params)) {
     return params.map((item, index) =>
-      resolveTemplates(item, outputs, `${pointer}/${index}`)
+      resolveTemplates(item, scope, `${pointer}/${index}`)
     );
   }
   if (typeof params === "object" && params !== null) {
     const resolved: Record<string, Json> = {};
     for (const [key, item] of Object.entries(params)) {
-      resolved[key] = resolveTemplates(
-        item,
-        outputs,
-        `${pointer}/${escapePointer(key)}`,
-      );
+      // defineProperty, not assignment: a "__proto__" key stays a plain key.
+      Object.defineProperty(resolved, key, {
+        value: resolveTemplates(
+          item,
+          scope,
+          `${pointer}/${escapePointer(key)}`,
+        ),
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
     }
     return resolved;
   }

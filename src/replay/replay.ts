@@ -5,6 +5,7 @@ import {
 } from "../../actors/run_messages.ts";
 import type { StepExecutor, StepOutcome } from "../../actors/run_actor.ts";
 import { reduce, type RunState } from "../../actors/run_reducer.ts";
+import { pinFor, planStep } from "../../actors/run_state.ts";
 import { replayPort } from "../sandbox/mod.ts";
 import {
   canonicalJson,
@@ -180,8 +181,7 @@ async function checkRecord(
   if (
     recordedError !== undefined && ENVIRONMENTAL.has(String(recordedError.code))
   ) return null;
-  const pin = state
-    .pins[state.plan.steps.find((planned) => planned.id === stepId)!.skill]!;
+  const pin = pinFor(state, planStep(state, stepId), step.fallback);
   let served = 0;
   const outcome = await executor.execute({
     run_id: state.run_id,

@@ -141,15 +141,28 @@ export class PluginPool {
     entrypoint: string,
     input: string,
     hostContext: unknown,
+    signal?: AbortSignal,
   ): Promise<Uint8Array | undefined> {
     const worker = PluginPool.workerOf(plugin);
     const timeoutMs = this.#options.timeoutMs;
     let timedOut = false;
+    let cancelled = false;
+    const onAbort = () => {
+      cancelled = true;
+      worker?.terminate();
+    };
     let onExit: ((code: number) => void) | undefined;
     let timer: ReturnType<typeof setTimeout> | undefined;
     const stopped = new Promise<never>((_, reject) => {
       onExit = (code) => {
-        if (timedOut) {
+        if (cancelled) {
+          reject(
+            new AosError(
+              "RUN_CANCELLED",
+              "the step was interrupted because its run ended",
+            ),
+          );
+        } else if (timedOut) {
           reject(
             new AosError(
               "SANDBOX_TIMEOUT",
@@ -173,6 +186,8 @@ export class PluginPool {
         worker?.terminate();
       }, timeoutMs);
     });
+    if (signal?.aborted) onAbort();
+    signal?.addEventListener("abort", onAbort, { once: true });
     const slot = this.#slots.get(plugin);
     if (slot !== undefined) slot.state = hostContext;
     try {
@@ -183,6 +198,7 @@ export class PluginPool {
       return output?.bytes();
     } finally {
       if (slot !== undefined) slot.state = undefined;
+      signal?.removeEventListener("abort", onAbort);
       clearTimeout(timer);
       if (onExit !== undefined) worker?.off("exit", onExit);
     }

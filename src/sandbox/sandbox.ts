@@ -11,6 +11,7 @@ import { HostCallJournal } from "./host_calls.ts";
 import type { CallState, HostServices } from "./host_functions.ts";
 import { PluginPool } from "./plugin_pool.ts";
 import { hardenModule } from "./module_rewrite.ts";
+import { compileSkillSchemas, type SkillSchemas } from "../skills/schema.ts";
 import type { HttpCallPolicy, HttpGateway } from "./http_host.ts";
 import {
   checkOutputLimits,
@@ -72,6 +73,7 @@ export interface SandboxOptions {
 interface LoadedSkill {
   pool: PluginPool;
   policy: HttpCallPolicy;
+  schemas: SkillSchemas;
 }
 
 const PAGES_PER_MB = 16;
@@ -146,7 +148,7 @@ export class Sandbox implements StepExecutor {
       allowedHosts: manifest.allowed_hosts,
       permissions: manifest.permissions,
     };
-    return { pool, policy };
+    return { pool, policy, schemas: compileSkillSchemas(manifest) };
   }
 
   async execute(execution: StepExecution): Promise<StepOutcome> {
@@ -165,15 +167,21 @@ export class Sandbox implements StepExecutor {
       identity: { run_id: execution.run_id, step: execution.step },
     };
     let pool: PluginPool;
+    let schemas: SkillSchemas;
     try {
       const loaded = await this.#pool(execution.pin);
       pool = loaded.pool;
+      schemas = loaded.schemas;
       state.http.policy = loaded.policy;
     } catch (error) {
       return {
         ok: false,
         error: toAosError(error, "SANDBOX_LOAD_FAILED").toRecorded(),
       };
+    }
+    const badInput = schemas.checkInput(execution.input);
+    if (badInput !== undefined) {
+      return { ok: false, error: badInput.toRecorded() };
     }
     let plugin;
     try {
@@ -192,12 +200,19 @@ export class Sandbox implements StepExecutor {
         execution.pin.entrypoint,
         canonicalJson(execution.input),
         state,
+        execution.signal,
       );
       healthy = true;
       if (state.failure !== undefined) {
         return { ok: false, error: state.failure.toRecorded() };
       }
-      return parseOutput(output, this.#limits.output);
+      const outcome = parseOutput(output, this.#limits.output);
+      const badOutput = outcome.ok
+        ? schemas.checkOutput(outcome.output)
+        : undefined;
+      return badOutput === undefined
+        ? outcome
+        : { ok: false, error: badOutput.toRecorded() };
     } catch (error) {
       let failure = state.failure ??
         classifyCallError(error, pool.takeGuestError(plugin));

@@ -1,4 +1,5 @@
 import { join } from "node:path";
+import { compileSkillSchemas } from "./schema.ts";
 import type { SkillPin } from "../../actors/run_messages.ts";
 import { AosError } from "../errors/mod.ts";
 import {
@@ -122,6 +123,7 @@ export class SkillRegistry implements ModuleSource {
       throw versionConflict(existing, sha256);
     }
     checkModuleForInstall(bytes, manifest, this.#limits);
+    compileSkillSchemas(manifest);
     await this.#store.putModule(sha256, bytes);
     const stored = await this.#store.putSkill({
       name: manifest.name,

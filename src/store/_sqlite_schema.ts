@@ -40,4 +40,12 @@ export const SQLITE_MIGRATIONS: readonly { version: number; sql: string }[] = [
       );
     `,
   },
+  {
+    // Statuses grew (partial); unfinished runs are simply the running ones.
+    version: 2,
+    sql: `
+      DROP INDEX runs_unfinished;
+      CREATE INDEX runs_running ON runs (created_at, run_id) WHERE status = 'running';
+    `,
+  },
 ];

@@ -210,7 +210,7 @@ export class SqliteStore implements Store {
 
   listUnfinishedRuns(): Promise<string[]> {
     const rows = this.#statement(
-      "SELECT run_id FROM runs WHERE status NOT IN ('succeeded', 'failed', 'cancelled') ORDER BY created_at, run_id",
+      "SELECT run_id FROM runs WHERE status = 'running' ORDER BY created_at, run_id",
     ).all() as Row[];
     return Promise.resolve(rows.map((row) => String(row.run_id)));
   }

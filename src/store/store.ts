@@ -1,15 +1,20 @@
 import type { LogRecord } from "./record.ts";
 
-/** Where a run stands; `succeeded`, `failed` and `cancelled` are final. */
+/**
+ * Where a run stands; every status but `running` is final. `partial`: the
+ * run completed, but steps allowed to fail (`on_error: continue`) failed.
+ */
 export type RunStatus =
   | "running"
   | "succeeded"
+  | "partial"
   | "failed"
   | "cancelled";
 
 /** Statuses after which a run's log never grows again. */
 export const TERMINAL_STATUSES: readonly RunStatus[] = [
   "succeeded",
+  "partial",
   "failed",
   "cancelled",
 ];

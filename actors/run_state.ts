@@ -1,0 +1,156 @@
+import { AosError, type RecordedError } from "../src/errors/mod.ts";
+import {
+  CONCURRENCY_DEFAULT,
+  DEFAULT_RETRY,
+  NO_RETRY,
+  type Plan,
+  type PlanStep,
+  type RetryPolicy,
+} from "../src/plan/mod.ts";
+import type { Json, RunStatus } from "../src/store/mod.ts";
+import type { HostCallBody, SkillPin, SkipReason } from "./run_messages.ts";
+
+/**
+ * Where one step stands:
+ * - `pending`: not started; waits for its dependencies or a free slot.
+ * - `running`: an attempt is executing.
+ * - `retry_wait`: a failed attempt will be retried when its timer fires.
+ * - `ready`: its retry timer fired; starts when a slot is free.
+ * - `fallback_ready`: attempts are spent; its fallback skill starts next.
+ * - `sleeping`: a `sleep_ms` step waiting for its timer.
+ * - `succeeded`, `failed`, `skipped`: final.
+ */
+export type StepStatus =
+  | "pending"
+  | "running"
+  | "retry_wait"
+  | "ready"
+  | "fallback_ready"
+  | "sleeping"
+  | "succeeded"
+  | "failed"
+  | "skipped";
+
+/** One step's state. */
+export interface StepState {
+  id: string;
+  status: StepStatus;
+  /** Attempts started so far (a fallback attempt counts). */
+  attempt: number;
+  /** True when the current or last attempt ran the fallback skill. */
+  fallback: boolean;
+  input: Json | null;
+  output: Json | null;
+  output_sha256: string | null;
+  error: RecordedError | null;
+  skip_reason: SkipReason | null;
+  /** When the first attempt started. */
+  started_at: number | null;
+  /** When the current or last attempt started. */
+  attempt_started_at: number | null;
+  finished_at: number | null;
+  /** The pending durable timer (retry or sleep). */
+  timer: { timer_id: string; due_at: number } | null;
+  /** Host calls recorded for the current attempt, in call order. */
+  host_calls: HostCallBody[];
+}
+
+/** A run's state: nothing but a fold of its log. */
+export interface RunState {
+  run_id: string;
+  tenant: string;
+  status: RunStatus;
+  plan: Plan;
+  pins: Record<string, SkillPin>;
+  abi: number;
+  steps: StepState[];
+  submitted_at: number;
+  finished_at: number | null;
+  output: Json | null;
+  error: RecordedError | null;
+  /** Set by CancelRequested; the run ends cancelled at the next decision. */
+  cancel_reason: string | null;
+  /** How many records have been applied. */
+  records: number;
+  /** `at` of the last record: the reducer's only notion of "now". */
+  last_at: number;
+}
+
+/** Throws RUN_INVARIANT_BROKEN: the log holds something the state forbids. */
+export function invariant(
+  condition: unknown,
+  message: string,
+): asserts condition {
+  if (!condition) throw new AosError("RUN_INVARIANT_BROKEN", message);
+}
+
+/** Terminal step statuses. */
+export function stepDone(step: StepState): boolean {
+  return step.status === "succeeded" || step.status === "failed" ||
+    step.status === "skipped";
+}
+
+/** The plan entry of a step. */
+export function planStep(state: RunState, id: string): PlanStep {
+  const step = state.plan.steps.find((candidate) => candidate.id === id);
+  invariant(step !== undefined, `unknown step ${id}`);
+  return step;
+}
+
+/** What a failure of `step` does once its retries are spent. */
+export function onErrorOf(
+  state: RunState,
+  step: PlanStep,
+): "abort" | "continue" | "retry" | "fallback" {
+  return step.on_error ?? state.plan.defaults?.on_error ?? "abort";
+}
+
+/** The retry policy of a step: its own, the plan default, `on_error: retry`'s default, or none. */
+export function retryPolicyOf(state: RunState, step: PlanStep): RetryPolicy {
+  return step.retry ?? state.plan.defaults?.retry ??
+    (onErrorOf(state, step) === "retry" ? DEFAULT_RETRY : NO_RETRY);
+}
+
+/** The most steps running at once. */
+export function concurrencyOf(state: RunState): number {
+  return state.plan.concurrency ?? CONCURRENCY_DEFAULT;
+}
+
+/** The pin of the skill an attempt runs (the fallback's for a fallback attempt). */
+export function pinFor(
+  state: RunState,
+  step: PlanStep,
+  fallback: boolean,
+): SkillPin {
+  const reference = fallback ? step.fallback_skill : step.skill;
+  invariant(
+    reference !== undefined,
+    `step ${step.id} has no ${fallback ? "fallback " : ""}skill`,
+  );
+  const pin = state.pins[reference];
+  invariant(pin !== undefined, `step ${step.id}: ${reference} is not pinned`);
+  const timeoutMs = step.timeout_ms ?? state.plan.defaults?.timeout_ms;
+  return timeoutMs === undefined
+    ? pin
+    : { ...pin, timeout_ms: Math.min(pin.timeout_ms, timeoutMs) };
+}
+
+/** A fresh step. */
+export function newStep(id: string): StepState {
+  return {
+    id,
+    status: "pending",
+    attempt: 0,
+    fallback: false,
+    input: null,
+    output: null,
+    output_sha256: null,
+    error: null,
+    skip_reason: null,
+    started_at: null,
+    attempt_started_at: null,
+    finished_at: null,
+    timer: null,
+    host_calls: [],
+  };
+}
