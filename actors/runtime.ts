@@ -44,6 +44,7 @@ export class Runtime {
   readonly #supervisor: Supervisor;
   readonly #actors = new Map<string, RunActorHandle>();
   readonly #waiters = new Map<string, Set<() => void>>();
+  readonly #recordWatchers = new Set<(record: LogRecord) => void>();
 
   constructor(deps: RuntimeDeps) {
     this.#deps = deps;
@@ -80,6 +81,7 @@ export class Runtime {
   #observe(records: readonly LogRecord[], state: RunState): void {
     const { log, metrics } = this.#deps;
     for (const record of records) {
+      for (const watcher of this.#recordWatchers) watcher(record);
       if (log.enabled("debug")) {
         log.log("debug", "record_appended", {
           run_id: record.run_id,
@@ -237,6 +239,29 @@ export class Runtime {
     const summary = await this.#deps.store.getRun(runId);
     if (summary === undefined) return undefined;
     return await this.#deps.store.readLog(runId, { fromSeq });
+  }
+
+  /**
+   * The first record of `runId` (already in the log, or appended later on
+   * this node) that satisfies `predicate`.
+   */
+  async waitForRecord(
+    runId: string,
+    predicate: (record: LogRecord) => boolean,
+  ): Promise<LogRecord> {
+    let watcher!: (record: LogRecord) => void;
+    const later = new Promise<LogRecord>((resolve) => {
+      watcher = (record) => {
+        if (record.run_id === runId && predicate(record)) resolve(record);
+      };
+      this.#recordWatchers.add(watcher);
+    });
+    try {
+      const existing = (await this.#deps.store.readLog(runId)).find(predicate);
+      return existing ?? await later;
+    } finally {
+      this.#recordWatchers.delete(watcher);
+    }
   }
 
   /** Resolves when the run is final or `timeoutMs` passed, whichever is first. */

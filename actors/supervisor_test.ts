@@ -47,7 +47,7 @@ Deno.test("Supervisor restarts a crashed child after a doubling backoff", async 
       reason: "crashed",
       error: new Error("boom"),
     });
-    while (clock.pendingDelays === 0) await Promise.resolve();
+    await clock.delaysPending();
     clock.advance(backoffMs - 1);
     assert.equal(clock.pendingDelays, 1, "restarted before its backoff");
     clock.advance(1);

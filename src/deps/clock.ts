@@ -36,6 +36,7 @@ export const liveClock: Clock = {
 export class SimulatedClock implements Clock {
   #nowMs: number;
   #waiting: { dueMs: number; resolve: () => void }[] = [];
+  #delayWatchers: (() => void)[] = [];
 
   constructor(startMs = 1_700_000_000_000) {
     this.#nowMs = startMs;
@@ -51,6 +52,7 @@ export class SimulatedClock implements Clock {
       entry = { dueMs: this.#nowMs + delayMs, resolve };
       this.#waiting.push(entry);
     });
+    for (const watcher of this.#delayWatchers.splice(0)) watcher();
     return {
       done,
       cancel: () => {
@@ -66,6 +68,13 @@ export class SimulatedClock implements Clock {
     const due = this.#waiting.filter((entry) => entry.dueMs <= this.#nowMs);
     this.#waiting = this.#waiting.filter((entry) => entry.dueMs > this.#nowMs);
     for (const entry of due) entry.resolve();
+  }
+
+  /** Resolves once at least `count` delays are pending (tests wait on this, not on time). */
+  async delaysPending(count = 1): Promise<void> {
+    while (this.#waiting.length < count) {
+      await new Promise<void>((resolve) => this.#delayWatchers.push(resolve));
+    }
   }
 
   /** How many delays are pending. */

@@ -1,6 +1,7 @@
 import { join, resolve } from "node:path";
 import type { Hono } from "hono";
 import { Runtime } from "../../actors/runtime.ts";
+import type { SupervisorOptions } from "../../actors/supervisor.ts";
 import { createApp } from "../api/mod.ts";
 import type { NodeConfig } from "../config/mod.ts";
 import {
@@ -39,6 +40,7 @@ export interface NodeSeams {
   random?: RandomSource;
   log?: Logger;
   store?: Store;
+  supervisor?: Partial<SupervisorOptions>;
 }
 
 /**
@@ -121,6 +123,7 @@ export async function openNode(
     },
   });
   const runtime = new Runtime({
+    ...(seams.supervisor === undefined ? {} : { supervisor: seams.supervisor }),
     store,
     registry,
     executor: sandbox,

@@ -1,5 +1,7 @@
 import { join } from "node:path";
+import type { SupervisorOptions } from "../../actors/supervisor.ts";
 import { DEFAULT_CONFIG, type NodeConfig } from "../../src/config/mod.ts";
+import type { Store } from "../../src/store/mod.ts";
 import {
   type Clock,
   MemoryLogger,
@@ -17,6 +19,8 @@ export interface TestNodeOptions {
   random?: RandomSource;
   dataDir?: string;
   config?: Partial<NodeConfig>;
+  store?: Store;
+  supervisor?: Partial<SupervisorOptions>;
 }
 
 /**
@@ -41,6 +45,10 @@ export async function openTestNode(
     log: logger,
     ...(options.clock === undefined ? {} : { clock: options.clock }),
     ...(options.random === undefined ? {} : { random: options.random }),
+    ...(options.store === undefined ? {} : { store: options.store }),
+    ...(options.supervisor === undefined
+      ? {}
+      : { supervisor: options.supervisor }),
   });
   return { ...node, logger, dataDir };
 }
