@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { dirname, join, relative, resolve } from "node:path";
+import { dirname, join, relative, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import {
   ASC_FLAGS,
@@ -21,6 +21,20 @@ export const PROJECT_ROOT: string = fileURLToPath(
 );
 
 export { ASC_FLAGS } from "./_asc.ts";
+
+/**
+ * Where a skill outside this repository keeps its abort handler: a function
+ * `skillAbort` in its `assembly/aos.ts` (what `aos skills new` writes). It
+ * has no `skills-wasm/_lib`, so the in-tree handler is not available.
+ */
+export const OUT_OF_TREE_ABORT = "assembly/aos/skillAbort";
+
+/** `ASC_FLAGS` with the skill's own abort handler: every other flag is the same. */
+export const OUT_OF_TREE_ASC_FLAGS: readonly string[] = Object.freeze(
+  ASC_FLAGS.map((flag) =>
+    flag.startsWith("abort=") ? `abort=${OUT_OF_TREE_ABORT}` : flag
+  ),
+);
 
 /** One skill after `buildSkills`. */
 export interface BuiltSkill {
@@ -168,6 +182,103 @@ async function buildSkill(
     new TextEncoder().encode(JSON.stringify(stamp, null, 2) + "\n"),
   );
   return { ...result, sha256, rebuilt: true };
+}
+
+/**
+ * Compiles an AssemblyScript skill that lives outside this repository (a
+ * folder with `manifest.yaml` and `assembly/index.ts`, depending only on
+ * `@extism/as-pdk`) to `<dir>/<name>.wasm`, with `OUT_OF_TREE_ASC_FLAGS`.
+ * The PDK is resolved from this project's node_modules; the compiler sees
+ * paths relative to `dir` only, so the bytes do not depend on where the
+ * folder is. Throws an Error with the compiler's diagnostics on failure.
+ *
+ * @example
+ * ```ts
+ * const built = await buildSkillDir("./greeter");
+ * console.log(built.wasmPath, built.sha256);
+ * ```
+ */
+export async function buildSkillDir(dir: string): Promise<BuiltSkill> {
+  const absolute = resolve(dir);
+  const manifest = readManifest(absolute);
+  const toolchain = await ensureToolchain(PROJECT_ROOT);
+  const wasm = await compileOutOfTree(manifest.name, absolute, toolchain);
+  const wasmPath = join(absolute, `${manifest.name}.wasm`);
+  await writeAtomic(wasmPath, wasm);
+  return {
+    dir: absolute,
+    name: manifest.name,
+    version: manifest.version,
+    wasmPath,
+    sha256: await sha256Hex(wasm),
+    rebuilt: true,
+  };
+}
+
+// compileSkill (in _asc.ts) is bound to ASC_FLAGS and to reading only
+// skills-wasm/_lib; this is the same call with the out-of-tree flags and a
+// skill folder as the only source tree besides the PDK.
+async function compileOutOfTree(
+  name: string,
+  dir: string,
+  toolchain: Toolchain,
+): Promise<Uint8Array> {
+  const asc = await import("assemblyscript/asc");
+  const outFile = `${name}.wasm`;
+  const pdkDir = join(toolchain.nodeModules, "@extism", "as-pdk");
+  const diagnostics: string[] = [];
+  const decoder = new TextDecoder();
+  const sink = {
+    write: (chunk: Uint8Array | string) =>
+      void diagnostics.push(
+        typeof chunk === "string" ? chunk : decoder.decode(chunk),
+      ),
+  };
+  const outside: string[] = [];
+  let wasm: Uint8Array | null = null;
+  const result = await asc.main([
+    "assembly/index.ts",
+    ...OUT_OF_TREE_ASC_FLAGS,
+    ...["--baseDir", dir],
+    ...["--path", toolchain.nodeModules],
+    ...["--outFile", outFile],
+  ], {
+    stdout: sink,
+    stderr: sink,
+    readFile: (file: string, baseDir: string) => {
+      if (file.endsWith("asconfig.json")) return null;
+      const path = resolve(baseDir, file);
+      try {
+        const text = Deno.readTextFileSync(path);
+        if (!path.startsWith(dir + sep) && !path.startsWith(pdkDir + sep)) {
+          outside.push(path);
+        }
+        return text;
+      } catch {
+        return null;
+      }
+    },
+    writeFile: (file: string, contents: Uint8Array | string) => {
+      if (file === outFile && typeof contents !== "string") wasm = contents;
+    },
+    listFiles: () => [],
+  });
+  if (result.error !== null || wasm === null) {
+    let reason = diagnostics.join("") ||
+      String(result.error ?? "no module emitted");
+    if (reason.includes(`${OUT_OF_TREE_ABORT}' not found`)) {
+      reason += `\nA skill built outside this repository defines its abort ` +
+        `handler as skillAbort in assembly/aos.ts (see aos skills new).`;
+    }
+    throw new Error(`skill ${name} failed to compile:\n${reason}`);
+  }
+  if (outside.length > 0) {
+    throw new Error(
+      `skill ${name} imports ${outside.join(", ")}: a skill may import only ` +
+        "its own folder and @extism/as-pdk",
+    );
+  }
+  return wasm;
 }
 
 /** The module's sha256 when module and stamp match the inputs, else null. */

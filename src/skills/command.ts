@@ -8,13 +8,18 @@ import {
   EXIT,
   formatTable,
 } from "../cli/mod.ts";
+import { scaffoldSkill, testSkillDir } from "./authoring.ts";
 import { buildSkills, findSkillDirs, PROJECT_ROOT } from "./build.ts";
 
 const USAGE = `usage: aos skills [list] [--url URL] [--json]
        aos skills install <dir> | <module.wasm> <manifest.yaml>  [--url URL] [--key KEY] [--sha256 HEX]
+       aos skills new <name> [--dir DIR]
+       aos skills test <dir> [--json]
        aos skills build [--if-stale] [--fixtures]
   list     the skills a server has installed (default)
   install  install a skill on a server (admin key: --key, AOS_KEY or AOS_ADMIN_KEY)
+  new      scaffold an AssemblyScript skill with a manifest and a contract
+  test     build a skill folder and run its contract's test cases in the sandbox
   build    compile the skills in this repository from source`;
 
 /** `aos skills …`: list, install and build skills. */
@@ -28,10 +33,46 @@ export async function skillsCommand(args: string[]): Promise<number> {
       return await installSkill(rest);
     case "build":
       return await buildCommand(rest);
+    case "new":
+      return await newCommand(rest);
+    case "test":
+      return await testCommand(rest);
     default:
       console.error(USAGE);
       return EXIT.usage;
   }
+}
+
+async function newCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { dir: { type: "string" } },
+  });
+  const name = positionals[0];
+  if (name === undefined || positionals.length > 1) {
+    console.error(USAGE);
+    return EXIT.usage;
+  }
+  const { dir, files } = await scaffoldSkill(name, values.dir ?? name);
+  console.log(`created ${name} in ${dir}: ${files.join(", ")}`);
+  console.log(`next: aos skills test ${dir}`);
+  return EXIT.ok;
+}
+
+async function testCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { json: { type: "boolean", default: false } },
+  });
+  if (positionals.length !== 1) {
+    console.error(USAGE);
+    return EXIT.usage;
+  }
+  const { report, text } = await testSkillDir(positionals[0]!);
+  console.log(values.json ? JSON.stringify(report) : text);
+  return report.ok ? EXIT.ok : EXIT.failure;
 }
 
 async function buildCommand(args: string[]): Promise<number> {
