@@ -182,7 +182,7 @@ Deno.test("bad installs get a clear error and leave the registry unchanged", asy
         timeoutMsMax: 60_000,
         memoryMbMax: 256,
         outputBytesMax: 1 << 22,
-        moduleBytesMax: 64 * 1024,
+        moduleBytesMax: 256 * 1024,
       },
     },
   });
@@ -193,7 +193,7 @@ Deno.test("bad installs get a clear error and leave the registry unchanged", asy
     });
     const before = await requestJson(node, "GET", "/v1/skills");
     const modulesBefore = (await node.store.listSkills()).length;
-    const big = new Uint8Array(65 * 1024);
+    const big = new Uint8Array(257 * 1024);
     big.set(TRANSFORM.subarray(0, 8));
     const wasi = await hostileModule("wasi_import");
     const table: [string, unknown, string | null, number, string, string?][] = [
@@ -335,6 +335,47 @@ Deno.test("without a configured admin key, installs are refused", async () => {
       (response.body.error as { code: string }).code,
       "AUTH_KEY_INVALID",
     );
+  } finally {
+    await node.close();
+  }
+});
+
+Deno.test("the C example skill, built with clang, installs over HTTP like any third-party skill and runs in a plan", async () => {
+  const dir = join(PROJECT_ROOT, "tests", "fixtures", "skills-c", "word_count");
+  const make = await new Deno.Command("make", {
+    args: ["-s"],
+    cwd: dir,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.equal(make.code, 0, new TextDecoder().decode(make.stderr));
+  const node = await openTestNode({ config: { adminKey: ADMIN_KEY } });
+  try {
+    const form = new FormData();
+    form.set("manifest", Deno.readTextFileSync(join(dir, "manifest.yaml")));
+    form.set(
+      "module",
+      new File(
+        [Deno.readFileSync(join(dir, "word_count.wasm"))],
+        "word_count.wasm",
+      ),
+    );
+    const installed = await node.app.request("/v1/skills", {
+      method: "POST",
+      body: form,
+      headers: { authorization: `Bearer ${ADMIN_KEY}` },
+    });
+    assert.equal(installed.status, 201, await installed.clone().text());
+    const view = await waitRun(node, {
+      steps: [{
+        id: "count",
+        skill: "word_count",
+        params: { text: "one two  three\tfour" },
+      }],
+    });
+    assert.equal(view.status, "succeeded", JSON.stringify(view.error));
+    assert.equal((view.output as { words: number }).words, 4);
+    assert.equal(typeof (view.output as { at_ms: number }).at_ms, "number");
   } finally {
     await node.close();
   }
