@@ -165,6 +165,23 @@ export function encodeU32(value: number): number[] {
   return out;
 }
 
+/** The signed LEB128 encoding of a safe integer (for `i32.const`, `i64.const`). */
+export function encodeSigned(value: number): number[] {
+  if (!Number.isSafeInteger(value)) {
+    throw new RangeError(`${value} is not a safe integer`);
+  }
+  const out: number[] = [];
+  let rest = BigInt(value);
+  for (;;) {
+    const byte = Number(rest & 0x7fn);
+    rest >>= 7n;
+    const done = (rest === 0n && (byte & 0x40) === 0) ||
+      (rest === -1n && (byte & 0x40) !== 0);
+    out.push(done ? byte : byte | 0x80);
+    if (done) return out;
+  }
+}
+
 /** A name as the binary format stores it: length, then UTF-8 bytes. */
 export function encodeName(text: string): number[] {
   const bytes = encoder.encode(text);

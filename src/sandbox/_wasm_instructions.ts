@@ -5,7 +5,8 @@
 // SIMD (0xFD 0..255) and multi-memory memargs. Refused as "cannot inspect":
 // exception handling, tail calls, typed function references, GC (0xFB),
 // threads (0xFE) and relaxed SIMD, whose results are not deterministic.
-import type { WasmReader } from "./_wasm_bytes.ts";
+// At the end, encoders for the few instructions the rewriter generates.
+import { encodeSigned, encodeU32, type WasmReader } from "./_wasm_bytes.ts";
 
 /** Called for each instruction; prefixed ones come as `prefix << 16 | sub`. */
 export type InstructionVisitor = (
@@ -13,6 +14,9 @@ export type InstructionVisitor = (
   start: number,
   end: number,
 ) => void;
+
+/** The opcode of `memory.size`; its immediate is a memory index. */
+export const MEMORY_SIZE = 0x3f;
 
 /** The opcode of `memory.grow`; its immediate is a memory index. */
 export const MEMORY_GROW = 0x40;
@@ -275,3 +279,66 @@ function readMemoryArgument(reader: WasmReader): void {
   if ((flags & 0x40) !== 0) reader.u32();
   reader.u64();
 }
+
+// --- Writing instructions, for the code the rewriter generates --------------
+
+/** Opcodes without immediates that generated code uses. */
+export const OP = Object.freeze({
+  unreachable: 0x00,
+  else: 0x05,
+  end: 0x0b,
+  return: 0x0f,
+  i32Eq: 0x46,
+  i32Ne: 0x47,
+  i64LeU: 0x58,
+  i32Add: 0x6a,
+  i32Sub: 0x6b,
+  i32Shl: 0x74,
+  i32ShrU: 0x76,
+  i64Add: 0x7c,
+  i32WrapI64: 0xa7,
+  i64ExtendI32U: 0xad,
+});
+
+/** Encoders of the instructions with immediates that generated code uses. */
+export const emit = Object.freeze({
+  /** `if` without parameters or results. */
+  if: (): number[] => [0x04, EMPTY_BLOCK],
+  call: (index: number): number[] => [0x10, ...encodeU32(index)],
+  localGet: (index: number): number[] => [0x20, ...encodeU32(index)],
+  localSet: (index: number): number[] => [0x21, ...encodeU32(index)],
+  globalGet: (index: number): number[] => [0x23, ...encodeU32(index)],
+  globalSet: (index: number): number[] => [0x24, ...encodeU32(index)],
+  memorySize: (memory: number): number[] => [MEMORY_SIZE, ...encodeU32(memory)],
+  memoryGrow: (memory: number): number[] => [MEMORY_GROW, ...encodeU32(memory)],
+  i32Const: (value: number): number[] => [0x41, ...encodeSigned(value)],
+  i64Const: (value: number): number[] => [0x42, ...encodeSigned(value)],
+  memoryCopy: (to: number, from: number): number[] => [
+    0xfc,
+    ...encodeU32(10),
+    ...encodeU32(to),
+    ...encodeU32(from),
+  ],
+  memoryFill: (memory: number): number[] => [
+    0xfc,
+    ...encodeU32(11),
+    ...encodeU32(memory),
+  ],
+  /** The constant expression (without `end`) of a type's zero or null. */
+  zero: (type: number): number[] => {
+    switch (type) {
+      case 0x7f:
+        return emit.i32Const(0);
+      case 0x7e:
+        return emit.i64Const(0);
+      case 0x7d:
+        return [0x43, ...new Array(4).fill(0)];
+      case 0x7c:
+        return [0x44, ...new Array(8).fill(0)];
+      case 0x7b:
+        return [0xfd, ...encodeU32(12), ...new Array(16).fill(0)];
+      default:
+        return [0xd0, type]; // ref.null funcref or externref
+    }
+  },
+});

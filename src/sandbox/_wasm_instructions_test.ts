@@ -6,8 +6,10 @@ import {
   compileWat,
   WAT_FEATURES,
 } from "../../tests/support/hostile_modules.ts";
-import { WasmReader } from "./_wasm_bytes.ts";
+import { encodeSigned, WasmReader } from "./_wasm_bytes.ts";
 import {
+  emit,
+  OP,
   prefixedCode,
   readValueType,
   walkExpression,
@@ -191,4 +193,66 @@ Deno.test("instrumentMemoryGrow() leaves a real 600 KB emscripten module (wabt i
     }
   }
   assert.ok(memories[0]!.buffer.byteLength / 65_536 > pagesBefore);
+});
+
+Deno.test("encodeSigned() writes the LEB128 that WasmReader.signed() reads back", () => {
+  const values = [
+    0,
+    1,
+    -1,
+    63,
+    64,
+    -64,
+    -65,
+    127,
+    128,
+    65_536,
+    2 ** 31 - 1,
+    -(2 ** 31),
+    // signed() is exact up to about 2^52; encodeSigned() goes to 2^53.
+    2 ** 40,
+    -(2 ** 40),
+  ];
+  for (const value of values) {
+    const bytes = new Uint8Array(encodeSigned(value));
+    const reader = new WasmReader(bytes);
+    assert.equal(reader.signed(64), value);
+    assert.ok(reader.done, `${value}: ${bytes}`);
+  }
+  assert.deepEqual(encodeSigned(-1), [0x7f]);
+  assert.deepEqual(encodeSigned(64), [0xc0, 0x00]);
+  assert.throws(() => encodeSigned(0.5), RangeError);
+});
+
+Deno.test("emit encodes instructions the walker reads back as themselves", () => {
+  const misc = (sub: number) => prefixedCode(0xfc, sub);
+  const cases: [number[], number][] = [
+    [emit.call(300), 0x10],
+    [emit.localGet(2), 0x20],
+    [emit.localSet(2), 0x21],
+    [emit.globalGet(128), 0x23],
+    [emit.globalSet(128), 0x24],
+    [emit.memorySize(1), 0x3f],
+    [emit.memoryGrow(1), 0x40],
+    [emit.i32Const(-1), 0x41],
+    [emit.i64Const(65_536), 0x42],
+    [emit.memoryCopy(0, 1), misc(10)],
+    [emit.memoryFill(0), misc(11)],
+    [[...emit.if(), OP.end], 0x04],
+    ...[0x7f, 0x7e, 0x7d, 0x7c, 0x7b, 0x70, 0x6f].map((
+      type,
+    ): [number[], number] => [emit.zero(type), emit.zero(type)[0]!]),
+  ];
+  for (const [instruction, code] of cases) {
+    const seen: [number, number][] = [];
+    const bytes = new Uint8Array([...instruction, OP.end]);
+    walkExpression(new WasmReader(bytes), (found, start) => {
+      seen.push([found, start]);
+    });
+    assert.deepEqual(seen[0], [
+      code === 0xfd ? prefixedCode(0xfd, 12) : code,
+      0,
+    ]);
+    assert.equal(seen.at(-1)![1], bytes.length - 1, `${instruction}`);
+  }
 });

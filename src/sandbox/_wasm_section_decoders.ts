@@ -1,6 +1,7 @@
 // Decoders of the sections the inspector reports on, filling a ParseState;
 // split from module_inspector.ts, which owns the types and the entry points.
-import type { WasmReader } from "./_wasm_bytes.ts";
+// Below them, `readModuleDetails` decodes what the rewriter needs beyond that.
+import { WasmReader } from "./_wasm_bytes.ts";
 import { readValueType, walkExpression } from "./_wasm_instructions.ts";
 import type {
   ExternalKind,
@@ -220,4 +221,105 @@ function readLimits(reader: WasmReader): MemoryLimits {
   const minPages = read();
   const maxPages = (flags & 0x01) !== 0 ? read() : undefined;
   return { minPages, maxPages, shared: (flags & 0x02) !== 0, memory64 };
+}
+
+// --- What ModuleInfo leaves out, for the rewriter ---------------------------
+
+/** One export entry and where its bytes are. */
+export interface ExportEntry {
+  name: string;
+  /** 0 function, 1 table, 2 memory, 3 global. */
+  kind: number;
+  index: number;
+  /** Where the entry starts, and where its index starts. */
+  start: number;
+  indexStart: number;
+}
+
+/** One global a module defines. */
+export interface GlobalEntry {
+  type: number;
+  mutable: boolean;
+}
+
+/** The details of a parsed module a rewrite needs beyond ModuleInfo. */
+export interface ModuleDetails {
+  /** The type index of every function, imported ones first. */
+  functionTypes: number[];
+  /** Imported globals, by `module.name`, that are mutable. */
+  mutableImportedGlobals: string[];
+  /** The globals the module defines. */
+  globals: GlobalEntry[];
+  exports: ExportEntry[];
+}
+
+/**
+ * Function types, global types and export positions of a module whose
+ * `sections` have already been parsed (so lengths are known to fit).
+ */
+export function readModuleDetails(
+  bytes: Uint8Array,
+  sections: readonly { id: number; contentStart: number; end: number }[],
+): ModuleDetails {
+  const details: ModuleDetails = {
+    functionTypes: [],
+    mutableImportedGlobals: [],
+    globals: [],
+    exports: [],
+  };
+  for (const section of sections) {
+    const reader = new WasmReader(bytes, section.contentStart, section.end);
+    switch (section.id) {
+      case 2:
+        readImportDetails(reader, details);
+        break;
+      case 3:
+        for (let count = reader.u32(); count > 0; count--) {
+          details.functionTypes.push(reader.u32());
+        }
+        break;
+      case 6:
+        for (let count = reader.u32(); count > 0; count--) {
+          const type = readValueType(reader);
+          details.globals.push({ type, mutable: reader.byte() === 1 });
+          walkExpression(reader);
+        }
+        break;
+      case 7:
+        for (let count = reader.u32(); count > 0; count--) {
+          const start = reader.offset;
+          const name = reader.name();
+          const kind = reader.byte();
+          const indexStart = reader.offset;
+          const index = reader.u32();
+          details.exports.push({ name, kind, index, start, indexStart });
+        }
+        break;
+    }
+  }
+  return details;
+}
+
+function readImportDetails(reader: WasmReader, details: ModuleDetails): void {
+  for (let count = reader.u32(); count > 0; count--) {
+    const name = `${reader.name()}.${reader.name()}`;
+    const start = reader.offset;
+    switch (reader.byte()) {
+      case 0:
+        details.functionTypes.push(reader.u32());
+        break;
+      case 1:
+        readTableType(reader);
+        break;
+      case 2:
+        readLimits(reader);
+        break;
+      case 3:
+        readValueType(reader);
+        if (reader.byte() === 1) details.mutableImportedGlobals.push(name);
+        break;
+      default:
+        reader.fail(`import ${name} has a kind AOS cannot rewrite`, start);
+    }
+  }
 }

@@ -3,20 +3,26 @@ import {
   concatBytes,
   encodeName,
   encodeU32,
+  moduleInvalid,
   WasmReader,
 } from "./_wasm_bytes.ts";
+import { MEMORY_GROW } from "./_wasm_instructions.ts";
 import {
-  MEMORY_GROW,
-  readValueType,
-  walkExpression,
-} from "./_wasm_instructions.ts";
-import { appendToVector, rebuildModule } from "./_wasm_sections.ts";
+  addStateReset,
+  type GrowHooks,
+  INSTANTIATION_EXPORTS,
+} from "./_wasm_reset.ts";
 import {
-  type FunctionType,
+  appendToVector,
+  encodeBody,
+  rebuildModule,
+  rewriteCode,
+  TypeTable,
+} from "./_wasm_sections.ts";
+import {
   inspectModule,
   type ModuleInfo,
   parseModule,
-  type SectionRange,
 } from "./module_inspector.ts";
 import {
   checkModule,
@@ -26,11 +32,10 @@ import {
 
 /**
  * The export hardening adds: `() -> i32`. Called after a failed call, it
- * traps when a `memory.grow` failed (at the memory cap) since it was last
- * called, and returns normally otherwise. Each call clears the flag, so a
- * host that reuses an instance should also call it after successful calls:
- * a guest that survived a failed grow would otherwise make a later,
- * unrelated trap look like the cap.
+ * traps when a `memory.grow` failed (at the memory cap) during that call,
+ * and returns normally otherwise. The flag it reads is cleared when each
+ * call begins (and by the probe itself), so it only describes the latest
+ * call. The probe does not reset the instance's state.
  */
 export const PROBE_EXPORT = "__aos_probe";
 
@@ -52,8 +57,9 @@ export interface HardenedModule {
 
 /**
  * Checks a module against `policy` and rewrites it so its limits hold inside
- * the engine: the size check, inspection, policy check, memory cap and
- * `memory.grow` instrumentation, in that order. Throws the AosError of the
+ * the engine and no state passes from one call to the next: the size check,
+ * inspection, policy check, memory cap, `memory.grow` instrumentation and
+ * state reset (`_wasm_reset.ts`), in that order. Throws the AosError of the
  * first check that fails.
  *
  * @example
@@ -75,10 +81,24 @@ export function hardenModule(
   checkModuleSize(bytes.length, policy);
   const original = inspectModule(bytes);
   checkModule(original, policy);
+  if (INSTANTIATION_EXPORTS.has(policy.entrypoint)) {
+    throw new AosError(
+      "MODULE_INVALID",
+      `the entrypoint "${policy.entrypoint}" also runs when the module is ` +
+        "loaded, so AOS could not reset the skill's state before its calls",
+      { details: { entrypoint: policy.entrypoint } },
+    );
+  }
   const capped = capMemory(bytes, original, policy.memoryMaxPages);
-  const instrumented = instrumentMemoryGrow(capped, parseModule(capped));
+  const cappedInfo = parseModule(capped);
+  const instrumented = instrumentMemoryGrow(capped, cappedInfo);
+  const reset = addStateReset(
+    instrumented,
+    parseModule(instrumented),
+    growHooks(cappedInfo),
+  );
   try {
-    return { bytes: instrumented, info: inspectModule(instrumented) };
+    return { bytes: reset, info: inspectModule(reset) };
   } catch (error) {
     throw new AosError(
       "INTERNAL",
@@ -155,14 +175,13 @@ export function instrumentMemoryGrow(
   }
   const section = (id: number) =>
     info.sections.find((entry) => entry.id === id);
-  const hasMemory = info.memories.length + info.importedMemories.length > 0;
+  const { growFunction, probeFunction, oomGlobal } = growHooks(info);
   const types = new TypeTable(info.types);
-  const growType = hasMemory ? types.indexOf([I32], [I32]) : undefined;
+  const growType = growFunction === undefined
+    ? undefined
+    : types.indexOf([I32], [I32]);
   const probeType = types.indexOf([], [I32]);
-  const firstNew = info.importedFunctionCount + info.functionCount;
-  const growFunction = hasMemory ? firstNew : undefined;
-  const probeFunction = firstNew + (hasMemory ? 1 : 0);
-  const flag = encodeU32(info.importedGlobalCount + info.globalCount);
+  const flag = encodeU32(oomGlobal);
 
   const bodies = [probeBody(flag)];
   const declarations = [encodeU32(probeType)];
@@ -181,7 +200,16 @@ export function instrumentMemoryGrow(
         ...encodeU32(probeFunction),
       ]]),
     ],
-    [10, rewriteCode(bytes, section(10), growFunction, bodies)],
+    [
+      10,
+      rewriteCode(bytes, section(10), {
+        instruction: (code, start, end) =>
+          code === MEMORY_GROW
+            ? growCall(bytes, start, end, growFunction)
+            : undefined,
+        added: bodies,
+      }),
+    ],
   ]);
   if (types.added.length > 0) {
     contents.set(1, appendToVector(bytes, section(1), types.added));
@@ -189,29 +217,35 @@ export function instrumentMemoryGrow(
   return rebuildModule(bytes, info.sections, contents);
 }
 
-/** The module's function types, plus the ones instrumentation appends. */
-class TypeTable {
-  readonly #known: string[];
-  readonly added: number[][] = [];
+/**
+ * Where `instrumentMemoryGrow` puts what it appends to a module described by
+ * `info`: the grow function (with memory) then the probe after the last
+ * function, the flag after the last global.
+ */
+function growHooks(info: ModuleInfo): GrowHooks {
+  const hasMemory = info.memories.length + info.importedMemories.length > 0;
+  const firstNew = info.importedFunctionCount + info.functionCount;
+  return {
+    growFunction: hasMemory ? firstNew : undefined,
+    probeFunction: firstNew + (hasMemory ? 1 : 0),
+    oomGlobal: info.importedGlobalCount + info.globalCount,
+  };
+}
 
-  constructor(types: readonly FunctionType[]) {
-    this.#known = types.map((type) => JSON.stringify(type));
+/** `call growFunction`, in place of the `memory.grow` at [start, end). */
+function growCall(
+  bytes: Uint8Array,
+  start: number,
+  end: number,
+  growFunction: number | undefined,
+): number[] {
+  if (growFunction === undefined) {
+    throw moduleInvalid("memory.grow in a module without memory", start);
   }
-
-  indexOf(params: number[], results: number[]): number {
-    const key = JSON.stringify({ params, results });
-    const found = this.#known.indexOf(key);
-    if (found !== -1) return found;
-    this.#known.push(key);
-    this.added.push([
-      0x60,
-      ...encodeU32(params.length),
-      ...params,
-      ...encodeU32(results.length),
-      ...results,
-    ]);
-    return this.#known.length - 1;
+  if (new WasmReader(bytes, start + 1, end).u32() !== 0) {
+    throw moduleInvalid("memory.grow of a memory other than 0", start);
   }
+  return [CALL, ...encodeU32(growFunction)];
 }
 
 // (func (param i32) (result i32) (local i32)
@@ -220,8 +254,7 @@ class TypeTable {
 //   (local.get 1))
 function growBody(flag: number[]): Uint8Array {
   // deno-fmt-ignore
-  return withSize([
-    0x01, 0x01, I32,
+  return encodeBody([[1, I32]], [
     0x20, 0x00, MEMORY_GROW, 0x00, 0x22, 0x01,
     0x41, 0x7f, 0x46,
     0x04, 0x40, 0x41, 0x01, 0x24, ...flag, 0x0b,
@@ -234,72 +267,9 @@ function growBody(flag: number[]): Uint8Array {
 //   (i32.const 0))
 function probeBody(flag: number[]): Uint8Array {
   // deno-fmt-ignore
-  return withSize([
-    0x00,
+  return encodeBody([], [
     0x23, ...flag, 0x04, 0x40,
     0x41, 0x00, 0x24, ...flag, 0x00, 0x0b,
     0x41, 0x00, 0x0b,
   ]);
-}
-
-function withSize(body: number[]): Uint8Array<ArrayBuffer> {
-  return concatBytes([encodeU32(body.length), body]);
-}
-
-/**
- * The code section with each `memory.grow` replaced by `call growFunction`
- * and `added` bodies appended. Every body is walked, so an instruction the
- * walker does not know refuses the module; untouched bodies are copied.
- */
-function rewriteCode(
-  bytes: Uint8Array,
-  section: SectionRange | undefined,
-  growFunction: number | undefined,
-  added: readonly Uint8Array[],
-): Uint8Array<ArrayBuffer> {
-  if (section === undefined) {
-    return concatBytes([encodeU32(added.length), ...added]);
-  }
-  const reader = new WasmReader(bytes, section.contentStart, section.end);
-  const count = reader.u32();
-  const chunks: (Uint8Array | number[])[] = [
-    encodeU32(count + added.length),
-  ];
-  for (let index = 0; index < count; index++) {
-    const entryStart = reader.offset;
-    const size = reader.u32();
-    const bodyStart = reader.offset;
-    const body: WasmReader = reader.sub(size);
-    const locals = body.count(2);
-    for (let group = 0; group < locals; group++) {
-      body.u32();
-      readValueType(body);
-    }
-    const grows: [number, number][] = [];
-    walkExpression(body, (code, start, end) => {
-      if (code === MEMORY_GROW) grows.push([start, end]);
-    });
-    if (!body.done) body.fail(`function body ${index} continues after its end`);
-    if (grows.length === 0) {
-      chunks.push(bytes.subarray(entryStart, body.end));
-      continue;
-    }
-    if (growFunction === undefined) {
-      body.fail("memory.grow in a module without memory", grows[0]![0]);
-    }
-    const call = [CALL, ...encodeU32(growFunction)];
-    const pieces: (Uint8Array | number[])[] = [];
-    let from = bodyStart;
-    for (const [start, end] of grows) {
-      if (new WasmReader(bytes, start + 1, end).u32() !== 0) {
-        body.fail("memory.grow of a memory other than 0", start);
-      }
-      pieces.push(bytes.subarray(from, start), call);
-      from = end;
-    }
-    pieces.push(bytes.subarray(from, body.end));
-    const rewritten = concatBytes(pieces);
-    chunks.push(concatBytes([encodeU32(rewritten.length), rewritten]));
-  }
-  return concatBytes([...chunks, ...added]);
 }

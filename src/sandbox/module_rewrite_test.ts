@@ -246,6 +246,23 @@ Deno.test("hardenModule() answers mutated modules with a hardened module or a MO
   const originals: [Uint8Array, string][] = [
     [await allInstructionKindsModule(), "grow"],
     [await hostileModule("bad_host_pointers"), "run"],
+    // all_instruction_kinds writes tables, which the state reset refuses;
+    // this one gives the reset's rewrite (memory.size, globals, wrappers)
+    // mutants to survive.
+    [
+      await compileWat(`(module (memory (export "memory") 1 4)
+        (global $wide (mut i64) (i64.const 1))
+        (global $vector (mut v128) (v128.const i32x4 0 0 0 0))
+        (global $fixed f32 (f32.const 0))
+        (func (export "_initialize") (global.set $wide (i64.const 2)))
+        (func (export "size") (result i32) (memory.size))
+        (func (export "run") (param i32) (result i32)
+          (drop (memory.grow (local.get 0)))
+          (global.set $wide (i64.add (global.get $wide) (i64.const 1)))
+          (global.set $vector (i32x4.splat (memory.size)))
+          (memory.size)))`),
+      "run",
+    ],
   ];
   const seed = 7_041_977;
   const next = random(seed);
