@@ -242,6 +242,16 @@ Deno.test("bad installs get a clear error and leave the registry unchanged", asy
         "/manifest/name",
       ],
       [
+        "schema that is not JSON Schema",
+        {
+          manifest: manifest("1.7.0", { input_schema: { type: "objekt" } }),
+          module_base64: base64(TRANSFORM),
+        },
+        ADMIN_KEY,
+        400,
+        "SKILL_MANIFEST_INVALID",
+      ],
+      [
         "module over the size cap",
         { manifest: manifest("1.2.0"), module_base64: base64(big) },
         ADMIN_KEY,
