@@ -1,4 +1,6 @@
 import type { RecordedError } from "../src/errors/mod.ts";
+import type { Plan } from "../src/plan/mod.ts";
+import type { Goal } from "../src/planner/mod.ts";
 import type { Clock, Logger } from "../src/deps/mod.ts";
 import {
   emptyHead,
@@ -55,10 +57,24 @@ export interface StepExecutor {
   execute(execution: StepExecution): Promise<StepOutcome>;
 }
 
+/** The plan a planner made for a goal run, or why it could not. */
+export type PlanOutcome =
+  | { ok: true; plan: Plan; pins: Record<string, SkillPin>; planner: string }
+  | { ok: false; error: RecordedError };
+
+/** Makes plans for goal runs (the runtime implements it with the registry and the sandbox). */
+export type GoalPlanner = (request: {
+  run_id: string;
+  goal: Goal;
+  pin: SkillPin | undefined;
+  hostCalls: HostCallPort;
+}) => Promise<PlanOutcome>;
+
 /** What a run actor needs from the shell. */
 export interface RunActorDeps {
   store: Store;
   executor: StepExecutor;
+  planner: GoalPlanner;
   clock: Clock;
   log: Logger;
   /** Told about every record after it is durable and applied. */
@@ -128,6 +144,7 @@ class RunBehavior implements Behavior<RunMessage, RunState> {
   carryOut(effects: readonly Effect[]): void {
     for (const effect of effects) {
       if (effect.kind === "RunStep") this.#launch(effect);
+      else if (effect.kind === "PlanRun") this.#plan(effect);
       else if (effect.kind === "StartTimer") {
         this.#startTimer(effect.timer_id, effect.due_at);
       } else if (effect.kind === "CancelSteps") {
@@ -165,6 +182,37 @@ class RunBehavior implements Behavior<RunMessage, RunState> {
       return this.actor.ask({ type: "TimerFired", body: { timer_id: timerId } })
         .then(() => {});
     }).catch((error) => {
+      if (error instanceof ActorStoppedError) return;
+      this.actor.crash(error);
+    });
+  }
+
+  #plan(effect: Extract<Effect, { kind: "PlanRun" }>): void {
+    const hostCalls: HostCallPort = {
+      recorded: effect.recorded,
+      persist: async (call) => {
+        await this.actor.ask({ type: "HostCall", body: call });
+      },
+    };
+    this.#deps.planner({
+      run_id: this.#state.run_id,
+      goal: effect.goal,
+      pin: effect.pin,
+      hostCalls,
+    }).then((outcome) =>
+      this.actor.ask(
+        outcome.ok
+          ? {
+            type: "PlanProduced",
+            body: {
+              plan: outcome.plan,
+              pins: outcome.pins,
+              planner: outcome.planner,
+            },
+          }
+          : { type: "PlanFailed", body: { error: outcome.error } },
+      )
+    ).catch((error) => {
       if (error instanceof ActorStoppedError) return;
       this.actor.crash(error);
     });

@@ -9,7 +9,7 @@ import {
 } from "../src/plan/mod.ts";
 import type { Json } from "../src/store/mod.ts";
 import { pinLabel, type RunMessage } from "./run_messages.ts";
-import type { Effect } from "./run_reducer.ts";
+import { type Effect, planRun } from "./run_reducer.ts";
 import {
   concurrencyOf,
   onErrorOf,
@@ -105,6 +105,13 @@ export function decideNext(state: RunState): Effect[] {
     return append({
       type: "RunCancelled",
       body: { reason: state.cancel_reason },
+    });
+  }
+  if (state.planning !== null) return [];
+  if (state.plan_error !== null) {
+    return append({
+      type: "RunFailed",
+      body: { step: null, error: state.plan_error },
     });
   }
   for (const step of state.steps) {
@@ -209,6 +216,7 @@ export function resume(state: RunState): Effect[] {
   if (state.status !== "running") {
     return [{ kind: "FinishRun", status: state.status }];
   }
+  if (state.planning !== null) return [planRun(state), ...decideNext(state)];
   const effects: Effect[] = [];
   for (const step of state.steps) {
     if (step.status === "running") {

@@ -1,5 +1,6 @@
 import { AosError, type RecordedError } from "../src/errors/mod.ts";
 import type { Plan } from "../src/plan/mod.ts";
+import type { Goal } from "../src/planner/mod.ts";
 import type { Json, LogRecord, RunStatus } from "../src/store/mod.ts";
 
 /**
@@ -48,7 +49,9 @@ export type RunMessage =
     type: "RunSubmitted";
     body: {
       tenant: string;
-      plan: Plan;
+      /** The plan; null when a planner makes it from `goal` (see PlanProduced). */
+      plan: Plan | null;
+      goal?: Goal;
       /** Every skill reference of the plan (fallbacks included) → the module it runs. */
       pins: Record<string, SkillPin>;
       abi: number;
@@ -67,6 +70,12 @@ export type RunMessage =
     };
   }
   | { type: "HostCall"; body: HostCallBody }
+  /** The planner's plan for a goal run, with its pins; replay never plans again. */
+  | {
+    type: "PlanProduced";
+    body: { plan: Plan; pins: Record<string, SkillPin>; planner: string };
+  }
+  | { type: "PlanFailed"; body: { error: RecordedError } }
   | {
     type: "StepSucceeded";
     body: {
@@ -106,6 +115,8 @@ export const RUN_MESSAGE_TYPES: readonly RunMessage["type"][] = [
   "RunSubmitted",
   "StepStarted",
   "HostCall",
+  "PlanProduced",
+  "PlanFailed",
   "StepSucceeded",
   "StepFailed",
   "StepSkipped",

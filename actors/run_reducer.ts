@@ -1,4 +1,5 @@
 import { retries } from "../src/plan/mod.ts";
+import { type Goal, PLANNER_SKILL, PLANNER_STEP } from "../src/planner/mod.ts";
 import type { Json, RunStatus } from "../src/store/mod.ts";
 import { decideNext } from "./run_decide.ts";
 import type {
@@ -24,6 +25,13 @@ export type { RunState, StepState } from "./run_state.ts";
 export type Effect =
   /** Record a decision: append this message next, before anything else. */
   | { kind: "AppendMessage"; message: RunMessage }
+  /** Make the plan of a goal run, serving `recorded` planner host calls first. */
+  | {
+    kind: "PlanRun";
+    goal: Goal;
+    pin: SkillPin | undefined;
+    recorded: HostCallBody[];
+  }
   /** Execute a step's skill, serving `recorded` host calls first. */
   | {
     kind: "RunStep";
@@ -63,7 +71,8 @@ export function reduce(
 ): Reduction {
   if (message.type === "RunSubmitted") {
     invariant(state === undefined, "RunSubmitted must be the first record");
-    return withDecision(submitted(message), []);
+    const next = submitted(message);
+    return withDecision(next, next.planning === null ? [] : [planRun(next)]);
   }
   invariant(state !== undefined, `${message.type} before RunSubmitted`);
   invariant(state.status === "running", `${message.type} after the run ended`);
@@ -77,10 +86,26 @@ function withDecision(state: RunState, effects: Effect[]): Reduction {
   return { state, effects: [...effects, ...decideNext(state)] };
 }
 
+/** The effect that makes a goal run's plan. */
+export function planRun(state: RunState): Effect {
+  invariant(state.planning !== null, "no plan is being made");
+  return {
+    kind: "PlanRun",
+    goal: state.planning.goal,
+    pin: state.pins[PLANNER_SKILL],
+    recorded: state.planning.host_calls,
+  };
+}
+
 function submitted(
   message: Extract<RunEnvelope, { type: "RunSubmitted" }>,
 ): RunState {
-  const { tenant, plan, pins, abi } = message.body;
+  const { tenant, pins, abi, goal } = message.body;
+  invariant(
+    (message.body.plan === null) === (goal !== undefined),
+    "a run has either a plan or a goal",
+  );
+  const plan = message.body.plan ?? { steps: [] };
   for (const step of plan.steps) {
     for (const reference of [step.skill, step.fallback_skill]) {
       invariant(
@@ -102,6 +127,8 @@ function submitted(
     output: null,
     error: null,
     cancel_reason: null,
+    planning: goal === undefined ? null : { goal, host_calls: [] },
+    plan_error: null,
     records: 1,
     last_at: message.at,
   };
@@ -151,6 +178,26 @@ function evolve(state: RunState, message: RunEnvelope): Reduction {
       return started(state, message);
     case "HostCall": {
       const call = message.body;
+      if (call.step === PLANNER_STEP) {
+        invariant(
+          state.planning !== null,
+          "a planner host call outside planning",
+        );
+        invariant(
+          call.index === state.planning.host_calls.length,
+          `planner host call ${call.index} out of order`,
+        );
+        return {
+          state: {
+            ...state,
+            planning: {
+              ...state.planning,
+              host_calls: [...state.planning.host_calls, call],
+            },
+          },
+          effects: [],
+        };
+      }
       const next = updateStep(state, call.step, (step) => {
         invariant(
           step.status === "running" && step.attempt === call.attempt,
@@ -164,6 +211,38 @@ function evolve(state: RunState, message: RunEnvelope): Reduction {
       });
       return { state: next, effects: [] };
     }
+    case "PlanProduced": {
+      invariant(
+        state.planning !== null,
+        "a plan arrived for a run that has one",
+      );
+      const { plan, pins } = message.body;
+      const next = {
+        ...state,
+        plan,
+        pins: { ...state.pins, ...pins },
+        steps: plan.steps.map((step) => newStep(step.id)),
+        planning: null,
+      };
+      for (const step of plan.steps) {
+        for (const reference of [step.skill, step.fallback_skill]) {
+          invariant(
+            reference === undefined || next.pins[reference] !== undefined,
+            `step ${step.id}: ${reference} is not pinned`,
+          );
+        }
+      }
+      return { state: next, effects: [] };
+    }
+    case "PlanFailed":
+      invariant(
+        state.planning !== null,
+        "planning failed for a run that has a plan",
+      );
+      return {
+        state: { ...state, planning: null, plan_error: message.body.error },
+        effects: [],
+      };
     case "StepSucceeded": {
       const { step: id, attempt, output, output_sha256 } = message.body;
       const next = updateStep(state, id, (step) => {

@@ -7,6 +7,7 @@ import {
   type PlanStep,
   type RetryPolicy,
 } from "../src/plan/mod.ts";
+import type { Goal } from "../src/planner/mod.ts";
 import type { Json, RunStatus } from "../src/store/mod.ts";
 import type { HostCallBody, SkillPin, SkipReason } from "./run_messages.ts";
 
@@ -70,6 +71,10 @@ export interface RunState {
   error: RecordedError | null;
   /** Set by CancelRequested; the run ends cancelled at the next decision. */
   cancel_reason: string | null;
+  /** A goal run waiting for its plan (the plan is empty until PlanProduced). */
+  planning: { goal: Goal; host_calls: HostCallBody[] } | null;
+  /** Why planning failed; the run ends failed at the next decision. */
+  plan_error: RecordedError | null;
   /** How many records have been applied. */
   records: number;
   /** `at` of the last record: the reducer's only notion of "now". */

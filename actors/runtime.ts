@@ -1,8 +1,16 @@
 import type { Clock, Logger, RandomSource } from "../src/deps/mod.ts";
 import { newRunId } from "../src/deps/mod.ts";
-import { AosError } from "../src/errors/mod.ts";
+import { AosError, toAosError } from "../src/errors/mod.ts";
 import type { Metrics } from "../src/metrics/mod.ts";
-import { checkPlan, type Plan } from "../src/plan/mod.ts";
+import { checkPlan, type Plan, planSchema } from "../src/plan/mod.ts";
+import {
+  type Goal,
+  planFromAnswer,
+  PLANNER_SKILL,
+  PLANNER_STEP,
+  plannerRequest,
+  planWithRules,
+} from "../src/planner/mod.ts";
 import type { SkillRegistry } from "../src/skills/registry.ts";
 import {
   emptyHead,
@@ -14,6 +22,7 @@ import {
 } from "../src/store/mod.ts";
 import { HOST_ABI_VERSION, messageOf, type SkillPin } from "./run_messages.ts";
 import {
+  type GoalPlanner,
   type RunActorHandle,
   startRunActor,
   type StepExecutor,
@@ -65,6 +74,7 @@ export class Runtime {
 
   async #startActor(runId: string): Promise<RunActorHandle> {
     const handle = await startRunActor(runId, {
+      planner: this.#planGoal,
       store: this.#deps.store,
       executor: this.#deps.executor,
       clock: this.#deps.clock,
@@ -189,10 +199,16 @@ export class Runtime {
    * accepted run survives a crash of the process right after.
    */
   async submit(
-    plan: Plan,
+    request: Plan | Goal,
     options: { tenant: string },
   ): Promise<{ run_id: string }> {
-    const pins = this.pinPlan(plan);
+    const goal = "goal" in request ? request as Goal : undefined;
+    const plan = goal === undefined ? request as Plan : null;
+    let pins: Record<string, SkillPin> = {};
+    if (plan !== null) pins = this.pinPlan(plan);
+    if (goal?.planner === "llm") {
+      pins = { [PLANNER_SKILL]: this.#pinOrFail(PLANNER_SKILL, "/planner") };
+    }
     const { clock, random, store } = this.#deps;
     const runId = newRunId(clock.nowMs(), random);
     const first = sealRecord(emptyHead(runId), {
@@ -200,6 +216,7 @@ export class Runtime {
       body: {
         tenant: options.tenant,
         plan,
+        ...(goal === undefined ? {} : { goal }),
         pins,
         abi: HOST_ABI_VERSION,
       } as unknown as Record<string, never>,
@@ -210,10 +227,110 @@ export class Runtime {
     this.#deps.log.log("info", "run_submitted", {
       run_id: runId,
       tenant: options.tenant,
-      steps: plan.steps.length,
+      ...(plan === null
+        ? { planner: goal!.planner }
+        : { steps: plan.steps.length }),
     });
     this.#supervisor.supervise(runId);
     return { run_id: runId };
+  }
+
+  #pinOrFail(reference: string, pointer: string): SkillPin {
+    const pin = this.#deps.registry.pin(reference);
+    if (pin === undefined) {
+      throw new AosError(
+        "PLAN_UNKNOWN_SKILL",
+        `skill "${reference}" is not installed`,
+        {
+          details: { pointer, skill: reference },
+        },
+      );
+    }
+    return pin;
+  }
+
+  /**
+   * Makes the plan of a goal run: the rules planner from the goal text
+   * alone; the LLM planner by running the pinned `llm_invoke` as a
+   * pseudo-step whose host calls are recorded, so a crash mid-planning
+   * repeats no model call. Any plan is validated and pinned like a
+   * submitted one.
+   */
+  readonly #planGoal: GoalPlanner = async (
+    { run_id, goal, pin, hostCalls },
+  ) => {
+    try {
+      let plan: Plan;
+      if (goal.planner === "rules") {
+        plan = planWithRules(goal.goal, goal.context);
+      } else {
+        if (pin === undefined) {
+          throw new AosError(
+            "PLANNER_NO_PLAN",
+            "the run pinned no llm_invoke for its planner",
+          );
+        }
+        const skills = this.#deps.registry.list().map((skill) => ({
+          name: skill.name,
+          version: skill.version,
+          description: skill.manifest.description,
+          input_schema: skill.manifest.input_schema,
+        }));
+        const outcome = await this.#deps.executor.execute({
+          run_id,
+          step: PLANNER_STEP,
+          attempt: 1,
+          pin,
+          input: plannerRequest(goal, skills),
+          hostCalls,
+        });
+        if (!outcome.ok) return { ok: false, error: outcome.error };
+        const proposed = planSchema.safeParse(
+          planFromAnswer(
+            String((outcome.output as { content?: unknown }).content ?? ""),
+          ),
+        );
+        if (!proposed.success) {
+          throw new AosError(
+            "PLANNER_INVALID_PLAN",
+            "the model proposed a plan that is not valid",
+            {
+              details: {
+                issues: proposed.error.issues.map((issue) =>
+                  `${issue.path.join(".")}: ${issue.message}`
+                ).slice(0, 20),
+              },
+            },
+          );
+        }
+        plan = {
+          ...proposed.data,
+          ...(goal.context === undefined
+            ? {}
+            : { context: goal.context as Plan["context"] }),
+        };
+      }
+      const pins = this.#pinGoalPlan(plan, goal);
+      return { ok: true, plan, pins, planner: goal.planner };
+    } catch (error) {
+      return { ok: false, error: toAosError(error).toRecorded() };
+    }
+  };
+
+  #pinGoalPlan(plan: Plan, goal: Goal): Record<string, SkillPin> {
+    try {
+      return this.pinPlan(plan);
+    } catch (error) {
+      if (goal.planner !== "llm" || !(error instanceof AosError)) throw error;
+      throw new AosError(
+        "PLANNER_INVALID_PLAN",
+        `the model's plan was refused: ${error.message}`,
+        {
+          cause: error,
+          details: { refused_with: error.code, ...error.details },
+        },
+      );
+    }
   }
 
   /** Starts an actor for every unfinished run in the store; returns how many. */

@@ -5,6 +5,7 @@ import type { Logger } from "../deps/mod.ts";
 import { AosError, catalogEntries } from "../errors/mod.ts";
 import type { Metrics } from "../metrics/mod.ts";
 import { planSchema } from "../plan/mod.ts";
+import { goalSchema } from "../planner/mod.ts";
 import type { SkillRegistry } from "../skills/registry.ts";
 import type { Store } from "../store/mod.ts";
 import { errorResponse, parseJsonText, parseWith, readJson } from "./errors.ts";
@@ -97,8 +98,16 @@ export function createApp(deps: ApiDeps): Hono {
   });
 
   app.post("/v1/runs", async (c) => {
-    const plan = parseWith(planSchema, await readJson(c), "body");
-    const { run_id } = await runtime.submit(plan, { tenant: DEFAULT_TENANT });
+    const body = await readJson(c);
+    // A body with "goal" asks a planner for the plan; otherwise it is the plan.
+    const isGoal = typeof body === "object" && body !== null &&
+      !Array.isArray(body) && "goal" in body;
+    const request = isGoal
+      ? parseWith(goalSchema, body, "body")
+      : parseWith(planSchema, body, "body");
+    const { run_id } = await runtime.submit(request, {
+      tenant: DEFAULT_TENANT,
+    });
     return c.json(
       { run_id, status: "running", links: { self: `/v1/runs/${run_id}` } },
       202,
