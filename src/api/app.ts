@@ -10,6 +10,8 @@ import type { SkillRegistry } from "../skills/registry.ts";
 import type { Store } from "../store/mod.ts";
 import { errorResponse, parseJsonText, parseWith, readJson } from "./errors.ts";
 import { addSkillRoutes } from "./skills_routes.ts";
+import { calendarRoutes } from "./calendar_routes.ts";
+import type { MockCalendarService } from "../sandbox/services/calendar.ts";
 
 /** What the API serves. */
 export interface ApiDeps {
@@ -18,6 +20,8 @@ export interface ApiDeps {
   store: Store;
   metrics: Metrics;
   log: Logger;
+  /** The mock calendar, whose events the API lists; absent when not offered. */
+  calendar?: MockCalendarService;
   /** sha256 of the admin key; admin routes are closed when undefined. */
   adminKeySha256: string | undefined;
   nowMs: () => number;
@@ -91,6 +95,7 @@ export function createApp(deps: ApiDeps): Hono {
 
   app.get("/v1/errors", (c) => c.json({ errors: catalogEntries() }));
 
+  if (deps.calendar !== undefined) calendarRoutes(app, deps.calendar);
   addSkillRoutes(app, {
     registry,
     adminKeySha256: deps.adminKeySha256,

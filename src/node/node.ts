@@ -21,6 +21,7 @@ import {
 } from "../sandbox/mod.ts";
 import { buildSkills, findSkillDirs, PROJECT_ROOT } from "../skills/build.ts";
 import { SkillRegistry } from "../skills/registry.ts";
+import { mockCalendarService } from "../sandbox/services/calendar.ts";
 import { sha256Hex, SqliteStore, type Store } from "../store/mod.ts";
 
 /** One AOS node: store, registry, sandbox, runtime and API, wired. */
@@ -106,7 +107,9 @@ export async function openNode(
     }),
     secrets: config.secrets,
   };
+  const calendar = mockCalendarService();
   const sandbox = new Sandbox({
+    services: { calendar },
     modules: registry,
     clock,
     random,
@@ -133,6 +136,7 @@ export async function openNode(
     metrics,
   });
   const app = createApp({
+    calendar,
     runtime,
     registry,
     store,

@@ -5,6 +5,7 @@ import { canonicalJson, type Json } from "../store/mod.ts";
 import type { HostCallJournal } from "./host_calls.ts";
 import {
   answerHttp,
+  HOST_ANSWER_BYTES_MAX,
   type HttpCallPolicy,
   type HttpGateway,
   parseHttpRequest,
@@ -195,11 +196,25 @@ async function answerService(
           { details: { service: kind } },
         );
       }
-      return await service.answer(request, {
+      const answer = await service.answer(request, {
         permissions: state.http.policy.permissions,
         run_id: state.identity.run_id,
         step: state.identity.step,
       });
+      const answerBytes = canonicalJson(answer).length;
+      if (answerBytes > HOST_ANSWER_BYTES_MAX) {
+        throw new AosError(
+          "HOST_CALL_INVALID",
+          `the ${kind} answer is ${answerBytes} bytes; the cap is ${HOST_ANSWER_BYTES_MAX}`,
+          {
+            details: {
+              answer_bytes: answerBytes,
+              limit_bytes: HOST_ANSWER_BYTES_MAX,
+            },
+          },
+        );
+      }
+      return answer;
     } catch (error) {
       return {
         ok: false,

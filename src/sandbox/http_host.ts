@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { AosError, toAosError } from "../errors/mod.ts";
-import type { Json } from "../store/mod.ts";
+import { canonicalJson, type Json } from "../store/mod.ts";
 import type { HostCallJournal } from "./host_calls.ts";
 import type { GuardedHttpClient, OutboundRequest } from "./http_client.ts";
 
@@ -32,6 +32,13 @@ const requestSchema = z.object({
   body: z.string().nullable().default(null),
   timeout_ms: z.number().int().min(1).max(600_000).optional(),
 }).strict();
+
+/**
+ * Largest host answer handed to a guest, in bytes of JSON. It must fit the
+ * Extism kernel's buffer budget (the sandbox sizes that at 16 MiB with its
+ * default output cap) next to the call's input and output.
+ */
+export const HOST_ANSWER_BYTES_MAX = 12 * 1024 * 1024;
 
 const SECRET_REFERENCE = /\{\{secret:([A-Za-z0-9_]{1,64})\}\}/g;
 
@@ -128,7 +135,29 @@ export async function answerHttp(
         const body = response.body_encoding === "utf8"
           ? redact(response.body, gateway)
           : response.body;
-        return { ok: true, ...response, headers, body } as unknown as Json;
+        const answer = {
+          ok: true,
+          ...response,
+          headers,
+          body,
+        } as unknown as Json;
+        // The answer reaches the guest through the Extism kernel's buffers;
+        // JSON escaping can make it several times the body's size.
+        const answerBytes = canonicalJson(answer).length;
+        if (answerBytes > HOST_ANSWER_BYTES_MAX) {
+          throw new AosError(
+            "HTTP_RESPONSE_TOO_LARGE",
+            `the response is ${answerBytes} bytes as JSON; the cap is ${HOST_ANSWER_BYTES_MAX}`,
+            {
+              details: {
+                answer_bytes: answerBytes,
+                limit_bytes: HOST_ANSWER_BYTES_MAX,
+                status: response.status,
+              },
+            },
+          );
+        }
+        return answer;
       } catch (error) {
         const failure = toAosError(error);
         return { ok: false, error: failure.toJSON() } as unknown as Json;

@@ -256,7 +256,9 @@ export interface WorkerLike {
 }
 
 const WASM_PAGE_BYTES = 65_536;
-const EXTISM_BACKSTOP_MS = 1_000;
+// Generous: worker start-up on a loaded 2-core machine can take seconds, and
+// this only has to stop a module whose _initialize never returns.
+const EXTISM_BACKSTOP_MS = 30_000;
 
 interface GuestLog {
   lastError: string | undefined;
