@@ -34,6 +34,15 @@ export interface NodeConfig {
   };
   /** Secrets skills may reference as `{{secret:NAME}}`: `AOS_SECRET_<NAME>`. */
   secrets: Record<string, string>;
+  /**
+   * Databases `postgres_query` may use, by name: `AOS_DATASOURCE_<NAME>` is
+   * the URL, `AOS_DATASOURCE_<NAME>_READONLY` an optional read-only one.
+   * Only the host sees these URLs.
+   */
+  datasources: Record<
+    string,
+    { url: string; readOnlyUrl?: string | undefined }
+  >;
   /** The admin key (`AOS_ADMIN_KEY`); admin routes are closed without one. */
   adminKey?: string | undefined;
 }
@@ -68,6 +77,13 @@ const configSchema = z.object({
   secrets: z.record(z.string().regex(/^[A-Za-z0-9_]{1,64}$/), z.string()),
   adminKey: z.string().min(16, "the admin key needs at least 16 characters")
     .optional(),
+  datasources: z.record(
+    z.string().regex(/^[a-z0-9_]{1,64}$/),
+    z.object({
+      url: z.string().startsWith("postgres"),
+      readOnlyUrl: z.string().startsWith("postgres").optional(),
+    }),
+  ),
 });
 
 /** Defaults of every setting. */
@@ -90,6 +106,7 @@ export const DEFAULT_CONFIG: NodeConfig = {
     externalEnabled: false,
   },
   secrets: {},
+  datasources: {},
 };
 
 /** `host:port` → its parts; undefined for anything else. */
@@ -114,6 +131,24 @@ function hostPorts(
     }
     return parsed;
   });
+}
+
+function datasourcesFrom(
+  env: Record<string, string | undefined>,
+): Record<string, { url: string; readOnlyUrl?: string }> {
+  const datasources: Record<string, { url: string; readOnlyUrl?: string }> = {};
+  for (const [name, value] of Object.entries(env)) {
+    if (
+      !name.startsWith("AOS_DATASOURCE_") || name.endsWith("_READONLY") ||
+      value === undefined
+    ) continue;
+    const key = name.slice("AOS_DATASOURCE_".length).toLowerCase();
+    const readOnly = env[`${name}_READONLY`];
+    datasources[key] = readOnly === undefined
+      ? { url: value }
+      : { url: value, readOnlyUrl: readOnly };
+  }
+  return datasources;
 }
 
 function secretsFrom(
@@ -200,6 +235,7 @@ export function loadNodeConfig(
     },
     secrets: secretsFrom(env),
     adminKey: env.AOS_ADMIN_KEY,
+    datasources: datasourcesFrom(env),
   });
   if (!result.success) {
     const problems = result.error.issues.map((issue) =>

@@ -22,6 +22,7 @@ import {
 import { buildSkills, findSkillDirs, PROJECT_ROOT } from "../skills/build.ts";
 import { SkillRegistry } from "../skills/registry.ts";
 import { mockCalendarService } from "../sandbox/services/calendar.ts";
+import { sqlService } from "../sandbox/services/sql.ts";
 import { sha256Hex, SqliteStore, type Store } from "../store/mod.ts";
 
 /** One AOS node: store, registry, sandbox, runtime and API, wired. */
@@ -108,8 +109,9 @@ export async function openNode(
     secrets: config.secrets,
   };
   const calendar = mockCalendarService();
+  const sql = sqlService({ datasources: config.datasources });
   const sandbox = new Sandbox({
-    services: { calendar },
+    services: { calendar, sql },
     modules: registry,
     clock,
     random,
@@ -158,6 +160,7 @@ export async function openNode(
     async close() {
       await runtime.close();
       await sandbox.close();
+      await sql.close();
       await store.close();
     },
   };
