@@ -142,7 +142,7 @@ export function decideNext(state: RunState): Effect[] {
       });
     }
   }
-  let free = concurrencyOf(state) -
+  const free = concurrencyOf(state) -
     state.steps.filter((step) => step.status === "running").length;
   for (const step of state.steps) {
     if (free <= 0) break;

@@ -146,12 +146,6 @@ function updateStep(
   return { ...state, steps };
 }
 
-function stepOf(state: RunState, id: string): StepState {
-  const step = state.steps.find((candidate) => candidate.id === id);
-  invariant(step !== undefined, `unknown step ${id}`);
-  return step;
-}
-
 function running(state: RunState): string[] {
   return state.steps.filter((step) => step.status === "running").map((step) =>
     step.id

@@ -25,7 +25,9 @@ Deno.test("POST /v1/runs runs a 3-step plan to success and GET shows its outputs
     );
     assert.equal(view.status, 200);
     assert.equal(view.body.status, "succeeded");
-    assert.deepEqual(view.body.output, { result: { name: "Ada" } });
+    const output = view.body.output as { result: unknown; result_hash: string };
+    assert.deepEqual(output.result, { name: "Ada" });
+    assert.match(output.result_hash, /^[0-9a-f]{64}$/);
     const steps = view.body.steps as {
       id: string;
       status: string;
@@ -36,8 +38,9 @@ Deno.test("POST /v1/runs runs a 3-step plan to success and GET shows its outputs
       ["pick", "succeeded"],
       ["omit", "succeeded"],
     ]);
-    assert.deepEqual(steps[1]!.output, {
-      result: { customer: { name: "Ada", tier: "gold" }, id: 7 },
+    assert.deepEqual((steps[1]!.output as { result: unknown }).result, {
+      customer: { name: "Ada", tier: "gold" },
+      id: 7,
     });
     const events = await requestJson(node, "GET", `/v1/runs/${runId}/events`);
     const records = events.body.events as Parameters<typeof verifyChain>[0];
@@ -52,7 +55,7 @@ Deno.test("POST /v1/runs runs a 3-step plan to success and GET shows its outputs
     );
     assert.match(
       metrics,
-      /nova_skill_duration_seconds_count\{skill="json_transform",version="1.0.0"\} 3/,
+      /nova_skill_duration_seconds_count\{skill="json_transform",version="1.1.0"\} 3/,
     );
   } finally {
     await node.close();

@@ -380,20 +380,18 @@ Deno.test("a hardened skill stops at its memory cap, and __aos_probe tells that 
   const items = Array.from({ length: 60_000 }, (_, i) => ({ i, s: "xxxx" }));
   const input = JSON.stringify({ op: "extract", input: items, path: "$[-1]" });
   await withPlugins([original, bytes], async ([before, after]) => {
-    assert.deepEqual(await call(before!, "run", input), {
-      ok: true,
-      text: '{"result":{"i":59999,"s":"xxxx"}}',
-    });
+    const whole = await call(before!, "run", input);
+    assert.equal(whole.ok, true);
+    assert.deepEqual(JSON.parse(whole.text!).result, { i: 59999, s: "xxxx" });
     // 1.4 MB of input cannot even be read into 16 pages (1 MiB).
     const capped = await call(after!, "run", input);
     assert.equal(capped.ok, false);
     assert.equal((await call(after!, PROBE_EXPORT)).ok, false);
     // The instance survived the trap and still serves small inputs.
     const small = JSON.stringify({ op: "extract", input: [1], path: "$[0]" });
-    assert.deepEqual(await call(after!, "run", small), {
-      ok: true,
-      text: '{"result":1}',
-    });
+    const served = await call(after!, "run", small);
+    assert.equal(served.ok, true);
+    assert.equal(JSON.parse(served.text!).result, 1);
   });
 });
 

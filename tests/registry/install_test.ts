@@ -119,7 +119,7 @@ Deno.test("a third-party skill installed over HTTP runs, and v2 changes nothing 
       `/v1/runs/${pinnedToV1.body.run_id}?wait_ms=30000`,
     )).body;
     assert.equal(v1Run.status, "succeeded");
-    assert.deepEqual(v1Run.output, { result: { a: 1 } });
+    assert.deepEqual((v1Run.output as { result: unknown }).result, { a: 1 });
     assert.match(
       String((v1Run.steps as { skill: string }[])[1]!.skill),
       /^acme\.reshape@1\.0\.0#/,
@@ -137,7 +137,7 @@ Deno.test("a third-party skill installed over HTTP runs, and v2 changes nothing 
         params: { op: "pick", input: { z: 1 }, keys: ["z"] },
       }],
     });
-    assert.deepEqual(explicit.output, { result: { z: 1 } });
+    assert.deepEqual((explicit.output as { result: unknown }).result, { z: 1 });
 
     const versions = await requestJson(node, "GET", "/v1/skills/acme.reshape");
     assert.deepEqual(

@@ -127,11 +127,12 @@ Deno.test("replay re-executes skills: a forged output with valid hashes is caugh
   assert.equal(report.divergence?.step, "extract");
   assert.match(
     String(report.divergence?.skill),
-    /^json_transform@1\.0\.0#[0-9a-f]{64}$/,
+    /^json_transform@1\.1\.0#[0-9a-f]{64}$/,
   );
   assert.deepEqual(
-    (report.divergence?.expected as { output: unknown }).output,
-    { result: { order_id: 8 } },
+    (report.divergence?.expected as { output: { result: unknown } }).output
+      .result,
+    { order_id: 8 },
   );
   assert.deepEqual(
     (report.divergence?.actual as { output: unknown }).output,

@@ -92,6 +92,63 @@ Deno.test("json_transform names the missing or mistyped param", async () => {
       [{ op: "pick", input: {} }, "keys"],
       [{ op: "omit", input: {}, keys: "a" }, "keys"],
       [{ op: "pick", input: {}, keys: ["a", 1] }, "keys"],
+      [{ op: "map", input: [] }, "path"],
+      [{ op: "map", input: [], path: ["$"] }, "path"],
+      [{ op: "map", input: [], path: "$", missing: "drop" }, "missing"],
+      [{ op: "map", input: [], path: "$", missing: null }, "missing"],
+      [{ op: "filter", input: [] }, "where"],
+      [{ op: "filter", input: [], where: [] }, "where"],
+      [
+        { op: "filter", input: [], where: { op: "eq", value: 1 } },
+        "where.path",
+      ],
+      [
+        { op: "filter", input: [], where: { path: "$", op: "like" } },
+        "where.op",
+      ],
+      [{ op: "filter", input: [], where: { path: "$", op: "EQ" } }, "where.op"],
+      [
+        { op: "filter", input: [], where: { path: "$", op: "eq" } },
+        "where.value",
+      ],
+      [
+        { op: "filter", input: [], where: { path: "$", op: "contains" } },
+        "where.value",
+      ],
+      [{
+        op: "filter",
+        input: [],
+        where: { path: "$", op: "lte", value: null },
+      }, "where.value"],
+      [
+        { op: "filter", input: [], where: { path: "$", op: "gt", value: [1] } },
+        "where.value",
+      ],
+      [{
+        op: "filter",
+        input: [],
+        where: { path: "$", op: "startswith", value: 1 },
+      }, "where.value"],
+      [{
+        op: "filter",
+        input: [],
+        where: { path: "$", op: "endswith", value: {} },
+      }, "where.value"],
+      [{
+        op: "filter",
+        input: [],
+        where: { path: "$", op: "exists", value: 1 },
+      }, "where.value"],
+      [{ op: "merge", input: {} }, "with"],
+      [{ op: "merge", input: {}, with: [] }, "with"],
+      [{ op: "merge", input: {}, with: {}, deep: "yes" }, "deep"],
+      [{ op: "flatten", input: [], depth: -1 }, "depth"],
+      [{ op: "flatten", input: [], depth: 1.5 }, "depth"],
+      [{ op: "flatten", input: [], depth: "2" }, "depth"],
+      [{ op: "flatten", input: [], depth: null }, "depth"],
+      [{ op: "sort", input: [], by: 1 }, "by"],
+      [{ op: "sort", input: [], order: "up" }, "order"],
+      [{ op: "sort", input: [], order: null }, "order"],
     ];
     for (const [params, field] of cases) {
       const details = expectError(
@@ -99,6 +156,7 @@ Deno.test("json_transform names the missing or mistyped param", async () => {
         "ERR_JSON_INVALID_PARAMS",
       );
       assert.equal(details.field, field, JSON.stringify(params));
+      assert.equal(typeof details.expected, "string");
     }
   } finally {
     await plugin.close();
@@ -115,7 +173,16 @@ Deno.test("json_transform refuses unknown or missing ops", async () => {
       );
       assert.deepEqual(details, {
         op: op ?? null,
-        allowed: ["extract", "omit", "pick"],
+        allowed: [
+          "extract",
+          "filter",
+          "flatten",
+          "map",
+          "merge",
+          "omit",
+          "pick",
+          "sort",
+        ],
       });
     }
   } finally {
@@ -219,6 +286,178 @@ Deno.test("json_transform accepts 100 levels of nesting and refuses 101", async 
       const details = expectError(outcome, "ERR_JSON_INVALID_INPUT");
       assert.match(String(details.reason), /deeper than 100/);
     }
+  } finally {
+    await plugin.close();
+  }
+});
+
+Deno.test("json_transform map, filter, flatten and sort need an array, merge an object", async () => {
+  const plugin = await openPlugin(wasm);
+  try {
+    const needArray: Record<string, unknown>[] = [
+      { op: "map", path: "$" },
+      { op: "filter", where: { path: "$", op: "exists" } },
+      { op: "flatten" },
+      { op: "sort", by: "$.a" },
+    ];
+    const inputs: [unknown, string][] = [
+      [{ a: [1] }, "object"],
+      ["[1]", "string"],
+      [null, "null"],
+      [1, "number"],
+      [false, "boolean"],
+    ];
+    for (const [input, actual] of inputs) {
+      for (const params of needArray) {
+        const outcome = await callSkill(plugin, { ...params, input });
+        assert.deepEqual(expectError(outcome, "ERR_JSON_TYPE_MISMATCH"), {
+          expected: "array",
+          actual,
+        }, `${params.op} ${actual}`);
+      }
+    }
+    const merge = await callSkill(plugin, {
+      op: "merge",
+      input: [{}],
+      with: {},
+    });
+    assert.deepEqual(expectError(merge, "ERR_JSON_TYPE_MISMATCH"), {
+      expected: "object",
+      actual: "array",
+    });
+  } finally {
+    await plugin.close();
+  }
+});
+
+Deno.test("json_transform names the param of a malformed path", async () => {
+  const plugin = await openPlugin(wasm);
+  try {
+    const cases: [Record<string, unknown>, string, string, number][] = [
+      [{ op: "map", path: "name" }, "path", "name", 0],
+      [
+        { op: "filter", where: { path: "$[", op: "exists" } },
+        "where.path",
+        "$[",
+        2,
+      ],
+      [{ op: "sort", by: "$.a b" }, "by", "$.a b", 3],
+    ];
+    for (const [params, field, path, position] of cases) {
+      const outcome = await callSkill(plugin, { ...params, input: [] });
+      assert.deepEqual(expectError(outcome, "ERR_JSON_INVALID_PATH"), {
+        field,
+        path,
+        position,
+      });
+    }
+  } finally {
+    await plugin.close();
+  }
+});
+
+Deno.test("json_transform map and sort name the element a path is missing from", async () => {
+  const plugin = await openPlugin(wasm);
+  try {
+    const input = [{ a: { b: [1, 2] } }, { a: { b: [3] } }, { a: 1 }];
+    const cases: [Record<string, unknown>, Record<string, unknown>][] = [
+      [{ op: "map", path: "$.a.b[1]" }, { at: "$.a.b", index: 1 }],
+      [{ op: "map", path: "$.a.b[0]", missing: "error" }, {
+        at: "$.a",
+        index: 2,
+      }],
+      [{ op: "sort", by: "$.a.b" }, { at: "$.a", index: 2 }],
+      [{ op: "sort", by: "$.c", order: "desc" }, { at: "$", index: 0 }],
+    ];
+    for (const [params, expected] of cases) {
+      const outcome = await callSkill(plugin, { ...params, input });
+      assert.deepEqual(expectError(outcome, "ERR_JSON_PATH_NOT_FOUND"), {
+        ...expected,
+        path: params.path ?? params.by,
+      });
+    }
+  } finally {
+    await plugin.close();
+  }
+});
+
+/** Params of exactly `bytes` UTF-8 bytes whose transform is small. */
+function paramsOfSize(bytes: number): string {
+  const shell = '{"op":"pick","input":{"pad":""},"keys":[]}';
+  return shell.replace('""', `"${"x".repeat(bytes - shell.length)}"`);
+}
+
+Deno.test("json_transform accepts params of 10 MiB and refuses one byte more", async () => {
+  const plugin = await openPlugin(wasm);
+  try {
+    const limit = 10 * 1024 * 1024;
+    const ok = await callSkillText(plugin, paramsOfSize(limit));
+    assert.deepEqual(expectOutput(ok).result, {});
+    const outcome = await callSkillText(plugin, paramsOfSize(limit + 1));
+    assert.deepEqual(expectError(outcome, "ERR_JSON_INVALID_INPUT"), {
+      bytes: limit + 1,
+      limit_bytes: limit,
+    });
+  } finally {
+    await plugin.close();
+  }
+});
+
+Deno.test("json_transform accepts arrays of 100000 elements and refuses longer ones, with their path", async () => {
+  const plugin = await openPlugin(wasm);
+  try {
+    const items = (length: number) => new Array(length).fill(0);
+    const ok = await callSkill(plugin, {
+      op: "map",
+      input: items(100_000),
+      path: "$",
+    });
+    assert.equal((expectOutput(ok).result as unknown[]).length, 100_000);
+    const cases: [unknown, string][] = [
+      [{ op: "map", input: items(100_001), path: "$" }, "$.input"],
+      [
+        { op: "extract", input: { "it's b": [[], items(100_001)] }, path: "$" },
+        "$.input['it\\'s b'][1]",
+      ],
+      [
+        { op: "extract", input: [{ "ok": [items(100_002)] }], path: "$" },
+        "$.input[0].ok[0]",
+      ],
+      [{ op: "pick", input: {}, keys: items(100_001).map(String) }, "$.keys"],
+    ];
+    for (const [params, at] of cases) {
+      const details = expectError(
+        await callSkill(plugin, params),
+        "ERR_JSON_INVALID_INPUT",
+      );
+      assert.equal(details.at, at);
+      assert.equal(details.limit_items, 100_000);
+      assert.ok((details.length as number) > 100_000);
+    }
+  } finally {
+    await plugin.close();
+  }
+});
+
+Deno.test("json_transform flatten refuses a result longer than the array limit", async () => {
+  const plugin = await openPlugin(wasm);
+  try {
+    const items = (length: number) => new Array(length).fill(0);
+    const ok = await callSkill(plugin, {
+      op: "flatten",
+      input: [items(60_000), items(40_000)],
+    });
+    assert.equal((expectOutput(ok).result as unknown[]).length, 100_000);
+    const outcome = await callSkill(plugin, {
+      op: "flatten",
+      input: [items(60_000), [items(40_001)]],
+      depth: 2,
+    });
+    assert.deepEqual(expectError(outcome, "ERR_JSON_INVALID_INPUT"), {
+      at: "$.input",
+      length: 100_001,
+      limit_items: 100_000,
+    });
   } finally {
     await plugin.close();
   }

@@ -68,7 +68,10 @@ Deno.test("a diamond DAG runs its independent branches concurrently and joins", 
       ],
     });
     assert.equal(view.status, "succeeded");
-    assert.deepEqual(view.output, { result: { l: 3, r: "right" } });
+    assert.deepEqual((view.output as { result: unknown }).result, {
+      l: 3,
+      r: "right",
+    });
     const order = events.map((record) =>
       `${record.type}:${record.body.step ?? ""}`
     );
@@ -124,7 +127,7 @@ Deno.test("a false condition skips its step, and steps after it still run", asyn
     assert.equal(view.status, "succeeded");
     assert.equal(steps(view).only_if_flag!.status, "skipped");
     assert.equal(steps(view).only_if_flag!.skip_reason, "condition_false");
-    assert.deepEqual(view.output, { n: { result: 3 } });
+    assert.equal((view.output as { n: { result: number } }).n.result, 3);
   } finally {
     await node.close();
   }
@@ -149,10 +152,14 @@ Deno.test("a fallback skill runs when the step's own skill fails", async () => {
     });
     assert.equal(view.status, "succeeded");
     const lookup = steps(view).lookup!;
-    assert.deepEqual([lookup.fallback, lookup.attempts, lookup.output], [
+    assert.deepEqual([
+      lookup.fallback,
+      lookup.attempts,
+      (lookup.output as { result: unknown }).result,
+    ], [
       true,
       2,
-      { result: { default: "x" } },
+      { default: "x" },
     ]);
   } finally {
     await node.close();

@@ -158,13 +158,18 @@ export function sqlService(options: SqlServiceOptions): SqlService {
     async close(): Promise<void> {
       closed = true;
       const ending = [...pools.values()].map((pool) =>
-        pool.sql.end({ timeout: 5 })
+        pool.sql.end({ timeout: CLOSE_WAIT_SECONDS })
       );
       pools.clear();
       await Promise.all(ending);
     },
   };
 }
+
+// How long close() lets statements in flight finish before it drops their
+// connections; it also bounds the wait for a pool still retrying a
+// connection to a datasource that is down.
+const CLOSE_WAIT_SECONDS = 1;
 
 function definedOnly<T extends object>(value: T): Partial<T> {
   return Object.fromEntries(
@@ -175,8 +180,8 @@ function definedOnly<T extends object>(value: T): Partial<T> {
 // --- requests --------------------------------------------------------------
 
 const REQUEST_KEYS = ["datasource", "sql", "params", "timeout_ms", "row_limit"];
-/** PostgreSQL's own limit on parameters of one statement. */
-const PARAMS_MAX = 65_535;
+/** Most parameters of one statement (PostgreSQL takes 65 535). */
+const PARAMS_MAX = 10_000;
 
 function invalid(
   field: string,
@@ -395,10 +400,7 @@ const SESSION = {
   extra_float_digits: "1",
 };
 
-function openPool(
-  url: string,
-  limits: SqlLimits,
-): Pool {
+function openPool(url: string, limits: SqlLimits): Pool {
   const sql = postgres(url, {
     max: limits.connectionsMax,
     connect_timeout: Math.ceil(limits.connectTimeoutMs / 1000),
@@ -408,6 +410,17 @@ function openPool(
     prepare: false,
     onnotice: () => {},
     connection: SESSION,
+    types: {
+      // Parameters are text already (paramText). postgres.js would otherwise
+      // re-serialize them by the type PostgreSQL infers: JSON-encode a jsonb
+      // parameter again, read "true" as false, round timestamps through Date.
+      verbatim: {
+        to: 25,
+        from: [16, 17, 114, 3802, 1082, 1114, 1184],
+        serialize: (value: unknown) => String(value),
+        parse: (value: string) => value,
+      },
+    },
   });
   return { sql, types: new Map() };
 }
@@ -433,50 +446,77 @@ interface RawResult extends Array<RawRow> {
   statement?: { columns?: RawColumn[] };
 }
 
+/**
+ * Whether `error` means the connection is gone. postgres.js must then not
+ * be handed the connection again: a reserved connection that closed still
+ * accepts queries, writes them to a socket that no longer exists (an
+ * uncaught TypeError that would end the process), and `release()` would put
+ * it back among the open ones. Left alone, the pool reconnects it.
+ */
+function connectionLost(error: unknown): boolean {
+  if (error instanceof postgres.PostgresError) {
+    return error.severity === "FATAL" || error.severity === "PANIC";
+  }
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code !== "string" || CONNECTION_CODES.has(code);
+}
+
 async function runStatement(
   pool: Pool,
   request: SqlRequest,
   limits: RunLimits,
 ): Promise<Json> {
   const connection = await pool.sql.reserve();
+  let alive = true;
+  // Each query is sent from the continuation of the previous one, that is
+  // right after the connection answered, never after an unrelated wait.
+  const run = async <T>(query: PromiseLike<T>): Promise<T> => {
+    try {
+      return await query;
+    } catch (error) {
+      if (connectionLost(error)) alive = false;
+      throw error;
+    }
+  };
   try {
-    await connection.unsafe(
-      limits.readOnly ? "begin read only" : "begin read write",
+    await run(
+      connection.unsafe(
+        limits.readOnly ? "begin read only" : "begin read write",
+      ),
     );
     try {
-      await connection.unsafe(
-        `set local statement_timeout = ${limits.timeoutMs}`,
+      await run(
+        connection.unsafe(`set local statement_timeout = ${limits.timeoutMs}`),
       );
       let batch: RawResult | undefined;
       const query = connection.unsafe(
         request.sql,
         request.params.map(paramText),
-      )
-        .raw();
-      const final = await (query.cursor(
-        limits.rowLimit + 1,
-        (rows: unknown) => {
+      ).raw();
+      const final = await run(
+        query.cursor(limits.rowLimit + 1, (rows: unknown) => {
           batch = rows as RawResult;
           return pool.sql.CLOSE;
-        },
-      ) as unknown as Promise<RawResult>);
+        }) as unknown as Promise<RawResult>,
+      );
       const result = batch ?? final;
       const columns = result.columns ?? final.columns ??
         final.statement?.columns ?? [];
       await learnTypes(
+        run,
         connection,
         pool.types,
         columns.map((column) => column.type),
       );
-      await connection.unsafe("commit");
+      await run(connection.unsafe("commit"));
       return answerOf(result, columns, pool.types, limits);
     } catch (error) {
-      await connection.unsafe("rollback").catch(() => {});
+      if (alive) await run(connection.unsafe("rollback")).catch(() => {});
       throw error;
     }
   } finally {
-    await connection.unsafe("discard all").catch(() => {});
-    connection.release();
+    if (alive) await run(connection.unsafe("discard all")).catch(() => {});
+    if (alive) connection.release();
   }
 }
 
@@ -614,6 +654,7 @@ const BUILTIN: Record<number, [name: string, element: number]> = {
   3807: ["_jsonb", 3802],
 };
 const TYPES_CACHED_MAX = 10_000;
+const BOX = 603;
 
 function typeInfo(
   oid: number,
@@ -627,6 +668,7 @@ function typeInfo(
 }
 
 async function learnTypes(
+  run: <T>(query: PromiseLike<T>) => Promise<T>,
   connection: postgres.ReservedSql,
   types: Map<number, TypeInfo>,
   oids: number[],
@@ -636,11 +678,11 @@ async function learnTypes(
   );
   if (missing.length === 0) return;
   if (types.size + missing.length > TYPES_CACHED_MAX) types.clear();
-  const rows = await connection.unsafe(
+  const rows = await run(connection.unsafe(
     "select oid::int4 as oid, typname, typelem::int4 as element, " +
       "typbasetype::int4 as base from pg_type where oid = any($1::int4[])",
     [`{${missing.join(",")}}`],
-  );
+  ));
   for (const row of rows) {
     types.set(row.oid as number, {
       name: row.typname as string,
@@ -667,7 +709,8 @@ function converterFor(
   const info = typeInfo(oid, types);
   if (info === undefined || depth > 8) return text;
   if (info.base !== 0) return converterFor(info.base, types, depth + 1);
-  if (info.element !== 0 && info.name.startsWith("_")) {
+  // box[] separates elements with ';' and is left as PostgreSQL writes it.
+  if (info.element !== 0 && info.element !== BOX && info.name.startsWith("_")) {
     const element = converterFor(info.element, types, depth + 1);
     return (value) => mapArray(parseArrayLiteral(value), element);
   }
@@ -686,13 +729,21 @@ function mapArray(items: TextArray, convert: Converter): Json[] {
   );
 }
 
-/** `{1,"a b",NULL,{2,3}}` → nested arrays of element text (null for NULL). */
+/**
+ * `{1,"a b",NULL,{2,3}}` → nested arrays of element text (null for NULL).
+ * Throws on text PostgreSQL would not write, rather than loop or guess.
+ */
 export function parseArrayLiteral(literal: string): TextArray {
   // Non-default bounds come first: "[0:1]={1,2}".
   let position = literal.startsWith("[") ? literal.indexOf("=") + 1 : 0;
+  const malformed = () =>
+    new Error(
+      `malformed array literal at ${position}: ${literal.slice(0, 100)}`,
+    );
   const parse = (): TextArray => {
+    if (literal[position] !== "{") throw malformed();
     const items: TextArray = [];
-    position++; // '{'
+    position++;
     if (literal[position] === "}") {
       position++;
       return items;
@@ -703,21 +754,24 @@ export function parseArrayLiteral(literal: string): TextArray {
       } else if (literal[position] === '"') {
         let value = "";
         position++;
-        while (literal[position] !== '"') {
+        while (position < literal.length && literal[position] !== '"') {
           if (literal[position] === "\\") position++;
-          value += literal[position++];
+          value += literal[position++] ?? "";
         }
         position++;
         items.push(value);
       } else {
         const end = literal.slice(position).search(/[,}]/);
+        if (end < 0) throw malformed();
         const value = literal.slice(position, position + end).trim();
         position += end;
         items.push(value === "NULL" ? null : value);
       }
-      if (literal[position++] === "}") return items;
+      const separator = literal[position++];
+      if (separator === "}") return items;
+      if (separator !== ",") throw malformed();
     }
-    return items;
+    throw malformed();
   };
   return parse();
 }

@@ -11,10 +11,17 @@ import {
 } from "./sql.ts";
 
 const READER = { permissions: ["sql"], run_id: "run_test", step: "query" };
-const WRITER = { permissions: ["sql:write"], run_id: "run_test", step: "query" };
+const WRITER = {
+  permissions: ["sql:write"],
+  run_id: "run_test",
+  step: "query",
+};
 
 /** The AosError `promise` rejects with, after checking its code. */
-async function failure(promise: Promise<unknown>, code: string): Promise<AosError> {
+async function failure(
+  promise: Promise<unknown>,
+  code: string,
+): Promise<AosError> {
   try {
     const answer = await promise;
     assert.fail(`expected ${code}, got ${JSON.stringify(answer)}`);
@@ -30,7 +37,9 @@ function codeOf(run: () => unknown): string | undefined {
     run();
     return undefined;
   } catch (error) {
-    return error instanceof AosError ? `${error.code}:${error.details.reason ?? error.details.field}` : String(error);
+    return error instanceof AosError
+      ? `${error.code}:${error.details.reason ?? error.details.field}`
+      : String(error);
   }
 }
 
@@ -51,13 +60,18 @@ Deno.test("checkStatement() allows one data statement and ignores ';' in quotes 
     "explain select 1",
     "values (1)",
   ];
-  for (const text of allowed) assert.equal(codeOf(() => checkStatement(text)), undefined, text);
+  for (const text of allowed) {
+    assert.equal(codeOf(() => checkStatement(text)), undefined, text);
+  }
   const refused: [string, string][] = [
     ["select 1; select 2", "ERR_SQL_INVALID_QUERY:multiple_statements"],
     ["select 1;;", "ERR_SQL_INVALID_QUERY:multiple_statements"],
     ["select ';'; drop table t", "ERR_SQL_INVALID_QUERY:multiple_statements"],
     ["select 1 /* */; commit", "ERR_SQL_INVALID_QUERY:multiple_statements"],
-    ["set statement_timeout = 0", "ERR_SQL_INVALID_QUERY:statement_not_allowed"],
+    [
+      "set statement_timeout = 0",
+      "ERR_SQL_INVALID_QUERY:statement_not_allowed",
+    ],
     ["commit", "ERR_SQL_INVALID_QUERY:statement_not_allowed"],
     ["begin", "ERR_SQL_INVALID_QUERY:statement_not_allowed"],
     ["create table t (id int)", "ERR_SQL_INVALID_QUERY:statement_not_allowed"],
@@ -67,7 +81,9 @@ Deno.test("checkStatement() allows one data statement and ignores ';' in quotes 
     ["select 1 /* open", "ERR_SQL_INVALID_QUERY:sql"],
     ["select '\u0000'", "ERR_SQL_INVALID_QUERY:sql"],
   ];
-  for (const [text, expected] of refused) assert.equal(codeOf(() => checkStatement(text)), expected, text);
+  for (const [text, expected] of refused) {
+    assert.equal(codeOf(() => checkStatement(text)), expected, text);
+  }
 });
 
 Deno.test("parseSqlRequest() names the field it refuses", () => {
@@ -82,7 +98,10 @@ Deno.test("parseSqlRequest() names the field it refuses", () => {
     [{ datasource: "main", sql: "select 1", url: "postgres://x" }, "url"],
   ];
   for (const [request, field] of cases) {
-    assert.equal(codeOf(() => parseSqlRequest(request)), `ERR_SQL_INVALID_QUERY:${field}`);
+    assert.equal(
+      codeOf(() => parseSqlRequest(request)),
+      `ERR_SQL_INVALID_QUERY:${field}`,
+    );
   }
   assert.deepEqual(parseSqlRequest({ datasource: "main", sql: "select 1" }), {
     datasource: "main",
@@ -93,9 +112,21 @@ Deno.test("parseSqlRequest() names the field it refuses", () => {
 
 Deno.test("parseArrayLiteral() reads quoted, NULL, nested and bounded arrays", () => {
   assert.deepEqual(parseArrayLiteral("{}"), []);
-  assert.deepEqual(parseArrayLiteral('{1,"a,b","c\\"d",NULL,"NULL"}'), ["1", "a,b", 'c"d', null, "NULL"]);
-  assert.deepEqual(parseArrayLiteral("{{1,2},{3,4}}"), [["1", "2"], ["3", "4"]]);
+  assert.deepEqual(parseArrayLiteral('{1,"a,b","c\\"d",NULL,"NULL"}'), [
+    "1",
+    "a,b",
+    'c"d',
+    null,
+    "NULL",
+  ]);
+  assert.deepEqual(parseArrayLiteral("{{1,2},{3,4}}"), [["1", "2"], [
+    "3",
+    "4",
+  ]]);
   assert.deepEqual(parseArrayLiteral("[0:1]={5,6}"), ["5", "6"]);
+  for (const malformed of ["", "{1,2", '{"open', "1,2"]) {
+    assert.throws(() => parseArrayLiteral(malformed), /malformed/, malformed);
+  }
 });
 
 Deno.test("sqlService() against a real PostgreSQL", async (t) => {
@@ -108,13 +139,19 @@ Deno.test("sqlService() against a real PostgreSQL", async (t) => {
   `);
   const services: SqlService[] = [];
   const open = (options: Partial<Parameters<typeof sqlService>[0]> = {}) => {
-    const service = sqlService({ datasources: { main: { url: database.url } }, ...options });
+    const service = sqlService({
+      datasources: { main: { url: database.url } },
+      ...options,
+    });
     services.push(service);
     return service;
   };
   const sql = open();
-  const ask = (request: Record<string, unknown>, context = READER, service = sql) =>
-    service.answer({ datasource: "main", ...request }, context);
+  const ask = (
+    request: Record<string, unknown>,
+    context = READER,
+    service = sql,
+  ) => service.answer({ datasource: "main", ...request }, context);
   try {
     await t.step("values become JSON by column type", async () => {
       const answer = await ask({
@@ -156,7 +193,7 @@ Deno.test("sqlService() against a real PostgreSQL", async (t) => {
           ["at", "text[]"],
           ["a2", "int8[]"],
           ["m", "mood"],
-          ["p", "positive"],
+          ["p", "int4"],
           ["nothing", "int4"],
           ["echoed", "text"],
         ].map(([name, type]) => ({ name, type })),
@@ -190,160 +227,327 @@ Deno.test("sqlService() against a real PostgreSQL", async (t) => {
 
     await t.step("parameters are bound, never interpolated", async () => {
       const answer = await ask({
-        sql: "select id, body from notes where id = $1 or body = $2 order by id",
+        sql:
+          "select id, body from notes where id = $1 or body = $2 order by id",
         params: [3, "x' or '1'='1"],
       }) as { rows: unknown[] };
       assert.deepEqual(answer.rows, [[3, "note 3"]]);
-      const json = await ask({ sql: "select $1::jsonb -> 'a' as a, $2::bool as b", params: [{ a: [1] }, true] }) as {
+      const json = await ask({
+        sql: "select $1::jsonb -> 'a' as a, $2::bool as b",
+        params: [{ a: [1] }, true],
+      }) as {
         rows: unknown[];
       };
       assert.deepEqual(json.rows, [[[1], true]]);
     });
 
-    await t.step("rows stop at row_limit, and truncated says more were there", async () => {
-      const cut = await ask({ sql: "select id from notes order by id", row_limit: 10 }) as Record<string, unknown>;
-      assert.deepEqual(cut.rows, Array.from({ length: 10 }, (_, index) => [index + 1]));
-      assert.deepEqual([cut.truncated, cut.row_count, cut.command], [true, 10, null]);
-      const whole = await ask({ sql: "select id from notes", row_limit: 50 }) as Record<string, unknown>;
-      assert.deepEqual([whole.truncated, whole.row_count, whole.command], [false, 50, "SELECT"]);
-      const capped = open({ rowsMax: 20 });
-      const ceiling = await ask({ sql: "select id from notes", row_limit: 1000 }, READER, capped) as Record<
-        string,
-        unknown
-      >;
-      assert.deepEqual([ceiling.truncated, ceiling.row_count], [true, 20]);
-      const small = open({ answerBytesMax: 2000 });
-      const bytes = await ask({ sql: "select repeat('x', 100) from notes" }, READER, small) as Record<string, unknown>;
-      assert.equal(bytes.truncated, true);
-      assert.ok((bytes.rows as unknown[]).length < 20, `${(bytes.rows as unknown[]).length} rows`);
-    });
+    await t.step(
+      "rows stop at row_limit, and truncated says more were there",
+      async () => {
+        const cut = await ask({
+          sql: "select id from notes order by id",
+          row_limit: 10,
+        }) as Record<string, unknown>;
+        assert.deepEqual(
+          cut.rows,
+          Array.from({ length: 10 }, (_, index) => [index + 1]),
+        );
+        assert.deepEqual([cut.truncated, cut.row_count, cut.command], [
+          true,
+          10,
+          null,
+        ]);
+        const whole = await ask({
+          sql: "select id from notes",
+          row_limit: 50,
+        }) as Record<string, unknown>;
+        assert.deepEqual([whole.truncated, whole.row_count, whole.command], [
+          false,
+          50,
+          "SELECT",
+        ]);
+        const capped = open({ rowsMax: 20 });
+        const ceiling = await ask(
+          { sql: "select id from notes", row_limit: 1000 },
+          READER,
+          capped,
+        ) as Record<
+          string,
+          unknown
+        >;
+        assert.deepEqual([ceiling.truncated, ceiling.row_count], [true, 20]);
+        const small = open({ answerBytesMax: 2000 });
+        const bytes = await ask(
+          { sql: "select repeat('x', 100) from notes" },
+          READER,
+          small,
+        ) as Record<string, unknown>;
+        assert.equal(bytes.truncated, true);
+        assert.ok(
+          (bytes.rows as unknown[]).length < 20,
+          `${(bytes.rows as unknown[]).length} rows`,
+        );
+      },
+    );
 
-    await t.step("a write without sql:write is refused by PostgreSQL (25006)", async () => {
-      const refused = await failure(
-        ask({ sql: "insert into notes values ($1, $2)", params: [100, "new"] }),
-        "ERR_SQL_READ_ONLY",
-      );
-      assert.equal(refused.details.sqlstate, "25006");
-      const written = await ask({ sql: "insert into notes values ($1, $2)", params: [100, "new"] }, WRITER);
-      assert.deepEqual(written, { ok: true, columns: [], rows: [], row_count: 1, truncated: false, command: "INSERT" });
-      const updated = await ask({ sql: "update notes set body = 'x' where id > $1", params: [90] }, WRITER) as Record<
-        string,
-        unknown
-      >;
-      assert.deepEqual([updated.command, updated.row_count], ["UPDATE", 1]);
-    });
+    await t.step(
+      "a write without sql:write is refused by PostgreSQL (25006)",
+      async () => {
+        const refused = await failure(
+          ask({
+            sql: "insert into notes values ($1, $2)",
+            params: [100, "new"],
+          }),
+          "ERR_SQL_READ_ONLY",
+        );
+        assert.equal(refused.details.sqlstate, "25006");
+        const written = await ask({
+          sql: "insert into notes values ($1, $2)",
+          params: [100, "new"],
+        }, WRITER);
+        assert.deepEqual(written, {
+          ok: true,
+          columns: [],
+          rows: [],
+          row_count: 1,
+          truncated: false,
+          command: "INSERT",
+        });
+        const updated = await ask({
+          sql: "update notes set body = 'x' where id > $1",
+          params: [90],
+        }, WRITER) as Record<
+          string,
+          unknown
+        >;
+        assert.deepEqual([updated.command, updated.row_count], ["UPDATE", 1]);
+      },
+    );
 
     await t.step("readOnlyUrl serves skills without sql:write", async () => {
       const split = open({
         datasources: {
-          main: { url: database.url, readOnlyUrl: `postgres://reader:pw@127.0.0.1:${closedPort()}/db` },
+          main: {
+            url: database.url,
+            readOnlyUrl: `postgres://reader:pw@127.0.0.1:${closedPort()}/db`,
+          },
         },
       });
-      await failure(ask({ sql: "select 1" }, READER, split), "ERR_SQL_CONNECTION");
-      assert.equal((await ask({ sql: "select 1" }, WRITER, split) as { ok: boolean }).ok, true);
-    });
-
-    await t.step("a statement past its timeout is cancelled (57014)", async () => {
-      const started = performance.now();
-      const late = await failure(ask({ sql: "select pg_sleep(5)", timeout_ms: 200 }), "ERR_SQL_TIMEOUT");
-      assert.equal(late.details.sqlstate, "57014");
-      const strict = open({ statementTimeoutMsMax: 200 });
-      await failure(ask({ sql: "select pg_sleep(5)", timeout_ms: 60_000 }, READER, strict), "ERR_SQL_TIMEOUT");
-      assert.ok(performance.now() - started < 4000, "the statements ran to the end");
-      // The connection is usable afterwards: the transaction was rolled back.
-      assert.equal((await ask({ sql: "select 1" }, READER, strict) as { ok: boolean }).ok, true);
-    });
-
-    await t.step("bad statements and parameters are ERR_SQL_INVALID_QUERY", async () => {
-      const cases: [Record<string, unknown>, string][] = [
-        [{ sql: "select from from notes" }, "42601"],
-        [{ sql: "select * from no_such_table" }, "42P01"],
-        [{ sql: "select no_such_column from notes" }, "42703"],
-        [{ sql: "select $1::int + $2::int", params: [1] }, "08P01"],
-        [{ sql: "select $1::int", params: ["abc"] }, "22P02"],
-      ];
-      for (const [request, sqlstate] of cases) {
-        const error = await failure(ask(request), "ERR_SQL_INVALID_QUERY");
-        assert.equal(error.details.sqlstate, sqlstate, error.message);
-      }
-      const syntax = await failure(ask({ sql: "select from from notes" }), "ERR_SQL_INVALID_QUERY");
-      assert.equal(syntax.details.position, 13);
-      await failure(ask({ sql: "select 1; select 2" }), "ERR_SQL_INVALID_QUERY");
-      const division = await failure(ask({ sql: "select 1 / 0" }), "ERR_SQL_ERROR");
-      assert.equal(division.details.sqlstate, "22012");
-    });
-
-    await t.step("an unknown datasource is ERR_SQL_DATASOURCE_UNKNOWN", async () => {
-      const error = await failure(
-        sql.answer({ datasource: "other", sql: "select 1" }, READER),
-        "ERR_SQL_DATASOURCE_UNKNOWN",
+      await failure(
+        ask({ sql: "select 1" }, READER, split),
+        "ERR_SQL_CONNECTION",
       );
-      assert.deepEqual(error.details, { datasource: "other", configured: ["main"] });
-    });
-
-    await t.step("a database that refuses connections is ERR_SQL_CONNECTION", async () => {
-      const port = closedPort();
-      const down = open({ datasources: { main: { url: `postgres://aos:pw@127.0.0.1:${port}/aos` } } });
-      const error = await failure(ask({ sql: "select 1" }, READER, down), "ERR_SQL_CONNECTION");
-      assert.deepEqual(error.details, { datasource: "main", reason: "ECONNREFUSED" });
-    });
-
-    await t.step("a pooled connection the server closed is replaced", async () => {
-      const single = open({ connectionsMax: 1 });
-      await ask({ sql: "select 1" }, READER, single);
-      await database.exec(
-        "select pg_terminate_backend(pid) from pg_stat_activity " +
-          "where application_name = 'aos' and pid <> pg_backend_pid()",
+      assert.equal(
+        (await ask({ sql: "select 1" }, WRITER, split) as { ok: boolean }).ok,
+        true,
       );
-      // The first call may still meet the dead connection; that is retryable.
-      const first = await ask({ sql: "select 1" }, READER, single).catch((error) => error);
-      if (first instanceof AosError) assert.equal(first.code, "ERR_SQL_CONNECTION", first.message);
-      assert.equal((await ask({ sql: "select 1" }, READER, single) as { ok: boolean }).ok, true);
     });
 
-    await t.step("session settings a statement changes do not reach the next call", async () => {
-      const single = open({ connectionsMax: 1 });
-      await ask({
-        sql: "select set_config('TimeZone', 'Asia/Tokyo', false), set_config('search_path', 'nowhere', false), " +
-          "pg_advisory_lock(7)",
-      }, READER, single);
-      const after = await ask({
-        sql: "select current_setting('TimeZone'), current_setting('search_path'), " +
-          "(select count(*)::int4 from pg_locks where locktype = 'advisory')",
-      }, READER, single) as { rows: unknown[] };
-      assert.deepEqual(after.rows, [["UTC", '"$user", public', 0]]);
-    });
+    await t.step(
+      "a statement past its timeout is cancelled (57014)",
+      async () => {
+        const started = performance.now();
+        const late = await failure(
+          ask({ sql: "select pg_sleep(5)", timeout_ms: 200 }),
+          "ERR_SQL_TIMEOUT",
+        );
+        assert.equal(late.details.sqlstate, "57014");
+        const strict = open({ statementTimeoutMsMax: 200 });
+        await failure(
+          ask(
+            { sql: "select pg_sleep(5)", timeout_ms: 60_000 },
+            READER,
+            strict,
+          ),
+          "ERR_SQL_TIMEOUT",
+        );
+        assert.ok(
+          performance.now() - started < 4000,
+          "the statements ran to the end",
+        );
+        // The connection is usable afterwards: the transaction was rolled back.
+        assert.equal(
+          (await ask({ sql: "select 1" }, READER, strict) as { ok: boolean })
+            .ok,
+          true,
+        );
+      },
+    );
 
-    await t.step("answers and errors never hold the URL or the password", async () => {
-      const password = database.password;
-      const url = new URL(database.url);
-      url.password = "wrong-" + password;
-      const wrong = open({ datasources: { main: { url: url.href } } });
-      const denied = await failure(ask({ sql: "select 1" }, READER, wrong), "ERR_SQL_ERROR");
-      assert.equal(denied.details.sqlstate, "28P01");
-      const seen = [
-        JSON.stringify(denied.toJSON()),
-        JSON.stringify((await failure(ask({ sql: "select nope" }), "ERR_SQL_INVALID_QUERY")).toJSON()),
-        JSON.stringify(await ask({ sql: "select current_user, current_database()" })),
-        JSON.stringify(
-          (await failure(
-            open({ datasources: { main: { url: `postgres://u:${password}@127.0.0.1:${closedPort()}/d` } } })
-              .answer({ datasource: "main", sql: "select 1" }, READER),
-            "ERR_SQL_CONNECTION",
-          )).toJSON(),
-        ),
-      ].join("\n");
-      for (const secret of [password, database.url, url.href, url.password]) {
-        assert.ok(!seen.includes(secret), `an answer holds ${secret}:\n${seen}`);
-      }
-    });
+    await t.step(
+      "bad statements and parameters are ERR_SQL_INVALID_QUERY",
+      async () => {
+        const cases: [Record<string, unknown>, string][] = [
+          [{ sql: "select from from notes" }, "42601"],
+          [{ sql: "select * from no_such_table" }, "42P01"],
+          [{ sql: "select no_such_column from notes" }, "42703"],
+          [{ sql: "select $1::int + $2::int", params: [1] }, "08P01"],
+          [{ sql: "select $1::int", params: ["abc"] }, "22P02"],
+        ];
+        for (const [request, sqlstate] of cases) {
+          const error = await failure(ask(request), "ERR_SQL_INVALID_QUERY");
+          assert.equal(error.details.sqlstate, sqlstate, error.message);
+        }
+        const syntax = await failure(
+          ask({ sql: "select from from notes" }),
+          "ERR_SQL_INVALID_QUERY",
+        );
+        assert.equal(syntax.details.position, 13);
+        await failure(
+          ask({ sql: "select 1; select 2" }),
+          "ERR_SQL_INVALID_QUERY",
+        );
+        const division = await failure(
+          ask({ sql: "select 1 / 0" }),
+          "ERR_SQL_ERROR",
+        );
+        assert.equal(division.details.sqlstate, "22012");
+      },
+    );
 
-    await t.step("after close(), calls fail with ERR_SQL_CONNECTION", async () => {
-      const closing = open();
-      await ask({ sql: "select 1" }, READER, closing);
-      await closing.close();
-      await failure(ask({ sql: "select 1" }, READER, closing), "ERR_SQL_CONNECTION");
-    });
+    await t.step(
+      "an unknown datasource is ERR_SQL_DATASOURCE_UNKNOWN",
+      async () => {
+        const error = await failure(
+          sql.answer({ datasource: "other", sql: "select 1" }, READER),
+          "ERR_SQL_DATASOURCE_UNKNOWN",
+        );
+        assert.deepEqual(error.details, {
+          datasource: "other",
+          configured: ["main"],
+        });
+      },
+    );
+
+    await t.step(
+      "a database that refuses connections is ERR_SQL_CONNECTION",
+      async () => {
+        const port = closedPort();
+        const down = open({
+          datasources: {
+            main: { url: `postgres://aos:pw@127.0.0.1:${port}/aos` },
+          },
+        });
+        const error = await failure(
+          ask({ sql: "select 1" }, READER, down),
+          "ERR_SQL_CONNECTION",
+        );
+        assert.deepEqual(error.details, {
+          datasource: "main",
+          reason: "ECONNREFUSED",
+        });
+      },
+    );
+
+    await t.step(
+      "a pooled connection the server closed is replaced",
+      async () => {
+        const single = open({ connectionsMax: 1 });
+        const { rows } = await ask(
+          { sql: "select pg_backend_pid()" },
+          READER,
+          single,
+        ) as { rows: number[][] };
+        await database.exec(`select pg_terminate_backend(${rows[0]![0]})`);
+        // The first call may still meet the dead connection; that is retryable.
+        const first = await ask({ sql: "select 1" }, READER, single).catch((
+          error,
+        ) => error);
+        if (first instanceof AosError) {
+          assert.equal(first.code, "ERR_SQL_CONNECTION", first.message);
+        }
+        assert.equal(
+          (await ask({ sql: "select 1" }, READER, single) as { ok: boolean })
+            .ok,
+          true,
+        );
+      },
+    );
+
+    await t.step(
+      "session settings a statement changes do not reach the next call",
+      async () => {
+        const single = open({ connectionsMax: 1 });
+        await ask(
+          {
+            sql:
+              "select set_config('TimeZone', 'Asia/Tokyo', false), set_config('search_path', 'nowhere', false), " +
+              "pg_advisory_lock(7)",
+          },
+          READER,
+          single,
+        );
+        const after = await ask(
+          {
+            sql:
+              "select current_setting('TimeZone'), current_setting('search_path'), " +
+              "(select count(*)::int4 from pg_locks where locktype = 'advisory')",
+          },
+          READER,
+          single,
+        ) as { rows: unknown[] };
+        assert.deepEqual(after.rows, [["UTC", '"$user", public', 0]]);
+      },
+    );
+
+    await t.step(
+      "answers and errors never hold the URL or the password",
+      async () => {
+        const password = database.password;
+        const url = new URL(database.url);
+        url.password = "wrong-" + password;
+        const wrong = open({ datasources: { main: { url: url.href } } });
+        const denied = await failure(
+          ask({ sql: "select 1" }, READER, wrong),
+          "ERR_SQL_ERROR",
+        );
+        assert.equal(denied.details.sqlstate, "28P01");
+        const seen = [
+          JSON.stringify(denied.toJSON()),
+          JSON.stringify(
+            (await failure(
+              ask({ sql: "select nope" }),
+              "ERR_SQL_INVALID_QUERY",
+            )).toJSON(),
+          ),
+          JSON.stringify(
+            await ask({ sql: "select current_user, current_database()" }),
+          ),
+          JSON.stringify(
+            (await failure(
+              open({
+                datasources: {
+                  main: {
+                    url: `postgres://u:${password}@127.0.0.1:${closedPort()}/d`,
+                  },
+                },
+              })
+                .answer({ datasource: "main", sql: "select 1" }, READER),
+              "ERR_SQL_CONNECTION",
+            )).toJSON(),
+          ),
+        ].join("\n");
+        for (const secret of [password, database.url, url.href, url.password]) {
+          assert.ok(
+            !seen.includes(secret),
+            `an answer holds ${secret}:\n${seen}`,
+          );
+        }
+      },
+    );
+
+    await t.step(
+      "after close(), calls fail with ERR_SQL_CONNECTION",
+      async () => {
+        const closing = open();
+        await ask({ sql: "select 1" }, READER, closing);
+        await closing.close();
+        await failure(
+          ask({ sql: "select 1" }, READER, closing),
+          "ERR_SQL_CONNECTION",
+        );
+      },
+    );
   } finally {
     await Promise.all(services.map((service) => service.close()));
   }
