@@ -79,13 +79,20 @@ interface Execution {
 async function execute(
   sandbox: Sandbox,
   input: Json,
-  options: { recorded?: HostCallBody[]; crashOn?: HostCallKind } = {},
+  options: {
+    recorded?: HostCallBody[];
+    crashOn?: HostCallKind;
+    step?: string;
+  } = {},
 ): Promise<Execution> {
   const persisted: HostCallBody[] = [];
   const port: HostCallPort = {
     recorded: options.recorded ?? [],
     persist(call) {
-      if (call.kind === options.crashOn) {
+      // The identity question is not a side effect; crash on the write.
+      const identity =
+        (call.request as { op?: string } | null)?.op === "identity";
+      if (call.kind === options.crashOn && !identity) {
         return Promise.reject(new Error("the node died here"));
       }
       persisted.push(call);
@@ -94,7 +101,7 @@ async function execute(
   };
   const outcome = await sandbox.execute({
     run_id: "run_1",
-    step: "book",
+    step: options.step ?? "book",
     attempt: 1,
     pin: PIN,
     input,
@@ -127,16 +134,9 @@ function failure(outcome: StepOutcome, code: string) {
   return outcome.error;
 }
 
-/** The UID the skill derives: sha256 of the canonical identifying fields. */
-function derivedUid(event: typeof EVENT & { organizer?: string }): string {
-  const seed = canonicalJson({
-    end: event.end,
-    organizer: event.organizer ?? null,
-    start: event.start,
-    time_zone: event.time_zone,
-    title: event.title,
-  });
-  return `aos-${sha256Hex(seed).slice(0, 32)}`;
+/** The UID the skill derives: sha256 of the run and step the host names. */
+function derivedUid(_event: unknown, step = "book"): string {
+  return `aos-${sha256Hex(`run_1/${step}`).slice(0, 32)}`;
 }
 
 /** Checks RFC 5545 framing; returns the unfolded content lines. */
@@ -188,7 +188,7 @@ Deno.test("calendar_write writes the RFC 5545 text of the event to the mock cale
   assert.deepEqual(checkIcsFraming(stored.ics), [
     "BEGIN:VCALENDAR",
     "VERSION:2.0",
-    "PRODID:-//AOS//calendar_write 1.0.0//EN",
+    "PRODID:-//AOS//calendar_write 1.0.1//EN",
     "CALSCALE:GREGORIAN",
     "BEGIN:VEVENT",
     `UID:${uid}`,
@@ -206,7 +206,11 @@ Deno.test("calendar_write writes the RFC 5545 text of the event to the mock cale
     "END:VEVENT",
     "END:VCALENDAR",
   ]);
-  assert.deepEqual(persisted.map((call) => call.kind), ["now", "calendar"]);
+  assert.deepEqual(persisted.map((call) => call.kind), [
+    "calendar",
+    "now",
+    "calendar",
+  ]);
   assert.deepEqual(stored.created_by, { run_id: "run_1", step: "book" });
 });
 
@@ -555,14 +559,16 @@ Deno.test("calendar_write against a real CalDAV server (Radicale)", async (t) =>
       const lunchInput = { ...input, event: lunch };
       const crashed = await execute(harness.sandbox, lunchInput, {
         crashOn: "http",
+        step: "lunch",
       });
       assert.equal(crashed.outcome.ok, false);
       const recovered = await execute(harness.sandbox, lunchInput, {
         recorded: crashed.persisted,
+        step: "lunch",
       });
       const result = output(recovered.outcome);
       assert.equal(result.created, false);
-      assert.equal(result.uid, derivedUid(lunch));
+      assert.equal(result.uid, derivedUid(lunch, "lunch"));
       assert.deepEqual(
         await davResources(radicale.collectionUrl, auth),
         [`${uid}.ics`, `${result.uid}.ics`].sort(),
@@ -572,7 +578,7 @@ Deno.test("calendar_write against a real CalDAV server (Radicale)", async (t) =>
       const log = [...crashed.persisted, ...recovered.persisted];
       const replayed = await harness.sandbox.execute({
         run_id: "run_1",
-        step: "book",
+        step: "lunch",
         attempt: 1,
         pin: PIN,
         input: lunchInput,
@@ -694,4 +700,19 @@ Deno.test("calendar_write maps a failing or unreachable CalDAV server to ERR_CAL
     failure(unreachable.outcome, "ERR_CALENDAR_PROVIDER").details.cause_code,
     "HTTP_CONNECT_FAILED",
   );
+});
+
+Deno.test("calendar_write seeds the UID with the run and step: two steps writing the same event keep two events", async () => {
+  await using harness = openHarness();
+  const input = { event: EVENT };
+  const first = output(
+    (await execute(harness.sandbox, input, { step: "remind_ada" })).outcome,
+  );
+  const second = output(
+    (await execute(harness.sandbox, input, { step: "remind_bob" })).outcome,
+  );
+  assert.equal(first.uid, derivedUid(EVENT, "remind_ada"));
+  assert.equal(second.uid, derivedUid(EVENT, "remind_bob"));
+  assert.notEqual(first.uid, second.uid);
+  assert.equal(harness.calendar.list().length, 2);
 });

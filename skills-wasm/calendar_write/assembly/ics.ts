@@ -7,7 +7,7 @@ export const LINE_OCTETS_MAX: i32 = 75;
 const CRLF = "\r\n";
 
 /** The product identifier written in every calendar. */
-export const PRODUCT_ID = "-//AOS//calendar_write 1.0.0//EN";
+export const PRODUCT_ID = "-//AOS//calendar_write 1.0.1//EN";
 
 /** `text` as an RFC 5545 TEXT value: `\`, `;`, `,` escaped, line breaks as `\n`. */
 export function escapeText(text: string): string {

@@ -13,7 +13,7 @@ import { buildIcs, sequenceOf } from "./ics";
 import { MockCalendar } from "./mock";
 import { Params, parseParams } from "./params";
 import { INPUT_INVALID, NOT_FOUND, Problem } from "./problem";
-import { deriveUid, eventSeed } from "./uid";
+import { deriveUid, eventSeed, stepSeed } from "./uid";
 
 /** The entrypoint named in manifest.yaml. */
 export function run(): i32 {
@@ -26,7 +26,13 @@ export function run(): i32 {
   if (result.problem !== null) return report(result.problem!);
   const params = result.params!;
   const given = params.uid;
-  const uid = given !== null ? given! : deriveUid(eventSeed(params.event));
+  let uid = "";
+  if (given !== null) {
+    uid = given!;
+  } else {
+    const seed = stepSeed();
+    uid = deriveUid(seed.length > 0 ? seed : eventSeed(params.event));
+  }
   // Recorded: a re-run writes the same DTSTAMP, so the same bytes.
   const dtstamp = utcStamp(nowMs());
   const calendar: Calendar = params.provider == "caldav"

@@ -1,10 +1,11 @@
 // The event's UID. It must be the same every time the same step runs, so a
 // retried or recovered step overwrites its own event instead of adding a
-// second one. Today the guest cannot learn its run and step, so the UID is
-// derived from what identifies the event itself; when the host passes run
-// and step identity, `eventSeed` gives way to a seed of `run_id/step` and
-// nothing else here changes.
-import { JsonNull, JsonObject, JsonString, JsonValue, stringify } from "../../_lib/json";
+// second one. The seed is the run and step, which the host's calendar
+// service tells the skill (a recorded answer, so replay sees the same); a
+// host without that service (a bare contract sandbox) falls back to what
+// identifies the event itself.
+import { calendarCall } from "../../_lib/calendar";
+import { JsonKind, JsonNull, JsonObject, JsonString, JsonValue, parseJson, stringify } from "../../_lib/json";
 import { sha256HexOfString } from "../../_lib/sha256";
 import { CalendarEvent } from "./event";
 
@@ -42,6 +43,20 @@ export function eventSeed(event: CalendarEvent): string {
     .setString("time_zone", event.timeZone)
     .setString("title", event.title);
   return stringify(seed);
+}
+
+/** `run_id/step` from the host's calendar service, or "" when the host has none. */
+export function stepSeed(): string {
+  const answer = parseJson(calendarCall('{"op":"identity"}'));
+  if (!answer.ok || !answer.value!.isObject()) return "";
+  const identity = answer.value!.asObject();
+  const ok = identity.get("ok");
+  const runId = identity.get("run_id");
+  const step = identity.get("step");
+  if (ok === null || ok.kind != JsonKind.Bool || runId === null || !runId.isString() || step === null || !step.isString()) {
+    return "";
+  }
+  return runId.asString().value + "/" + step.asString().value;
 }
 
 /** `aos-` and the first 128 bits of sha256(seed), in hex. */

@@ -60,6 +60,10 @@ function requestSchema(icsCharsMax: number) {
     uid: z.string().regex(UID, "1-200 letters, digits, . _ - @"),
   };
   return z.discriminatedUnion("op", [
+    // Which run and step is calling: the skill seeds event UIDs with it, so a
+    // retried or recovered step overwrites its own event. Recorded like any
+    // answer, so a replayed step sees the same identity.
+    z.object({ op: z.literal("identity") }).strict(),
     z.object({ op: z.literal("get"), ...target }).strict(),
     z.object({
       op: z.literal("put"),
@@ -172,6 +176,7 @@ export function mockCalendarService(
       );
     }
     const body = parsed.data;
+    if (body.op === "identity") return { ok: true, run_id: context.run_id, step: context.step };
     if (body.op === "put") {
       return put(body, { run_id: context.run_id, step: context.step });
     }
