@@ -8,7 +8,12 @@ import { planSchema } from "../plan/mod.ts";
 import { goalSchema } from "../planner/mod.ts";
 import type { SkillRegistry } from "../skills/registry.ts";
 import type { Store } from "../store/mod.ts";
-import { errorResponse, parseJsonText, parseWith, readJson } from "./errors.ts";
+import {
+  errorResponse,
+  parseJsonText,
+  parseWith,
+  readJsonOrYaml,
+} from "./errors.ts";
 import { addSkillRoutes } from "./skills_routes.ts";
 import { calendarRoutes } from "./calendar_routes.ts";
 import type { MockCalendarService } from "../sandbox/services/calendar.ts";
@@ -103,7 +108,7 @@ export function createApp(deps: ApiDeps): Hono {
   });
 
   app.post("/v1/runs", async (c) => {
-    const body = await readJson(c);
+    const body = await readJsonOrYaml(c);
     // A body with "goal" asks a planner for the plan; otherwise it is the plan.
     const isGoal = typeof body === "object" && body !== null &&
       !Array.isArray(body) && "goal" in body;

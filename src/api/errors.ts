@@ -1,5 +1,6 @@
 import type { Context } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { AosError, toAosError } from "../errors/mod.ts";
 import type { Logger } from "../deps/mod.ts";
@@ -38,6 +39,39 @@ export function parseWith<T>(
 /** Reads a JSON body; anything that is not JSON is VALIDATION_JSON_MALFORMED. */
 export async function readJson(c: Context): Promise<unknown> {
   return parseJsonText(await c.req.text());
+}
+
+/**
+ * Reads a JSON body, or YAML when the content type says so (plans are often
+ * written in YAML). YAML is parsed with the core schema only: no custom
+ * tags, no merge keys, no aliases past a small bound.
+ */
+export async function readJsonOrYaml(c: Context): Promise<unknown> {
+  const text = await c.req.text();
+  const type = c.req.header("content-type") ?? "";
+  if (!/\b(application|text)\/(x-)?yaml\b/i.test(type)) {
+    return parseJsonText(text);
+  }
+  try {
+    return parseYaml(text, {
+      schema: "core",
+      merge: false,
+      maxAliasCount: 100,
+    });
+  } catch (error) {
+    throw new AosError(
+      "VALIDATION_JSON_MALFORMED",
+      "the request body is not valid YAML",
+      {
+        cause: error,
+        details: {
+          reason: error instanceof Error
+            ? error.message.split("\n")[0]
+            : String(error),
+        },
+      },
+    );
+  }
 }
 
 /** Parses request text as JSON, or throws VALIDATION_JSON_MALFORMED. */

@@ -405,3 +405,32 @@ Deno.test("invalid plans are refused with a pointer: cycles, unknown and self de
     await node.close();
   }
 });
+
+Deno.test("plans may be submitted as YAML; malformed YAML is a 400", async () => {
+  const node = await openTestNode();
+  try {
+    const yaml = [
+      "steps:",
+      "  - id: pick",
+      "    skill: json_transform",
+      "    params: { op: pick, input: { a: 1, b: 2 }, keys: [a] }",
+    ].join("\n");
+    const send = (body: string) =>
+      node.app.request("/v1/runs", {
+        method: "POST",
+        body,
+        headers: { "content-type": "application/yaml" },
+      });
+    const accepted = await send(yaml);
+    assert.equal(accepted.status, 202);
+    const { run_id } = await accepted.json();
+    const view =
+      (await requestJson(node, "GET", `/v1/runs/${run_id}?wait_ms=30000`)).body;
+    assert.deepEqual((view.output as { result: unknown }).result, { a: 1 });
+    const broken = await send("steps: [unclosed");
+    assert.equal(broken.status, 400);
+    assert.equal((await broken.json()).error.code, "VALIDATION_JSON_MALFORMED");
+  } finally {
+    await node.close();
+  }
+});
