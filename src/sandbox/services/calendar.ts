@@ -176,7 +176,9 @@ export function mockCalendarService(
       );
     }
     const body = parsed.data;
-    if (body.op === "identity") return { ok: true, run_id: context.run_id, step: context.step };
+    if (body.op === "identity") {
+      return { ok: true, run_id: context.run_id, step: context.step };
+    }
     if (body.op === "put") {
       return put(body, { run_id: context.run_id, step: context.step });
     }
