@@ -18,7 +18,7 @@ import {
 } from "../../src/sandbox/services/calendar.ts";
 import { PROJECT_ROOT } from "../../src/skills/build.ts";
 import { parseManifest } from "../../src/skills/manifest.ts";
-import { canonicalJson, type Json, sha256Hex } from "../../src/store/mod.ts";
+import { type Json, sha256Hex } from "../../src/store/mod.ts";
 import { closedPort, startServer } from "../support/http_servers.ts";
 import { startRadicale } from "../support/radicale.ts";
 import { skillModule } from "./_harness.ts";

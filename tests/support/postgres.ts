@@ -8,7 +8,10 @@
  * listens on a free port of 127.0.0.1 only, authenticates TCP clients by
  * password (scram-sha-256) and runs with `fsync=off`: nothing in it has to
  * survive a crash. PostgreSQL refuses to run as root, so under root the
- * binaries run as the `postgres` user and the folder is handed to it.
+ * binaries run as the `postgres` user and the folder is handed to it. The
+ * caller's role (`aos_test`, a random password) owns the database and is no
+ * superuser. A server whose test process died before `stop()` is stopped by
+ * the next `startTestPostgres()` on the machine.
  * Starting one takes about a second, so start one per test file and share
  * it between the file's tests (as the steps of one `Deno.test`):
  *
@@ -26,7 +29,8 @@
  *
  * @module
  */
-import postgres from "npm:postgres@3.4.9";
+import { dirname, join } from "node:path";
+import pgUntyped from "pg";
 
 /** A database of one's own on a running server. */
 export interface TestPostgres extends AsyncDisposable {
@@ -77,13 +81,27 @@ function randomHex(bytes: number): string {
   ).join("");
 }
 
-/** Runs SQL text with a short-lived single connection. */
+// pg ships no types, and @types/pg would bring @types/node, which replaces
+// Deno's own node types for every file checked with it.
+const pg = pgUntyped as {
+  Client: new (config: { connectionString: string }) => {
+    on(event: "error", listener: (error: Error) => void): void;
+    connect(): Promise<void>;
+    query(text: string): Promise<unknown>;
+    end(): Promise<void>;
+  };
+};
+
+/** Runs SQL text (simple protocol: several statements allowed) on its own connection. */
 async function execOn(url: string, text: string): Promise<void> {
-  const sql = postgres(url, { max: 1, onnotice: () => {}, fetch_types: false });
+  const client = new pg.Client({ connectionString: url });
+  // A server that goes away reports here; unheard, it would end the process.
+  client.on("error", () => {});
+  await client.connect();
   try {
-    await sql.unsafe(text).simple();
+    await client.query(text);
   } finally {
-    await sql.end({ timeout: 5 });
+    await client.end();
   }
 }
 
@@ -197,12 +215,60 @@ function freePort(): number {
   return port;
 }
 
+const ROOT_PREFIX = "aos-postgres-";
+
+/**
+ * Stops the servers of test processes that died without stop() (killed,
+ * crashed): each server's folder names its owner's pid, and an owner no
+ * longer in /proc leaves an orphan. Folders without an owner file are being
+ * set up by someone else and are left alone. Linux only.
+ */
+async function sweepOrphans(pg: Tools, ours: string): Promise<void> {
+  const parent = dirname(ours);
+  if (!existsSync("/proc/self")) return;
+  for (const entry of Deno.readDirSync(parent)) {
+    const root = join(parent, entry.name);
+    if (
+      !entry.isDirectory || !entry.name.startsWith(ROOT_PREFIX) || root === ours
+    ) continue;
+    let owner: string;
+    try {
+      owner = Deno.readTextFileSync(join(root, "owner")).trim();
+    } catch {
+      continue;
+    }
+    if (!/^\d+$/.test(owner) || existsSync(`/proc/${owner}`)) continue;
+    if (existsSync(join(root, "data", "postmaster.pid"))) {
+      await run(pg, "pg_ctl", [
+        "stop",
+        "-D",
+        join(root, "data"),
+        "-m",
+        "immediate",
+        "-w",
+      ], parent);
+    }
+    await Deno.remove(root, { recursive: true }).catch(() => {});
+  }
+}
+
+function existsSync(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** initdb, pg_ctl start, a readiness probe, then a role and a database. */
 async function localServer(
   options: StartTestPostgresOptions,
 ): Promise<TestPostgres> {
   const pg = await tools();
-  const root = await Deno.makeTempDir({ prefix: "aos-postgres-" });
+  const root = await Deno.makeTempDir({ prefix: ROOT_PREFIX });
+  await Deno.writeTextFile(`${root}/owner`, String(Deno.pid));
+  await sweepOrphans(pg, root);
   const dataDir = `${root}/data`;
   const socketDir = `${root}/socket`;
   const logFile = `${root}/server.log`;

@@ -29,9 +29,17 @@
  * ISO 8601 strings for timestamps (UTC, microseconds kept) and dates, base64
  * for bytea, parsed JSON for json/jsonb, arrays for arrays, text otherwise.
  *
+ * The driver is pg (node-postgres) with pg-cursor, not postgres.js: with
+ * postgres.js 3.4.9 a backend that goes away mid-transaction ends the whole
+ * process (an uncaught TypeError from a write scheduled on the missing
+ * socket, porsager/postgres#1154 and #1208), and under repeated connection
+ * loss its reserved connections hung or leaked. sql_test.ts kills backends
+ * idle and mid-statement to hold pg to this.
+ *
  * @module
  */
-import postgres from "npm:postgres@3.4.9";
+import pgUntyped from "pg";
+import CursorUntyped from "pg-cursor";
 import { AosError, type ErrorCode } from "../../errors/mod.ts";
 import type { Json } from "../../store/mod.ts";
 import type { HostService, HostServiceContext } from "../host_functions.ts";
@@ -56,11 +64,12 @@ export interface SqlServiceOptions {
   answerBytesMax?: number;
   /** Connections per pool (default 4). */
   connectionsMax?: number;
-  /** Giving up on connecting (default 10 s). */
+  /** Giving up on connecting, or on waiting for a free connection (default 10 s). */
   connectTimeoutMs?: number;
 }
 
-type SqlLimits = Required<Omit<SqlServiceOptions, "datasources">>;
+/** The limits of `SqlServiceOptions`, all set. */
+export type SqlLimits = Required<Omit<SqlServiceOptions, "datasources">>;
 
 /** Defaults of the optional `SqlServiceOptions`. */
 export const SQL_SERVICE_DEFAULTS: Readonly<SqlLimits> = Object.freeze({
@@ -97,6 +106,11 @@ export type SqlService = HostService & { close(): Promise<void> };
 export function sqlService(options: SqlServiceOptions): SqlService {
   const { datasources: _, ...given } = options;
   const limits: SqlLimits = { ...SQL_SERVICE_DEFAULTS, ...definedOnly(given) };
+  for (const [name, value] of Object.entries(limits)) {
+    if (!Number.isSafeInteger(value) || value < 1) {
+      throw new Error(`sqlService: ${name} must be a positive integer`);
+    }
+  }
   const pools = new Map<string, Pool>();
   const secrets = secretsOf(options.datasources);
   let closed = false;
@@ -109,7 +123,7 @@ export function sqlService(options: SqlServiceOptions): SqlService {
     const key = `${name}\n${url === source.url ? "rw" : "ro"}`;
     let pool = pools.get(key);
     if (pool === undefined) {
-      pool = openPool(url, limits);
+      pool = new Pool(url, limits);
       pools.set(key, pool);
     }
     return pool;
@@ -137,39 +151,36 @@ export function sqlService(options: SqlServiceOptions): SqlService {
         });
       }
       const readOnly = !context.permissions.includes("sql:write");
-      const pool = poolFor(parsed.datasource, readOnly);
       try {
-        return await runStatement(pool, parsed, {
-          readOnly,
-          timeoutMs: Math.min(
-            parsed.timeout_ms ?? limits.statementTimeoutMsMax,
-            limits.statementTimeoutMsMax,
-          ),
-          rowLimit: Math.min(
-            parsed.row_limit ?? limits.rowsMax,
-            limits.rowsMax,
-          ),
-          answerBytesMax: limits.answerBytesMax,
-        });
+        return await runStatement(
+          poolFor(parsed.datasource, readOnly),
+          parsed,
+          {
+            readOnly,
+            timeoutMs: Math.min(
+              parsed.timeout_ms ?? limits.statementTimeoutMsMax,
+              limits.statementTimeoutMsMax,
+            ),
+            rowLimit: Math.min(
+              parsed.row_limit ?? limits.rowsMax,
+              limits.rowsMax,
+            ),
+            answerBytesMax: limits.answerBytesMax,
+          },
+        );
       } catch (error) {
         throw classify(error, parsed.datasource, secrets);
       }
     },
     async close(): Promise<void> {
       closed = true;
-      const ending = [...pools.values()].map((pool) =>
-        pool.sql.end({ timeout: CLOSE_WAIT_SECONDS })
-      );
+      const all = [...pools.values()];
       pools.clear();
-      await Promise.all(ending);
+      // Statements still running end within their statement timeout.
+      await Promise.all(all.map((pool) => pool.end()));
     },
   };
 }
-
-// How long close() lets statements in flight finish before it drops their
-// connections; it also bounds the wait for a pool still retrying a
-// connection to a datasource that is down.
-const CLOSE_WAIT_SECONDS = 1;
 
 function definedOnly<T extends object>(value: T): Partial<T> {
   return Object.fromEntries(
@@ -381,48 +392,116 @@ function skipBlockComment(text: string, index: number): number {
   throw invalid("sql", "unterminated comment");
 }
 
-// --- running a statement ---------------------------------------------------
+// --- the driver ------------------------------------------------------------
 
-interface Pool {
-  sql: postgres.Sql;
-  /** Type names and base types by OID, learned from pg_type. */
-  types: Map<number, TypeInfo>;
+// pg and pg-cursor ship no types, and @types/pg would bring @types/node,
+// which replaces Deno's own node types for every file checked with it (and
+// breaks their node:assert calls). These are the members this file uses.
+
+interface PgField {
+  name: string;
+  dataTypeID: number;
 }
 
-// Startup parameters, so value text does not depend on the server's or
-// role's settings; DISCARD ALL resets to these, not to the server defaults.
-const SESSION = {
-  application_name: "aos",
-  TimeZone: "UTC",
-  DateStyle: "ISO, MDY",
-  IntervalStyle: "iso_8601",
-  bytea_output: "hex",
-  extra_float_digits: "1",
-};
+interface PgResult<Row> {
+  rows: Row[];
+  command: string | null;
+  rowCount: number | null;
+  fields: PgField[];
+}
 
-function openPool(url: string, limits: SqlLimits): Pool {
-  const sql = postgres(url, {
-    max: limits.connectionsMax,
-    connect_timeout: Math.ceil(limits.connectTimeoutMs / 1000),
-    idle_timeout: 60,
-    // Unnamed statements: guest text is arbitrary, a statement cache per
-    // connection would only grow, and DISCARD ALL drops named ones anyway.
-    prepare: false,
-    onnotice: () => {},
-    connection: SESSION,
-    types: {
-      // Parameters are text already (paramText). postgres.js would otherwise
-      // re-serialize them by the type PostgreSQL infers: JSON-encode a jsonb
-      // parameter again, read "true" as false, round timestamps through Date.
-      verbatim: {
-        to: 25,
-        from: [16, 17, 114, 3802, 1082, 1114, 1184],
-        serialize: (value: unknown) => String(value),
-        parse: (value: string) => value,
-      },
-    },
-  });
-  return { sql, types: new Map() };
+interface PgCursor {
+  read(
+    count: number,
+    callback: (
+      error: Error | undefined,
+      rows: RawRow[],
+      result: PgResult<RawRow>,
+    ) => void,
+  ): void;
+  close(callback: (error?: Error | null) => void): void;
+}
+
+interface PgClient {
+  query<Row = Record<string, unknown>>(
+    text: string,
+    values?: unknown[],
+  ): Promise<PgResult<Row>>;
+  query(cursor: PgCursor): PgCursor;
+  on(event: "error" | "end", listener: (error: Error) => void): void;
+  off(event: "error" | "end", listener: (error: Error) => void): void;
+  /** A truthy argument destroys the connection instead of pooling it. */
+  release(destroy: Error | boolean): void;
+}
+
+interface PgPool {
+  connect(): Promise<PgClient>;
+  on(event: "error", listener: (error: Error) => void): void;
+  end(): Promise<void>;
+}
+
+interface PgDatabaseError extends Error {
+  code?: string;
+  severity?: string;
+  position?: string;
+  detail?: string;
+  hint?: string;
+}
+
+const pg = pgUntyped as {
+  Pool: new (config: Record<string, unknown>) => PgPool;
+  DatabaseError: abstract new (...args: never[]) => PgDatabaseError;
+};
+const Cursor = CursorUntyped as new (
+  text: string,
+  values: (string | null)[],
+  config: { rowMode: "array"; types: typeof RAW_TEXT },
+) => PgCursor;
+
+type RawRow = (string | null)[];
+
+// --- running a statement ---------------------------------------------------
+
+// Startup options, so value text does not depend on the server's or role's
+// settings; DISCARD ALL resets to these, not to the server defaults.
+const SESSION_OPTIONS = [
+  "-c TimeZone=UTC",
+  "-c DateStyle=ISO,MDY",
+  "-c IntervalStyle=iso_8601",
+  "-c bytea_output=hex",
+  "-c extra_float_digits=1",
+].join(" ");
+
+// Every value as the text PostgreSQL sent; converterFor() reads it by type.
+const RAW_TEXT = { getTypeParser: () => (value: string) => value };
+
+/** One pg pool and what this service learned about its types. */
+class Pool {
+  readonly pg: PgPool;
+  /** Type names and base types by OID, learned from pg_type. */
+  readonly types = new Map<number, TypeInfo>();
+  #ending: Promise<void> | undefined;
+
+  constructor(url: string, limits: SqlLimits) {
+    this.pg = new pg.Pool({
+      connectionString: url,
+      max: limits.connectionsMax,
+      // Bounds both connecting and waiting for a free connection.
+      connectionTimeoutMillis: limits.connectTimeoutMs,
+      idleTimeoutMillis: 60_000,
+      keepAlive: true,
+      application_name: "aos",
+      options: SESSION_OPTIONS,
+    });
+    // An idle connection the server closes reports here; the pool drops it.
+    // Without a listener the error would end the process.
+    this.pg.on("error", () => {});
+  }
+
+  /** Ends the pool once, after the connections in use are given back. */
+  end(): Promise<void> {
+    return this.#ending ??= this.pg.end();
+  }
 }
 
 interface RunLimits {
@@ -432,92 +511,88 @@ interface RunLimits {
   answerBytesMax: number;
 }
 
-interface RawColumn {
-  name: string;
-  type: number;
-}
-
-type RawRow = (Uint8Array | null)[];
-
-interface RawResult extends Array<RawRow> {
-  command: string | null;
-  count: number | null;
-  columns?: RawColumn[];
-  statement?: { columns?: RawColumn[] };
-}
-
 /**
- * Whether `error` means the connection is gone. postgres.js must then not
- * be handed the connection again: a reserved connection that closed still
- * accepts queries, writes them to a socket that no longer exists (an
- * uncaught TypeError that would end the process), and `release()` would put
- * it back among the open ones. Left alone, the pool reconnects it.
+ * Runs the statement in its own transaction on one pooled connection. The
+ * connection goes back to the pool only after DISCARD ALL succeeded on it;
+ * one that failed in any other way is destroyed, so no call inherits a
+ * broken connection or another call's session state.
  */
-function connectionLost(error: unknown): boolean {
-  if (error instanceof postgres.PostgresError) {
-    return error.severity === "FATAL" || error.severity === "PANIC";
-  }
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code !== "string" || CONNECTION_CODES.has(code);
-}
-
 async function runStatement(
   pool: Pool,
   request: SqlRequest,
   limits: RunLimits,
 ): Promise<Json> {
-  const connection = await pool.sql.reserve();
-  let alive = true;
-  // Each query is sent from the continuation of the previous one, that is
-  // right after the connection answered, never after an unrelated wait.
-  const run = async <T>(query: PromiseLike<T>): Promise<T> => {
-    try {
-      return await query;
-    } catch (error) {
-      if (connectionLost(error)) alive = false;
-      throw error;
-    }
+  const client = await pool.pg.connect();
+  let broken: Error | undefined;
+  // A checked-out connection reports its loss as 'error' events, maybe
+  // several: unheard, one would end the process. Its 'end' follows.
+  let markLost: (error: Error) => void = () => {};
+  const lost = new Promise<never>((_, reject) => markLost = reject);
+  lost.catch((error: Error) => broken ??= error);
+  const onError = (error: Error) => markLost(error);
+  const onEnd = () => markLost(new Error("Connection terminated"));
+  client.on("error", onError);
+  client.on("end", onEnd);
+  // Whichever settles first; the other may reject later and must not go
+  // unhandled.
+  const until = <T>(work: Promise<T>): Promise<T> => {
+    work.catch(() => {});
+    return Promise.race([work, lost]);
   };
   try {
-    await run(
-      connection.unsafe(
-        limits.readOnly ? "begin read only" : "begin read write",
-      ),
+    await until(
+      client.query(limits.readOnly ? "begin read only" : "begin read write"),
     );
     try {
-      await run(
-        connection.unsafe(`set local statement_timeout = ${limits.timeoutMs}`),
+      await until(
+        client.query(`set local statement_timeout = ${limits.timeoutMs}`),
       );
-      let batch: RawResult | undefined;
-      const query = connection.unsafe(
-        request.sql,
-        request.params.map(paramText),
-      ).raw();
-      const final = await run(
-        query.cursor(limits.rowLimit + 1, (rows: unknown) => {
-          batch = rows as RawResult;
-          return pool.sql.CLOSE;
-        }) as unknown as Promise<RawResult>,
+      const { rows, result } = await until(
+        readRows(client, request, limits.rowLimit + 1),
       );
-      const result = batch ?? final;
-      const columns = result.columns ?? final.columns ??
-        final.statement?.columns ?? [];
-      await learnTypes(
-        run,
-        connection,
-        pool.types,
-        columns.map((column) => column.type),
-      );
-      await run(connection.unsafe("commit"));
-      return answerOf(result, columns, pool.types, limits);
+      const oids = result.fields.map((field) => field.dataTypeID);
+      await until(learnTypes(client, pool.types, oids));
+      await until(client.query("commit"));
+      return answerOf(rows, result, pool.types, limits);
     } catch (error) {
-      if (alive) await run(connection.unsafe("rollback")).catch(() => {});
+      await until(client.query("rollback")).catch(() => {});
       throw error;
     }
   } finally {
-    if (alive) await run(connection.unsafe("discard all")).catch(() => {});
-    if (alive) connection.release();
+    await until(client.query("discard all")).catch((error) => {
+      broken ??= error instanceof Error ? error : new Error(String(error));
+    });
+    client.off("error", onError);
+    client.off("end", onEnd);
+    // An error destroys the connection instead of pooling it again.
+    client.release(broken ?? false);
   }
+}
+
+/** At most `count` rows; the portal is closed, so the rest is never fetched. */
+function readRows(
+  client: PgClient,
+  request: SqlRequest,
+  count: number,
+): Promise<{ rows: RawRow[]; result: PgResult<RawRow> }> {
+  const cursor = client.query(
+    new Cursor(request.sql, request.params.map(paramText), {
+      rowMode: "array",
+      types: RAW_TEXT,
+    }),
+  );
+  return new Promise((resolve, reject) => {
+    cursor.read(
+      count,
+      (error, rows, result) => {
+        // After an error pg-cursor has already ended the portal.
+        if (error) return reject(error);
+        cursor.close((closeError: Error | null | undefined) =>
+          closeError ? reject(closeError) : resolve({ rows, result })
+        );
+      },
+    );
+  });
 }
 
 /**
@@ -534,27 +609,26 @@ function paramText(value: Json): string | null {
 }
 
 const encoder = new TextEncoder();
-const decoder = new TextDecoder();
 
 function answerOf(
-  result: RawResult,
-  rawColumns: RawColumn[],
+  raw: RawRow[],
+  result: PgResult<RawRow>,
   types: Map<number, TypeInfo>,
   limits: RunLimits,
 ): Json {
-  const columns = rawColumns.map((column) => ({
-    name: column.name,
-    type: typeName(column.type, types),
+  const columns = result.fields.map((field) => ({
+    name: field.name,
+    type: typeName(field.dataTypeID, types),
   }));
-  const converters = rawColumns.map((column) =>
-    converterFor(column.type, types)
+  const converters = result.fields.map((field) =>
+    converterFor(field.dataTypeID, types)
   );
   const rows: Json[][] = [];
   let bytes = encoder.encode(JSON.stringify(columns)).length + 200;
-  let truncated = result.length > limits.rowLimit;
-  for (const raw of result.slice(0, limits.rowLimit)) {
-    const row = raw.map((value, index) =>
-      value === null ? null : converters[index]!(decoder.decode(value))
+  let truncated = raw.length > limits.rowLimit;
+  for (const values of raw.slice(0, limits.rowLimit)) {
+    const row = values.map((value, index) =>
+      value === null ? null : converters[index]!(value)
     );
     bytes += encoder.encode(JSON.stringify(row)).length + 1;
     if (bytes > limits.answerBytesMax) {
@@ -568,8 +642,8 @@ function answerOf(
     columns,
     rows,
     // Rows returned; for a statement that returns none, rows affected.
-    row_count: rows.length === 0 && !truncated && result.count !== null
-      ? result.count
+    row_count: rows.length === 0 && !truncated && result.rowCount !== null
+      ? result.rowCount
       : rows.length,
     truncated,
     // Null when the row limit cut the statement short: PostgreSQL sends the
@@ -668,8 +742,7 @@ function typeInfo(
 }
 
 async function learnTypes(
-  run: <T>(query: PromiseLike<T>) => Promise<T>,
-  connection: postgres.ReservedSql,
+  client: PgClient,
   types: Map<number, TypeInfo>,
   oids: number[],
 ): Promise<void> {
@@ -678,16 +751,18 @@ async function learnTypes(
   );
   if (missing.length === 0) return;
   if (types.size + missing.length > TYPES_CACHED_MAX) types.clear();
-  const rows = await run(connection.unsafe(
+  const { rows } = await client.query<
+    { oid: number; typname: string; element: number; base: number }
+  >(
     "select oid::int4 as oid, typname, typelem::int4 as element, " +
       "typbasetype::int4 as base from pg_type where oid = any($1::int4[])",
     [`{${missing.join(",")}}`],
-  ));
+  );
   for (const row of rows) {
-    types.set(row.oid as number, {
-      name: row.typname as string,
-      element: row.element as number,
-      base: row.base as number,
+    types.set(row.oid, {
+      name: row.typname,
+      element: row.element,
+      base: row.base,
     });
   }
 }
@@ -799,6 +874,7 @@ function base64(hex: string): string {
 
 // --- errors ----------------------------------------------------------------
 
+/** Node's codes for a connection that failed or broke. */
 const CONNECTION_CODES = new Set([
   "ECONNREFUSED",
   "ECONNRESET",
@@ -808,10 +884,6 @@ const CONNECTION_CODES = new Set([
   "ENOTFOUND",
   "EAI_AGAIN",
   "EPIPE",
-  "CONNECT_TIMEOUT",
-  "CONNECTION_CLOSED",
-  "CONNECTION_ENDED",
-  "CONNECTION_DESTROYED",
 ]);
 
 function sqlstateCode(sqlstate: string): ErrorCode {
@@ -849,7 +921,7 @@ function secretsOf(datasources: Record<string, SqlDatasource>): string[] {
           secrets.add(decodeURIComponent(password));
         }
       } catch {
-        // not a URL postgres.js can use either; the URL itself is scrubbed
+        // not a URL pg can use either; the URL itself is scrubbed
       }
     }
   }
@@ -869,9 +941,6 @@ function scrub(value: string, secrets: string[]): string {
 interface DriverError {
   code?: unknown;
   message?: unknown;
-  detail?: unknown;
-  hint?: unknown;
-  position?: unknown;
   errors?: unknown;
 }
 
@@ -882,6 +951,17 @@ function classify(
   secrets: string[],
 ): AosError {
   if (error instanceof AosError) return error;
+  if (error instanceof pg.DatabaseError) {
+    const sqlstate = error.code ?? "";
+    const details: Record<string, unknown> = { datasource, sqlstate };
+    if (error.position) details.position = Number(error.position);
+    if (error.detail) details.detail = scrub(error.detail, secrets);
+    if (error.hint) details.hint = scrub(error.hint, secrets);
+    return new AosError(sqlstateCode(sqlstate), scrub(error.message, secrets), {
+      cause: error,
+      details,
+    });
+  }
   const failure = (error ?? {}) as DriverError;
   // Node reports a host with several addresses as an AggregateError.
   const first = Array.isArray(failure.errors)
@@ -895,26 +975,12 @@ function classify(
       { cause: error, details: { datasource, reason: code } },
     );
   }
+  // pg's own connection failures (terminated, timed out, refused during
+  // authentication) are plain Errors without a code.
   const message = scrub(String(first.message ?? error), secrets);
-  if (error instanceof postgres.PostgresError) {
-    const details: Record<string, unknown> = {
-      datasource,
-      sqlstate: error.code,
-    };
-    if (error.position) details.position = Number(error.position);
-    if (error.detail) details.detail = scrub(error.detail, secrets);
-    if (error.hint) details.hint = scrub(error.hint, secrets);
-    return new AosError(sqlstateCode(error.code), message, {
-      cause: error,
-      details,
-    });
-  }
   return new AosError(
-    "ERR_SQL_ERROR",
-    `datasource "${datasource}": ${message}`,
-    {
-      cause: error,
-      details: { datasource },
-    },
+    "ERR_SQL_CONNECTION",
+    `cannot use datasource "${datasource}": ${message}`,
+    { cause: error, details: { datasource, reason: "connection_failed" } },
   );
 }

@@ -465,6 +465,35 @@ Deno.test("sqlService() against a real PostgreSQL", async (t) => {
     );
 
     await t.step(
+      "a connection lost mid-statement is ERR_SQL_CONNECTION, and the next call gets a fresh one",
+      async () => {
+        const single = open({ connectionsMax: 1 });
+        const text = "select pg_sleep(5) as slept";
+        const slow = ask({ sql: text }, READER, single).catch((error) => error);
+        // A bounded probe for the statement to be running, no fixed sleep.
+        let pid: number | undefined;
+        for (let attempt = 0; attempt < 2000 && pid === undefined; attempt++) {
+          const { rows } = await ask({
+            sql: "select pid from pg_stat_activity where datname = " +
+              "current_database() and state = 'active' and query = $1",
+            params: [text],
+          }) as { rows: number[][] };
+          pid = rows[0]?.[0];
+        }
+        assert.ok(pid !== undefined, "the statement never started");
+        await ask({ sql: "select pg_terminate_backend($1)", params: [pid] });
+        const error = await slow;
+        assert.ok(error instanceof AosError, String(error));
+        assert.equal(error.code, "ERR_SQL_CONNECTION");
+        assert.equal(error.details.sqlstate, "57P01");
+        const after = await ask({ sql: "select 1" }, READER, single) as {
+          ok: boolean;
+        };
+        assert.equal(after.ok, true);
+      },
+    );
+
+    await t.step(
       "session settings a statement changes do not reach the next call",
       async () => {
         const single = open({ connectionsMax: 1 });
