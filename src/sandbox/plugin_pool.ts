@@ -78,6 +78,12 @@ export class PluginPool {
         >,
         logLevel: "error",
       });
+      // Calls are timed by `call`. Extism would also start a timer of its own
+      // for every call and never clear it; at thousands of calls a second
+      // those pile up into tens of thousands of pending timers.
+      const options =
+        (plugin as unknown as { opts?: { timeoutMs: number | null } }).opts;
+      if (options !== undefined) options.timeoutMs = null;
       this.#guestLogs.set(plugin, guestLog);
       this.#slots.set(plugin, slot);
       return plugin;
