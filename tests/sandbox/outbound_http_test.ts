@@ -1,7 +1,5 @@
+import { assertRunsReplay } from "../support/replay_check.ts";
 import assert from "node:assert/strict";
-import { liveClock, liveRandom } from "../../src/deps/mod.ts";
-import { replayLog } from "../../src/replay/mod.ts";
-import { Sandbox } from "../../src/sandbox/mod.ts";
 import { startDnsServer } from "../support/dns_server.ts";
 import { startServer } from "../support/http_servers.ts";
 import { openTestNode, requestJson } from "../support/test_node.ts";
@@ -167,28 +165,7 @@ Deno.test("skills reach the network only through the guarded, recorded path", as
   const hitsBeforeReplay = hits;
   await allowed.close();
   await internal.close();
-  const replayNode = await openTestNode({ dataDir: node.dataDir });
-  const sandbox = new Sandbox({
-    modules: replayNode.registry,
-    clock: liveClock,
-    random: liveRandom,
-  });
-  try {
-    for (const runId of runs) {
-      const report = await replayLog(
-        await replayNode.store.readLog(runId),
-        sandbox,
-      );
-      assert.equal(
-        report.verdict,
-        "identical",
-        `${runId}: ${JSON.stringify(report.divergence)}`,
-      );
-    }
-  } finally {
-    await sandbox.close();
-    await replayNode.close();
-  }
+  await assertRunsReplay(node.dataDir, runs);
   assert.equal(hits, hitsBeforeReplay);
 });
 

@@ -1,11 +1,9 @@
 // Behaviour of the built postgres_query module: first against a fake aos_sql
 // (what it asks the host, how it maps answers), then through a real node
 // and a real PostgreSQL, and replayed with the database stopped.
+import { assertRunsReplay } from "../support/replay_check.ts";
 import assert from "node:assert/strict";
 import createPlugin, { type CallContext, type Plugin } from "@extism/extism";
-import { liveClock, liveRandom } from "../../src/deps/mod.ts";
-import { replayLog } from "../../src/replay/mod.ts";
-import { Sandbox } from "../../src/sandbox/mod.ts";
 import { startTestPostgres } from "../support/postgres.ts";
 import { openTestNode, requestJson } from "../support/test_node.ts";
 import {
@@ -346,26 +344,5 @@ Deno.test("postgres_query through a node and a real PostgreSQL, replayed with th
   // Replay with the database gone and a sandbox that has no sql service:
   // every answer must come from the logs.
   await database.stop();
-  const replayNode = await openTestNode({ dataDir: node.dataDir });
-  const sandbox = new Sandbox({
-    modules: replayNode.registry,
-    clock: liveClock,
-    random: liveRandom,
-  });
-  try {
-    for (const runId of runs) {
-      const report = await replayLog(
-        await replayNode.store.readLog(runId),
-        sandbox,
-      );
-      assert.equal(
-        report.verdict,
-        "identical",
-        `${runId}: ${JSON.stringify(report.divergence)}`,
-      );
-    }
-  } finally {
-    await sandbox.close();
-    await replayNode.close();
-  }
+  await assertRunsReplay(node.dataDir, runs);
 });

@@ -4,11 +4,9 @@
  * replayed with every server stopped. (The budget-exceeded workflow waits for
  * per-run budgets.)
  */
+import { assertRunsReplay } from "../support/replay_check.ts";
 import assert from "node:assert/strict";
 import { DEFAULT_CONFIG } from "../../src/config/mod.ts";
-import { liveClock, liveRandom } from "../../src/deps/mod.ts";
-import { replayLog } from "../../src/replay/mod.ts";
-import { Sandbox } from "../../src/sandbox/mod.ts";
 import type { LogRecord } from "../../src/store/mod.ts";
 import { startFakeLlmServer } from "../support/fake_llm_server.ts";
 import { startServer } from "../support/http_servers.ts";
@@ -246,27 +244,6 @@ Deno.test("the M4 workflows run against real servers and replay byte-identically
   await llm.close();
   await database.stop();
 
-  const replayNode = await openTestNode({ dataDir: node.dataDir });
-  const sandbox = new Sandbox({
-    modules: replayNode.registry,
-    clock: liveClock,
-    random: liveRandom,
-  });
-  try {
-    for (const runId of runs) {
-      const report = await replayLog(
-        await replayNode.store.readLog(runId),
-        sandbox,
-      );
-      assert.equal(
-        report.verdict,
-        "identical",
-        `${runId}: ${JSON.stringify(report.divergence)}`,
-      );
-    }
-  } finally {
-    await sandbox.close();
-    await replayNode.close();
-  }
+  await assertRunsReplay(node.dataDir, runs);
   assert.equal(sideEffects, sideEffectsBefore, "replay reached a server");
 });
