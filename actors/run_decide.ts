@@ -11,6 +11,7 @@ import type { Json } from "../src/store/mod.ts";
 import { pinLabel, type RunMessage } from "./run_messages.ts";
 import { type Effect, planRun } from "./run_reducer.ts";
 import {
+  budgetUse,
   concurrencyOf,
   onErrorOf,
   pinFor,
@@ -51,6 +52,12 @@ function start(
     (fallback
       ? planned.fallback_params ?? planned.params
       : planned.params) as Json;
+  const overBudget = budgetCheck(
+    state,
+    step.id,
+    pinFor(state, planned, fallback).cost_estimate_cents ?? 0,
+  );
+  if (overBudget !== undefined) return overBudget;
   try {
     const input = resolveTemplates(
       params,
@@ -75,6 +82,44 @@ function start(
       body: { step: step.id, attempt, error: error.toRecorded() },
     });
   }
+}
+
+/**
+ * Ends the run with BUDGET_EXCEEDED when what is spent, what running steps
+ * have reserved and `estimateCents` more would pass the plan's budget. With
+ * `step` null it checks for an overrun by charges alone.
+ */
+function budgetCheck(
+  state: RunState,
+  step: string | null,
+  estimateCents: number,
+): Effect[] | undefined {
+  const budgetCents = state.plan.budget_cents;
+  if (budgetCents === undefined) return undefined;
+  const use = budgetUse(state);
+  const needed = use.spent_cents + use.reserved_cents + estimateCents;
+  if (step === null ? use.spent_cents <= budgetCents : needed <= budgetCents) {
+    return undefined;
+  }
+  const error = new AosError(
+    "BUDGET_EXCEEDED",
+    step === null
+      ? `the run spent ${use.spent_cents} cents of its ${budgetCents}`
+      : `step ${step} needs ${estimateCents} cents; the run has ${
+        budgetCents - use.spent_cents - use.reserved_cents
+      } of ${budgetCents} left`,
+    {
+      details: {
+        budget_cents: budgetCents,
+        ...use,
+        estimate_cents: estimateCents,
+      },
+    },
+  );
+  return append({
+    type: "RunFailed",
+    body: { step, error: error.toRecorded() },
+  });
 }
 
 function runOutput(state: RunState): Json {
@@ -108,6 +153,8 @@ export function decideNext(state: RunState): Effect[] {
     });
   }
   if (state.planning !== null) return [];
+  const overrun = budgetCheck(state, null, 0);
+  if (overrun !== undefined) return overrun;
   if (state.plan_error !== null) {
     return append({
       type: "RunFailed",

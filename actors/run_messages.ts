@@ -17,6 +17,8 @@ export interface SkillPin {
   sha256: string;
   entrypoint: string;
   timeout_ms: number;
+  /** What a step of this skill is expected to cost; reserved against a run's budget. */
+  cost_estimate_cents?: number;
 }
 
 /** Kinds of recorded host calls. */

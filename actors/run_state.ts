@@ -140,6 +140,33 @@ export function pinFor(
     : { ...pin, timeout_ms: Math.min(pin.timeout_ms, timeoutMs) };
 }
 
+/** What a step's output says it cost (`cost_cents`, a whole number of cents), else 0. */
+export function costOfOutput(output: Json | null): number {
+  const cost =
+    output !== null && typeof output === "object" && !Array.isArray(output)
+      ? output.cost_cents
+      : undefined;
+  return typeof cost === "number" && Number.isInteger(cost) && cost >= 0
+    ? cost
+    : 0;
+}
+
+/** Cents spent so far (charged by succeeded steps) and reserved by running ones. */
+export function budgetUse(
+  state: RunState,
+): { spent_cents: number; reserved_cents: number } {
+  let spent = 0;
+  let reserved = 0;
+  for (const step of state.steps) {
+    if (step.status === "succeeded") spent += costOfOutput(step.output);
+    if (step.status === "running") {
+      reserved += pinFor(state, planStep(state, step.id), step.fallback)
+        .cost_estimate_cents ?? 0;
+    }
+  }
+  return { spent_cents: spent, reserved_cents: reserved };
+}
+
 /** A fresh step. */
 export function newStep(id: string): StepState {
   return {

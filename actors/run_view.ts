@@ -2,6 +2,7 @@ import type { RecordedError } from "../src/errors/mod.ts";
 import type { Json, RunStatus } from "../src/store/mod.ts";
 import { pinLabel } from "./run_messages.ts";
 import {
+  costOfOutput,
   pinFor,
   planStep,
   type RunState,
@@ -44,16 +45,6 @@ export interface RunView {
   digest: string;
 }
 
-function costOf(output: Json | null): number {
-  const cost =
-    output !== null && typeof output === "object" && !Array.isArray(output)
-      ? output.cost_cents
-      : undefined;
-  return typeof cost === "number" && Number.isInteger(cost) && cost >= 0
-    ? cost
-    : 0;
-}
-
 function sideEffectsOf(output: Json | null): Json[] {
   const effects =
     output !== null && typeof output === "object" && !Array.isArray(output)
@@ -78,7 +69,7 @@ function viewStep(state: RunState, step: StepState): StepView {
     latency_ms: step.started_at !== null && step.finished_at !== null
       ? step.finished_at - step.started_at
       : null,
-    cost_cents: costOf(step.output),
+    cost_cents: costOfOutput(step.output),
     side_effects: sideEffectsOf(step.output),
     host_calls: step.host_calls.length,
   };

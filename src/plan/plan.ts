@@ -65,6 +65,13 @@ export const planSchema = z.object({
   }).strict().optional(),
   /** Most steps running at once (default 4). */
   concurrency: z.number().int().min(1).max(32).optional(),
+  /**
+   * Most the run may spend, in cents. Before a step starts, its skill's
+   * cost estimate is reserved; a step that would not fit ends the run with
+   * BUDGET_EXCEEDED, and so does a charge (the output's `cost_cents`) that
+   * overruns it.
+   */
+  budget_cents: z.number().int().min(0).max(100_000_000).optional(),
 }).strict();
 
 /** One step of a plan. */

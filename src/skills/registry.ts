@@ -205,6 +205,11 @@ export class SkillRegistry implements ModuleSource {
       sha256: skill.sha256,
       entrypoint: skill.manifest.entrypoint,
       timeout_ms: skill.manifest.timeout_ms,
+      // Only when non-zero, so pins of free skills (and logs made before
+      // budgets) stay as they were.
+      ...(skill.manifest.cost_estimate_cents > 0
+        ? { cost_estimate_cents: skill.manifest.cost_estimate_cents }
+        : {}),
     };
   }
 

@@ -44,6 +44,14 @@ export function goldenPlans(origins: { api: string; llm: string }): Record<strin
         { id: "polish", skill: "llm_invoke", params: { adapter: "stub", model: "gpt-4o-mini", prompt: "Polish: {{steps.draft.output.content}}" } },
       ],
     },
+    m4_budget_exceeded: {
+      budget_cents: 6,
+      steps: ["a", "b", "c"].map((id) => ({
+        id,
+        skill: "llm_invoke",
+        params: { adapter: "stub", model: "gpt-4o-mini", prompt: `say ${id}` },
+      })),
+    },
     m4_transient_retry: {
       steps: [{ id: "call", skill: "http_call", params: { url: `${origins.api}/flaky` }, retry: { max_attempts: 3, backoff_ms: 10 } }],
     },

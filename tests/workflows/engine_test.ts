@@ -434,3 +434,46 @@ Deno.test("plans may be submitted as YAML; malformed YAML is a 400", async () =>
     await node.close();
   }
 });
+
+Deno.test("a run stops with BUDGET_EXCEEDED before a step its budget cannot cover", async () => {
+  const node = await openTestNode();
+  try {
+    const ask = (id: string) => ({
+      id,
+      skill: "llm_invoke",
+      params: { adapter: "stub", model: "gpt-4o-mini", prompt: `say ${id}` },
+    });
+    const { view, events } = await runPlan(node, {
+      budget_cents: 6,
+      steps: [ask("a"), ask("b"), ask("c")],
+    });
+    assert.equal(view.status, "failed");
+    assert.equal(view.code, "BUDGET_EXCEEDED");
+    const byId = steps(view);
+    assert.deepEqual([byId.a!.status, byId.b!.status, byId.c!.status], [
+      "succeeded",
+      "succeeded",
+      "pending",
+    ]);
+    const spent = (byId.a!.cost_cents as number) +
+      (byId.b!.cost_cents as number);
+    const failure = events[events.length - 1]!;
+    assert.equal(failure.body.step, "c");
+    assert.deepEqual(
+      (failure.body.error as { details: Record<string, number> }).details,
+      {
+        budget_cents: 6,
+        spent_cents: spent,
+        reserved_cents: 0,
+        estimate_cents: 5,
+      },
+    );
+    assert.ok(
+      !events.some((record) =>
+        record.type === "StepStarted" && record.body.step === "c"
+      ),
+    );
+  } finally {
+    await node.close();
+  }
+});
