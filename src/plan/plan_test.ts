@@ -127,3 +127,25 @@ Deno.test("secret references are not templates: they reach the skill unresolved"
     params,
   );
 });
+
+Deno.test("resolveTemplates() reads the plan's context, and plan defaults apply to steps that give none", () => {
+  const scope = {
+    outputs: {},
+    context: { customer: { name: "Ada", tags: ["vip"] } },
+  };
+  assert.equal(resolveTemplates("{{context.customer.name}}", scope), "Ada");
+  assert.equal(
+    resolveTemplates("hi {{context.customer.tags[0]}}", scope),
+    "hi vip",
+  );
+  assert.equal(
+    codeOf(() => resolveTemplates("{{context.missing}}", scope)),
+    "PLAN_TEMPLATE_PATH_MISSING",
+  );
+  const plan = planSchema.parse({
+    defaults: { on_error: "continue", retry: { max_attempts: 2 } },
+    steps: [{ id: "a", skill: "s" }],
+  });
+  assert.equal(plan.defaults?.on_error, "continue");
+  assert.equal(plan.defaults?.retry?.backoff_ms, 1_000);
+});
