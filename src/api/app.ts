@@ -13,6 +13,7 @@ import {
   parseJsonText,
   parseWith,
   readJsonOrYaml,
+  readText,
 } from "./errors.ts";
 import { addSkillRoutes } from "./skills_routes.ts";
 import { calendarRoutes } from "./calendar_routes.ts";
@@ -157,7 +158,7 @@ export function createApp(deps: ApiDeps): Hono {
     if (summary === undefined || summary.tenant !== DEFAULT_TENANT) {
       throw runNotFound(runId);
     }
-    const text = await c.req.text();
+    const text = await readText(c, 64 * 1024);
     const body = text.trim() === ""
       ? {}
       : parseWith(cancelBody, parseJsonText(text), "body");

@@ -2,6 +2,7 @@ import type { Context } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
+import { jsonDepth } from "../sandbox/output_limits.ts";
 import { AosError, toAosError } from "../errors/mod.ts";
 import type { Logger } from "../deps/mod.ts";
 
@@ -36,9 +37,81 @@ export function parseWith<T>(
   );
 }
 
-/** Reads a JSON body; anything that is not JSON is VALIDATION_JSON_MALFORMED. */
-export async function readJson(c: Context): Promise<unknown> {
-  return parseJsonText(await c.req.text());
+/** Largest request body most routes accept. */
+export const BODY_BYTES_MAX = 4 * 1024 * 1024;
+
+/** Deepest JSON nesting the API accepts. */
+export const JSON_DEPTH_MAX = 64;
+
+/**
+ * Reads a request body, counting the bytes that actually arrive: a
+ * `Content-Length` that lies, or a chunked body without one, cannot get past
+ * `limitBytes` (VALIDATION_BODY_TOO_LARGE, 413). The stream is cancelled as
+ * soon as the limit is passed.
+ */
+export async function readBody(
+  c: Context,
+  limitBytes = BODY_BYTES_MAX,
+): Promise<Uint8Array> {
+  const tooLarge = () =>
+    new AosError(
+      "VALIDATION_BODY_TOO_LARGE",
+      `the request body is over ${limitBytes} bytes`,
+      {
+        details: { limit_bytes: limitBytes },
+      },
+    );
+  const declared = Number(c.req.header("content-length") ?? "0");
+  if (Number.isFinite(declared) && declared > limitBytes) throw tooLarge();
+  const body = c.req.raw.body;
+  if (body === null) return new Uint8Array();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for await (const chunk of body) {
+    total += chunk.length;
+    if (total > limitBytes) {
+      await body.cancel().catch(() => {});
+      throw tooLarge();
+    }
+    chunks.push(chunk);
+  }
+  const bytes = new Uint8Array(total);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.length;
+  }
+  return bytes;
+}
+
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+function bodyText(bytes: Uint8Array): string {
+  try {
+    return utf8.decode(bytes);
+  } catch (error) {
+    throw new AosError(
+      "VALIDATION_JSON_MALFORMED",
+      "the request body is not UTF-8",
+      { cause: error },
+    );
+  }
+}
+
+/** Reads a body as UTF-8 text, bounded like `readBody`. */
+export async function readText(
+  c: Context,
+  limitBytes = BODY_BYTES_MAX,
+): Promise<string> {
+  return bodyText(await readBody(c, limitBytes));
+}
+
+/** Reads a JSON body (bounded in size and depth); anything that is not JSON is VALIDATION_JSON_MALFORMED. */
+export async function readJson(
+  c: Context,
+  limitBytes = BODY_BYTES_MAX,
+): Promise<unknown> {
+  return parseJsonText(bodyText(await readBody(c, limitBytes)));
 }
 
 /**
@@ -47,13 +120,14 @@ export async function readJson(c: Context): Promise<unknown> {
  * tags, no merge keys, no aliases past a small bound.
  */
 export async function readJsonOrYaml(c: Context): Promise<unknown> {
-  const text = await c.req.text();
+  const text = bodyText(await readBody(c));
   const type = c.req.header("content-type") ?? "";
   if (!/\b(application|text)\/(x-)?yaml\b/i.test(type)) {
     return parseJsonText(text);
   }
+  let value: unknown;
   try {
-    return parseYaml(text, {
+    value = parseYaml(text, {
       schema: "core",
       merge: false,
       maxAliasCount: 100,
@@ -72,10 +146,34 @@ export async function readJsonOrYaml(c: Context): Promise<unknown> {
       },
     );
   }
+  // YAML flow collections nest like JSON; bound them the same way.
+  let json: string;
+  try {
+    json = JSON.stringify(value ?? null);
+  } catch {
+    json = "[".repeat(JSON_DEPTH_MAX + 1);
+  }
+  checkDepth(json);
+  return value;
+}
+
+function checkDepth(text: string): void {
+  if (
+    jsonDepth(new TextEncoder().encode(text), JSON_DEPTH_MAX) > JSON_DEPTH_MAX
+  ) {
+    throw new AosError(
+      "VALIDATION_JSON_TOO_DEEP",
+      `the JSON nests deeper than ${JSON_DEPTH_MAX} levels`,
+      {
+        details: { limit_depth: JSON_DEPTH_MAX },
+      },
+    );
+  }
 }
 
 /** Parses request text as JSON, or throws VALIDATION_JSON_MALFORMED. */
 export function parseJsonText(text: string): unknown {
+  checkDepth(text);
   try {
     return JSON.parse(text);
   } catch (error) {

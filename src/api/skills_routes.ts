@@ -1,11 +1,11 @@
-import type { Hono } from "hono";
+import type { Context, Hono } from "hono";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { AosError } from "../errors/mod.ts";
 import { manifestSchema } from "../skills/manifest.ts";
 import type { RegisteredSkill, SkillRegistry } from "../skills/registry.ts";
 import { requireAdmin } from "./auth.ts";
-import { parseWith, readJson, zodIssues } from "./errors.ts";
+import { parseJsonText, parseWith, readBody, zodIssues } from "./errors.ts";
 
 /** Largest install request: a 16 MiB module in base64 plus its manifest. */
 export const INSTALL_BODY_BYTES_MAX = 24 * 1024 * 1024;
@@ -66,10 +66,14 @@ function decodeBase64(text: string): Uint8Array {
 }
 
 /** An install request from JSON or multipart form data. */
-async function readInstall(request: Request, body: () => Promise<unknown>) {
-  const type = request.headers.get("content-type") ?? "";
+async function readInstall(c: Context) {
+  const type = c.req.header("content-type") ?? "";
+  // The body is read (and bounded) once, whatever its encoding.
+  const raw = await readBody(c, INSTALL_BODY_BYTES_MAX);
   if (type.startsWith("multipart/form-data")) {
-    const form = await request.formData();
+    const form = await new Response(raw as Uint8Array<ArrayBuffer>, {
+      headers: { "content-type": type },
+    }).formData();
     const manifestField = form.get("manifest");
     const moduleField = form.get("module");
     if (manifestField === null || !(moduleField instanceof File)) {
@@ -96,7 +100,11 @@ async function readInstall(request: Request, body: () => Promise<unknown>) {
       ...(typeof sha256 === "string" ? { expectedSha256: sha256 } : {}),
     };
   }
-  const json = parseWith(installJson, await body(), "body");
+  const json = parseWith(
+    installJson,
+    parseJsonText(new TextDecoder().decode(raw)),
+    "body",
+  );
   const manifest = parseManifestValue(
     json.manifest ?? parseYamlField(json.manifest_yaml!),
   );
@@ -158,7 +166,7 @@ export function addSkillRoutes(
 
   app.post("/v1/skills", async (c) => {
     requireAdmin(c, deps.adminKeySha256);
-    const request = await readInstall(c.req.raw, () => readJson(c));
+    const request = await readInstall(c);
     const { skill, created } = await registry.install(request, {
       installedAt: deps.nowMs(),
     });
