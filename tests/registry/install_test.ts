@@ -1,9 +1,7 @@
 import assert from "node:assert/strict";
+import { assertLogsReplay } from "../support/replay_check.ts";
 import { join } from "node:path";
 import { stringify as toYaml } from "yaml";
-import { liveClock, liveRandom } from "../../src/deps/mod.ts";
-import { replayLog } from "../../src/replay/mod.ts";
-import { Sandbox } from "../../src/sandbox/mod.ts";
 import { PROJECT_ROOT } from "../../src/skills/build.ts";
 import { hostileModule } from "../support/hostile_modules.ts";
 import { openTestNode, requestJson } from "../support/test_node.ts";
@@ -151,24 +149,9 @@ Deno.test("a third-party skill installed over HTTP runs, and v2 changes nothing 
       404,
     );
 
-    const sandbox = new Sandbox({
-      modules: node.registry,
-      clock: liveClock,
-      random: liveRandom,
-    });
-    try {
-      const report = await replayLog(
-        await node.store.readLog(String(pinnedToV1.body.run_id)),
-        sandbox,
-      );
-      assert.equal(
-        report.verdict,
-        "identical",
-        JSON.stringify(report.divergence),
-      );
-    } finally {
-      await sandbox.close();
-    }
+    await assertLogsReplay(node.registry, [
+      await node.store.readLog(String(pinnedToV1.body.run_id)),
+    ]);
   } finally {
     await node.close();
   }

@@ -1,8 +1,6 @@
 import assert from "node:assert/strict";
+import { assertLogsReplay } from "../support/replay_check.ts";
 import { DEFAULT_CONFIG } from "../../src/config/mod.ts";
-import { liveClock, liveRandom } from "../../src/deps/mod.ts";
-import { replayLog } from "../../src/replay/mod.ts";
-import { Sandbox } from "../../src/sandbox/mod.ts";
 import type { LogRecord } from "../../src/store/mod.ts";
 import { startFakeLlmServer } from "../support/fake_llm_server.ts";
 import { openTestNode, requestJson } from "../support/test_node.ts";
@@ -29,21 +27,7 @@ Deno.test("a goal run records the rules planner's plan, runs it, and replays wit
     ]);
     assert.equal(events[0]!.body.plan, null);
     assert.equal((events[1]!.body as { planner: string }).planner, "rules");
-    const sandbox = new Sandbox({
-      modules: node.registry,
-      clock: liveClock,
-      random: liveRandom,
-    });
-    try {
-      const report = await replayLog(events, sandbox);
-      assert.equal(
-        report.verdict,
-        "identical",
-        JSON.stringify(report.divergence),
-      );
-    } finally {
-      await sandbox.close();
-    }
+    await assertLogsReplay(node.registry, [events]);
   } finally {
     await node.close();
   }
@@ -145,21 +129,7 @@ Deno.test("the LLM planner asks llm_invoke for a plan, records it with the model
 
     await llm.close();
     const requestsBefore = llm.requests.length;
-    const sandbox = new Sandbox({
-      modules: node.registry,
-      clock: liveClock,
-      random: liveRandom,
-    });
-    try {
-      const report = await replayLog(events, sandbox);
-      assert.equal(
-        report.verdict,
-        "identical",
-        JSON.stringify(report.divergence),
-      );
-    } finally {
-      await sandbox.close();
-    }
+    await assertLogsReplay(node.registry, [events]);
     assert.equal(llm.requests.length, requestsBefore);
   } finally {
     await node.close();
