@@ -83,10 +83,19 @@ export interface CompileRequest {
   root: string;
   toolchain: Toolchain;
   /**
-   * The absolute paths the build stamp hashes. Reading any other source
-   * (besides the PDK) fails the build: the stamp could not notice its edits.
+   * The sources the build may read besides the PDK (for in-tree skills, the
+   * files the build stamp hashes). Reading any other fails the build: the
+   * stamp, or the skill's author, could not see it.
    */
-  trackedFiles: ReadonlySet<string>;
+  sources: {
+    allows: (path: string) => boolean;
+    /** What `allows` admits, for the error message. */
+    description: string;
+  };
+  /** Compiler flags; `ASC_FLAGS` by default. */
+  flags?: readonly string[];
+  /** Where the abort handler must live, for the message when it is missing. */
+  abort?: { handler: string; hint: string };
 }
 
 /** Runs asc in-process; returns the module bytes or throws with its diagnostics. */
@@ -106,7 +115,7 @@ export async function compileSkill(
   const read: string[] = [];
   const result = await asc.main([
     request.entry,
-    ...ASC_FLAGS,
+    ...(request.flags ?? ASC_FLAGS),
     ...["--baseDir", request.root],
     ...["--path", request.toolchain.nodeModules],
     ...["--outFile", outFile],
@@ -132,20 +141,23 @@ export async function compileSkill(
   });
   if (result.error !== null || wasm === null) {
     let reason = stderr.text() || String(result.error ?? "no module emitted");
-    if (reason.includes("_lib/abi/skillAbort' not found")) {
-      reason +=
-        "\nEvery skill must import skills-wasm/_lib/abi (it provides abort).";
+    const abort = request.abort ?? {
+      handler: "_lib/abi/skillAbort",
+      hint: "Every skill must import skills-wasm/_lib/abi (it provides abort).",
+    };
+    if (reason.includes(`${abort.handler}' not found`)) {
+      reason += `\n${abort.hint}`;
     }
     throw new Error(`skill ${request.name} failed to compile:\n${reason}`);
   }
   const pdkDir = join(request.toolchain.nodeModules, "@extism", "as-pdk");
   const untracked = read.filter((path) =>
-    !request.trackedFiles.has(path) && !path.startsWith(pdkDir)
+    !request.sources.allows(path) && !path.startsWith(pdkDir)
   );
   if (untracked.length > 0) {
     throw new Error(
       `skill ${request.name} imports ${untracked.join(", ")}: a skill may ` +
-        "import only its own assembly/ folder and skills-wasm/_lib",
+        `import only ${request.sources.description}`,
     );
   }
   return wasm;

@@ -161,12 +161,16 @@ async function buildSkill(
   const entry = relative(root, join(dir, "assembly", "index.ts"))
     .replaceAll("\\", "/");
   if (entry.startsWith("..")) throw new Error(`${dir} is outside ${root}`);
+  const tracked = new Set(inputs);
   const wasm = await compileSkill({
     name: manifest.name,
     entry,
     root,
     toolchain,
-    trackedFiles: new Set(inputs),
+    sources: {
+      allows: (path) => tracked.has(path),
+      description: "its own assembly/ folder and skills-wasm/_lib",
+    },
   });
   const sha256 = await sha256Hex(wasm);
   const stamp: BuildStamp = {
@@ -215,70 +219,29 @@ export async function buildSkillDir(dir: string): Promise<BuiltSkill> {
   };
 }
 
-// compileSkill (in _asc.ts) is bound to ASC_FLAGS and to reading only
-// skills-wasm/_lib; this is the same call with the out-of-tree flags and a
-// skill folder as the only source tree besides the PDK.
-async function compileOutOfTree(
+// An out-of-tree skill: the out-of-tree flags (its own abort handler), and
+// its folder as the only source tree besides the PDK.
+function compileOutOfTree(
   name: string,
   dir: string,
   toolchain: Toolchain,
 ): Promise<Uint8Array> {
-  const asc = await import("assemblyscript/asc");
-  const outFile = `${name}.wasm`;
-  const pdkDir = join(toolchain.nodeModules, "@extism", "as-pdk");
-  const diagnostics: string[] = [];
-  const decoder = new TextDecoder();
-  const sink = {
-    write: (chunk: Uint8Array | string) =>
-      void diagnostics.push(
-        typeof chunk === "string" ? chunk : decoder.decode(chunk),
-      ),
-  };
-  const outside: string[] = [];
-  let wasm: Uint8Array | null = null;
-  const result = await asc.main([
-    "assembly/index.ts",
-    ...OUT_OF_TREE_ASC_FLAGS,
-    ...["--baseDir", dir],
-    ...["--path", toolchain.nodeModules],
-    ...["--outFile", outFile],
-  ], {
-    stdout: sink,
-    stderr: sink,
-    readFile: (file: string, baseDir: string) => {
-      if (file.endsWith("asconfig.json")) return null;
-      const path = resolve(baseDir, file);
-      try {
-        const text = Deno.readTextFileSync(path);
-        if (!path.startsWith(dir + sep) && !path.startsWith(pdkDir + sep)) {
-          outside.push(path);
-        }
-        return text;
-      } catch {
-        return null;
-      }
+  return compileSkill({
+    name,
+    entry: "assembly/index.ts",
+    root: dir,
+    toolchain,
+    flags: OUT_OF_TREE_ASC_FLAGS,
+    sources: {
+      allows: (path) => path.startsWith(dir + sep),
+      description: "its own folder and @extism/as-pdk",
     },
-    writeFile: (file: string, contents: Uint8Array | string) => {
-      if (file === outFile && typeof contents !== "string") wasm = contents;
+    abort: {
+      handler: OUT_OF_TREE_ABORT,
+      hint: "A skill built outside this repository defines its abort handler " +
+        "as skillAbort in assembly/aos.ts (see aos skills new).",
     },
-    listFiles: () => [],
   });
-  if (result.error !== null || wasm === null) {
-    let reason = diagnostics.join("") ||
-      String(result.error ?? "no module emitted");
-    if (reason.includes(`${OUT_OF_TREE_ABORT}' not found`)) {
-      reason += `\nA skill built outside this repository defines its abort ` +
-        `handler as skillAbort in assembly/aos.ts (see aos skills new).`;
-    }
-    throw new Error(`skill ${name} failed to compile:\n${reason}`);
-  }
-  if (outside.length > 0) {
-    throw new Error(
-      `skill ${name} imports ${outside.join(", ")}: a skill may import only ` +
-        "its own folder and @extism/as-pdk",
-    );
-  }
-  return wasm;
 }
 
 /** The module's sha256 when module and stamp match the inputs, else null. */
