@@ -124,23 +124,48 @@ export class SkillRegistry implements ModuleSource {
     }
     checkModuleForInstall(bytes, manifest, this.#limits);
     compileSkillSchemas(manifest);
+    const stored = await this.#persist(
+      manifest,
+      bytes,
+      sha256,
+      options.installedAt,
+    );
+    // Another node may have installed this version first.
+    if (stored.sha256 !== sha256) throw versionConflict(stored, sha256);
+    const skill = this.#keep(stored, bytes, sha256);
+    return { skill, created: stored.installed_at === options.installedAt };
+  }
+
+  /** Writes module and version to the store; returns what it holds for the version. */
+  async #persist(
+    manifest: SkillManifest,
+    bytes: Uint8Array,
+    sha256: string,
+    installedAt: number,
+  ): Promise<SkillRecord> {
     await this.#store.putModule(sha256, bytes);
-    const stored = await this.#store.putSkill({
+    return await this.#store.putSkill({
       name: manifest.name,
       version: manifest.version,
       sha256,
       manifest,
-      installed_at: options.installedAt,
+      installed_at: installedAt,
     });
-    // Another node may have installed this version first.
-    if (stored.sha256 !== sha256) throw versionConflict(stored, sha256);
+  }
+
+  /** Caches a stored version, and `bytes` when they are that version's module. */
+  #keep(
+    stored: SkillRecord,
+    bytes: Uint8Array,
+    sha256: string,
+  ): RegisteredSkill {
     const skill: RegisteredSkill = {
       ...stored,
       manifest: parseManifest(JSON.stringify(stored.manifest)),
     };
-    this.#modules.set(sha256, bytes);
+    if (sha256 === stored.sha256) this.#modules.set(sha256, bytes);
     this.#remember(skill);
-    return { skill, created: stored.installed_at === options.installedAt };
+    return skill;
   }
 
   /**
@@ -154,18 +179,8 @@ export class SkillRegistry implements ModuleSource {
     installedAt: number,
   ): Promise<RegisteredSkill> {
     const sha256 = sha256Hex(bytes);
-    await this.#store.putModule(sha256, bytes);
-    const stored = await this.#store.putSkill({
-      name: manifest.name,
-      version: manifest.version,
-      sha256,
-      manifest,
-      installed_at: installedAt,
-    });
-    const skill: RegisteredSkill = { ...stored, manifest };
-    this.#modules.set(sha256, bytes);
-    this.#remember(skill);
-    return skill;
+    const stored = await this.#persist(manifest, bytes, sha256, installedAt);
+    return this.#keep(stored, bytes, sha256);
   }
 
   /**
