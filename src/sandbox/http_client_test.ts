@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
+import { refusal } from "../../tests/support/refusal.ts";
 import { Buffer } from "node:buffer";
 import zlib from "node:zlib";
 import { SimulatedClock } from "../deps/mod.ts";
-import { AosError } from "../errors/mod.ts";
 import {
   GuardedHttpClient,
   type GuardedHttpClientOptions,
@@ -39,20 +39,6 @@ function clientFor(
     })),
     ...options,
   });
-}
-
-async function refusal(
-  promise: Promise<unknown>,
-  code: string,
-): Promise<AosError> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(error instanceof AosError, `not an AosError: ${error}`);
-    assert.equal(error.code, code, error.message);
-    return error;
-  }
-  assert.fail(`expected ${code}, but it succeeded`);
 }
 
 /** A server answering with what it received. */

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { refusal } from "../../tests/support/refusal.ts";
 import { AosError } from "../errors/mod.ts";
 import {
   type AddressClass,
@@ -30,20 +31,6 @@ function mapResolver(
     })));
   };
   return { resolver, calls };
-}
-
-async function refusal(
-  promise: Promise<unknown>,
-  code: string,
-): Promise<AosError> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(error instanceof AosError, `not an AosError: ${error}`);
-    assert.equal(error.code, code, error.message);
-    return error;
-  }
-  assert.fail(`expected ${code}, but it succeeded`);
 }
 
 const ANY_HOST = { allowedHosts: ["*"] };
