@@ -36,7 +36,7 @@ Deno.test("every code the sources use is in the catalog", () => {
         const text = Deno.readTextFileSync(path);
         for (
           const match of text.matchAll(
-            /"((?:ERR|SANDBOX|SKILL|STORE|PLAN|VALIDATION|RUN|HOST|LOG|REPLAY|ROUTE|SUPERVISOR)_[A-Z0-9_]*[A-Z0-9])"/g,
+            /"((?:ERR|SANDBOX|SKILL|STORE|PLAN|VALIDATION|RUN|HOST|LOG|REPLAY|ROUTE|SUPERVISOR|AUTH|TENANT|API_KEY|BUDGET)_[A-Z0-9_]*[A-Z0-9])"/g,
           )
         ) {
           used.add(match[1]!);

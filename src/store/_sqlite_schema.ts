@@ -48,4 +48,44 @@ export const SQLITE_MIGRATIONS: readonly { version: number; sql: string }[] = [
       CREATE INDEX runs_running ON runs (created_at, run_id) WHERE status = 'running';
     `,
   },
+  {
+    // Tenants, their hashed API keys, and the budget ledger: one row per
+    // tenant and UTC day (the conditional update enforces the limit) and one
+    // per reservation (its key makes reserve and settle idempotent).
+    version: 3,
+    sql: `
+      CREATE TABLE tenants (
+        id TEXT PRIMARY KEY,
+        created_at INTEGER NOT NULL,
+        daily_budget_cents INTEGER
+      );
+      CREATE TABLE api_keys (
+        key_id TEXT PRIMARY KEY,
+        role TEXT NOT NULL CHECK (role IN ('admin', 'tenant')),
+        tenant TEXT REFERENCES tenants (id),
+        sha256 TEXT NOT NULL UNIQUE,
+        created_at INTEGER NOT NULL,
+        revoked_at INTEGER
+      );
+      CREATE INDEX api_keys_by_tenant ON api_keys (tenant, created_at);
+      CREATE TABLE budget_days (
+        tenant TEXT NOT NULL,
+        day TEXT NOT NULL,
+        spent_cents INTEGER NOT NULL DEFAULT 0,
+        reserved_cents INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (tenant, day)
+      ) WITHOUT ROWID;
+      CREATE TABLE budget_entries (
+        key TEXT PRIMARY KEY,
+        run_id TEXT NOT NULL,
+        tenant TEXT NOT NULL,
+        day TEXT NOT NULL,
+        reserved_cents INTEGER NOT NULL,
+        charged_cents INTEGER
+      );
+      CREATE INDEX budget_entries_open ON budget_entries (key)
+        WHERE charged_cents IS NULL;
+      CREATE INDEX budget_entries_by_day ON budget_entries (tenant, day);
+    `,
+  },
 ];

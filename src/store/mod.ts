@@ -1,4 +1,4 @@
-/** The durable store: run logs, the run index, the skill registry. */
+/** The durable store: run logs, the run index, the skill registry, tenants, keys and budgets. */
 export {
   canonicalizeText,
   canonicalJson,
@@ -20,6 +20,17 @@ export {
   type UnsealedRecord,
   verifyChain,
 } from "./record.ts";
+export type {
+  BudgetAnswer,
+  BudgetDay,
+  BudgetEntry,
+  BudgetReservationRequest,
+} from "./budget_records.ts";
+export type {
+  ApiKeyRecord,
+  ApiKeyRole,
+  TenantRecord,
+} from "./tenant_records.ts";
 export { SqliteStore, type SqliteStoreOptions } from "./sqlite_store.ts";
 export {
   isTerminal,

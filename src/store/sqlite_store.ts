@@ -13,6 +13,14 @@ import type {
   Store,
 } from "./store.ts";
 import { assertConsecutive, sequenceConflict } from "./_append_checks.ts";
+import { SqliteTenants } from "./_sqlite_tenants.ts";
+import type {
+  BudgetAnswer,
+  BudgetDay,
+  BudgetEntry,
+  BudgetReservationRequest,
+} from "./budget_records.ts";
+import type { ApiKeyRecord, TenantRecord } from "./tenant_records.ts";
 
 /** Options of `SqliteStore.open`. */
 export interface SqliteStoreOptions {
@@ -35,9 +43,14 @@ type Row = Record<string, unknown>;
 export class SqliteStore implements Store {
   readonly #db: DatabaseSync;
   readonly #statements = new Map<string, StatementSync>();
+  readonly #tenants: SqliteTenants;
 
   private constructor(db: DatabaseSync) {
     this.#db = db;
+    this.#tenants = new SqliteTenants({
+      statement: (sql) => this.#statement(sql),
+      transaction: (work) => this.#transaction(work),
+    });
   }
 
   /** Opens (creating when needed) the database at `path` and migrates it. */
@@ -254,6 +267,66 @@ export class SqliteStore implements Store {
       "SELECT * FROM skills ORDER BY name, version",
     ).all() as Row[];
     return Promise.resolve(rows.map(toSkill));
+  }
+
+  createTenant(tenant: TenantRecord): Promise<void> {
+    return settle(() => this.#tenants.createTenant(tenant));
+  }
+
+  getTenant(id: string): Promise<TenantRecord | undefined> {
+    return settle(() => this.#tenants.getTenant(id));
+  }
+
+  listTenants(): Promise<TenantRecord[]> {
+    return settle(() => this.#tenants.listTenants());
+  }
+
+  putApiKey(
+    key: ApiKeyRecord,
+    options: { revokeOthers?: boolean } = {},
+  ): Promise<void> {
+    return settle(() =>
+      this.#tenants.putApiKey(key, options.revokeOthers ?? false)
+    );
+  }
+
+  findApiKey(sha256: string): Promise<ApiKeyRecord | undefined> {
+    return settle(() => this.#tenants.findApiKey(sha256));
+  }
+
+  listApiKeys(tenant: string): Promise<ApiKeyRecord[]> {
+    return settle(() => this.#tenants.listApiKeys(tenant));
+  }
+
+  revokeApiKey(keyId: string, at: number): Promise<ApiKeyRecord | undefined> {
+    return settle(() => this.#tenants.revokeApiKey(keyId, at));
+  }
+
+  seedApiKeys(
+    tenants: readonly TenantRecord[],
+    keys: readonly ApiKeyRecord[],
+  ): Promise<boolean> {
+    return settle(() => this.#tenants.seedApiKeys(tenants, keys));
+  }
+
+  reserveBudget(request: BudgetReservationRequest): Promise<BudgetAnswer> {
+    return settle(() => this.#tenants.reserveBudget(request));
+  }
+
+  settleBudget(key: string, chargedCents: number): Promise<void> {
+    return settle(() => this.#tenants.settleBudget(key, chargedCents));
+  }
+
+  budgetDay(tenant: string, day: string): Promise<BudgetDay> {
+    return settle(() => this.#tenants.budgetDay(tenant, day));
+  }
+
+  budgetEntries(tenant: string, day: string): Promise<BudgetEntry[]> {
+    return settle(() => this.#tenants.budgetEntries(tenant, day));
+  }
+
+  openBudgetEntries(): Promise<BudgetEntry[]> {
+    return settle(() => this.#tenants.openBudgetEntries());
   }
 
   /** The journal mode SQLite reports (`wal` once opened by this class). */

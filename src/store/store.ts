@@ -1,4 +1,11 @@
+import type {
+  BudgetAnswer,
+  BudgetDay,
+  BudgetEntry,
+  BudgetReservationRequest,
+} from "./budget_records.ts";
 import type { LogRecord } from "./record.ts";
+import type { ApiKeyRecord, TenantRecord } from "./tenant_records.ts";
 
 /**
  * Where a run stands; every status but `running` is final. `partial`: the
@@ -99,6 +106,52 @@ export interface Store {
    */
   putSkill(skill: SkillRecord): Promise<SkillRecord>;
   listSkills(): Promise<SkillRecord[]>;
+  /** Adds a tenant; STORE_TENANT_EXISTS when its id is taken. */
+  createTenant(tenant: TenantRecord): Promise<void>;
+  getTenant(id: string): Promise<TenantRecord | undefined>;
+  /** Every tenant, by id. */
+  listTenants(): Promise<TenantRecord[]>;
+  /**
+   * Stores a key. With `revokeOthers` every other working key of the same
+   * tenant is revoked at `key.created_at` in the same transaction (rotation).
+   */
+  putApiKey(
+    key: ApiKeyRecord,
+    options?: { revokeOthers?: boolean },
+  ): Promise<void>;
+  /** The working (not revoked) key whose sha256 is `sha256`. */
+  findApiKey(sha256: string): Promise<ApiKeyRecord | undefined>;
+  /** A tenant's keys, revoked ones included, oldest first. */
+  listApiKeys(tenant: string): Promise<ApiKeyRecord[]>;
+  /** Revokes a key at `at`; returns it as stored afterwards, undefined when unknown. */
+  revokeApiKey(keyId: string, at: number): Promise<ApiKeyRecord | undefined>;
+  /**
+   * Seeds a store that holds no API key at all: creates the tenants (those
+   * that exist are kept) and stores the keys, atomically. Returns false and
+   * changes nothing when any key exists, so concurrent first starts seed once.
+   */
+  seedApiKeys(
+    tenants: readonly TenantRecord[],
+    keys: readonly ApiKeyRecord[],
+  ): Promise<boolean>;
+  /**
+   * Reserves budget atomically: granted only while the day's spent +
+   * reserved + `cents` stays within `limit_cents` (one conditional update,
+   * `UPDATE … WHERE spent + reserved + x <= limit`). A key already held
+   * answers granted without reserving again.
+   */
+  reserveBudget(request: BudgetReservationRequest): Promise<BudgetAnswer>;
+  /**
+   * Settles a reservation: its cents leave `reserved`, `chargedCents` join
+   * `spent`. Settling a settled or unknown key changes nothing.
+   */
+  settleBudget(key: string, chargedCents: number): Promise<void>;
+  /** A tenant's day (zeros when nothing was reserved that day). */
+  budgetDay(tenant: string, day: string): Promise<BudgetDay>;
+  /** The reservations of a tenant's day, settled ones included, by key. */
+  budgetEntries(tenant: string, day: string): Promise<BudgetEntry[]>;
+  /** Reservations not settled yet, of every tenant and day. */
+  openBudgetEntries(): Promise<BudgetEntry[]>;
   /** True when the store answers; used by `/readyz`. */
   ping(): Promise<boolean>;
   close(): Promise<void>;

@@ -10,6 +10,7 @@ import {
   verifyChain,
 } from "./record.ts";
 import type { Store } from "./store.ts";
+import { tenantStoreContract } from "./store_contract_tenants.ts";
 
 /** Opens a fresh, empty store; `second` opens another connection to the same one. */
 export interface StoreFactory {
@@ -257,4 +258,6 @@ export function storeContract(name: string, factory: StoreFactory): void {
     ]);
     assert.equal(await store.ping(), true);
   });
+
+  tenantStoreContract(test);
 }

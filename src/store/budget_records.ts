@@ -1,0 +1,42 @@
+/**
+ * A request to hold `cents` of a tenant's budget for one UTC day. `key`
+ * names the reservation (`run/step/attempt`): asking again with a key the
+ * store holds answers as the first time did, so an actor restarted between
+ * the store's answer and the log's record repeats nothing.
+ */
+export interface BudgetReservationRequest {
+  key: string;
+  run_id: string;
+  tenant: string;
+  /** The UTC day, `YYYY-MM-DD`. */
+  day: string;
+  cents: number;
+  /** The tenant's limit for the day; the reservation is refused past it. */
+  limit_cents: number;
+}
+
+/** A tenant's use of one UTC day. */
+export interface BudgetDay {
+  tenant: string;
+  day: string;
+  /** Cents charged by finished steps. */
+  spent_cents: number;
+  /** Cents held by reservations not yet settled. */
+  reserved_cents: number;
+}
+
+/** The store's answer to a reservation, with the day's totals after it. */
+export interface BudgetAnswer extends BudgetDay {
+  granted: boolean;
+}
+
+/** One reservation of the ledger. */
+export interface BudgetEntry {
+  key: string;
+  run_id: string;
+  tenant: string;
+  day: string;
+  reserved_cents: number;
+  /** Cents charged when it was settled; null while it is open. */
+  charged_cents: number | null;
+}
