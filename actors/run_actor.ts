@@ -70,9 +70,35 @@ export type GoalPlanner = (request: {
   hostCalls: HostCallPort;
 }) => Promise<PlanOutcome>;
 
+/** The tenant-day side of budget reservations (the budget ledger implements it). */
+export interface BudgetPort {
+  /** Reserves `cents` of the tenant's current UTC day for one attempt; idempotent per attempt. */
+  reserve(request: {
+    run_id: string;
+    tenant: string;
+    step: string;
+    attempt: number;
+    cents: number;
+  }): Promise<{
+    granted: boolean;
+    day: string;
+    limit_cents: number;
+    spent_cents: number;
+    reserved_cents: number;
+  }>;
+  /** Settles an attempt's reservation: `charged_cents` spent, the rest freed; idempotent. */
+  settle(request: {
+    run_id: string;
+    step: string;
+    attempt: number;
+    charged_cents: number;
+  }): Promise<void>;
+}
+
 /** What a run actor needs from the shell. */
 export interface RunActorDeps {
   store: Store;
+  budget: BudgetPort;
   executor: StepExecutor;
   planner: GoalPlanner;
   clock: Clock;
@@ -96,6 +122,8 @@ class RunBehavior implements Behavior<RunMessage, RunState> {
     { done: Promise<void>; cancel: () => void }
   >();
   readonly #executions = new Map<string, AbortController>();
+  /** Reservations asked of the store and not answered yet, by `step#attempt`. */
+  readonly #reserving = new Set<string>();
 
   constructor(state: RunState, head: LogHead, deps: RunActorDeps) {
     this.#state = state;
@@ -134,6 +162,11 @@ class RunBehavior implements Behavior<RunMessage, RunState> {
       records,
       statusChanged ? { status: state.status } : {},
     );
+    // Settled before anyone hears of the records, so a finished run's
+    // tenant day is already up to date when its end is observed.
+    for (const effect of effects) {
+      if (effect.kind === "SettleBudget") await this.#settle(effect);
+    }
     this.#state = state;
     this.#head = head;
     this.#deps.onRecords?.(records, state);
@@ -149,8 +182,82 @@ class RunBehavior implements Behavior<RunMessage, RunState> {
         this.#startTimer(effect.timer_id, effect.due_at);
       } else if (effect.kind === "CancelSteps") {
         for (const step of effect.steps) this.#executions.get(step)?.abort();
-      } else if (effect.kind === "FinishRun") this.stop();
+      } else if (effect.kind === "ReserveBudget") this.#reserve(effect);
+      else if (effect.kind === "FinishRun") this.stop();
     }
+  }
+
+  async #settle(effect: Extract<Effect, { kind: "SettleBudget" }>) {
+    const { step, attempt, charged_cents } = effect;
+    const run_id = this.#state.run_id;
+    try {
+      await this.#deps.budget.settle({ run_id, step, attempt, charged_cents });
+    } catch (error) {
+      // The log holds the release; the next start settles it from there.
+      this.#deps.log.log("error", "budget_settle_failed", {
+        run_id,
+        step,
+        attempt,
+        error: String(error),
+      });
+    }
+  }
+
+  /**
+   * Asks the store for a reservation and sends its answer to the run. The
+   * reducer repeats the ask on every message until the answer is in the
+   * log, so asks already under way are not sent twice.
+   */
+  #reserve(effect: Extract<Effect, { kind: "ReserveBudget" }>): void {
+    const { step, attempt, cents } = effect;
+    const asking = `${step}#${attempt}`;
+    if (this.#reserving.has(asking)) return;
+    this.#reserving.add(asking);
+    const { run_id, tenant } = this.#state;
+    let granted = false;
+    this.#deps.budget.reserve({ run_id, tenant, step, attempt, cents })
+      .then((answer) => {
+        granted = answer.granted;
+        const body = { step, attempt, cents, day: answer.day };
+        return this.actor.ask(
+          answer.granted ? { type: "BudgetReserved", body } : {
+            type: "BudgetRefused",
+            body: {
+              ...body,
+              limit_cents: answer.limit_cents,
+              spent_cents: answer.spent_cents,
+              reserved_cents: answer.reserved_cents,
+            },
+          },
+        );
+      })
+      .catch(async (error) => {
+        if (!(error instanceof ActorStoppedError)) {
+          this.actor.crash(error);
+          return;
+        }
+        // A run that ended while the store answered never records the
+        // reservation: free it. A run that is only restarting asks again
+        // and gets the same reservation back.
+        const summary = await this.#deps.store.getRun(run_id);
+        if (granted && summary !== undefined && summary.status !== "running") {
+          await this.#settle({
+            kind: "SettleBudget",
+            step,
+            attempt,
+            charged_cents: 0,
+          });
+        }
+      })
+      .finally(() => this.#reserving.delete(asking))
+      .catch((error) =>
+        this.#deps.log.log("error", "budget_reserve_lost", {
+          run_id,
+          step,
+          attempt,
+          error: String(error),
+        })
+      );
   }
 
   /** Stops the actor; `release` follows when it has exited. */

@@ -8,6 +8,7 @@ import {
   type TemplateScope,
 } from "../src/plan/mod.ts";
 import type { Json } from "../src/store/mod.ts";
+import { endRun, settlementDecision } from "./run_budget.ts";
 import { pinLabel, type RunMessage } from "./run_messages.ts";
 import { type Effect, planRun } from "./run_reducer.ts";
 import {
@@ -38,7 +39,12 @@ function stepById(state: RunState, id: string): StepState {
   return state.steps.find((step) => step.id === id)!;
 }
 
-/** Starts an attempt, or fails it before it starts when its params do not resolve. */
+/**
+ * Starts an attempt, or fails it before it starts when its params do not
+ * resolve. A ledger run first reserves the attempt's estimate against the
+ * tenant's day (`ReserveBudget`); the attempt starts once BudgetReserved
+ * holds it.
+ */
 function start(
   state: RunState,
   step: StepState,
@@ -52,18 +58,27 @@ function start(
     (fallback
       ? planned.fallback_params ?? planned.params
       : planned.params) as Json;
-  const overBudget = budgetCheck(
-    state,
-    step.id,
-    pinFor(state, planned, fallback).cost_estimate_cents ?? 0,
-  );
-  if (overBudget !== undefined) return overBudget;
+  const estimateCents = pinFor(state, planned, fallback).cost_estimate_cents ??
+    0;
+  const held = state.ledger && step.reservation?.attempt === attempt;
+  if (!held) {
+    const overBudget = budgetCheck(state, step.id, estimateCents);
+    if (overBudget !== undefined) return endRun(state, overBudget);
+  }
   try {
     const input = resolveTemplates(
       params,
       scopeOf(state),
       `/steps/${index}/${field}`,
     );
+    if (state.ledger && !held) {
+      return [{
+        kind: "ReserveBudget",
+        step: step.id,
+        attempt,
+        cents: estimateCents,
+      }];
+    }
     const skill = pinLabel(pinFor(state, planned, fallback));
     return append({
       type: "StepStarted",
@@ -93,7 +108,7 @@ function budgetCheck(
   state: RunState,
   step: string | null,
   estimateCents: number,
-): Effect[] | undefined {
+): RunMessage | undefined {
   const budgetCents = state.plan.budget_cents;
   if (budgetCents === undefined) return undefined;
   const use = budgetUse(state);
@@ -116,10 +131,7 @@ function budgetCheck(
       },
     },
   );
-  return append({
-    type: "RunFailed",
-    body: { step, error: error.toRecorded() },
-  });
+  return { type: "RunFailed", body: { step, error: error.toRecorded() } };
 }
 
 function runOutput(state: RunState): Json {
@@ -146,19 +158,30 @@ function runOutput(state: RunState): Json {
  */
 export function decideNext(state: RunState): Effect[] {
   if (state.status !== "running") return [];
+  const settlement = settlementDecision(state);
+  if (settlement !== undefined) return append(settlement);
   if (state.cancel_reason !== null) {
-    return append({
+    return endRun(state, {
       type: "RunCancelled",
       body: { reason: state.cancel_reason },
     });
   }
   if (state.planning !== null) return [];
   const overrun = budgetCheck(state, null, 0);
-  if (overrun !== undefined) return overrun;
+  if (overrun !== undefined) return endRun(state, overrun);
   if (state.plan_error !== null) {
-    return append({
+    return endRun(state, {
       type: "RunFailed",
       body: { step: null, error: state.plan_error },
+    });
+  }
+  if (state.budget_error !== null) {
+    return endRun(state, {
+      type: "RunFailed",
+      body: {
+        step: String(state.budget_error.details.step),
+        error: state.budget_error,
+      },
     });
   }
   for (const step of state.steps) {
@@ -166,7 +189,7 @@ export function decideNext(state: RunState): Effect[] {
       step.status === "failed" &&
       onErrorOf(state, planStep(state, step.id)) !== "continue"
     ) {
-      return append({
+      return endRun(state, {
         type: "RunFailed",
         body: { step: step.id, error: step.error! },
       });
@@ -242,7 +265,7 @@ export function decideNext(state: RunState): Effect[] {
     const partial = state.steps.some((step) =>
       step.status === "failed" || step.skip_reason === "dependency_failed"
     );
-    return append({
+    return endRun(state, {
       type: "RunSucceeded",
       body: {
         output: runOutput(state),

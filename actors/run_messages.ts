@@ -37,6 +37,19 @@ export interface HostCallBody {
   result: Json;
 }
 
+/** The attempt a budget record is about. */
+export interface BudgetAttempt {
+  step: string;
+  attempt: number;
+}
+
+/** A reservation of a step attempt's estimated cost against the tenant's UTC day. */
+export interface BudgetReservedBody extends BudgetAttempt {
+  cents: number;
+  /** The UTC day, `YYYY-MM-DD`, the reservation counts against. */
+  day: string;
+}
+
 /** Why a step did not run. */
 export type SkipReason = "condition_false" | "dependency_failed";
 
@@ -57,6 +70,11 @@ export type RunMessage =
       /** Every skill reference of the plan (fallbacks included) → the module it runs. */
       pins: Record<string, SkillPin>;
       abi: number;
+      /**
+       * 1 when the run keeps a budget ledger (Budget* records). Absent in
+       * logs from before the ledger, which replay without one.
+       */
+      ledger?: 1;
     };
   }
   | {
@@ -104,6 +122,21 @@ export type RunMessage =
   }
   | { type: "TimerFired"; body: { timer_id: string } }
   | { type: "CancelRequested"; body: { reason: string } }
+  /** The tenant's day granted `cents` for this attempt (the store's answer to a ReserveBudget effect). */
+  | { type: "BudgetReserved"; body: BudgetReservedBody }
+  /** The tenant's day refused the reservation; the run stops with BUDGET_EXCEEDED. */
+  | {
+    type: "BudgetRefused";
+    body: BudgetReservedBody & {
+      limit_cents: number;
+      spent_cents: number;
+      reserved_cents: number;
+    };
+  }
+  /** A succeeded attempt's actual cost (`cost_cents` of its output). */
+  | { type: "BudgetCharged"; body: BudgetAttempt & { cents: number } }
+  /** The uncharged rest of a reservation goes back; it closes the reservation. */
+  | { type: "BudgetReleased"; body: BudgetAttempt & { cents: number } }
   /** `status` is present only for a partial success, so logs from before partial runs replay unchanged. */
   | { type: "RunSucceeded"; body: { output: Json; status?: "partial" } }
   | { type: "RunFailed"; body: { step: string | null; error: RecordedError } }
@@ -126,6 +159,10 @@ export const RUN_MESSAGE_TYPES: readonly RunMessage["type"][] = [
   "TimerScheduled",
   "TimerFired",
   "CancelRequested",
+  "BudgetReserved",
+  "BudgetRefused",
+  "BudgetCharged",
+  "BudgetReleased",
   "RunSucceeded",
   "RunFailed",
   "RunCancelled",

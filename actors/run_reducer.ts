@@ -1,6 +1,7 @@
 import { retries } from "../src/plan/mod.ts";
 import { type Goal, PLANNER_SKILL, PLANNER_STEP } from "../src/planner/mod.ts";
 import type { Json, RunStatus } from "../src/store/mod.ts";
+import { applyBudget } from "./run_budget.ts";
 import { decideNext } from "./run_decide.ts";
 import type {
   HostCallBody,
@@ -40,6 +41,19 @@ export type Effect =
     pin: SkillPin;
     input: Json;
     recorded: HostCallBody[];
+  }
+  /**
+   * Ask the store to reserve `cents` of the tenant's day for this attempt;
+   * the answer comes back as BudgetReserved or BudgetRefused. Repeated until
+   * answered; the store answers a repeated ask as it did the first time.
+   */
+  | { kind: "ReserveBudget"; step: string; attempt: number; cents: number }
+  /** Settle a released reservation in the store: charge `charged_cents`, free the rest. */
+  | {
+    kind: "SettleBudget";
+    step: string;
+    attempt: number;
+    charged_cents: number;
   }
   /** Send TimerFired for `timer_id` at `due_at` (now, when it is past). */
   | { kind: "StartTimer"; timer_id: string; due_at: number }
@@ -100,10 +114,14 @@ export function planRun(state: RunState): Effect {
 function submitted(
   message: Extract<RunEnvelope, { type: "RunSubmitted" }>,
 ): RunState {
-  const { tenant, pins, abi, goal } = message.body;
+  const { tenant, pins, abi, goal, ledger } = message.body;
   invariant(
     (message.body.plan === null) === (goal !== undefined),
     "a run has either a plan or a goal",
+  );
+  invariant(
+    ledger === undefined || ledger === 1,
+    `unknown ledger version ${ledger}`,
   );
   const plan = message.body.plan ?? { steps: [] };
   for (const step of plan.steps) {
@@ -129,6 +147,9 @@ function submitted(
     cancel_reason: null,
     planning: goal === undefined ? null : { goal, host_calls: [] },
     plan_error: null,
+    ledger: ledger === 1,
+    charged_cents: 0,
+    budget_error: null,
     records: 1,
     last_at: message.at,
   };
@@ -314,6 +335,11 @@ function evolve(state: RunState, message: RunEnvelope): Reduction {
         state: { ...state, cancel_reason: message.body.reason },
         effects: [],
       };
+    case "BudgetReserved":
+    case "BudgetRefused":
+    case "BudgetCharged":
+    case "BudgetReleased":
+      return applyBudget(state, message);
     case "RunSucceeded":
       return ended(state, message.at, {
         status: message.body.status ?? "succeeded",

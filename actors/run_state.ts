@@ -54,6 +54,17 @@ export interface StepState {
   timer: { timer_id: string; due_at: number } | null;
   /** Host calls recorded for the current attempt, in call order. */
   host_calls: HostCallBody[];
+  /** The open budget reservation of an attempt (ledger runs only). */
+  reservation: Reservation | null;
+}
+
+/** Budget held for one attempt, from BudgetReserved until BudgetReleased. */
+export interface Reservation {
+  attempt: number;
+  cents: number;
+  day: string;
+  /** Set by BudgetCharged; null until the attempt's cost is charged. */
+  charged_cents: number | null;
 }
 
 /** A run's state: nothing but a fold of its log. */
@@ -75,6 +86,12 @@ export interface RunState {
   planning: { goal: Goal; host_calls: HostCallBody[] } | null;
   /** Why planning failed; the run ends failed at the next decision. */
   plan_error: RecordedError | null;
+  /** True when the run keeps a budget ledger (RunSubmitted `ledger: 1`). */
+  ledger: boolean;
+  /** Cents charged by BudgetCharged records (ledger runs). */
+  charged_cents: number;
+  /** The tenant's day refused a reservation; the run ends failed at the next decision. */
+  budget_error: RecordedError | null;
   /** How many records have been applied. */
   records: number;
   /** `at` of the last record: the reducer's only notion of "now". */
@@ -151,10 +168,24 @@ export function costOfOutput(output: Json | null): number {
     : 0;
 }
 
-/** Cents spent so far (charged by succeeded steps) and reserved by running ones. */
+/**
+ * Cents spent so far and reserved by running steps. A ledger run counts its
+ * Budget* records; an older run its succeeded outputs and running estimates.
+ */
 export function budgetUse(
   state: RunState,
 ): { spent_cents: number; reserved_cents: number } {
+  if (state.ledger) {
+    let held = 0;
+    for (const step of state.steps) {
+      if (
+        step.reservation !== null && step.reservation.charged_cents === null
+      ) {
+        held += step.reservation.cents;
+      }
+    }
+    return { spent_cents: state.charged_cents, reserved_cents: held };
+  }
   let spent = 0;
   let reserved = 0;
   for (const step of state.steps) {
@@ -184,5 +215,6 @@ export function newStep(id: string): StepState {
     finished_at: null,
     timer: null,
     host_calls: [],
+    reservation: null,
   };
 }

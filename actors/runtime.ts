@@ -1,3 +1,4 @@
+import type { BudgetLedger } from "../src/budget/mod.ts";
 import type { Clock, Logger, RandomSource } from "../src/deps/mod.ts";
 import { newRunId } from "../src/deps/mod.ts";
 import { AosError, toAosError } from "../src/errors/mod.ts";
@@ -35,6 +36,8 @@ import { Supervisor, type SupervisorOptions } from "./supervisor.ts";
 /** What the runtime is built from. */
 export interface RuntimeDeps {
   store: Store;
+  /** Tenant-day budgets; runs reserve and settle through it. */
+  budget: BudgetLedger;
   registry: SkillRegistry;
   executor: StepExecutor;
   clock: Clock;
@@ -76,6 +79,7 @@ export class Runtime {
     const handle = await startRunActor(runId, {
       planner: this.#planGoal,
       store: this.#deps.store,
+      budget: this.#deps.budget,
       executor: this.#deps.executor,
       clock: this.#deps.clock,
       log: this.#deps.log,
@@ -164,6 +168,8 @@ export class Runtime {
     });
     const next = reduce(state, messageOf(record)).state;
     await this.#deps.store.append([record], { status: next.status });
+    // The run ended without releasing what its steps held; settle it as the log says.
+    await this.#deps.budget.reconcile([runId]);
     this.#observe([record], next);
   }
 
@@ -219,6 +225,7 @@ export class Runtime {
         ...(goal === undefined ? {} : { goal }),
         pins,
         abi: HOST_ABI_VERSION,
+        ledger: 1,
       } as unknown as Record<string, never>,
       at: clock.nowMs(),
     });
@@ -335,6 +342,7 @@ export class Runtime {
 
   /** Starts an actor for every unfinished run in the store; returns how many. */
   async resumeUnfinished(): Promise<number> {
+    await this.#deps.budget.reconcile();
     const runIds = await this.#deps.store.listUnfinishedRuns();
     for (const runId of runIds) this.#supervisor.supervise(runId);
     if (runIds.length > 0) {

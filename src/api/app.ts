@@ -1,6 +1,7 @@
 import { Hono } from "hono";
 import { z } from "zod";
 import type { Runtime } from "../../actors/runtime.ts";
+import type { BudgetLedger } from "../budget/mod.ts";
 import type { Logger } from "../deps/mod.ts";
 import { AosError, catalogEntries } from "../errors/mod.ts";
 import type { Metrics } from "../metrics/mod.ts";
@@ -15,7 +16,10 @@ import {
   readJsonOrYaml,
   readText,
 } from "./errors.ts";
+import { authenticate, tenantOf } from "./auth.ts";
 import { addSkillRoutes } from "./skills_routes.ts";
+import { addTenantRoutes } from "./tenant_routes.ts";
+import type { TenantAdmin } from "../tenants/mod.ts";
 import { calendarRoutes } from "./calendar_routes.ts";
 import type { MockCalendarService } from "../sandbox/services/calendar.ts";
 
@@ -28,8 +32,10 @@ export interface ApiDeps {
   log: Logger;
   /** The mock calendar, whose events the API lists; absent when not offered. */
   calendar?: MockCalendarService;
-  /** sha256 of the admin key; admin routes are closed when undefined. */
+  /** sha256 of the configured admin key (`AOS_ADMIN_KEY`), besides stored admin keys. */
   adminKeySha256: string | undefined;
+  tenants: TenantAdmin;
+  budget: BudgetLedger;
   nowMs: () => number;
 }
 
@@ -52,8 +58,8 @@ const eventsQuery = z.object({
   from_seq: z.coerce.number().int().min(0).default(0),
 }).strict();
 
-// Until tenants and API keys exist every request acts for this tenant.
-const DEFAULT_TENANT = "default";
+// Routes under /v1 open to anyone: the failure catalog is documentation.
+const PUBLIC_ROUTES = new Set(["/v1/errors"]);
 
 /** The HTTP API as a Hono app; `app.request()` drives it in tests. */
 export function createApp(deps: ApiDeps): Hono {
@@ -99,16 +105,23 @@ export function createApp(deps: ApiDeps): Hono {
     return c.body(text, 200, { "Content-Type": contentType });
   });
 
+  // Every /v1 route but the public ones needs a key, checked before any
+  // body is read; routes then ask for a tenant (tenantOf) or an admin.
+  app.use("/v1/*", async (c, next) => {
+    if (!PUBLIC_ROUTES.has(c.req.path)) {
+      await authenticate(c, { store, adminKeySha256: deps.adminKeySha256 });
+    }
+    await next();
+  });
+
   app.get("/v1/errors", (c) => c.json({ errors: catalogEntries() }));
 
   if (deps.calendar !== undefined) calendarRoutes(app, deps.calendar);
-  addSkillRoutes(app, {
-    registry,
-    adminKeySha256: deps.adminKeySha256,
-    nowMs: deps.nowMs,
-  });
+  addSkillRoutes(app, { registry, nowMs: deps.nowMs });
+  addTenantRoutes(app, { tenants: deps.tenants, budget: deps.budget });
 
   app.post("/v1/runs", async (c) => {
+    const tenant = tenantOf(c);
     const body = await readJsonOrYaml(c);
     // A body with "goal" asks a planner for the plan; otherwise it is the plan.
     const isGoal = typeof body === "object" && body !== null &&
@@ -116,9 +129,7 @@ export function createApp(deps: ApiDeps): Hono {
     const request = isGoal
       ? parseWith(goalSchema, body, "body")
       : parseWith(planSchema, body, "body");
-    const { run_id } = await runtime.submit(request, {
-      tenant: DEFAULT_TENANT,
-    });
+    const { run_id } = await runtime.submit(request, { tenant });
     return c.json(
       { run_id, status: "running", links: { self: `/v1/runs/${run_id}` } },
       202,
@@ -129,9 +140,10 @@ export function createApp(deps: ApiDeps): Hono {
   });
 
   app.get("/v1/runs", async (c) => {
+    const tenant = tenantOf(c);
     const query = parseWith(listQuery, c.req.query(), "query");
     const page = await store.listRuns({
-      tenant: DEFAULT_TENANT,
+      tenant,
       limit: query.limit,
       ...(query.status === undefined ? {} : { status: query.status }),
       ...(query.cursor === undefined ? {} : { cursor: query.cursor }),
@@ -140,22 +152,28 @@ export function createApp(deps: ApiDeps): Hono {
   });
 
   app.get("/v1/runs/:id", async (c) => {
+    const tenant = tenantOf(c);
     const query = parseWith(viewQuery, c.req.query(), "query");
     const runId = c.req.param("id");
+    const owned = await store.getRun(runId);
+    if (owned === undefined || owned.tenant !== tenant) {
+      throw runNotFound(runId);
+    }
     if (query.wait_ms !== undefined) {
       await runtime.waitForEnd(runId, query.wait_ms);
     }
     const view = await runtime.view(runId);
-    if (view === undefined || view.tenant !== DEFAULT_TENANT) {
+    if (view === undefined || view.tenant !== tenant) {
       throw runNotFound(runId);
     }
     return c.json(view);
   });
 
   app.post("/v1/runs/:id/cancel", async (c) => {
+    const tenant = tenantOf(c);
     const runId = c.req.param("id");
     const summary = await store.getRun(runId);
-    if (summary === undefined || summary.tenant !== DEFAULT_TENANT) {
+    if (summary === undefined || summary.tenant !== tenant) {
       throw runNotFound(runId);
     }
     const text = await readText(c, 64 * 1024);
@@ -169,10 +187,11 @@ export function createApp(deps: ApiDeps): Hono {
   });
 
   app.get("/v1/runs/:id/events", async (c) => {
+    const tenant = tenantOf(c);
     const query = parseWith(eventsQuery, c.req.query(), "query");
     const runId = c.req.param("id");
     const summary = await store.getRun(runId);
-    if (summary === undefined || summary.tenant !== DEFAULT_TENANT) {
+    if (summary === undefined || summary.tenant !== tenant) {
       throw runNotFound(runId);
     }
     const events = await store.readLog(runId, { fromSeq: query.from_seq });

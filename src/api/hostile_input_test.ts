@@ -1,5 +1,9 @@
 import assert from "node:assert/strict";
-import { openTestNode, requestJson } from "../../tests/support/test_node.ts";
+import {
+  openTestNode,
+  requestJson,
+  TEST_TENANT_KEY,
+} from "../../tests/support/test_node.ts";
 import { BODY_BYTES_MAX } from "./errors.ts";
 
 function streamOf(
@@ -22,6 +26,10 @@ Deno.test("request bodies are bounded by the bytes that arrive, whatever the hea
       const response = await node.app.request("/v1/runs", {
         method: "POST",
         ...init,
+        headers: {
+          authorization: `Bearer ${TEST_TENANT_KEY}`,
+          ...init.headers as Record<string, string>,
+        },
       });
       return {
         status: response.status,

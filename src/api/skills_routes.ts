@@ -136,7 +136,6 @@ export function addSkillRoutes(
   app: Hono,
   deps: {
     registry: SkillRegistry;
-    adminKeySha256: string | undefined;
     nowMs: () => number;
   },
 ): void {
@@ -165,7 +164,7 @@ export function addSkillRoutes(
   });
 
   app.post("/v1/skills", async (c) => {
-    requireAdmin(c, deps.adminKeySha256);
+    requireAdmin(c);
     const request = await readInstall(c);
     const { skill, created } = await registry.install(request, {
       installedAt: deps.nowMs(),

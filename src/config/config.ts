@@ -45,6 +45,16 @@ export interface NodeConfig {
   >;
   /** The admin key (`AOS_ADMIN_KEY`); admin routes are closed without one. */
   adminKey?: string | undefined;
+  /** A tenant's daily budget when its record sets none (`AOS_TENANT_DAILY_BUDGET_CENTS`). */
+  tenantDailyBudgetCents: number;
+  /**
+   * Keys seeded into a store that holds none (`AOS_BOOTSTRAP_ADMIN_KEY`,
+   * `AOS_BOOTSTRAP_TENANT_KEY` for tenant `default`).
+   */
+  bootstrap: {
+    adminKey?: string | undefined;
+    tenantKey?: string | undefined;
+  };
 }
 
 const configSchema = z.object({
@@ -77,6 +87,17 @@ const configSchema = z.object({
   secrets: z.record(z.string().regex(/^[A-Za-z0-9_]{1,64}$/), z.string()),
   adminKey: z.string().min(16, "the admin key needs at least 16 characters")
     .optional(),
+  tenantDailyBudgetCents: z.coerce.number().int().min(0).max(
+    Number.MAX_SAFE_INTEGER,
+  ),
+  bootstrap: z.object({
+    adminKey: z.string().min(16, "a bootstrap key needs at least 16 characters")
+      .optional(),
+    tenantKey: z.string().min(
+      16,
+      "a bootstrap key needs at least 16 characters",
+    ).optional(),
+  }),
   datasources: z.record(
     z.string().regex(/^[a-z0-9_]{1,64}$/),
     z.object({
@@ -107,6 +128,8 @@ export const DEFAULT_CONFIG: NodeConfig = {
   },
   secrets: {},
   datasources: {},
+  tenantDailyBudgetCents: 10_000,
+  bootstrap: {},
 };
 
 /** `host:port` → its parts; undefined for anything else. */
@@ -235,6 +258,12 @@ export function loadNodeConfig(
     },
     secrets: secretsFrom(env),
     adminKey: env.AOS_ADMIN_KEY,
+    tenantDailyBudgetCents: env.AOS_TENANT_DAILY_BUDGET_CENTS ??
+      DEFAULT_CONFIG.tenantDailyBudgetCents,
+    bootstrap: {
+      adminKey: env.AOS_BOOTSTRAP_ADMIN_KEY,
+      tenantKey: env.AOS_BOOTSTRAP_TENANT_KEY,
+    },
     datasources: datasourcesFrom(env),
   });
   if (!result.success) {

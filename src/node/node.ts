@@ -3,6 +3,8 @@ import type { Hono } from "hono";
 import { Runtime } from "../../actors/runtime.ts";
 import type { SupervisorOptions } from "../../actors/supervisor.ts";
 import { createApp } from "../api/mod.ts";
+import { BudgetLedger } from "../budget/mod.ts";
+import { bootstrapKeys, TenantAdmin } from "../tenants/mod.ts";
 import type { NodeConfig } from "../config/mod.ts";
 import {
   type Clock,
@@ -58,6 +60,9 @@ export async function openNode(
   const random = seams.random ?? liveRandom;
   const log = seams.log ?? jsonLogger(config.logLevel, () => clock.nowMs());
   let store = seams.store;
+  // Only the embedded default makes development keys; a shared store is
+  // seeded from AOS_BOOTSTRAP_* or by an admin.
+  const embedded = store === undefined;
   if (store === undefined) {
     await Deno.mkdir(config.dataDir, { recursive: true });
     store = SqliteStore.open(join(config.dataDir, "aos.db"));
@@ -127,9 +132,21 @@ export async function openNode(
       },
     },
   });
+  const budget = new BudgetLedger(store, {
+    dailyBudgetCentsDefault: config.tenantDailyBudgetCents,
+    clock,
+    log,
+  });
+  await seedKeys(store, config, {
+    random,
+    log,
+    nowMs: clock.nowMs(),
+    generate: embedded,
+  });
   const runtime = new Runtime({
     ...(seams.supervisor === undefined ? {} : { supervisor: seams.supervisor }),
     store,
+    budget,
     registry,
     executor: sandbox,
     clock,
@@ -147,6 +164,8 @@ export async function openNode(
     adminKeySha256: config.adminKey === undefined
       ? undefined
       : sha256Hex(config.adminKey),
+    tenants: new TenantAdmin({ store, random, nowMs: () => clock.nowMs() }),
+    budget,
     nowMs: () => clock.nowMs(),
   });
   await runtime.resumeUnfinished();
@@ -164,4 +183,42 @@ export async function openNode(
       await store.close();
     },
   };
+}
+
+/**
+ * Seeds the keys of a store that has none: the bootstrap keys when given,
+ * else fresh development keys, shown once in the log (the only place they
+ * ever appear; the store keeps their digests).
+ */
+async function seedKeys(
+  store: Store,
+  config: NodeConfig,
+  options: {
+    random: RandomSource;
+    log: Logger;
+    nowMs: number;
+    generate: boolean;
+  },
+): Promise<void> {
+  const given = config.bootstrap.adminKey !== undefined ||
+    config.bootstrap.tenantKey !== undefined;
+  if (!given && !options.generate) return;
+  const result = await bootstrapKeys(store, {
+    adminKey: config.bootstrap.adminKey,
+    tenantKey: config.bootstrap.tenantKey,
+    random: options.random,
+    nowMs: options.nowMs,
+  });
+  if (!result.seeded) return;
+  if (!result.generated) {
+    options.log.log("info", "keys_bootstrapped", {});
+    return;
+  }
+  options.log.log("warn", "development_keys", {
+    message:
+      "the store had no API keys; these were made for development and are shown only now",
+    admin_key: result.adminKey,
+    tenant: "default",
+    tenant_key: result.tenantKey,
+  });
 }

@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { stringify as toYaml } from "yaml";
 import { PROJECT_ROOT } from "../../src/skills/build.ts";
 import { ServerProcess } from "../support/server_process.ts";
+import { TEST_TENANT_KEY } from "../support/test_node.ts";
 
 const ADMIN_KEY = "cli-admin-key-0123456789abcdef";
 
@@ -65,7 +66,7 @@ Deno.test("aos skills install puts a third-party skill on a server and aos skill
       ADMIN_KEY,
     ], env);
     assert.match(again.stdout, /already installed acme\.shape@0\.3\.0/);
-    const listed = await aos(["skills"], env);
+    const listed = await aos(["skills"], { ...env, AOS_KEY: TEST_TENANT_KEY });
     assert.equal(listed.code, 0, listed.stderr);
     const lines = listed.stdout.trim().split("\n");
     assert.match(lines[0]!, /^NAME\s+VERSION\s+SHA256\s+OWNER\s+TAGS$/);

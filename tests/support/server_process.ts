@@ -1,4 +1,5 @@
 import { PROJECT_ROOT } from "../../src/skills/build.ts";
+import { TEST_ADMIN_KEY, TEST_TENANT_KEY } from "./test_node.ts";
 
 interface Watcher {
   predicate: (line: LogLine) => boolean;
@@ -31,7 +32,10 @@ export class ServerProcess {
     this.#watchers = watchers;
   }
 
-  /** Starts `aos serve` on a free loopback port and waits until it listens. */
+  /**
+   * Starts `aos serve` on a free loopback port and waits until it listens.
+   * Its store is seeded with the test node's keys.
+   */
   static async start(
     options: { dataDir: string; args?: string[]; env?: Record<string, string> },
   ): Promise<ServerProcess> {
@@ -51,7 +55,11 @@ export class ServerProcess {
       stdout: "piped",
       stderr: "piped",
       stdin: "null",
-      ...(options.env === undefined ? {} : { env: options.env }),
+      env: {
+        AOS_BOOTSTRAP_ADMIN_KEY: TEST_ADMIN_KEY,
+        AOS_BOOTSTRAP_TENANT_KEY: TEST_TENANT_KEY,
+        ...options.env,
+      },
     }).spawn();
     const lines: LogLine[] = [];
     const watchers: Watcher[] = [];
@@ -122,17 +130,22 @@ export class ServerProcess {
     return await this.#child.status;
   }
 
-  /** Sends a JSON request to the server. */
+  /** Sends a JSON request to the server with `TEST_TENANT_KEY` (or `options.key`; null: none). */
   async request(
     method: string,
     path: string,
     body?: unknown,
+    options: { key?: string | null } = {},
   ): Promise<{ status: number; body: Record<string, unknown> }> {
     const init: RequestInit = { method };
+    const headers: Record<string, string> = {};
+    const key = options.key === undefined ? TEST_TENANT_KEY : options.key;
+    if (key !== null) headers.authorization = `Bearer ${key}`;
     if (body !== undefined) {
       init.body = JSON.stringify(body);
-      init.headers = { "content-type": "application/json" };
+      headers["content-type"] = "application/json";
     }
+    init.headers = headers;
     const response = await fetch(`${this.url}${path}`, init);
     return { status: response.status, body: await response.json() };
   }

@@ -13,6 +13,11 @@ import { PROJECT_ROOT } from "../../src/skills/build.ts";
 /** The fixture skills' folder. */
 export const FIXTURE_SKILLS = join(PROJECT_ROOT, "tests", "fixtures", "skills");
 
+/** The key of tenant `default` on every test node and test server. */
+export const TEST_TENANT_KEY = "aos_test_tenant_key_default_0123456789";
+/** The admin key seeded on every test node and test server. */
+export const TEST_ADMIN_KEY = "aos_test_admin_key_0123456789abcdef";
+
 /** Options of a test node. */
 export interface TestNodeOptions {
   clock?: Clock;
@@ -25,7 +30,8 @@ export interface TestNodeOptions {
 
 /**
  * An in-process node on a fresh SQLite file with the built-in and fixture
- * skills and a logger that keeps lines in memory.
+ * skills and a logger that keeps lines in memory. Its store is seeded with
+ * `TEST_ADMIN_KEY` and `TEST_TENANT_KEY` (tenant `default`).
  */
 export async function openTestNode(
   options: TestNodeOptions = {},
@@ -40,6 +46,7 @@ export async function openTestNode(
     extraSkillDirs: ["nonce", "spin", "fetcher"].map((name) =>
       join(FIXTURE_SKILLS, name)
     ),
+    bootstrap: { adminKey: TEST_ADMIN_KEY, tenantKey: TEST_TENANT_KEY },
     ...options.config,
   }, {
     log: logger,
@@ -53,20 +60,28 @@ export async function openTestNode(
   return { ...node, logger, dataDir };
 }
 
-/** Sends a JSON request to the node's app without a network. */
+/**
+ * Sends a JSON request to the node's app without a network, with
+ * `TEST_TENANT_KEY` unless `options.key` says otherwise (null: no key).
+ */
 export async function requestJson(
   node: AosNode,
   method: string,
   path: string,
   body?: unknown,
+  options: { key?: string | null } = {},
 ): Promise<
   { status: number; body: Record<string, unknown>; headers: Headers }
 > {
   const init: RequestInit = { method };
+  const headers: Record<string, string> = {};
+  const key = options.key === undefined ? TEST_TENANT_KEY : options.key;
+  if (key !== null) headers.authorization = `Bearer ${key}`;
   if (body !== undefined) {
     init.body = typeof body === "string" ? body : JSON.stringify(body);
-    init.headers = { "content-type": "application/json" };
+    headers["content-type"] = "application/json";
   }
+  init.headers = headers;
   const response = await node.app.request(path, init);
   return {
     status: response.status,

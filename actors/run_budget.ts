@@ -1,0 +1,207 @@
+import { AosError } from "../src/errors/mod.ts";
+import type { RunMessage } from "./run_messages.ts";
+import type { Effect, Reduction, RunEnvelope } from "./run_reducer.ts";
+import {
+  costOfOutput,
+  invariant,
+  pinFor,
+  planStep,
+  type RunState,
+  type StepState,
+} from "./run_state.ts";
+
+/**
+ * The budget ledger of a run, pure. A step attempt's estimate is reserved
+ * against the tenant's UTC day before it starts (the shell asks the store:
+ * `ReserveBudget`, answered by BudgetReserved or BudgetRefused); a succeeded
+ * attempt is charged its actual `cost_cents` and the rest released; any
+ * other end of an attempt releases all of it. Each BudgetReleased closes a
+ * reservation and asks the shell to settle it in the store (`SettleBudget`).
+ */
+
+type BudgetMessage = Extract<
+  RunEnvelope,
+  {
+    type:
+      | "BudgetReserved"
+      | "BudgetRefused"
+      | "BudgetCharged"
+      | "BudgetReleased";
+  }
+>;
+
+/** The store key of an attempt's reservation. */
+export function reservationKey(
+  runId: string,
+  step: string,
+  attempt: number,
+): string {
+  return `${runId}/${step}/${attempt}`;
+}
+
+function stepOf(state: RunState, id: string): StepState {
+  const step = state.steps.find((candidate) => candidate.id === id);
+  invariant(step !== undefined, `unknown step ${id}`);
+  return step;
+}
+
+function withStep(state: RunState, next: StepState): RunState {
+  return {
+    ...state,
+    steps: state.steps.map((step) => step.id === next.id ? next : step),
+  };
+}
+
+/** The estimate a step's next attempt reserves, or an invariant failure when it may not start. */
+function nextAttemptEstimate(state: RunState, step: StepState): number {
+  const fallback = step.status === "fallback_ready";
+  invariant(
+    fallback || step.status === "pending" || step.status === "ready",
+    `budget for step ${step.id} that cannot start (${step.status})`,
+  );
+  return pinFor(state, planStep(state, step.id), fallback)
+    .cost_estimate_cents ?? 0;
+}
+
+/** Applies a Budget* message. */
+export function applyBudget(
+  state: RunState,
+  message: BudgetMessage,
+): Reduction {
+  invariant(state.ledger, `${message.type} in a run without a ledger`);
+  const step = stepOf(state, message.body.step);
+  const { attempt, cents } = message.body;
+  switch (message.type) {
+    case "BudgetReserved":
+    case "BudgetRefused": {
+      invariant(
+        step.reservation === null && attempt === step.attempt + 1,
+        `budget answer for step ${step.id} attempt ${attempt} out of order`,
+      );
+      invariant(
+        cents === nextAttemptEstimate(state, step),
+        `step ${step.id} reserved ${cents} cents, not its estimate`,
+      );
+      if (message.type === "BudgetRefused") {
+        const { limit_cents, spent_cents, reserved_cents, day } = message.body;
+        const error = new AosError(
+          "BUDGET_EXCEEDED",
+          `step ${step.id} needs ${cents} cents; tenant ${state.tenant} has ${
+            Math.max(0, limit_cents - spent_cents - reserved_cents)
+          } of ${limit_cents} left for ${day}`,
+          {
+            details: {
+              scope: "tenant_day",
+              step: step.id,
+              day,
+              limit_cents,
+              spent_cents,
+              reserved_cents,
+              estimate_cents: cents,
+            },
+          },
+        );
+        return {
+          state: { ...state, budget_error: error.toRecorded() },
+          effects: [],
+        };
+      }
+      const reservation = {
+        attempt,
+        cents,
+        day: message.body.day,
+        charged_cents: null,
+      };
+      return { state: withStep(state, { ...step, reservation }), effects: [] };
+    }
+    case "BudgetCharged": {
+      const reservation = step.reservation;
+      invariant(
+        reservation !== null && reservation.attempt === attempt &&
+          reservation.charged_cents === null && step.status === "succeeded",
+        `charge for step ${step.id} attempt ${attempt} out of order`,
+      );
+      return {
+        state: withStep(
+          { ...state, charged_cents: state.charged_cents + cents },
+          { ...step, reservation: { ...reservation, charged_cents: cents } },
+        ),
+        effects: [],
+      };
+    }
+    case "BudgetReleased": {
+      const reservation = step.reservation;
+      invariant(
+        reservation !== null && reservation.attempt === attempt &&
+          cents === releasable(reservation),
+        `release for step ${step.id} attempt ${attempt} out of order`,
+      );
+      return {
+        state: withStep(state, { ...step, reservation: null }),
+        effects: [{
+          kind: "SettleBudget",
+          step: step.id,
+          attempt,
+          charged_cents: reservation.charged_cents ?? 0,
+        }],
+      };
+    }
+  }
+}
+
+function releasable(
+  reservation: NonNullable<StepState["reservation"]>,
+): number {
+  return Math.max(0, reservation.cents - (reservation.charged_cents ?? 0));
+}
+
+function release(step: StepState): RunMessage {
+  const reservation = step.reservation!;
+  return {
+    type: "BudgetReleased",
+    body: {
+      step: step.id,
+      attempt: reservation.attempt,
+      cents: releasable(reservation),
+    },
+  };
+}
+
+/**
+ * The ledger's next decision, taken before any other: charge a succeeded
+ * attempt, then release what it did not use; release the whole reservation
+ * of an attempt that ended any other way. Undefined when there is none.
+ */
+export function settlementDecision(state: RunState): RunMessage | undefined {
+  if (!state.ledger) return undefined;
+  for (const step of state.steps) {
+    const reservation = step.reservation;
+    if (reservation === null || reservation.attempt !== step.attempt) continue;
+    if (step.status === "running") continue;
+    if (step.status === "succeeded" && reservation.charged_cents === null) {
+      return {
+        type: "BudgetCharged",
+        body: {
+          step: step.id,
+          attempt: reservation.attempt,
+          cents: costOfOutput(step.output),
+        },
+      };
+    }
+    return release(step);
+  }
+  return undefined;
+}
+
+/**
+ * `final` (RunSucceeded, RunFailed, RunCancelled) once no reservation is
+ * open; until then, the release of the next open one, so a run never ends
+ * holding its tenant's budget.
+ */
+export function endRun(state: RunState, final: RunMessage): Effect[] {
+  const holding = state.ledger
+    ? state.steps.find((step) => step.reservation !== null)
+    : undefined;
+  const message = holding === undefined ? final : release(holding);
+  return [{ kind: "AppendMessage", message }];
+}
