@@ -224,6 +224,7 @@ class RunBehavior implements Behavior<RunMessage, RunState> {
             type: "BudgetRefused",
             body: {
               ...body,
+              scope: "tenant_day",
               limit_cents: answer.limit_cents,
               spent_cents: answer.spent_cents,
               reserved_cents: answer.reserved_cents,

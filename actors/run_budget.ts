@@ -1,12 +1,15 @@
 import { AosError } from "../src/errors/mod.ts";
+import { dependenciesOf } from "../src/plan/mod.ts";
 import type { RunMessage } from "./run_messages.ts";
 import type { Effect, Reduction, RunEnvelope } from "./run_reducer.ts";
 import {
+  budgetUse,
   costOfOutput,
   invariant,
   pinFor,
   planStep,
   type RunState,
+  stepDone,
   type StepState,
 } from "./run_state.ts";
 
@@ -55,12 +58,17 @@ function withStep(state: RunState, next: StepState): RunState {
 /** The estimate a step's next attempt reserves, or an invariant failure when it may not start. */
 function nextAttemptEstimate(state: RunState, step: StepState): number {
   const fallback = step.status === "fallback_ready";
+  const planned = planStep(state, step.id);
+  const waiting = step.status === "pending" &&
+    dependenciesOf(state.plan, state.plan.steps.indexOf(planned)).some((id) =>
+      !stepDone(stepOf(state, id))
+    );
   invariant(
-    fallback || step.status === "pending" || step.status === "ready",
+    (fallback || step.status === "pending" || step.status === "ready") &&
+      !waiting,
     `budget for step ${step.id} that cannot start (${step.status})`,
   );
-  return pinFor(state, planStep(state, step.id), fallback)
-    .cost_estimate_cents ?? 0;
+  return pinFor(state, planned, fallback).cost_estimate_cents ?? 0;
 }
 
 /** Applies a Budget* message. */
@@ -83,17 +91,19 @@ export function applyBudget(
         `step ${step.id} reserved ${cents} cents, not its estimate`,
       );
       if (message.type === "BudgetRefused") {
-        const { limit_cents, spent_cents, reserved_cents, day } = message.body;
+        const { limit_cents, spent_cents, reserved_cents, day, scope } =
+          message.body;
+        const left = Math.max(0, limit_cents - spent_cents - reserved_cents);
         const error = new AosError(
           "BUDGET_EXCEEDED",
-          `step ${step.id} needs ${cents} cents; tenant ${state.tenant} has ${
-            Math.max(0, limit_cents - spent_cents - reserved_cents)
-          } of ${limit_cents} left for ${day}`,
+          scope === "run"
+            ? `step ${step.id} needs ${cents} cents; the run has ${left} of ${limit_cents} left`
+            : `step ${step.id} needs ${cents} cents; tenant ${state.tenant} has ${left} of ${limit_cents} left for ${day}`,
           {
             details: {
-              scope: "tenant_day",
+              scope,
               step: step.id,
-              day,
+              ...(day === undefined ? {} : { day }),
               limit_cents,
               spent_cents,
               reserved_cents,
@@ -191,6 +201,30 @@ export function settlementDecision(state: RunState): RunMessage | undefined {
     return release(step);
   }
   return undefined;
+}
+
+/**
+ * The decision that an attempt's estimate does not fit the run's own
+ * budget. Recorded (unlike an older run's direct RunFailed) so the refusal
+ * outlives the releases that come before the run's end.
+ */
+export function runBudgetRefusal(
+  state: RunState,
+  step: string,
+  estimateCents: number,
+): RunMessage {
+  const use = budgetUse(state);
+  return {
+    type: "BudgetRefused",
+    body: {
+      step,
+      attempt: stepOf(state, step).attempt + 1,
+      cents: estimateCents,
+      scope: "run",
+      limit_cents: state.plan.budget_cents ?? 0,
+      ...use,
+    },
+  };
 }
 
 /**

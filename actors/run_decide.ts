@@ -8,7 +8,7 @@ import {
   type TemplateScope,
 } from "../src/plan/mod.ts";
 import type { Json } from "../src/store/mod.ts";
-import { endRun, settlementDecision } from "./run_budget.ts";
+import { endRun, runBudgetRefusal, settlementDecision } from "./run_budget.ts";
 import { pinLabel, type RunMessage } from "./run_messages.ts";
 import { type Effect, planRun } from "./run_reducer.ts";
 import {
@@ -63,7 +63,13 @@ function start(
   const held = state.ledger && step.reservation?.attempt === attempt;
   if (!held) {
     const overBudget = budgetCheck(state, step.id, estimateCents);
-    if (overBudget !== undefined) return endRun(state, overBudget);
+    if (overBudget !== undefined) {
+      return append(
+        state.ledger
+          ? runBudgetRefusal(state, step.id, estimateCents)
+          : overBudget,
+      );
+    }
   }
   try {
     const input = resolveTemplates(

@@ -50,6 +50,17 @@ export interface BudgetReservedBody extends BudgetAttempt {
   day: string;
 }
 
+/** A refused reservation, with the use it was refused against. */
+export interface BudgetRefusedBody extends BudgetAttempt {
+  cents: number;
+  scope: "run" | "tenant_day";
+  /** The UTC day of a `tenant_day` refusal. */
+  day?: string;
+  limit_cents: number;
+  spent_cents: number;
+  reserved_cents: number;
+}
+
 /** Why a step did not run. */
 export type SkipReason = "condition_false" | "dependency_failed";
 
@@ -124,15 +135,12 @@ export type RunMessage =
   | { type: "CancelRequested"; body: { reason: string } }
   /** The tenant's day granted `cents` for this attempt (the store's answer to a ReserveBudget effect). */
   | { type: "BudgetReserved"; body: BudgetReservedBody }
-  /** The tenant's day refused the reservation; the run stops with BUDGET_EXCEEDED. */
-  | {
-    type: "BudgetRefused";
-    body: BudgetReservedBody & {
-      limit_cents: number;
-      spent_cents: number;
-      reserved_cents: number;
-    };
-  }
+  /**
+   * An attempt's estimate does not fit: the run's own budget (`scope: run`,
+   * a decision of the run) or the tenant's day (`scope: tenant_day`, the
+   * store's answer). The run stops with BUDGET_EXCEEDED.
+   */
+  | { type: "BudgetRefused"; body: BudgetRefusedBody }
   /** A succeeded attempt's actual cost (`cost_cents` of its output). */
   | { type: "BudgetCharged"; body: BudgetAttempt & { cents: number } }
   /** The uncharged rest of a reservation goes back; it closes the reservation. */

@@ -57,6 +57,8 @@ function openLlmNode(
         OPENAI_API_KEY: OPENAI_KEY,
         ANTHROPIC_API_KEY: ANTHROPIC_KEY,
       },
+      // Price checks charge up to 10^10 tokens a step: far past a day's default budget.
+      tenantDailyBudgetCents: Number.MAX_SAFE_INTEGER,
     },
   });
 }
