@@ -6,16 +6,19 @@ import { EXIT, ServerUnreachableError } from "./src/cli/mod.ts";
 import { serveCommand } from "./src/node/serve.ts";
 import { replayCommand } from "./src/replay/command.ts";
 import { skillsCommand } from "./src/skills/command.ts";
+import { tenantsCommand } from "./src/tenants/command.ts";
 
 const USAGE = `usage: aos <command> [options]
   serve    run a node: API, run actors, skills (--port, --data, --host, --log-level, --skills-dir)
   replay   re-execute recorded runs and certify their outputs (aos replay --help)
-  skills   list, install and build skills (aos skills --help)`;
+  skills   list, install and build skills (aos skills --help)
+  tenants  tenants, their API keys and budgets (aos tenants --help)`;
 
 const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
   serve: serveCommand,
   replay: replayCommand,
   skills: skillsCommand,
+  tenants: tenantsCommand,
 };
 
 if (import.meta.main) {
