@@ -123,7 +123,7 @@ Deno.test("replay re-executes skills: a forged output with valid hashes is caugh
   const report = await withSandbox((sandbox) => replayLog(forged, sandbox));
   assert.equal(report.verdict, "diverged");
   assert.equal(report.divergence?.index, index);
-  assert.equal(report.divergence?.reason, "output_changed");
+  assert.equal(report.divergence?.class, "output_changed");
   assert.equal(report.divergence?.step, "extract");
   assert.match(
     String(report.divergence?.skill),
@@ -150,7 +150,7 @@ Deno.test("replay serves recorded host answers: an edited answer changes the re-
   const report = await withSandbox((sandbox) =>
     replayLog(reseal(edited, index), sandbox)
   );
-  assert.equal(report.divergence?.reason, "output_changed");
+  assert.equal(report.divergence?.class, "output_changed");
   assert.equal(report.divergence?.step, "stamp");
   assert.equal(
     (report.divergence?.actual as { output: { now_ms: number } }).output.now_ms,
@@ -169,7 +169,7 @@ Deno.test("replay catches a changed decision: a log that skips a step", async ()
     replayLog(reseal(edited, started), sandbox)
   );
   assert.equal(report.divergence?.index, started);
-  assert.equal(report.divergence?.reason, "decision_changed");
+  assert.equal(report.divergence?.class, "plan_changed");
 });
 
 Deno.test("replay needs the pinned module: another build of the skill is not silently used", async () => {
@@ -193,8 +193,12 @@ Deno.test("replay needs the pinned module: another build of the skill is not sil
     replayLog(parseLogLines(text, "forged"), sandbox)
   );
   assert.equal(report.verdict, "diverged");
+  assert.equal(report.divergence?.class, "skill_bytes_changed");
   assert.equal(
-    (report.divergence?.actual as { code: string }).code,
-    "SKILL_MODULE_MISSING",
+    report.divergence?.index,
+    forged.findIndex((record) => record.type === "StepStarted"),
   );
+  assert.deepEqual(report.divergence?.diff, [
+    { path: "/sha256", op: "changed", expected: "f".repeat(64), actual: null },
+  ]);
 });
