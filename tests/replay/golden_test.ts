@@ -1,64 +1,21 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { liveClock, liveRandom } from "../../src/deps/mod.ts";
+import { parseLogLines, replayLog } from "../../src/replay/mod.ts";
+import type { Sandbox } from "../../src/sandbox/mod.ts";
+import { PROJECT_ROOT } from "../../src/skills/build.ts";
+import { recordToLine } from "../../src/store/mod.ts";
 import {
-  DirectoryModules,
-  parseLogLines,
-  replayLog,
-} from "../../src/replay/mod.ts";
-import { Sandbox } from "../../src/sandbox/mod.ts";
-import { findSkillDirs, PROJECT_ROOT } from "../../src/skills/build.ts";
-import {
-  emptyHead,
-  headAfter,
-  type LogRecord,
-  recordToLine,
-  sealRecord,
-} from "../../src/store/mod.ts";
-
-const GOLDEN = join(PROJECT_ROOT, "tests", "golden");
-
-function golden(name: string): LogRecord[] {
-  return parseLogLines(
-    Deno.readTextFileSync(join(GOLDEN, `${name}.jsonl`)),
-    name,
-  );
-}
-
-/** Re-seals records from `from` on, as a forger who recomputes hashes would. */
-function reseal(records: LogRecord[], from: number): LogRecord[] {
-  const out = records.slice(0, from);
-  for (const record of records.slice(from)) {
-    const previous = out[out.length - 1];
-    const head = previous === undefined
-      ? emptyHead(record.run_id)
-      : headAfter(previous);
-    out.push(
-      sealRecord(head, {
-        type: record.type,
-        body: record.body,
-        at: record.at,
-      }),
-    );
-  }
-  return out;
-}
+  GOLDEN,
+  golden,
+  reseal,
+  skillModules,
+  withReplaySandbox,
+} from "./_kit.ts";
 
 async function withSandbox<T>(
   work: (sandbox: Sandbox) => Promise<T>,
 ): Promise<T> {
-  const sandbox = new Sandbox({
-    modules: new DirectoryModules(
-      findSkillDirs(PROJECT_ROOT, { fixtures: true }),
-    ),
-    clock: liveClock,
-    random: liveRandom,
-  });
-  try {
-    return await work(sandbox);
-  } finally {
-    await sandbox.close();
-  }
+  return await withReplaySandbox(skillModules(), work);
 }
 
 Deno.test("every golden log replays byte-identically", async () => {
