@@ -23,7 +23,7 @@ import { candidatePin, dryRunLog } from "./dry_run.ts";
 import { formatReport } from "./format.ts";
 import { DirectoryModules, registryModules } from "./modules.ts";
 import { replayLog } from "./replay.ts";
-import { countReplay } from "./replay_metrics.ts";
+import { countReplay, replayMetricsText } from "./replay_metrics.ts";
 import { replaySandbox } from "./replay_sandbox.ts";
 
 const USAGE = `usage: aos replay [PATH ...] [options]
@@ -197,8 +197,10 @@ async function certify(context: Context): Promise<number> {
     );
   }
   if (context.values.metrics !== undefined) {
-    const { text } = await metrics.exposition();
-    await Deno.writeTextFile(context.values.metrics, text);
+    await Deno.writeTextFile(
+      context.values.metrics,
+      await replayMetricsText(metrics),
+    );
   }
   return diverged === 0 ? EXIT.ok : EXIT.failure;
 }

@@ -29,5 +29,5 @@ export {
   type ReplayModules,
 } from "./modules.ts";
 export { parseLogLines, replayLog, type ReplayOptions } from "./replay.ts";
-export { countReplay } from "./replay_metrics.ts";
+export { countReplay, replayMetricsText } from "./replay_metrics.ts";
 export { replaySandbox } from "./replay_sandbox.ts";

@@ -157,8 +157,9 @@ function checkDecision(
     index,
     type: record.type,
     step: typeof record.body.step === "string" ? record.body.step : null,
-    message:
-      `the run decides ${decision.type} here, but the log holds ${record.type}`,
+    message: decision.type === record.type
+      ? `the run decides ${decision.type} with other content than the log records`
+      : `the run decides ${decision.type} here, but the log holds ${record.type}`,
     expected,
     actual,
   });

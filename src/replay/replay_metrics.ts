@@ -20,3 +20,19 @@ export function countReplay(
   });
   if (options.golden === true) metrics.goldenFileMismatchesTotal.inc();
 }
+
+const REPLAY_METRICS = [
+  "nova_replay_tests_total",
+  "nova_determinism_violations_total",
+  "nova_golden_file_mismatches_total",
+];
+
+/** The replay metrics alone, as Prometheus text (for a textfile collector). */
+export async function replayMetricsText(metrics: Metrics): Promise<string> {
+  const parts = await Promise.all(
+    REPLAY_METRICS.map((name) =>
+      metrics.registry.getSingleMetricAsString(name)
+    ),
+  );
+  return parts.join("\n\n") + "\n";
+}
