@@ -10,7 +10,7 @@ import { tenantsCommand } from "./src/tenants/command.ts";
 
 const USAGE = `usage: aos <command> [options]
   serve    run a node: API, run actors, skills (--port, --data, --host, --log-level, --skills-dir)
-  replay   re-execute recorded runs and certify their outputs (aos replay --help)
+  replay   re-execute recorded runs: divergence reports, upgrade dry-runs, certificates (aos replay --help)
   skills   list, install and build skills (aos skills --help)
   tenants  tenants, their API keys and budgets (aos tenants --help)`;
 

@@ -17,6 +17,7 @@ import {
   readText,
 } from "./errors.ts";
 import { authenticate, tenantOf } from "./auth.ts";
+import { addReplayRoutes } from "./replay_routes.ts";
 import { addSkillRoutes } from "./skills_routes.ts";
 import { addTenantRoutes } from "./tenant_routes.ts";
 import type { TenantAdmin } from "../tenants/mod.ts";
@@ -119,6 +120,7 @@ export function createApp(deps: ApiDeps): Hono {
   if (deps.calendar !== undefined) calendarRoutes(app, deps.calendar);
   addSkillRoutes(app, { registry, nowMs: deps.nowMs });
   addTenantRoutes(app, { tenants: deps.tenants, budget: deps.budget });
+  addReplayRoutes(app, { store, registry, metrics, tenantOf });
 
   app.post("/v1/runs", async (c) => {
     const tenant = tenantOf(c);
