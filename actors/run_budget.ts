@@ -100,19 +100,30 @@ export function applyBudget(
             ? `step ${step.id} needs ${cents} cents; the run has ${left} of ${limit_cents} left`
             : `step ${step.id} needs ${cents} cents; tenant ${state.tenant} has ${left} of ${limit_cents} left for ${day}`,
           {
-            details: {
-              scope,
-              step: step.id,
-              ...(day === undefined ? {} : { day }),
-              limit_cents,
-              spent_cents,
-              reserved_cents,
-              estimate_cents: cents,
-            },
+            // A run's own budget reads as it always has (budget_cents).
+            details: scope === "run"
+              ? {
+                scope,
+                budget_cents: limit_cents,
+                spent_cents,
+                reserved_cents,
+                estimate_cents: cents,
+              }
+              : {
+                scope,
+                day,
+                limit_cents,
+                spent_cents,
+                reserved_cents,
+                estimate_cents: cents,
+              },
           },
         );
         return {
-          state: { ...state, budget_error: error.toRecorded() },
+          state: {
+            ...state,
+            budget_error: { step: step.id, error: error.toRecorded() },
+          },
           effects: [],
         };
       }

@@ -184,10 +184,7 @@ export function decideNext(state: RunState): Effect[] {
   if (state.budget_error !== null) {
     return endRun(state, {
       type: "RunFailed",
-      body: {
-        step: String(state.budget_error.details.step),
-        error: state.budget_error,
-      },
+      body: state.budget_error,
     });
   }
   for (const step of state.steps) {

@@ -91,7 +91,7 @@ export interface RunState {
   /** Cents charged by BudgetCharged records (ledger runs). */
   charged_cents: number;
   /** The tenant's day refused a reservation; the run ends failed at the next decision. */
-  budget_error: RecordedError | null;
+  budget_error: { step: string; error: RecordedError } | null;
   /** How many records have been applied. */
   records: number;
   /** `at` of the last record: the reducer's only notion of "now". */

@@ -33,7 +33,7 @@ function code(answer: { body: Record<string, unknown> }): unknown {
   return (answer.body.error as { code?: string } | undefined)?.code;
 }
 
-Deno.test("a tenant cannot see, list, follow or cancel another tenant's run: 404, as for a run that does not exist", async () => {
+Deno.test("a tenant cannot see, list, follow, cancel or replay another tenant's run: 404, as for a run that does not exist", async () => {
   const node = await openTestNode();
   try {
     const alice = await createTenant(node, "alice");
@@ -52,6 +52,7 @@ Deno.test("a tenant cannot see, list, follow or cancel another tenant's run: 404
       ["GET", `/v1/runs/${runId}?wait_ms=60000`],
       ["GET", `/v1/runs/${runId}/events`],
       ["POST", `/v1/runs/${runId}/cancel`],
+      ["POST", `/v1/runs/${runId}/replay`],
     ] as const;
     for (const [method, path] of probes) {
       const foreign = await requestJson(node, method, path, undefined, {

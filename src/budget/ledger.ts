@@ -73,7 +73,7 @@ export class BudgetLedger {
     });
     return {
       granted: answer.granted,
-      day,
+      day: answer.day,
       limit_cents,
       spent_cents: answer.spent_cents,
       reserved_cents: answer.reserved_cents,

@@ -127,10 +127,10 @@ export class SqliteTenants {
     return this.#db.transaction(() => {
       const { key, run_id, tenant, day, cents, limit_cents } = request;
       const held = this.#db.statement(
-        "SELECT 1 FROM budget_entries WHERE key = ?",
-      ).get(key);
+        "SELECT day FROM budget_entries WHERE key = ?",
+      ).get(key) as Row | undefined;
       if (held !== undefined) {
-        return { granted: true, ...this.budgetDay(tenant, day) };
+        return { granted: true, ...this.budgetDay(tenant, String(held.day)) };
       }
       this.#db.statement(
         "INSERT INTO budget_days (tenant, day) VALUES (?, ?) ON CONFLICT (tenant, day) DO NOTHING",

@@ -138,7 +138,8 @@ export interface Store {
    * Reserves budget atomically: granted only while the day's spent +
    * reserved + `cents` stays within `limit_cents` (one conditional update,
    * `UPDATE … WHERE spent + reserved + x <= limit`). A key already held
-   * answers granted without reserving again.
+   * answers granted without reserving again, with the totals of the day it
+   * was reserved on (which may precede `request.day`).
    */
   reserveBudget(request: BudgetReservationRequest): Promise<BudgetAnswer>;
   /**

@@ -109,6 +109,16 @@ export function tenantStoreContract(test: ContractTest): void {
     const again = await ask("a", 6);
     assert.equal(again.granted, true);
     assert.equal(again.reserved_cents, 6, "a repeated key reserved twice");
+    const nextDay = await store.reserveBudget({
+      key: "a",
+      run_id: "r",
+      tenant: "t",
+      day: "2026-01-03",
+      cents: 6,
+      limit_cents: 10,
+    });
+    assert.equal(nextDay.day, "2026-01-02", "a held key answers with its day");
+    assert.equal(nextDay.granted, true);
     const refused = await ask("b", 5);
     assert.deepEqual(refused, {
       granted: false,

@@ -475,6 +475,7 @@ Deno.test("a run stops with BUDGET_EXCEEDED before a step its budget cannot cove
     assert.deepEqual(
       (failure.body.error as { details: Record<string, number> }).details,
       {
+        scope: "run",
         budget_cents: 6,
         spent_cents: spent,
         reserved_cents: 0,
