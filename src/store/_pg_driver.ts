@@ -16,6 +16,8 @@ export interface PgQueryable {
 export interface PgPoolClient extends PgQueryable {
   /** Returns the connection; with an error the pool discards it. */
   release(error?: Error | boolean): void;
+  on(event: "error", listener: (error: Error) => void): void;
+  off(event: "error", listener: (error: Error) => void): void;
 }
 
 /** pg's pool, as the store uses it. */

@@ -97,18 +97,27 @@ export class PostgresStore implements Store {
     } catch (error) {
       throw storeError(error);
     }
+    // A connection lost between two statements of the transaction reports
+    // as an error event on the checked-out client (the pool listens only to
+    // idle ones); unheard, it would end the process. The next statement
+    // fails with it, which is how the loss reaches the caller.
+    let lost: Error | undefined;
+    const onError = (error: Error) => lost = error;
+    client.on("error", onError);
     try {
       await client.query("BEGIN");
       const result = await work(client);
       await client.query("COMMIT");
+      client.off("error", onError);
       client.release();
       return result;
     } catch (error) {
       const failure = storeError(error);
-      const broken = failure instanceof AosError &&
-        failure.code === "STORE_UNAVAILABLE";
+      const broken = lost !== undefined ||
+        (failure instanceof AosError && failure.code === "STORE_UNAVAILABLE");
       if (!broken) await client.query("ROLLBACK").catch(() => {});
-      client.release(broken ? (error as Error) : undefined);
+      client.off("error", onError);
+      client.release(broken ? (lost ?? error as Error) : undefined);
       throw failure;
     }
   }
