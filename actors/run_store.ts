@@ -96,6 +96,11 @@ export function fencedRunStore(
         } catch (error) {
           const code = codeOf(error);
           if (code === "STORE_LEASE_LOST") {
+            options.log.log("warn", "append_refused", {
+              run_id: runId,
+              epoch: options.epoch,
+              code,
+            });
             options.onLeaseLost();
             throw error;
           }

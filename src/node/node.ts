@@ -44,6 +44,8 @@ export interface NodeSeams {
   log?: Logger;
   store?: Store;
   supervisor?: Partial<SupervisorOptions>;
+  /** Paces leases and claim polling (the live clock otherwise). */
+  leaseClock?: Clock;
 }
 
 /**
@@ -135,7 +137,7 @@ export async function openNode(
     log,
     metrics,
     ownership: config.ownership,
-    leaseClock: liveClock,
+    leaseClock: seams.leaseClock ?? liveClock,
   });
   const app = createApp({
     calendar,
