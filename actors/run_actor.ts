@@ -10,8 +10,8 @@ import {
   type LogHead,
   type LogRecord,
   sealRecord,
-  type Store,
 } from "../src/store/mod.ts";
+import type { RunLogStore } from "./run_store.ts";
 import {
   Actor,
   type ActorExit,
@@ -93,11 +93,17 @@ export interface BudgetPort {
     attempt: number;
     charged_cents: number;
   }): Promise<void>;
+  /**
+   * Settles the run's open reservations as its log says (released ones at
+   * their charge, all of them once the run has ended); returns how many.
+   */
+  reconcile(runIds: readonly string[]): Promise<number>;
 }
 
 /** What a run actor needs from the shell. */
 export interface RunActorDeps {
-  store: Store;
+  /** The run's log, fenced by its lease (`fencedRunStore`). */
+  store: RunLogStore;
   budget: BudgetPort;
   executor: StepExecutor;
   planner: GoalPlanner;
@@ -238,17 +244,9 @@ class RunBehavior implements Behavior<RunMessage, RunState> {
           return;
         }
         // A run that ended while the store answered never records the
-        // reservation: free it. A run that is only restarting asks again
-        // and gets the same reservation back.
-        const summary = await this.#deps.store.getRun(run_id);
-        if (granted && summary !== undefined && summary.status !== "running") {
-          await this.#settle({
-            kind: "SettleBudget",
-            step,
-            attempt,
-            charged_cents: 0,
-          });
-        }
+        // reservation: the ledger frees it. A run that is only restarting
+        // asks again and gets the same reservation back.
+        if (granted) await this.#deps.budget.reconcile([run_id]);
       })
       .finally(() => this.#reserving.delete(asking))
       .catch((error) =>

@@ -49,10 +49,19 @@ export const SQLITE_MIGRATIONS: readonly { version: number; sql: string }[] = [
     `,
   },
   {
+    // Run ownership: a lease (holder, expiry) and the epoch that fences appends.
+    version: 3,
+    sql: `
+      ALTER TABLE runs ADD COLUMN lease_owner TEXT NOT NULL DEFAULT '';
+      ALTER TABLE runs ADD COLUMN lease_epoch INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE runs ADD COLUMN lease_expires_at INTEGER NOT NULL DEFAULT 0;
+      `,
+  },
+  {
     // Tenants, their hashed API keys, and the budget ledger: one row per
     // tenant and UTC day (the conditional update enforces the limit) and one
     // per reservation (its key makes reserve and settle idempotent).
-    version: 3,
+    version: 4,
     sql: `
       CREATE TABLE tenants (
         id TEXT PRIMARY KEY,
