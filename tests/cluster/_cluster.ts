@@ -1,5 +1,6 @@
 import { ServerProcess } from "../support/server_process.ts";
 import { startServer, type TestServer } from "../support/http_servers.ts";
+import { TEST_TENANT_KEY } from "../support/test_node.ts";
 
 /** Options of `startClusterNode`. */
 export interface ClusterNodeOptions {
@@ -82,17 +83,22 @@ export function startEffectServer(): EffectServer {
 }
 
 /**
- * Sends a request as a well-behaved client: a 503 is retried after its
- * Retry-After (bounded attempts); any other answer is returned. Every
- * status seen is reported to `seen`.
+ * Sends a request as a well-behaved client of tenant `default`
+ * (`TEST_TENANT_KEY`): a 503 is retried after its Retry-After (bounded
+ * attempts); any other answer is returned. Every status seen is reported to
+ * `seen`.
  */
 export async function clientRequest(
   url: string,
   init: RequestInit,
   seen: (status: number) => void,
 ): Promise<Response> {
+  const headers = new Headers(init.headers);
+  if (!headers.has("authorization")) {
+    headers.set("authorization", `Bearer ${TEST_TENANT_KEY}`);
+  }
   for (let attempt = 0;; attempt++) {
-    const response = await fetch(url, init);
+    const response = await fetch(url, { ...init, headers });
     seen(response.status);
     if (response.status !== 503 || attempt >= 50) return response;
     const retryAfterS = Number(response.headers.get("retry-after") ?? "1");

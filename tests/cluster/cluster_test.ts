@@ -12,7 +12,7 @@ import { SkillRegistry } from "../../src/skills/registry.ts";
 import { assertLogsReplay } from "../support/replay_check.ts";
 import { startTestPostgres } from "../support/postgres.ts";
 import type { ServerProcess } from "../support/server_process.ts";
-import { THREE_STEP_PLAN } from "../support/test_node.ts";
+import { TEST_TENANT_KEY, THREE_STEP_PLAN } from "../support/test_node.ts";
 import {
   clientRequest,
   startClusterNode,
@@ -126,13 +126,16 @@ Deno.test("cluster: 3 nodes, 300 runs, kill -9 of a node and a PostgreSQL restar
     await submit(100, 200, [n1, n2]);
     await database.crash!();
     for (const node of [n1, n2]) {
-      const read = await fetch(`${node.url}/v1/runs/${runIds[0]}`);
+      const authorization = `Bearer ${TEST_TENANT_KEY}`;
+      const read = await fetch(`${node.url}/v1/runs/${runIds[0]}`, {
+        headers: { authorization },
+      });
       await read.body?.cancel();
       assert.equal(read.status, 503);
       assert.ok(Number(read.headers.get("retry-after")) >= 1);
       const write = await fetch(`${node.url}/v1/runs`, {
         method: "POST",
-        headers: { "content-type": "application/json" },
+        headers: { "content-type": "application/json", authorization },
         body: JSON.stringify(plan(0, effects.origin)),
       });
       await write.body?.cancel();
