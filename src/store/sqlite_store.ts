@@ -13,6 +13,7 @@ import type {
   Store,
 } from "./store.ts";
 import { assertConsecutive, sequenceConflict } from "./_append_checks.ts";
+import { GroupCommit } from "./_group_commit.ts";
 
 /** Options of `SqliteStore.open`. */
 export interface SqliteStoreOptions {
@@ -31,13 +32,22 @@ type Row = Record<string, unknown>;
  * `node:sqlite`. Every call is synchronous inside SQLite, and writes take the
  * write lock up front (`BEGIN IMMEDIATE`) so a read-then-write transaction
  * never fails half-way with `SQLITE_BUSY` when several processes share a file.
+ * Run creations and appends are group-committed (`_group_commit.ts`): those
+ * of one event-loop turn share a transaction and its `fsync`.
  */
 export class SqliteStore implements Store {
   readonly #db: DatabaseSync;
   readonly #statements = new Map<string, StatementSync>();
+  readonly #group: GroupCommit;
+  readonly #wal: WalSync | undefined;
 
-  private constructor(db: DatabaseSync) {
+  private constructor(db: DatabaseSync, wal: WalSync | undefined) {
     this.#db = db;
+    this.#wal = wal;
+    this.#group = new GroupCommit(
+      db,
+      wal === undefined ? {} : { sync: wal.sync },
+    );
   }
 
   /** Opens (creating when needed) the database at `path` and migrates it. */
@@ -47,7 +57,9 @@ export class SqliteStore implements Store {
     db.exec(`PRAGMA synchronous = ${options.synchronous ?? "FULL"}`);
     db.exec("PRAGMA busy_timeout = 5000");
     db.exec("PRAGMA foreign_keys = ON");
-    const store = new SqliteStore(db);
+    const durable = (options.synchronous ?? "FULL") === "FULL" &&
+      path !== ":memory:";
+    const store = new SqliteStore(db, durable ? new WalSync(path) : undefined);
     store.#migrate();
     return store;
   }
@@ -99,22 +111,20 @@ export class SqliteStore implements Store {
   }
 
   createRun(first: LogRecord, meta: { tenant: string }): Promise<void> {
-    return settle(() =>
-      this.#transaction(() => {
-        if (first.seq !== 0) throw sequenceConflict(first.run_id, 0, first.seq);
-        const exists = this.#statement("SELECT 1 FROM runs WHERE run_id = ?")
-          .get(first.run_id);
-        if (exists !== undefined) {
-          throw new AosError("STORE_RUN_EXISTS", `run ${first.run_id} exists`, {
-            details: { run_id: first.run_id },
-          });
-        }
-        this.#statement(
-          "INSERT INTO runs (run_id, tenant, status, created_at, updated_at, last_seq, digest) VALUES (?, ?, 'running', ?, ?, 0, ?)",
-        ).run(first.run_id, meta.tenant, first.at, first.at, first.hash);
-        this.#insertRecord(first);
-      })
-    );
+    return this.#group.submit(() => {
+      if (first.seq !== 0) throw sequenceConflict(first.run_id, 0, first.seq);
+      const exists = this.#statement("SELECT 1 FROM runs WHERE run_id = ?")
+        .get(first.run_id);
+      if (exists !== undefined) {
+        throw new AosError("STORE_RUN_EXISTS", `run ${first.run_id} exists`, {
+          details: { run_id: first.run_id },
+        });
+      }
+      this.#statement(
+        "INSERT INTO runs (run_id, tenant, status, created_at, updated_at, last_seq, digest) VALUES (?, ?, 'running', ?, ?, 0, ?)",
+      ).run(first.run_id, meta.tenant, first.at, first.at, first.hash);
+      this.#insertRecord(first);
+    });
   }
 
   #insertRecord(record: LogRecord): void {
@@ -127,34 +137,32 @@ export class SqliteStore implements Store {
     records: readonly LogRecord[],
     options: { status?: RunStatus } = {},
   ): Promise<void> {
-    return settle(() =>
-      this.#transaction(() => {
-        const first = assertConsecutive(records);
-        const last = records[records.length - 1]!;
-        const head = this.#statement(
-          "SELECT last_seq, digest FROM runs WHERE run_id = ?",
-        ).get(first.run_id) as Row | undefined;
-        if (head === undefined) {
-          throw new AosError("RUN_NOT_FOUND", `run ${first.run_id} not found`, {
-            details: { run_id: first.run_id },
-          });
-        }
-        const nextSeq = Number(head.last_seq) + 1;
-        if (first.seq !== nextSeq || first.prev !== head.digest) {
-          throw sequenceConflict(first.run_id, nextSeq, first.seq);
-        }
-        for (const record of records) this.#insertRecord(record);
-        this.#statement(
-          "UPDATE runs SET last_seq = ?, digest = ?, updated_at = ?, status = COALESCE(?, status) WHERE run_id = ?",
-        ).run(
-          last.seq,
-          last.hash,
-          last.at,
-          options.status ?? null,
-          first.run_id,
-        );
-      })
-    );
+    return this.#group.submit(() => {
+      const first = assertConsecutive(records);
+      const last = records[records.length - 1]!;
+      const head = this.#statement(
+        "SELECT last_seq, digest FROM runs WHERE run_id = ?",
+      ).get(first.run_id) as Row | undefined;
+      if (head === undefined) {
+        throw new AosError("RUN_NOT_FOUND", `run ${first.run_id} not found`, {
+          details: { run_id: first.run_id },
+        });
+      }
+      const nextSeq = Number(head.last_seq) + 1;
+      if (first.seq !== nextSeq || first.prev !== head.digest) {
+        throw sequenceConflict(first.run_id, nextSeq, first.seq);
+      }
+      for (const record of records) this.#insertRecord(record);
+      this.#statement(
+        "UPDATE runs SET last_seq = ?, digest = ?, updated_at = ?, status = COALESCE(?, status) WHERE run_id = ?",
+      ).run(
+        last.seq,
+        last.hash,
+        last.at,
+        options.status ?? null,
+        first.run_id,
+      );
+    });
   }
 
   readLog(
@@ -268,10 +276,11 @@ export class SqliteStore implements Store {
     );
   }
 
-  close(): Promise<void> {
+  async close(): Promise<void> {
+    if (this.#db.isOpen) await this.#group.drain();
     this.#statements.clear();
     if (this.#db.isOpen) this.#db.close();
-    return Promise.resolve();
+    this.#wal?.close();
   }
 }
 
@@ -295,6 +304,31 @@ function toSummary(row: Row): RunSummary {
     last_seq: Number(row.last_seq),
     digest: String(row.digest),
   };
+}
+
+/**
+ * `fdatasync` of the database's WAL file, on Deno's blocking-I/O threads so
+ * the JavaScript thread goes on serving while the disk works. The file is
+ * opened at the first sync (SQLite creates it at the first write); it stays
+ * the same file while a connection is open.
+ */
+class WalSync {
+  readonly #path: string;
+  #file: Deno.FsFile | undefined;
+
+  constructor(databasePath: string) {
+    this.#path = `${databasePath}-wal`;
+  }
+
+  readonly sync = async (): Promise<void> => {
+    this.#file ??= await Deno.open(this.#path, { read: true });
+    await this.#file.syncData();
+  };
+
+  close(): void {
+    this.#file?.close();
+    this.#file = undefined;
+  }
 }
 
 /** Runs synchronous SQLite work so that its errors reject instead of throwing. */
