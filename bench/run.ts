@@ -27,6 +27,7 @@ import {
   report,
   RESULTS_DIR,
 } from "./_report.ts";
+import { clusterThroughput } from "./cluster_scenarios.ts";
 import {
   coldStart,
   skillCall,
@@ -85,6 +86,7 @@ const SCENARIOS: Record<string, () => Promise<BenchResult>> = {
   skill_call: skillCall,
   cold_start: coldStart,
   timeout_enforcement: timeoutEnforcement,
+  cluster_throughput: clusterThroughput,
 };
 
 /** The smoke variant: every scenario that takes sizes, at sizes CI affords. */

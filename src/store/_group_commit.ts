@@ -3,9 +3,10 @@ import { setImmediate } from "node:timers";
 import { AosError } from "../errors/mod.ts";
 
 interface PendingWrite {
-  work: () => void;
-  resolve: () => void;
+  work: () => unknown;
+  resolve: (result: unknown) => void;
   reject: (error: unknown) => void;
+  result?: unknown;
 }
 
 /** Options of `GroupCommit`. */
@@ -60,10 +61,17 @@ export class GroupCommit {
     }
   }
 
-  /** Writes in the next group; resolves once committed (and synced, with `sync`). */
-  submit(work: () => void): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.#queue.push({ work, resolve, reject });
+  /**
+   * Runs `work` in the next group; resolves with its result once committed
+   * (and synced, with `sync`).
+   */
+  submit<T>(work: () => T): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.#queue.push({
+        work,
+        resolve: resolve as (result: unknown) => void,
+        reject,
+      });
       if (this.#scheduled) return;
       this.#scheduled = true;
       // After the I/O callbacks of this turn, so that every write they
@@ -82,7 +90,7 @@ export class GroupCommit {
     if (failures === undefined) return;
     for (const write of batch) {
       if (failures.has(write)) write.reject(failures.get(write));
-      else if (this.#sync === undefined) write.resolve();
+      else if (this.#sync === undefined) write.resolve(write.result);
       else this.#committed.push(write);
     }
     this.#startSync();
@@ -120,7 +128,7 @@ export class GroupCommit {
       for (const write of batch) {
         this.#savepoint.run();
         try {
-          write.work();
+          write.result = write.work();
           this.#release.run();
         } catch (error) {
           this.#rollbackTo.run();
@@ -153,7 +161,7 @@ export class GroupCommit {
     this.#syncing = true;
     this.#sync!().then(
       () => {
-        for (const write of batch) write.resolve();
+        for (const write of batch) write.resolve(write.result);
       },
       (error) => {
         const failed = new AosError(
