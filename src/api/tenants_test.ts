@@ -47,6 +47,11 @@ Deno.test("a tenant cannot see, list, follow, cancel or replay another tenant's 
     );
     assert.equal(submitted.status, 202);
     const runId = String(submitted.body.run_id);
+    // The run is under way (its actor holds it) before anyone probes it.
+    await node.runtime.waitForRecord(
+      runId,
+      (record) => record.type === "StepStarted",
+    );
     const probes = [
       ["GET", `/v1/runs/${runId}`],
       ["GET", `/v1/runs/${runId}?wait_ms=60000`],
