@@ -222,12 +222,11 @@ export class SqliteStore implements Store {
   }
 
   requestCancel(runId: string, reason: string): Promise<boolean> {
-    return settle(() =>
-      this.#transaction(() => this.#leases.requestCancel(runId, reason))
-    ).then((requested) => {
-      if (requested) this.#runnable();
-      return requested;
-    });
+    return this.#group.submit(() => this.#leases.requestCancel(runId, reason))
+      .then((requested) => {
+        if (requested) this.#runnable();
+        return requested;
+      });
   }
 
   pendingCancels(owner: string): Promise<{ run_id: string; reason: string }[]> {
