@@ -47,10 +47,15 @@ export const POSTGRES_MIGRATIONS: readonly { version: number; sql: string }[] =
     `,
     },
     {
+      // A cancel request for whichever node holds the run.
+      version: 2,
+      sql: `ALTER TABLE runs ADD COLUMN cancel_reason TEXT;`,
+    },
+    {
       // Tenants, their hashed API keys, and the budget ledger: one row per
       // tenant and UTC day (its conditional update enforces the limit) and
       // one per reservation (its key makes reserve and settle idempotent).
-      version: 2,
+      version: 3,
       sql: `
       CREATE TABLE tenants (
         id TEXT COLLATE "C" PRIMARY KEY,

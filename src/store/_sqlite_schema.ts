@@ -58,10 +58,15 @@ export const SQLITE_MIGRATIONS: readonly { version: number; sql: string }[] = [
       `,
   },
   {
+    // A cancel request for whichever node holds the run.
+    version: 4,
+    sql: `ALTER TABLE runs ADD COLUMN cancel_reason TEXT;`,
+  },
+  {
     // Tenants, their hashed API keys, and the budget ledger: one row per
     // tenant and UTC day (the conditional update enforces the limit) and one
     // per reservation (its key makes reserve and settle idempotent).
-    version: 4,
+    version: 5,
     sql: `
       CREATE TABLE tenants (
         id TEXT PRIMARY KEY,
