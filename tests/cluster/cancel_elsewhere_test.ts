@@ -7,7 +7,11 @@ import assert from "node:assert/strict";
 import { DEFAULT_CONFIG } from "../../src/config/mod.ts";
 import { MemoryLogger } from "../../src/deps/mod.ts";
 import { openNode } from "../../src/node/mod.ts";
-import { requestJson } from "../support/test_node.ts";
+import {
+  requestJson,
+  TEST_ADMIN_KEY,
+  TEST_TENANT_KEY,
+} from "../support/test_node.ts";
 
 Deno.test("cancel on a node that does not hold the run: the holder cancels it", async () => {
   const dataDir = Deno.makeTempDirSync({ prefix: "aos-cancel-" });
@@ -17,6 +21,7 @@ Deno.test("cancel on a node that does not hold the run: the holder cancels it", 
       port: 0,
       dataDir,
       ownership: { nodeId, leaseMs: 10_000, pollMs: 50, runsMax: 10 },
+      bootstrap: { adminKey: TEST_ADMIN_KEY, tenantKey: TEST_TENANT_KEY },
     }, { log: new MemoryLogger() });
   const holder = await open("holder");
   const other = await open("other");
