@@ -35,9 +35,13 @@ type Row = Record<string, unknown>;
 export class SqliteStore implements Store {
   readonly #db: DatabaseSync;
   readonly #statements = new Map<string, StatementSync>();
+  readonly #path: string;
+  readonly #file: FileIdentity | undefined;
 
-  private constructor(db: DatabaseSync) {
+  private constructor(db: DatabaseSync, path: string) {
     this.#db = db;
+    this.#path = path;
+    this.#file = fileIdentity(path);
   }
 
   /** Opens (creating when needed) the database at `path` and migrates it. */
@@ -47,7 +51,7 @@ export class SqliteStore implements Store {
     db.exec(`PRAGMA synchronous = ${options.synchronous ?? "FULL"}`);
     db.exec("PRAGMA busy_timeout = 5000");
     db.exec("PRAGMA foreign_keys = ON");
-    const store = new SqliteStore(db);
+    const store = new SqliteStore(db, path);
     store.#migrate();
     return store;
   }
@@ -262,10 +266,21 @@ export class SqliteStore implements Store {
     return String(row.journal_mode);
   }
 
+  /**
+   * True when the database answers and its file is still the one opened: an
+   * open connection keeps working on a file that was deleted, replaced or
+   * whose volume went away, but what it writes then is lost to everyone else.
+   */
   ping(): Promise<boolean> {
-    return Promise.resolve(
-      this.#statement("SELECT 1 AS ok").get() !== undefined,
-    );
+    return settle(() => {
+      if (!this.#db.isOpen) return false;
+      const now = fileIdentity(this.#path);
+      if (
+        this.#file !== undefined &&
+        (now?.dev !== this.#file.dev || now?.ino !== this.#file.ino)
+      ) return false;
+      return this.#statement("SELECT 1 AS ok").get() !== undefined;
+    });
   }
 
   close(): Promise<void> {
@@ -295,6 +310,23 @@ function toSummary(row: Row): RunSummary {
     last_seq: Number(row.last_seq),
     digest: String(row.digest),
   };
+}
+
+interface FileIdentity {
+  dev: number;
+  ino: number | null;
+}
+
+// Device and inode of the database file; undefined for an in-memory database
+// or a file that cannot be seen.
+function fileIdentity(path: string): FileIdentity | undefined {
+  if (path === ":memory:" || path === "") return undefined;
+  try {
+    const info = Deno.statSync(path);
+    return { dev: info.dev, ino: info.ino };
+  } catch {
+    return undefined;
+  }
 }
 
 /** Runs synchronous SQLite work so that its errors reject instead of throwing. */
