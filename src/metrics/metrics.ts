@@ -66,6 +66,17 @@ const HTTP_BUCKETS = [
   1,
 ];
 
+/** Kinds of `nova_sandbox_limit_breaches_total`. */
+export const SANDBOX_LIMIT_KIND_NAMES = [
+  "timeout",
+  "memory",
+  "output_size",
+  "output_depth",
+  "queue",
+  "http_response_size",
+  "network_policy",
+] as const;
+
 /** What the worker-pool gauges read when scraped. */
 export interface WorkerPoolStats {
   size: number;
@@ -104,7 +115,7 @@ export class Metrics {
   readonly registryOperationSeconds: Histogram<"op">;
   readonly unhandledExceptionsTotal: Counter;
   readonly storeAppendSeconds: Histogram;
-  /** `kind`: timeout, memory, output_size, output_depth, queue, http_response_size, network_policy. */
+  /** `kind`: one of `SANDBOX_LIMIT_KIND_NAMES`. */
   readonly sandboxLimitBreachesTotal: Counter<"kind">;
   readonly httpRequestsTotal: Counter<"route" | "status">;
   readonly httpRequestDurationSeconds: Histogram<"route">;
@@ -248,6 +259,21 @@ export class Metrics {
       HTTP_BUCKETS,
       ["route"],
     );
+    this.#zeroSeries();
+  }
+
+  // Series of bounded label sets exist from the start at 0, so rate() and
+  // increase() see the first event instead of a series appearing with it.
+  #zeroSeries(): void {
+    for (const status of ["succeeded", "partial", "failed", "cancelled"]) {
+      this.runsTotal.inc({ status }, 0);
+    }
+    for (const status of ["identical", "diverged"]) {
+      this.replayTestsTotal.inc({ status }, 0);
+    }
+    for (const kind of SANDBOX_LIMIT_KIND_NAMES) {
+      this.sandboxLimitBreachesTotal.inc({ kind }, 0);
+    }
   }
 
   /** Where the worker-pool gauges read from at scrape time. */

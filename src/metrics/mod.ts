@@ -1,5 +1,9 @@
 /** Prometheus metrics (`nova_*`) and the observations that feed them. */
-export { Metrics, type WorkerPoolStats } from "./metrics.ts";
+export {
+  Metrics,
+  SANDBOX_LIMIT_KIND_NAMES,
+  type WorkerPoolStats,
+} from "./metrics.ts";
 export {
   observeRun,
   observeStep,

@@ -1,8 +1,10 @@
 import { catalogEntry, isErrorCode } from "../errors/mod.ts";
-import type { Metrics } from "./metrics.ts";
+import type { Metrics, SANDBOX_LIMIT_KIND_NAMES } from "./metrics.ts";
+
+type LimitKind = typeof SANDBOX_LIMIT_KIND_NAMES[number];
 
 /** Catalog codes that mean a step was stopped at a sandbox limit, by kind. */
-export const SANDBOX_LIMIT_KINDS: Readonly<Record<string, string>> = {
+export const SANDBOX_LIMIT_KINDS: Readonly<Record<string, LimitKind>> = {
   SANDBOX_TIMEOUT: "timeout",
   SANDBOX_MEMORY_LIMIT: "memory",
   SANDBOX_OUTPUT_TOO_LARGE: "output_size",

@@ -70,8 +70,10 @@ export function dashboards(): Dashboard[] {
       for (const variable of json.templating?.list ?? []) {
         const query = variable.query as { query?: string } | string | undefined;
         const text = typeof query === "string" ? query : query?.query;
-        if (text !== undefined && text !== "") {
-          expressions.push({ panel: `$${variable.name}`, expr: text });
+        // Grafana's label_values(metric, label) names a metric selector.
+        const selector = /^label_values\((.+),\s*\w+\)$/.exec(text ?? "");
+        if (selector !== null) {
+          expressions.push({ panel: `$${variable.name}`, expr: selector[1]! });
         }
       }
       return { file: name, title: json.title, uid: json.uid, expressions };
