@@ -119,7 +119,7 @@ export class Runtime {
             : (record.at - step.attempt_started_at) / 1000,
           outcome: failure === undefined
             ? { ok: true, output: (message.body as { output: unknown }).output }
-            : { ok: false, code: failure.code },
+            : { ok: false, code: failure.code, details: failure.details },
         });
         log.log(failure === undefined ? "info" : "warn", "step_finished", {
           ...runFields(state),

@@ -110,7 +110,7 @@ export class Metrics {
   readonly llmTokensTotal: Counter<"provider" | "model" | "type">;
   readonly determinismViolationsTotal: Counter<"skill" | "violation_type">;
   readonly goldenFileMismatchesTotal: Counter;
-  /** Replays by verdict: `identical` or `diverged`. */
+  /** Replays by verdict: `identical`, `diverged`, `needs_new_host_call`. */
   readonly replayTestsTotal: Counter<"status">;
   readonly registryOperationSeconds: Histogram<"op">;
   readonly unhandledExceptionsTotal: Counter;
@@ -196,7 +196,7 @@ export class Metrics {
     );
     this.determinismViolationsTotal = counter(
       "nova_determinism_violations_total",
-      "Re-executions that disagreed with the log, by skill and kind.",
+      "Re-executions that disagreed with the log (replay divergences by class, live host-call mismatches), by skill and kind.",
       ["skill", "violation_type"],
     );
     this.goldenFileMismatchesTotal = counter(
@@ -205,7 +205,7 @@ export class Metrics {
     );
     this.replayTestsTotal = counter(
       "nova_replay_tests_total",
-      "Replays by verdict (identical, diverged).",
+      "Replayed logs by verdict (identical, diverged, needs_new_host_call).",
       ["status"],
     );
     this.registryOperationSeconds = histogram(
@@ -268,7 +268,7 @@ export class Metrics {
     for (const status of ["succeeded", "partial", "failed", "cancelled"]) {
       this.runsTotal.inc({ status }, 0);
     }
-    for (const status of ["identical", "diverged"]) {
+    for (const status of ["identical", "diverged", "needs_new_host_call"]) {
       this.replayTestsTotal.inc({ status }, 0);
     }
     for (const kind of SANDBOX_LIMIT_KIND_NAMES) {

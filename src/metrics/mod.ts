@@ -11,5 +11,4 @@ export {
   SANDBOX_LIMIT_KINDS,
   type StepObservation,
 } from "./run_metrics.ts";
-export { observeReplay, type ReplayObservation } from "./replay_metrics.ts";
 export { timed } from "./timed.ts";

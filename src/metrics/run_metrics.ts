@@ -29,7 +29,7 @@ export interface StepObservation {
   seconds: number | null;
   outcome:
     | { ok: true; output: unknown }
-    | { ok: false; code: string };
+    | { ok: false; code: string; details?: Record<string, unknown> };
 }
 
 /**
@@ -53,12 +53,25 @@ export function observeStep(metrics: Metrics, step: StepObservation): void {
     if (step.outcome.code === "HOST_CALL_MISMATCH") {
       metrics.determinismViolationsTotal.inc({
         skill: step.skill,
-        violation_type: "host_call_changed",
+        violation_type: mismatchClass(step.outcome.details ?? {}),
       });
     }
     return;
   }
   if (step.skill === LLM_SKILL) observeLlmUsage(metrics, step.outcome.output);
+}
+
+// The replay divergence class of a live mismatch: another kind of call at
+// that position is a changed order, the same kind asking otherwise a changed
+// request.
+function mismatchClass(details: Record<string, unknown>): string {
+  const kindOf = (side: unknown) =>
+    typeof side === "object" && side !== null
+      ? (side as { kind?: unknown }).kind
+      : undefined;
+  return kindOf(details.expected) === kindOf(details.actual)
+    ? "host_call_request_changed"
+    : "host_call_order_changed";
 }
 
 function observeLlmUsage(metrics: Metrics, output: unknown): void {
