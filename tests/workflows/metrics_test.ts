@@ -195,3 +195,42 @@ Deno.test("replaying a run counts replay metrics and leaves every live one alone
     await node.close();
   }
 });
+
+Deno.test("a run stopped by its budget counts once, and the model spend metric equals what the run charged", async () => {
+  const node = await openTestNode();
+  try {
+    const before = await scrape(node);
+    const ask = (id: string) => ({
+      id,
+      skill: "llm_invoke",
+      params: { adapter: "stub", model: "gpt-4o-mini", prompt: `say ${id}` },
+    });
+    const view = await run(node, {
+      budget_cents: 6,
+      steps: [ask("a"), ask("b"), ask("c")],
+    });
+    assert.equal(view.code, "BUDGET_EXCEEDED");
+    const charged = (view.steps as { cost_cents?: number }[]).reduce(
+      (total, step) => total + (step.cost_cents ?? 0),
+      0,
+    );
+    assert.ok(charged > 0);
+    const changed = changedSeries(before, await scrape(node), timingOrHttp);
+    assert.equal(changed[k("nova_budget_exceeded_total")], 1);
+    assert.equal(
+      changed[k("nova_runs_failed_total", { code: "BUDGET_EXCEEDED" })],
+      1,
+    );
+    assert.equal(
+      changed[
+        k("nova_llm_cost_cents_total", {
+          provider: "stub",
+          model: "gpt-4o-mini",
+        })
+      ],
+      charged,
+    );
+  } finally {
+    await node.close();
+  }
+});
