@@ -86,6 +86,8 @@ export type RunMessage =
        * logs from before the ledger, which replay without one.
        */
       ledger?: 1;
+      /** The submitter's W3C trace context; absent when none was sent. */
+      traceparent?: string;
     };
   }
   | {

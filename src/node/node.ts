@@ -14,7 +14,7 @@ import {
   type Logger,
   type RandomSource,
 } from "../deps/mod.ts";
-import { Metrics } from "../metrics/mod.ts";
+import { Metrics, timed } from "../metrics/mod.ts";
 import {
   DEFAULT_OUTPUT_LIMITS,
   GuardedHttpClient,
@@ -66,13 +66,24 @@ export async function openNode(
   // Only the embedded default makes development keys; a shared store is
   // seeded from AOS_BOOTSTRAP_* or by an admin.
   const embedded = seams.store === undefined && config.store === "sqlite";
-  const store = seams.store ?? await openStore(config);
-  const registry = await SkillRegistry.open(store, {
-    limits: {
-      memoryMbMax: config.limits.memoryMbMax,
-      moduleBytesMax: config.limits.moduleBytesMax,
-    },
-  });
+  const metrics = new Metrics();
+  const opened = seams.store ?? await openStore(config);
+  const store = timed(
+    opened,
+    ["createRun", "append"],
+    (_method, seconds) => metrics.storeAppendSeconds.observe(seconds),
+  );
+  metrics.watchDbPool(() => dbPoolAvailable(opened));
+  const registry = timed(
+    await SkillRegistry.open(store, {
+      limits: {
+        memoryMbMax: config.limits.memoryMbMax,
+        moduleBytesMax: config.limits.moduleBytesMax,
+      },
+    }),
+    ["install", "installDir", "pin", "module"],
+    (op, seconds) => metrics.registryOperationSeconds.observe({ op }, seconds),
+  );
   const dirs = [
     ...findSkillDirs(PROJECT_ROOT, { fixtures: false }),
     ...config.extraSkillDirs.map((dir) => resolve(dir)),
@@ -97,7 +108,6 @@ export async function openNode(
       sha256: skill.sha256,
     });
   }
-  const metrics = new Metrics();
   const http = {
     client: new GuardedHttpClient({
       resolver: liveResolver(
@@ -143,6 +153,7 @@ export async function openNode(
     nowMs: clock.nowMs(),
     generate: embedded,
   });
+  metrics.watchWorkerPool(() => sandbox.poolStats());
   const runtime = new Runtime({
     ...(seams.supervisor === undefined ? {} : { supervisor: seams.supervisor }),
     store,
@@ -223,4 +234,16 @@ async function seedKeys(
     tenant: "default",
     tenant_key: result.tenantKey,
   });
+}
+
+/**
+ * Free connections of the store: a store with a connection pool reports its
+ * own (`poolAvailable()`); the embedded store has one connection, used
+ * synchronously, so it is free whenever anyone looks.
+ */
+function dbPoolAvailable(store: Store): number {
+  const pooled = store as Store & { poolAvailable?: () => number };
+  return typeof pooled.poolAvailable === "function"
+    ? pooled.poolAvailable()
+    : 1;
 }
