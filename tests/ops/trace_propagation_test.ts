@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { DEFAULT_CONFIG } from "../../src/config/mod.ts";
 import { startServer } from "../support/http_servers.ts";
-import { openTestNode } from "../support/test_node.ts";
+import { openTestNode, TEST_TENANT_KEY } from "../support/test_node.ts";
 
 const TRACE = "4bf92f3577b34da6a3ce929d0e0e4736";
 const TRACEPARENT = `00-${TRACE}-00f067aa0ba902b7-01`;
@@ -24,7 +24,11 @@ Deno.test("a submitted traceparent is kept on the run, carried by its log lines 
     const submit = async (headers: Record<string, string>) => {
       const response = await node.app.request("/v1/runs", {
         method: "POST",
-        headers: { "content-type": "application/json", ...headers },
+        headers: {
+          "content-type": "application/json",
+          authorization: `Bearer ${TEST_TENANT_KEY}`,
+          ...headers,
+        },
         body: JSON.stringify({
           steps: ["aos_http", "extism"].map((mode) => ({
             id: mode,
