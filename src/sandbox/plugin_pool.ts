@@ -22,8 +22,6 @@ export interface PluginPoolOptions {
   random: RandomSource;
 }
 
-export { PluginInstance };
-
 /**
  * Instances of one module, each in its own worker thread, reused across
  * calls. The module is compiled once and shared by the instances. An
@@ -182,11 +180,19 @@ export class PluginPool {
    */
   async memoryCapHit(instance: PluginInstance): Promise<boolean> {
     if (instance.exited) return false;
+    // Bounded like any call; a timer also keeps the event loop polling the
+    // channel, which a pending Atomics.waitAsync alone does not.
+    const timer = setTimeout(
+      () => instance.terminate().catch(() => {}),
+      this.#options.timeoutMs,
+    );
     try {
       await instance.call(PROBE_EXPORT, "", undefined);
       return false;
     } catch (error) {
       return error instanceof GuestFailure;
+    } finally {
+      clearTimeout(timer);
     }
   }
 
