@@ -48,4 +48,13 @@ export const SQLITE_MIGRATIONS: readonly { version: number; sql: string }[] = [
       CREATE INDEX runs_running ON runs (created_at, run_id) WHERE status = 'running';
     `,
   },
+  {
+    // Run ownership: a lease (holder, expiry) and the epoch that fences appends.
+    version: 3,
+    sql: `
+      ALTER TABLE runs ADD COLUMN lease_owner TEXT NOT NULL DEFAULT '';
+      ALTER TABLE runs ADD COLUMN lease_epoch INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE runs ADD COLUMN lease_expires_at INTEGER NOT NULL DEFAULT 0;
+    `,
+  },
 ];
