@@ -49,21 +49,19 @@ export class PluginInstance {
   readonly worker: Worker;
   readonly #channel: Channel;
   readonly #bridge: HostBridge;
-  readonly #exited: Promise<never>;
   #exitCode: number | undefined;
+  // Rejects the host answer being awaited, if any, when the worker exits.
+  #interrupt: ((error: WorkerExited) => void) | undefined;
 
   private constructor(worker: Worker, channel: Channel, bridge: HostBridge) {
     this.worker = worker;
     this.#channel = channel;
     this.#bridge = bridge;
-    this.#exited = new Promise<never>((_, reject) => {
-      worker.once("exit", (code: number) => {
-        this.#exitCode = code;
-        this.#channel.wake();
-        reject(new WorkerExited(code));
-      });
+    worker.once("exit", (code: number) => {
+      this.#exitCode = code;
+      this.#channel.wake();
+      this.#interrupt?.(new WorkerExited(code));
     });
-    this.#exited.catch(() => {});
   }
 
   /** Starts a worker and instantiates the module in it. */
@@ -95,7 +93,9 @@ export class PluginInstance {
             else reject(new Error(message.failed));
           });
         }),
-        instance.#exited,
+        new Promise<never>((_, reject) => {
+          worker.once("exit", (code: number) => reject(new WorkerExited(code)));
+        }),
         new Promise<never>((_, reject) => {
           timer = setTimeout(
             () =>
@@ -178,15 +178,18 @@ export class PluginInstance {
     for (let position = 0; position < header[WORD.argc]!; position++) {
       args.push(channel.argument(position));
     }
-    const answer = await Promise.race([
+    // Not a Promise.race with a promise that lives as long as the worker:
+    // each race would leave a reaction on it until the worker exits.
+    const answer = await new Promise<HostAnswer>((resolve, reject) => {
+      this.#interrupt = reject;
       this.#bridge.answer(
         header[WORD.kind]!,
         args,
         channel.readSegments(),
         state,
-      ),
-      this.#exited,
-    ]);
+      )
+        .then(resolve, reject);
+    }).finally(() => this.#interrupt = undefined);
     try {
       writeAnswer(channel, answer);
     } catch (error) {
