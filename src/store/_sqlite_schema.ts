@@ -57,4 +57,9 @@ export const SQLITE_MIGRATIONS: readonly { version: number; sql: string }[] = [
       ALTER TABLE runs ADD COLUMN lease_expires_at INTEGER NOT NULL DEFAULT 0;
     `,
   },
+  {
+    // A cancel request for whichever node holds the run.
+    version: 4,
+    sql: `ALTER TABLE runs ADD COLUMN cancel_reason TEXT;`,
+  },
 ];
