@@ -11,8 +11,10 @@
  *   --save FILE       also write this run's results as one result set
  *   --cpu-prof DIR    servers started by `runs` write V8 CPU profiles to DIR
  *
- * DATABASE_URL adds `runs_postgres`; AOS_BENCH_API_KEY is seeded into the
- * servers as the default tenant's key and sent by the client.
+ * `runs_postgres` uses the PostgreSQL server DATABASE_URL names (a database
+ * of its own on it), or else a throwaway local one; every other scenario
+ * uses SQLite. AOS_BENCH_API_KEY is seeded into the servers as the default
+ * tenant's key and sent by the client.
  */
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -36,13 +38,13 @@ import {
 import { historyScenario } from "./history_scenario.ts";
 import { idleRuns } from "./idle_runs_scenario.ts";
 import { replayScenario } from "./replay_scenario.ts";
-import { RUNS_DEFAULTS, runsScenario } from "./runs_scenario.ts";
+import {
+  RUNS_DEFAULTS,
+  runsOnPostgres,
+  runsScenario,
+} from "./runs_scenario.ts";
 import { storeAppend } from "./store_scenarios.ts";
 
-// With DATABASE_URL, `runs` is measured on PostgreSQL too (`runs_postgres`);
-// every other server keeps SQLite. With AOS_BENCH_API_KEY, servers seed it
-// as the default tenant's key and the client sends it.
-const databaseUrl = Deno.env.get("DATABASE_URL");
 const apiKey = Deno.env.get("AOS_BENCH_API_KEY");
 const serverEnv: Record<string, string> = apiKey === undefined
   ? {}
@@ -59,16 +61,13 @@ const profiled = () =>
 
 const SCENARIOS: Record<string, () => Promise<BenchResult>> = {
   runs: () => runsScenario({ ...RUNS_DEFAULTS, ...client, ...profiled() }),
-  ...(databaseUrl === undefined ? {} : {
-    runs_postgres: () =>
-      runsScenario({
-        ...RUNS_DEFAULTS,
-        ...client,
-        ...profiled(),
-        env: { ...serverEnv, DATABASE_URL: databaseUrl },
-        scenario: "runs_postgres",
-      }),
-  }),
+  runs_postgres: () =>
+    runsOnPostgres({
+      ...RUNS_DEFAULTS,
+      ...client,
+      ...profiled(),
+      scenario: "runs_postgres",
+    }),
   replay: () =>
     replayScenario({ recordsMin: 100_000, concurrency: 8, ...client }),
   idle_runs: () => idleRuns({ runs: 10_000, idleSeconds: 10, ...client }),
@@ -99,6 +98,15 @@ const SMOKE: Record<string, () => Promise<BenchResult>> = {
       loadSeconds: 2,
       ...client,
       ...profiled(),
+    }),
+  runs_postgres: () =>
+    runsOnPostgres({
+      warmupRuns: 20,
+      sequentialRuns: 50,
+      concurrency: 8,
+      loadSeconds: 2,
+      ...client,
+      scenario: "runs_postgres",
     }),
   replay: () =>
     replayScenario({ recordsMin: 2_000, concurrency: 4, ...client }),

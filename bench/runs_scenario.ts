@@ -4,6 +4,7 @@
  * latency, then throughput at a fixed concurrency, with the server's memory
  * sampled under load.
  */
+import { startTestPostgres } from "../tests/support/postgres.ts";
 import { ApiClient } from "./_http.ts";
 import { type BenchResult, percentile } from "./_report.ts";
 import { BenchServer } from "./_server.ts";
@@ -157,6 +158,35 @@ async function underLoad(
   const seconds = (performance.now() - started) / 1000;
   rssBytesMax = Math.max(rssBytesMax, server.rssBytes());
   return { runs, seconds, rssBytesMax, cpuMs: server.cpuMs() - cpuStartMs };
+}
+
+/**
+ * `runs` on PostgreSQL: on a database of its own on the server DATABASE_URL
+ * names, or else on a throwaway local server, which runs with `fsync=off`
+ * (the result's notes say which).
+ */
+export async function runsOnPostgres(
+  options: RunsOptions,
+): Promise<BenchResult> {
+  const external = Deno.env.get("DATABASE_URL") !== undefined;
+  await using database = await startTestPostgres();
+  const result = await runsScenario({
+    ...options,
+    args: [...(options.args ?? []), "--store", database.url],
+  });
+  const durability = external
+    ? "PostgreSQL named by DATABASE_URL (a fresh database on it)"
+    : "a throwaway local PostgreSQL with fsync=off: durability is NOT on, set DATABASE_URL to measure a real server";
+  return {
+    ...result,
+    targets: {
+      runs_per_s: { op: ">=", value: 1200 },
+      sequential_p50_ms: { op: "<=", value: 5 },
+    },
+    notes: `${
+      (result.notes ?? "").replace(/; SQLite synchronous=FULL$/, "")
+    }; ${durability}`,
+  };
 }
 
 /** Rounds to `digits` decimals. */
