@@ -57,4 +57,12 @@ export const SQLITE_MIGRATIONS: readonly { version: number; sql: string }[] = [
       ALTER TABLE runs ADD COLUMN lease_expires_at INTEGER NOT NULL DEFAULT 0;
     `,
   },
+  {
+    // Listing a tenant's runs of one status (GET /v1/runs?status=) reads
+    // only those runs, newest first, however much history the store holds.
+    version: 4,
+    sql: `
+      CREATE INDEX runs_by_tenant_status ON runs (tenant, status, created_at DESC, run_id DESC);
+    `,
+  },
 ];
