@@ -80,6 +80,7 @@ const SCENARIOS: Record<string, () => Promise<BenchResult>> = {
       concurrency: 32,
       loadSeconds: 5,
       listRequests: 200,
+      rounds: 3,
       ...client,
     }),
   skill_call: skillCall,
@@ -120,6 +121,7 @@ const SMOKE: Record<string, () => Promise<BenchResult>> = {
       concurrency: 8,
       loadSeconds: 1,
       listRequests: 20,
+      rounds: 1,
       ...client,
     }),
 };
