@@ -11,7 +11,7 @@ import { DirectoryModules, replayLog } from "../src/replay/mod.ts";
 import { Sandbox } from "../src/sandbox/mod.ts";
 import { findSkillDirs, PROJECT_ROOT } from "../src/skills/build.ts";
 import { type LogRecord, SqliteStore } from "../src/store/mod.ts";
-import { ApiClient } from "./_http.ts";
+import { ApiClient, failuresOf } from "./_http.ts";
 import type { BenchResult } from "./_report.ts";
 import { BenchServer } from "./_server.ts";
 import { round, threeStepPlan } from "./runs_scenario.ts";
@@ -38,7 +38,7 @@ export async function replayScenario(
 ): Promise<BenchResult> {
   const dataDir = await Deno.makeTempDir({ prefix: "aos_bench_replay_" });
   try {
-    await makeLogs(dataDir, options);
+    const failures = await makeLogs(dataDir, options);
     const store = SqliteStore.open(join(dataDir, "aos.db"));
     const sandbox = new Sandbox({
       modules: new DirectoryModules(
@@ -82,14 +82,20 @@ export async function replayScenario(
           runs_per_s: round(runIds.length / seconds, 0),
           records,
           diverged,
+          // Runs that did not succeed while the logs were made (replayed too).
+          failed_runs: failures.count,
         },
         targets: {
           records_per_s: { op: ">=", value: 50_000 },
           diverged: { op: "<=", value: 0 },
         },
-        directions: { records: "higher", diverged: "lower" },
+        directions: {
+          records: "higher",
+          diverged: "lower",
+          failed_runs: "lower",
+        },
         notes:
-          `${runIds.length} three-step json_transform runs (${records} records) read from SQLite and certified, ${options.concurrency} at a time: chain check, reducer fold, every step re-executed in the sandbox`,
+          `${runIds.length} three-step json_transform runs (${records} records) read from SQLite and certified, ${options.concurrency} at a time: chain check, reducer fold, every step re-executed in the sandbox${failures.note}`,
       };
     } finally {
       await sandbox.close();
@@ -104,7 +110,7 @@ export async function replayScenario(
 async function makeLogs(
   dataDir: string,
   options: ReplayOptions,
-): Promise<void> {
+): Promise<{ count: number; note: string }> {
   const server = await BenchServer.start({ dataDir, env: options.env ?? {} });
   try {
     const client = new ApiClient(server.url, { key: options.key });
@@ -117,6 +123,7 @@ async function makeLogs(
     await Promise.all(Array.from({ length: 32 }, async () => {
       while (next < runs) await client.runToEnd(threeStepPlan(next++));
     }));
+    return failuresOf(client);
   } finally {
     await server.stop();
   }

@@ -5,7 +5,7 @@
  * sampled under load.
  */
 import { startTestPostgres } from "../tests/support/postgres.ts";
-import { ApiClient } from "./_http.ts";
+import { ApiClient, failuresOf } from "./_http.ts";
 import { type BenchResult, percentile } from "./_report.ts";
 import { BenchServer } from "./_server.ts";
 
@@ -97,6 +97,7 @@ export async function runsScenario(
     }
     latenciesMs.sort((a, b) => a - b);
     const load = await underLoad(server, client, options, () => index++);
+    const failures = failuresOf(client);
     return {
       scenario: options.scenario ?? "runs",
       figures: {
@@ -105,12 +106,14 @@ export async function runsScenario(
         runs_per_s: round(load.runs / load.seconds, 0),
         server_rss_mb: round(load.rssBytesMax / 2 ** 20, 1),
         server_cpu_per_run_ms: round(load.cpuMs / load.runs, 3),
+        failed_runs: failures.count,
       },
       targets: {
         sequential_p50_ms: { op: "<=", value: 3 },
         sequential_p99_ms: { op: "<=", value: 10 },
         runs_per_s: { op: ">=", value: 2000 },
         server_rss_mb: { op: "<=", value: 150 },
+        failed_runs: { op: "<=", value: 0 },
       },
       directions: {
         sequential_p50_ms: "lower",
@@ -120,7 +123,7 @@ export async function runsScenario(
         server_cpu_per_run_ms: "lower",
       },
       notes:
-        `${options.sequentialRuns} sequential runs, then ${options.concurrency} concurrent lanes for ${options.loadSeconds} s (${load.runs} runs); each run submits with POST /v1/runs and waits with GET /v1/runs/:id?wait_ms; SQLite synchronous=FULL`,
+        `${options.sequentialRuns} sequential runs, then ${options.concurrency} concurrent lanes for ${options.loadSeconds} s (${load.runs} runs); each run submits with POST /v1/runs and waits with GET /v1/runs/:id?wait_ms${failures.note}; SQLite synchronous=FULL`,
     };
   } finally {
     await server.stop();
@@ -182,6 +185,7 @@ export async function runsOnPostgres(
     targets: {
       runs_per_s: { op: ">=", value: 1200 },
       sequential_p50_ms: { op: "<=", value: 5 },
+      failed_runs: { op: "<=", value: 0 },
     },
     notes: `${
       (result.notes ?? "").replace(/; SQLite synchronous=FULL$/, "")
