@@ -90,7 +90,15 @@ export class GroupCommit {
     const batch = this.#queue;
     this.#queue = [];
     if (batch.length === 0) return;
-    const failures = this.#commit(batch);
+    let failures: Map<PendingWrite, unknown> | undefined;
+    try {
+      failures = this.#commit(batch);
+    } catch (error) {
+      // The connection itself failed (closed, say): nothing was committed,
+      // and the writers hear it instead of the process.
+      for (const write of batch) write.reject(error);
+      return;
+    }
     if (failures === undefined) return;
     for (const write of batch) {
       if (failures.has(write)) write.reject(failures.get(write));
