@@ -62,6 +62,7 @@ export async function replayScenario(
       await replayLog(await store.readLog(runIds[0]!), sandbox);
       let records = 0;
       let diverged = 0;
+      const divergences: string[] = [];
       let next = 0;
       const started = performance.now();
       await Promise.all(
@@ -70,7 +71,12 @@ export async function replayScenario(
             const log: LogRecord[] = await store.readLog(runIds[next++]!);
             const report = await replayLog(log, sandbox);
             records += report.records;
-            if (report.verdict !== "identical") diverged++;
+            if (report.verdict !== "identical") {
+              diverged++;
+              divergences.push(
+                `${report.run_id} record ${report.divergence?.index} ${report.divergence?.class}: ${report.divergence?.message}`,
+              );
+            }
           }
         }),
       );
@@ -95,7 +101,11 @@ export async function replayScenario(
           failed_runs: "lower",
         },
         notes:
-          `${runIds.length} three-step json_transform runs (${records} records) read from SQLite and certified, ${options.concurrency} at a time: chain check, reducer fold, every step re-executed in the sandbox${failures.note}`,
+          `${runIds.length} three-step json_transform runs (${records} records) read from SQLite and certified, ${options.concurrency} at a time: chain check, reducer fold, every step re-executed in the sandbox${failures.note}${
+            divergences.length === 0
+              ? ""
+              : `; diverged: ${divergences.slice(0, 5).join("; ")}`
+          }`,
       };
     } finally {
       await sandbox.close();
