@@ -1,7 +1,12 @@
 import type { Clock, Logger, RandomSource } from "../src/deps/mod.ts";
-import { newRunId } from "../src/deps/mod.ts";
+import { newRunId, runTraceId } from "../src/deps/mod.ts";
 import { AosError, toAosError } from "../src/errors/mod.ts";
-import type { Metrics } from "../src/metrics/mod.ts";
+import {
+  type Metrics,
+  observeModelCall,
+  observeRun,
+  observeStep,
+} from "../src/metrics/mod.ts";
 import { checkPlan, type Plan, planSchema } from "../src/plan/mod.ts";
 import {
   type Goal,
@@ -89,6 +94,16 @@ export class Runtime {
           );
         },
         lost: (runId) => this.#actors.get(runId)?.stop(),
+        cancelRequested: (runId, reason) => {
+          const handle = this.#actors.get(runId);
+          if (handle === undefined || handle.state().cancel_reason !== null) {
+            return;
+          }
+          handle.actor.ask({ type: "CancelRequested", body: { reason } })
+            .catch(() => {
+              // the actor ended or crashed; its successor finds the request again
+            });
+        },
       },
     );
     this.#supervisor = new Supervisor(
@@ -138,7 +153,10 @@ export class Runtime {
       onRecords: (records, state) => this.#observe(records, state),
     });
     this.#actors.set(runId, handle);
-    handle.exit.then(() => {
+    handle.exit.then((exit) => {
+      if (exit.reason === "crashed") {
+        this.#deps.metrics.unhandledExceptionsTotal.inc();
+      }
       if (this.#actors.get(runId) === handle) this.#actors.delete(runId);
     });
     return handle;
@@ -150,7 +168,7 @@ export class Runtime {
       for (const watcher of this.#recordWatchers) watcher(record);
       if (log.enabled("debug")) {
         log.log("debug", "record_appended", {
-          run_id: record.run_id,
+          ...runFields(state),
           seq: record.seq,
           type: record.type,
         });
@@ -161,16 +179,28 @@ export class Runtime {
           candidate.id === message.body.step
         )!;
         const pin = pinFor(state, planStep(state, step.id), step.fallback);
-        const outcome = message.type === "StepSucceeded"
-          ? "succeeded"
-          : "failed";
-        metrics.skillAttemptsTotal.inc({ skill: pin.name, outcome });
-        if (step.attempt_started_at !== null) {
-          metrics.skillDurationSeconds.observe({
-            skill: pin.name,
-            version: pin.version,
-          }, (record.at - step.attempt_started_at) / 1000);
-        }
+        const failure = message.type === "StepFailed"
+          ? message.body.error
+          : undefined;
+        observeStep(metrics, {
+          skill: pin.name,
+          version: pin.version,
+          seconds: step.attempt_started_at === null
+            ? null
+            : (record.at - step.attempt_started_at) / 1000,
+          outcome: failure === undefined
+            ? { ok: true, output: (message.body as { output: unknown }).output }
+            : { ok: false, code: failure.code, details: failure.details },
+        });
+        log.log(failure === undefined ? "info" : "warn", "step_finished", {
+          ...runFields(state),
+          step: step.id,
+          attempt: message.body.attempt,
+          skill: pin.name,
+          version: pin.version,
+          outcome: failure === undefined ? "succeeded" : "failed",
+          code: failure?.code ?? null,
+        });
       }
     }
     if (isTerminal(state.status) && records.length > 0) this.#finished(state);
@@ -178,18 +208,15 @@ export class Runtime {
 
   #finished(state: RunState): void {
     const { log, metrics } = this.#deps;
-    metrics.runsTotal.inc({ status: state.status });
-    if (state.status === "failed" && state.error !== null) {
-      metrics.runsFailedTotal.inc({ code: state.error.code });
-    }
-    if (state.finished_at !== null) {
-      metrics.runDurationSeconds.observe(
-        (state.finished_at - state.submitted_at) / 1000,
-      );
-    }
+    observeRun(metrics, {
+      status: state.status,
+      code: state.status === "failed" ? state.error?.code ?? null : null,
+      seconds: state.finished_at === null
+        ? null
+        : (state.finished_at - state.submitted_at) / 1000,
+    });
     log.log("info", "run_finished", {
-      run_id: state.run_id,
-      tenant: state.tenant,
+      ...runFields(state),
       status: state.status,
       code: state.error?.code ?? null,
     });
@@ -259,7 +286,7 @@ export class Runtime {
    */
   async submit(
     request: Plan | Goal,
-    options: { tenant: string },
+    options: { tenant: string; traceparent?: string | undefined },
   ): Promise<{ run_id: string }> {
     const goal = "goal" in request ? request as Goal : undefined;
     const plan = goal === undefined ? request as Plan : null;
@@ -278,6 +305,9 @@ export class Runtime {
         ...(goal === undefined ? {} : { goal }),
         pins,
         abi: HOST_ABI_VERSION,
+        ...(options.traceparent === undefined
+          ? {}
+          : { traceparent: options.traceparent }),
       } as unknown as Record<string, never>,
       at: clock.nowMs(),
     });
@@ -286,6 +316,7 @@ export class Runtime {
     this.#deps.log.log("info", "run_submitted", {
       run_id: runId,
       tenant: options.tenant,
+      trace_id: runTraceId(runId, options.traceparent ?? null),
       ...(plan === null
         ? { planner: goal!.planner }
         : { steps: plan.steps.length }),
@@ -346,6 +377,7 @@ export class Runtime {
           hostCalls,
         });
         if (!outcome.ok) return { ok: false, error: outcome.error };
+        observeModelCall(this.#deps.metrics, pin.name, outcome.output);
         const proposed = planSchema.safeParse(
           planFromAnswer(
             String((outcome.output as { content?: unknown }).content ?? ""),
@@ -519,14 +551,19 @@ export class Runtime {
       );
     }
     const handle = this.#actors.get(runId);
-    if (handle === undefined) {
+    if (handle !== undefined) {
+      await handle.actor.ask({ type: "CancelRequested", body: { reason } });
+      return;
+    }
+    // Held by another node, or between owners: the request waits in the
+    // store for whichever node holds the run.
+    if (!await this.#deps.store.requestCancel(runId, reason)) {
       throw new AosError(
-        "STORE_UNAVAILABLE",
-        `run ${runId} is restarting; retry the cancel`,
+        "RUN_ALREADY_FINISHED",
+        `run ${runId} has already ended`,
         { details: { run_id: runId } },
       );
     }
-    await handle.actor.ask({ type: "CancelRequested", body: { reason } });
   }
 
   /**
@@ -538,4 +575,15 @@ export class Runtime {
     await this.#supervisor.shutdown((runId) => this.#actors.get(runId)?.stop());
     await this.#ownership.close();
   }
+}
+
+/** The fields every log line about a run carries. */
+function runFields(
+  state: RunState,
+): { run_id: string; tenant: string; trace_id: string } {
+  return {
+    run_id: state.run_id,
+    tenant: state.tenant,
+    trace_id: runTraceId(state.run_id, state.traceparent),
+  };
 }

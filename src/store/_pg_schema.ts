@@ -46,4 +46,9 @@ export const POSTGRES_MIGRATIONS: readonly { version: number; sql: string }[] =
       );
     `,
     },
+    {
+      // A cancel request for whichever node holds the run.
+      version: 2,
+      sql: `ALTER TABLE runs ADD COLUMN cancel_reason TEXT;`,
+    },
   ];

@@ -58,9 +58,14 @@ export const SQLITE_MIGRATIONS: readonly { version: number; sql: string }[] = [
     `,
   },
   {
+    // A cancel request for whichever node holds the run.
+    version: 4,
+    sql: `ALTER TABLE runs ADD COLUMN cancel_reason TEXT;`,
+  },
+  {
     // Listing a tenant's runs of one status (GET /v1/runs?status=) reads
     // only those runs, newest first, however much history the store holds.
-    version: 4,
+    version: 5,
     sql: `
       CREATE INDEX runs_by_tenant_status ON runs (tenant, status, created_at DESC, run_id DESC);
     `,
