@@ -8,6 +8,9 @@
  *                     bench/results/ or a --save file) and flag every figure
  *                     more than 15% worse; exits 3 when one is, except with
  *                     --smoke, which only reports
+ *
+ * A run whose runs fail, whose replay diverges or whose runs do not park
+ * exits 4 whatever the flags: that is a broken system, not noise.
  *   --save FILE       also write this run's results as one result set
  *   --cpu-prof DIR    servers started by `runs` write V8 CPU profiles to DIR
  *
@@ -88,6 +91,12 @@ const SCENARIOS: Record<string, () => Promise<BenchResult>> = {
   timeout_enforcement: timeoutEnforcement,
   cluster_throughput: clusterThroughput,
 };
+
+/**
+ * Figures that say whether the system worked, not how fast: missing one of
+ * their targets fails the run (exit 4), the smoke variant included.
+ */
+const BROKEN_WHEN_MISSED = ["failed_runs", "diverged", "parked_sampled_ok"];
 
 /** The smoke variant: every scenario that takes sizes, at sizes CI affords. */
 const SMOKE: Record<string, () => Promise<BenchResult>> = {
@@ -182,6 +191,17 @@ if (import.meta.main) {
       );
     }
     console.log(JSON.stringify({ compare: values.compare, regressions }));
-    if (regressions.length > 0 && !values.smoke) Deno.exit(3);
   }
+  const broken = documents.flatMap((document) =>
+    BROKEN_WHEN_MISSED.filter((figure) =>
+      document.verdicts[figure] === "missed"
+    ).map((figure) =>
+      `${document.scenario}.${figure} = ${document.figures[figure]}`
+    )
+  );
+  if (broken.length > 0) {
+    console.error(`broken: ${broken.join(", ")}`);
+    Deno.exit(4);
+  }
+  if (regressions.length > 0 && !values.smoke) Deno.exit(3);
 }
