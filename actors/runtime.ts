@@ -1,4 +1,5 @@
 import type { Clock, Logger, RandomSource } from "../src/deps/mod.ts";
+import type { RunLogLimits } from "../src/config/mod.ts";
 import { newRunId } from "../src/deps/mod.ts";
 import { AosError, toAosError } from "../src/errors/mod.ts";
 import type { Metrics } from "../src/metrics/mod.ts";
@@ -16,11 +17,21 @@ import {
   emptyHead,
   headAfter,
   isTerminal,
+  type Json,
+  type JsonObject,
   type LogRecord,
   sealRecord,
   type Store,
 } from "../src/store/mod.ts";
-import { HOST_ABI_VERSION, messageOf, type SkillPin } from "./run_messages.ts";
+import {
+  HOST_ABI_VERSION,
+  messageOf,
+  type RunMessage,
+  type SkillPin,
+  type TimedMessage,
+} from "./run_messages.ts";
+import { type ForkRequest, forkRun } from "./run_fork.ts";
+import { ActorStoppedError } from "./actor.ts";
 import {
   type GoalPlanner,
   type RunActorHandle,
@@ -42,6 +53,8 @@ export interface RuntimeDeps {
   log: Logger;
   metrics: Metrics;
   supervisor?: Partial<SupervisorOptions>;
+  /** Limits of each run's log; none when absent. */
+  logLimits?: RunLogLimits;
 }
 
 /**
@@ -54,6 +67,7 @@ export class Runtime {
   readonly #actors = new Map<string, RunActorHandle>();
   readonly #waiters = new Map<string, Set<() => void>>();
   readonly #recordWatchers = new Set<(record: LogRecord) => void>();
+  readonly #started = new Map<string, Set<() => void>>();
 
   constructor(deps: RuntimeDeps) {
     this.#deps = deps;
@@ -80,8 +94,13 @@ export class Runtime {
       clock: this.#deps.clock,
       log: this.#deps.log,
       onRecords: (records, state) => this.#observe(records, state),
+      ...(this.#deps.logLimits === undefined
+        ? {}
+        : { logLimits: this.#deps.logLimits }),
     });
     this.#actors.set(runId, handle);
+    for (const wake of this.#started.get(runId) ?? []) wake();
+    this.#started.delete(runId);
     handle.exit.then(() => {
       if (this.#actors.get(runId) === handle) this.#actors.delete(runId);
     });
@@ -100,6 +119,7 @@ export class Runtime {
         });
       }
       const message = messageOf(record);
+      this.#observeControl(message, state);
       if (message.type === "StepSucceeded" || message.type === "StepFailed") {
         const step = state.steps.find((candidate) =>
           candidate.id === message.body.step
@@ -118,6 +138,30 @@ export class Runtime {
       }
     }
     if (isTerminal(state.status) && records.length > 0) this.#finished(state);
+  }
+
+  #observeControl(message: TimedMessage, state: RunState): void {
+    const { log, metrics } = this.#deps;
+    if (
+      message.type === "LogSizeWarning" || message.type === "LogSizeExceeded"
+    ) {
+      const limit = message.type === "LogSizeWarning" ? "soft" : "hard";
+      metrics.runLogLimitsTotal.inc({ limit });
+      log.log("warn", "run_log_limit", {
+        run_id: state.run_id,
+        limit,
+        ...message.body,
+      });
+    }
+    if (message.type === "RunPaused") {
+      log.log("info", "run_paused", {
+        run_id: state.run_id,
+        step: message.body.step,
+        code: message.body.error.code,
+      });
+      // Long polls return for a paused run too: it waits for someone.
+      for (const wake of this.#waiters.get(state.run_id) ?? []) wake();
+    }
   }
 
   #finished(state: RunState): void {
@@ -335,7 +379,10 @@ export class Runtime {
 
   /** Starts an actor for every unfinished run in the store; returns how many. */
   async resumeUnfinished(): Promise<number> {
-    const runIds = await this.#deps.store.listUnfinishedRuns();
+    const runIds = [
+      ...await this.#deps.store.listUnfinishedRuns(),
+      ...await this.#pausedRuns(),
+    ];
     for (const runId of runIds) this.#supervisor.supervise(runId);
     if (runIds.length > 0) {
       this.#deps.log.log("info", "runs_resumed", { count: runIds.length });
@@ -381,7 +428,7 @@ export class Runtime {
     }
   }
 
-  /** Resolves when the run is final or `timeoutMs` passed, whichever is first. */
+  /** Resolves when the run is final or paused, or `timeoutMs` passed, whichever is first. */
   async waitForEnd(runId: string, timeoutMs: number): Promise<void> {
     let wake!: () => void;
     const done = new Promise<void>((resolve) => wake = resolve);
@@ -390,7 +437,10 @@ export class Runtime {
     this.#waiters.set(runId, waiters);
     try {
       const summary = await this.#deps.store.getRun(runId);
-      if (summary === undefined || isTerminal(summary.status)) return;
+      if (
+        summary === undefined || isTerminal(summary.status) ||
+        summary.status === "paused"
+      ) return;
       const timer = this.#deps.clock.delay(timeoutMs);
       await Promise.race([done, timer.done]);
       timer.cancel();
@@ -434,8 +484,164 @@ export class Runtime {
     await handle.actor.ask({ type: "CancelRequested", body: { reason } });
   }
 
+  async #pausedRuns(): Promise<string[]> {
+    const runIds: string[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await this.#deps.store.listRuns({
+        status: "paused",
+        limit: 1000,
+        ...(cursor === undefined ? {} : { cursor }),
+      });
+      runIds.push(...page.runs.map((run) => run.run_id));
+      cursor = page.next_cursor ?? undefined;
+    } while (cursor !== undefined);
+    return runIds;
+  }
+
+  /**
+   * The live actor of an unfinished run, waiting for it when it is being
+   * started; RUN_NOT_FOUND, RUN_ALREADY_FINISHED, or STORE_UNAVAILABLE when
+   * no actor of this node holds it.
+   */
+  async #liveActor(runId: string): Promise<RunActorHandle> {
+    const summary = await this.#deps.store.getRun(runId);
+    if (summary === undefined) {
+      throw new AosError("RUN_NOT_FOUND", `run ${runId} not found`, {
+        details: { run_id: runId },
+      });
+    }
+    if (isTerminal(summary.status)) {
+      throw alreadyFinished(runId, summary.status);
+    }
+    let handle = this.#actors.get(runId);
+    if (handle === undefined && this.#supervisor.has(runId)) {
+      let wake!: () => void;
+      const started = new Promise<void>((resolve) => wake = resolve);
+      const waiting = this.#started.get(runId) ?? new Set();
+      waiting.add(wake);
+      this.#started.set(runId, waiting);
+      const timer = this.#deps.clock.delay(10_000);
+      await Promise.race([started, timer.done]);
+      timer.cancel();
+      waiting.delete(wake);
+      handle = this.#actors.get(runId);
+    }
+    if (handle === undefined) {
+      throw new AosError(
+        "STORE_UNAVAILABLE",
+        `run ${runId} is restarting; retry`,
+        { details: { run_id: runId } },
+      );
+    }
+    return handle;
+  }
+
+  /** Sends `message` to the run's actor; a run that ends meanwhile is RUN_ALREADY_FINISHED. */
+  async #tell(runId: string, message: RunMessage): Promise<RunState> {
+    const handle = await this.#liveActor(runId);
+    try {
+      return await handle.actor.ask(message);
+    } catch (error) {
+      if (!(error instanceof ActorStoppedError)) throw error;
+      const summary = await this.#deps.store.getRun(runId);
+      throw alreadyFinished(runId, summary?.status ?? "failed");
+    }
+  }
+
+  /**
+   * Appends a signal to the run's log; a `wait_signal` step of that name
+   * takes it (signals wait, in order, until one does).
+   */
+  async signal(runId: string, name: string, payload: Json): Promise<RunState> {
+    const state = await this.#tell(runId, {
+      type: "SignalReceived",
+      body: { name, payload },
+    });
+    if (state.log_error !== null) throw AosError.fromJSON(state.log_error);
+    return state;
+  }
+
+  /**
+   * Resumes a paused run: its paused steps get fresh attempts, `params`
+   * replace the paused (or named) step's, `budget_cents` the run's budget.
+   */
+  async resumeRun(
+    runId: string,
+    request: { step?: string; params?: JsonObject; budget_cents?: number },
+  ): Promise<RunState> {
+    const handle = await this.#liveActor(runId);
+    const state = handle.state();
+    const target = request.step ?? state.pause?.step ?? undefined;
+    const paused = state.steps.find((step) => step.id === target);
+    if (
+      state.status !== "paused" ||
+      (request.step !== undefined && paused?.status !== "paused") ||
+      (request.params !== undefined && paused === undefined)
+    ) {
+      throw new AosError(
+        "RUN_NOT_PAUSED",
+        state.status !== "paused"
+          ? `run ${runId} is ${state.status}, not paused`
+          : `step ${target ?? "(none)"} of run ${runId} is not paused`,
+        {
+          details: {
+            run_id: runId,
+            status: state.status,
+            step: target ?? null,
+          },
+        },
+      );
+    }
+    return await this.#tell(runId, { type: "RunResumed", body: request });
+  }
+
+  /** Starts a fork of a run (see `forkRun`); its first records are durable when this resolves. */
+  async fork(
+    parentId: string,
+    request: ForkRequest,
+    options: { tenant: string },
+  ): Promise<{ run_id: string; from_seq: number }> {
+    const { clock, random, store, registry } = this.#deps;
+    const parent = await store.readLog(parentId);
+    const summary = await store.getRun(parentId);
+    if (
+      parent.length === 0 || summary === undefined ||
+      summary.tenant !== options.tenant
+    ) {
+      throw new AosError("RUN_NOT_FOUND", `run ${parentId} not found`, {
+        details: { run_id: parentId },
+      });
+    }
+    const runId = newRunId(clock.nowMs(), random);
+    const { records, state } = forkRun(parent, request, {
+      runId,
+      pin: (reference) => registry.pin(reference),
+    });
+    await store.createRun(records[0]!, { tenant: options.tenant });
+    if (records.length > 1) {
+      await store.append(records.slice(1), { status: state.status });
+    }
+    this.#deps.log.log("info", "run_forked", {
+      run_id: runId,
+      parent: parentId,
+      from_step: request.from_step,
+      from_seq: records.length,
+    });
+    this.#supervisor.supervise(runId);
+    return { run_id: runId, from_seq: records.length };
+  }
+
   /** Stops every actor (their runs resume on the next start) and waits for them. */
   async close(): Promise<void> {
     await this.#supervisor.shutdown((runId) => this.#actors.get(runId)?.stop());
   }
+}
+
+function alreadyFinished(runId: string, status: string): AosError {
+  return new AosError(
+    "RUN_ALREADY_FINISHED",
+    `run ${runId} has already ended (${status})`,
+    { details: { run_id: runId, status } },
+  );
 }

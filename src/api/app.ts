@@ -17,6 +17,7 @@ import {
 } from "./errors.ts";
 import { addSkillRoutes } from "./skills_routes.ts";
 import { calendarRoutes } from "./calendar_routes.ts";
+import { addRunControlRoutes } from "./run_control_routes.ts";
 import type { MockCalendarService } from "../sandbox/services/calendar.ts";
 
 /** What the API serves. */
@@ -34,8 +35,14 @@ export interface ApiDeps {
 }
 
 const listQuery = z.object({
-  status: z.enum(["running", "succeeded", "partial", "failed", "cancelled"])
-    .optional(),
+  status: z.enum([
+    "running",
+    "paused",
+    "succeeded",
+    "partial",
+    "failed",
+    "cancelled",
+  ]).optional(),
   limit: z.coerce.number().int().min(1).max(1000).default(50),
   cursor: z.string().max(200).optional(),
 }).strict();
@@ -166,6 +173,12 @@ export function createApp(deps: ApiDeps): Hono {
     await runtime.waitForEnd(runId, 10_000);
     const view = await runtime.view(runId);
     return c.json(view, 202);
+  });
+
+  addRunControlRoutes(app, {
+    runtime,
+    store,
+    tenantOf: () => DEFAULT_TENANT,
   });
 
   app.get("/v1/runs/:id/events", async (c) => {

@@ -19,6 +19,8 @@ export class Metrics {
   readonly skillAttemptsTotal: Counter<"skill" | "outcome">;
   readonly httpRequestsTotal: Counter<"route" | "status">;
   readonly httpRequestDurationSeconds: Histogram<"route">;
+  /** Runs whose log passed a size limit: `soft` (warned) or `hard` (failed). */
+  readonly runLogLimitsTotal: Counter<"limit">;
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     if (options.defaultMetrics ?? true) {
@@ -29,6 +31,13 @@ export class Metrics {
       name: "nova_runs_total",
       help: "Runs that reached a final status, by status.",
       labelNames: ["status"],
+      registers,
+    });
+    this.runLogLimitsTotal = new Counter({
+      name: "nova_run_log_limits_total",
+      help:
+        "Runs whose log passed its soft size limit (a warning) or would have passed its hard one (the run failed).",
+      labelNames: ["limit"],
       registers,
     });
     this.runsFailedTotal = new Counter({

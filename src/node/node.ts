@@ -136,6 +136,7 @@ export async function openNode(
     random,
     log,
     metrics,
+    logLimits: config.runLog,
   });
   const app = createApp({
     calendar,

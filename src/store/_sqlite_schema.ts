@@ -48,4 +48,18 @@ export const SQLITE_MIGRATIONS: readonly { version: number; sql: string }[] = [
       CREATE INDEX runs_running ON runs (created_at, run_id) WHERE status = 'running';
     `,
   },
+  {
+    // The latest state snapshot of each run (recovery folds only what follows).
+    version: 3,
+    sql: `
+      CREATE TABLE run_snapshots (
+        run_id TEXT PRIMARY KEY REFERENCES runs (run_id),
+        seq INTEGER NOT NULL,
+        hash TEXT NOT NULL,
+        log_bytes INTEGER NOT NULL,
+        version INTEGER NOT NULL,
+        state TEXT NOT NULL
+      );
+    `,
+  },
 ];

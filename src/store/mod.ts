@@ -25,6 +25,7 @@ export {
   isTerminal,
   type RunListQuery,
   type RunPage,
+  type RunSnapshot,
   type RunStatus,
   type RunSummary,
   type SkillRecord,
