@@ -9,7 +9,7 @@ import { skillsCommand } from "./src/skills/command.ts";
 
 const USAGE = `usage: aos <command> [options]
   serve    run a node: API, run actors, skills (--port, --data, --host, --log-level, --skills-dir)
-  replay   re-execute recorded runs and certify their outputs (aos replay --help)
+  replay   re-execute recorded runs: divergence reports, upgrade dry-runs, certificates (aos replay --help)
   skills   list, install and build skills (aos skills --help)`;
 
 const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {

@@ -15,6 +15,7 @@ import {
   readJsonOrYaml,
   readText,
 } from "./errors.ts";
+import { addReplayRoutes } from "./replay_routes.ts";
 import { addSkillRoutes } from "./skills_routes.ts";
 import { calendarRoutes } from "./calendar_routes.ts";
 import { addRunControlRoutes } from "./run_control_routes.ts";
@@ -113,6 +114,12 @@ export function createApp(deps: ApiDeps): Hono {
     registry,
     adminKeySha256: deps.adminKeySha256,
     nowMs: deps.nowMs,
+  });
+  addReplayRoutes(app, {
+    store,
+    registry,
+    metrics,
+    tenantOf: () => DEFAULT_TENANT,
   });
 
   app.post("/v1/runs", async (c) => {
