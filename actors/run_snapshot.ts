@@ -6,8 +6,8 @@ import {
   type LogRecord,
   recordToLine,
   type RunSnapshot,
-  type Store,
 } from "../src/store/mod.ts";
+import type { RunLogStore } from "./run_store.ts";
 import { messageOf } from "./run_messages.ts";
 import { reduce, type RunState } from "./run_reducer.ts";
 
@@ -55,15 +55,16 @@ export function snapshotOf(
  */
 export async function recoverRun(
   runId: string,
-  deps: { store: Store },
+  deps: { store: RunLogStore },
 ): Promise<RecoveredRun> {
   const { store } = deps;
   const snapshot = await store.getSnapshot?.(runId);
   if (snapshot !== undefined && snapshot.version === SNAPSHOT_VERSION) {
-    const rest = await store.readLog(runId, { fromSeq: snapshot.seq + 1 });
-    const joins = rest.length === 0
-      ? (await store.getRun(runId))?.digest === snapshot.hash
-      : rest[0]!.prev === snapshot.hash && rest[0]!.seq === snapshot.seq + 1;
+    // Read from the snapshot's own record: its hash must be the snapshot's.
+    const from = await store.readLog(runId, { fromSeq: snapshot.seq });
+    const rest = from.slice(1);
+    const joins = from[0]?.seq === snapshot.seq &&
+      from[0]?.hash === snapshot.hash;
     if (joins) {
       return foldOnto(
         snapshot.state as unknown as RunState,

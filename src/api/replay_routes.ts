@@ -75,7 +75,7 @@ export function addReplayRoutes(app: Hono, deps: ReplayRouteDeps): void {
       try {
         return candidate === undefined
           ? await replayLog(records, sandbox, { catalog: modules })
-          : await dryRunLog(records, sandbox, candidate);
+          : await dryRunLog(records, sandbox, { candidate });
       } finally {
         await sandbox.close();
       }

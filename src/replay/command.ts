@@ -223,7 +223,9 @@ async function dryRun(
   const pin = candidatePin(module, sha256Hex(module.bytes));
   const counts = { identical: 0, diverged: 0, needs_new_host_call: 0 };
   for await (const log of selectedLogs(context)) {
-    const report = await dryRunLog(log.records, context.sandbox, pin);
+    const report = await dryRunLog(log.records, context.sandbox, {
+      candidate: pin,
+    });
     counts[report.verdict]++;
     print(context, log.source, report);
   }

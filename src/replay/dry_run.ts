@@ -44,8 +44,9 @@ export function candidatePin(module: SkillModule, sha256: string): SkillPin {
 export async function dryRunLog(
   records: readonly LogRecord[],
   executor: StepExecutor,
-  candidate: SkillPin,
+  options: { candidate: SkillPin },
 ): Promise<DryRunReport> {
+  const { candidate } = options;
   const report = await replayLog(records, executor, { candidate });
   const needsNew = report.divergence?.host_call?.needs_new_host_call === true;
   const prefix = `${candidate.name}@`;

@@ -34,3 +34,22 @@ export function sequenceConflict(
     },
   );
 }
+
+/** The error of a fenced append whose lease another node has taken over. */
+export function leaseLost(
+  runId: string,
+  heldEpoch: number,
+  currentEpoch: number,
+): AosError {
+  return new AosError(
+    "STORE_LEASE_LOST",
+    `run ${runId}: append refused, the lease at epoch ${heldEpoch} was taken over (epoch ${currentEpoch})`,
+    {
+      details: {
+        run_id: runId,
+        held_epoch: heldEpoch,
+        current_epoch: currentEpoch,
+      },
+    },
+  );
+}

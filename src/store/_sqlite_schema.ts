@@ -49,9 +49,21 @@ export const SQLITE_MIGRATIONS: readonly { version: number; sql: string }[] = [
     `,
   },
   {
-    // The latest state snapshot of each run (recovery folds only what follows).
+    // Run ownership: a lease (holder, expiry) and the epoch that fences appends.
     version: 3,
     sql: `
+      ALTER TABLE runs ADD COLUMN lease_owner TEXT NOT NULL DEFAULT '';
+      ALTER TABLE runs ADD COLUMN lease_epoch INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE runs ADD COLUMN lease_expires_at INTEGER NOT NULL DEFAULT 0;
+    `,
+  },
+  {
+    // The latest state snapshot of each run (recovery folds only what follows),
+    // and paused runs next to running ones among those nodes claim.
+    version: 4,
+    sql: `
+      CREATE INDEX runs_live ON runs (created_at, run_id)
+        WHERE status IN ('running', 'paused');
       CREATE TABLE run_snapshots (
         run_id TEXT PRIMARY KEY REFERENCES runs (run_id),
         seq INTEGER NOT NULL,

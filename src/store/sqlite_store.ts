@@ -4,7 +4,10 @@ import { decodeCursor, encodeCursor } from "./_cursor.ts";
 import type { LogRecord } from "./record.ts";
 import { recordFromLine, recordToLine } from "./record.ts";
 import { SQLITE_MIGRATIONS } from "./_sqlite_schema.ts";
+import { SqliteLeases } from "./_sqlite_leases.ts";
 import type {
+  Lease,
+  LeaseTiming,
   RunListQuery,
   RunPage,
   RunSnapshot,
@@ -13,7 +16,12 @@ import type {
   SkillRecord,
   Store,
 } from "./store.ts";
-import { assertConsecutive, sequenceConflict } from "./_append_checks.ts";
+import { isTerminal } from "./store.ts";
+import {
+  assertConsecutive,
+  leaseLost,
+  sequenceConflict,
+} from "./_append_checks.ts";
 
 /** Options of `SqliteStore.open`. */
 export interface SqliteStoreOptions {
@@ -36,6 +44,8 @@ type Row = Record<string, unknown>;
 export class SqliteStore implements Store {
   readonly #db: DatabaseSync;
   readonly #statements = new Map<string, StatementSync>();
+  readonly #leases = new SqliteLeases((sql) => this.#statement(sql));
+  readonly #runnableListeners = new Set<() => void>();
 
   private constructor(db: DatabaseSync) {
     this.#db = db;
@@ -115,7 +125,12 @@ export class SqliteStore implements Store {
         ).run(first.run_id, meta.tenant, first.at, first.at, first.hash);
         this.#insertRecord(first);
       })
-    );
+    ).then(() => this.#runnable());
+  }
+
+  /** Wakes this process's listeners; other processes on the file poll. */
+  #runnable(): void {
+    for (const listener of this.#runnableListeners) queueMicrotask(listener);
   }
 
   #insertRecord(record: LogRecord): void {
@@ -126,19 +141,23 @@ export class SqliteStore implements Store {
 
   append(
     records: readonly LogRecord[],
-    options: { status?: RunStatus } = {},
+    options: { status?: RunStatus; epoch?: number } = {},
   ): Promise<void> {
     return settle(() =>
       this.#transaction(() => {
         const first = assertConsecutive(records);
         const last = records[records.length - 1]!;
         const head = this.#statement(
-          "SELECT last_seq, digest FROM runs WHERE run_id = ?",
+          "SELECT last_seq, digest, lease_epoch FROM runs WHERE run_id = ?",
         ).get(first.run_id) as Row | undefined;
         if (head === undefined) {
           throw new AosError("RUN_NOT_FOUND", `run ${first.run_id} not found`, {
             details: { run_id: first.run_id },
           });
+        }
+        const epoch = Number(head.lease_epoch);
+        if (options.epoch !== undefined && options.epoch !== epoch) {
+          throw leaseLost(first.run_id, options.epoch, epoch);
         }
         const nextSeq = Number(head.last_seq) + 1;
         if (first.seq !== nextSeq || first.prev !== head.digest) {
@@ -154,8 +173,54 @@ export class SqliteStore implements Store {
           options.status ?? null,
           first.run_id,
         );
+        if (options.status !== undefined && isTerminal(options.status)) {
+          this.#statement(
+            "UPDATE runs SET lease_owner = '', lease_expires_at = 0 WHERE run_id = ?",
+          ).run(first.run_id);
+        }
       })
     );
+  }
+
+  claimRuns(
+    owner: string,
+    options: LeaseTiming & { limit: number },
+  ): Promise<Lease[]> {
+    return settle(() =>
+      this.#transaction(() => this.#leases.claim(owner, options))
+    );
+  }
+
+  renewLeases(
+    owner: string,
+    leases: readonly { run_id: string; epoch: number }[],
+    timing: LeaseTiming,
+  ): Promise<Lease[]> {
+    return settle(() =>
+      this.#transaction(() => this.#leases.renew(owner, leases, timing))
+    );
+  }
+
+  releaseLease(lease: { run_id: string; epoch: number }): Promise<void> {
+    return settle(() => this.#transaction(() => this.#leases.release(lease)))
+      .then(() => this.#runnable());
+  }
+
+  releaseLeases(owner: string): Promise<void> {
+    return settle(() => this.#transaction(() => this.#leases.releaseAll(owner)))
+      .then((released) => {
+        if (released > 0) this.#runnable();
+      });
+  }
+
+  getLease(runId: string): Promise<Lease | undefined> {
+    return settle(() => this.#leases.get(runId));
+  }
+
+  onRunnable(listener: () => void): () => void {
+    const once = () => listener();
+    this.#runnableListeners.add(once);
+    return () => this.#runnableListeners.delete(once);
   }
 
   readLog(
@@ -211,7 +276,7 @@ export class SqliteStore implements Store {
 
   listUnfinishedRuns(): Promise<string[]> {
     const rows = this.#statement(
-      "SELECT run_id FROM runs WHERE status = 'running' ORDER BY created_at, run_id",
+      "SELECT run_id FROM runs WHERE status IN ('running', 'paused') ORDER BY created_at, run_id",
     ).all() as Row[];
     return Promise.resolve(rows.map((row) => String(row.run_id)));
   }
@@ -301,6 +366,7 @@ export class SqliteStore implements Store {
   }
 
   close(): Promise<void> {
+    this.#runnableListeners.clear();
     this.#statements.clear();
     if (this.#db.isOpen) this.#db.close();
     return Promise.resolve();

@@ -39,7 +39,7 @@ async function dryRunNonce(edit: VariantEdit["source"]): Promise<DryRunReport> {
     assert.equal(pin.sha256, variant.sha256);
     return await withReplaySandbox(
       modules,
-      (sandbox) => dryRunLog(records, sandbox, pin),
+      (sandbox) => dryRunLog(records, sandbox, { candidate: pin }),
     );
   } finally {
     await variant.remove();

@@ -41,7 +41,9 @@ async function dryRunGolden(
     return await withReplaySandbox(modules, async (sandbox) => {
       const verdicts = new Map<string, string>();
       for (const name of goldenNames()) {
-        const report = await dryRunLog(golden(name), sandbox, pin);
+        const report = await dryRunLog(golden(name), sandbox, {
+          candidate: pin,
+        });
         verdicts.set(
           name,
           report.divergence === null

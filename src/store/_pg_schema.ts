@@ -1,0 +1,58 @@
+/**
+ * Versioned migrations of the PostgreSQL store, applied in order at open and
+ * by `aos migrate`. A released migration is never edited; changes come as a
+ * new version. Text keys use the "C" collation so that ordering (pages,
+ * cursors) is bytewise, as in SQLite, whatever the database's locale.
+ */
+export const POSTGRES_MIGRATIONS: readonly { version: number; sql: string }[] =
+  [
+    {
+      version: 1,
+      sql: `
+      CREATE TABLE runs (
+        run_id TEXT COLLATE "C" PRIMARY KEY,
+        tenant TEXT COLLATE "C" NOT NULL,
+        status TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        updated_at BIGINT NOT NULL,
+        last_seq BIGINT NOT NULL,
+        digest TEXT NOT NULL,
+        lease_owner TEXT NOT NULL DEFAULT '',
+        lease_epoch BIGINT NOT NULL DEFAULT 0,
+        lease_expires_at BIGINT NOT NULL DEFAULT 0
+      );
+      CREATE INDEX runs_by_created ON runs (created_at DESC, run_id DESC);
+      CREATE INDEX runs_by_tenant ON runs (tenant, created_at DESC, run_id DESC);
+      CREATE INDEX runs_running ON runs (created_at, run_id) WHERE status = 'running';
+      CREATE INDEX runs_by_lease_owner ON runs (lease_owner) WHERE lease_owner <> '';
+      CREATE TABLE records (
+        run_id TEXT COLLATE "C" NOT NULL REFERENCES runs (run_id),
+        seq BIGINT NOT NULL,
+        type TEXT NOT NULL,
+        line TEXT NOT NULL,
+        PRIMARY KEY (run_id, seq)
+      );
+      CREATE TABLE skill_modules (
+        sha256 TEXT PRIMARY KEY,
+        bytes BYTEA NOT NULL
+      );
+      CREATE TABLE skills (
+        name TEXT COLLATE "C" NOT NULL,
+        version TEXT COLLATE "C" NOT NULL,
+        sha256 TEXT NOT NULL REFERENCES skill_modules (sha256),
+        manifest TEXT NOT NULL,
+        installed_at BIGINT NOT NULL,
+        PRIMARY KEY (name, version)
+      );
+    `,
+    },
+    {
+      // Paused runs are claimed like running ones: a node must hold a paused
+      // run to take its resume, its signals or its cancel.
+      version: 2,
+      sql: `
+      CREATE INDEX runs_live ON runs (created_at, run_id)
+        WHERE status IN ('running', 'paused');
+    `,
+    },
+  ];
