@@ -5,6 +5,7 @@ import type { LogRecord } from "./record.ts";
 import { recordFromLine, recordToLine } from "./record.ts";
 import { SQLITE_MIGRATIONS } from "./_sqlite_schema.ts";
 import { SqliteLeases } from "./_sqlite_leases.ts";
+import { GroupCommit } from "./_group_commit.ts";
 import type {
   Lease,
   LeaseTiming,
@@ -40,15 +41,25 @@ type Row = Record<string, unknown>;
  * `node:sqlite`. Every call is synchronous inside SQLite, and writes take the
  * write lock up front (`BEGIN IMMEDIATE`) so a read-then-write transaction
  * never fails half-way with `SQLITE_BUSY` when several processes share a file.
+ * Run creations, appends and lease changes are group-committed
+ * (`_group_commit.ts`): those of one event-loop turn share a transaction and
+ * one `fsync`, and each resolves only once it is on disk.
  */
 export class SqliteStore implements Store {
   readonly #db: DatabaseSync;
   readonly #statements = new Map<string, StatementSync>();
   readonly #leases = new SqliteLeases((sql) => this.#statement(sql));
   readonly #runnableListeners = new Set<() => void>();
+  readonly #group: GroupCommit;
+  readonly #wal: WalSync | undefined;
 
-  private constructor(db: DatabaseSync) {
+  private constructor(db: DatabaseSync, wal: WalSync | undefined) {
     this.#db = db;
+    this.#wal = wal;
+    this.#group = new GroupCommit(
+      db,
+      wal === undefined ? {} : { sync: wal.sync },
+    );
   }
 
   /** Opens (creating when needed) the database at `path` and migrates it. */
@@ -58,7 +69,9 @@ export class SqliteStore implements Store {
     db.exec(`PRAGMA synchronous = ${options.synchronous ?? "FULL"}`);
     db.exec("PRAGMA busy_timeout = 5000");
     db.exec("PRAGMA foreign_keys = ON");
-    const store = new SqliteStore(db);
+    const durable = (options.synchronous ?? "FULL") === "FULL" &&
+      path !== ":memory:";
+    const store = new SqliteStore(db, durable ? new WalSync(path) : undefined);
     store.#migrate();
     return store;
   }
@@ -110,22 +123,20 @@ export class SqliteStore implements Store {
   }
 
   createRun(first: LogRecord, meta: { tenant: string }): Promise<void> {
-    return settle(() =>
-      this.#transaction(() => {
-        if (first.seq !== 0) throw sequenceConflict(first.run_id, 0, first.seq);
-        const exists = this.#statement("SELECT 1 FROM runs WHERE run_id = ?")
-          .get(first.run_id);
-        if (exists !== undefined) {
-          throw new AosError("STORE_RUN_EXISTS", `run ${first.run_id} exists`, {
-            details: { run_id: first.run_id },
-          });
-        }
-        this.#statement(
-          "INSERT INTO runs (run_id, tenant, status, created_at, updated_at, last_seq, digest) VALUES (?, ?, 'running', ?, ?, 0, ?)",
-        ).run(first.run_id, meta.tenant, first.at, first.at, first.hash);
-        this.#insertRecord(first);
-      })
-    ).then(() => this.#runnable());
+    return this.#group.submit(() => {
+      if (first.seq !== 0) throw sequenceConflict(first.run_id, 0, first.seq);
+      const exists = this.#statement("SELECT 1 FROM runs WHERE run_id = ?")
+        .get(first.run_id);
+      if (exists !== undefined) {
+        throw new AosError("STORE_RUN_EXISTS", `run ${first.run_id} exists`, {
+          details: { run_id: first.run_id },
+        });
+      }
+      this.#statement(
+        "INSERT INTO runs (run_id, tenant, status, created_at, updated_at, last_seq, digest) VALUES (?, ?, 'running', ?, ?, 0, ?)",
+      ).run(first.run_id, meta.tenant, first.at, first.at, first.hash);
+      this.#insertRecord(first);
+    }).then(() => this.#runnable());
   }
 
   /** Wakes this process's listeners; other processes on the file poll. */
@@ -143,52 +154,48 @@ export class SqliteStore implements Store {
     records: readonly LogRecord[],
     options: { status?: RunStatus; epoch?: number } = {},
   ): Promise<void> {
-    return settle(() =>
-      this.#transaction(() => {
-        const first = assertConsecutive(records);
-        const last = records[records.length - 1]!;
-        const head = this.#statement(
-          "SELECT last_seq, digest, lease_epoch FROM runs WHERE run_id = ?",
-        ).get(first.run_id) as Row | undefined;
-        if (head === undefined) {
-          throw new AosError("RUN_NOT_FOUND", `run ${first.run_id} not found`, {
-            details: { run_id: first.run_id },
-          });
-        }
-        const epoch = Number(head.lease_epoch);
-        if (options.epoch !== undefined && options.epoch !== epoch) {
-          throw leaseLost(first.run_id, options.epoch, epoch);
-        }
-        const nextSeq = Number(head.last_seq) + 1;
-        if (first.seq !== nextSeq || first.prev !== head.digest) {
-          throw sequenceConflict(first.run_id, nextSeq, first.seq);
-        }
-        for (const record of records) this.#insertRecord(record);
+    return this.#group.submit(() => {
+      const first = assertConsecutive(records);
+      const last = records[records.length - 1]!;
+      const head = this.#statement(
+        "SELECT last_seq, digest, lease_epoch FROM runs WHERE run_id = ?",
+      ).get(first.run_id) as Row | undefined;
+      if (head === undefined) {
+        throw new AosError("RUN_NOT_FOUND", `run ${first.run_id} not found`, {
+          details: { run_id: first.run_id },
+        });
+      }
+      const epoch = Number(head.lease_epoch);
+      if (options.epoch !== undefined && options.epoch !== epoch) {
+        throw leaseLost(first.run_id, options.epoch, epoch);
+      }
+      const nextSeq = Number(head.last_seq) + 1;
+      if (first.seq !== nextSeq || first.prev !== head.digest) {
+        throw sequenceConflict(first.run_id, nextSeq, first.seq);
+      }
+      for (const record of records) this.#insertRecord(record);
+      this.#statement(
+        "UPDATE runs SET last_seq = ?, digest = ?, updated_at = ?, status = COALESCE(?, status) WHERE run_id = ?",
+      ).run(
+        last.seq,
+        last.hash,
+        last.at,
+        options.status ?? null,
+        first.run_id,
+      );
+      if (options.status !== undefined && isTerminal(options.status)) {
         this.#statement(
-          "UPDATE runs SET last_seq = ?, digest = ?, updated_at = ?, status = COALESCE(?, status) WHERE run_id = ?",
-        ).run(
-          last.seq,
-          last.hash,
-          last.at,
-          options.status ?? null,
-          first.run_id,
-        );
-        if (options.status !== undefined && isTerminal(options.status)) {
-          this.#statement(
-            "UPDATE runs SET lease_owner = '', lease_expires_at = 0 WHERE run_id = ?",
-          ).run(first.run_id);
-        }
-      })
-    );
+          "UPDATE runs SET lease_owner = '', lease_expires_at = 0 WHERE run_id = ?",
+        ).run(first.run_id);
+      }
+    });
   }
 
   claimRuns(
     owner: string,
     options: LeaseTiming & { limit: number },
   ): Promise<Lease[]> {
-    return settle(() =>
-      this.#transaction(() => this.#leases.claim(owner, options))
-    );
+    return this.#group.submit(() => this.#leases.claim(owner, options));
   }
 
   renewLeases(
@@ -196,18 +203,16 @@ export class SqliteStore implements Store {
     leases: readonly { run_id: string; epoch: number }[],
     timing: LeaseTiming,
   ): Promise<Lease[]> {
-    return settle(() =>
-      this.#transaction(() => this.#leases.renew(owner, leases, timing))
-    );
+    return this.#group.submit(() => this.#leases.renew(owner, leases, timing));
   }
 
   releaseLease(lease: { run_id: string; epoch: number }): Promise<void> {
-    return settle(() => this.#transaction(() => this.#leases.release(lease)))
+    return this.#group.submit(() => this.#leases.release(lease))
       .then(() => this.#runnable());
   }
 
   releaseLeases(owner: string): Promise<void> {
-    return settle(() => this.#transaction(() => this.#leases.releaseAll(owner)))
+    return this.#group.submit(() => this.#leases.releaseAll(owner))
       .then((released) => {
         if (released > 0) this.#runnable();
       });
@@ -365,11 +370,12 @@ export class SqliteStore implements Store {
     );
   }
 
-  close(): Promise<void> {
+  async close(): Promise<void> {
+    if (this.#db.isOpen) await this.#group.drain();
     this.#runnableListeners.clear();
     this.#statements.clear();
     if (this.#db.isOpen) this.#db.close();
-    return Promise.resolve();
+    this.#wal?.close();
   }
 }
 
@@ -393,6 +399,31 @@ function toSummary(row: Row): RunSummary {
     last_seq: Number(row.last_seq),
     digest: String(row.digest),
   };
+}
+
+/**
+ * `fdatasync` of the database's WAL file, on Deno's blocking-I/O threads so
+ * the JavaScript thread goes on serving while the disk works. The file is
+ * opened at the first sync (SQLite creates it at the first write); it stays
+ * the same file while a connection is open.
+ */
+class WalSync {
+  readonly #path: string;
+  #file: Deno.FsFile | undefined;
+
+  constructor(databasePath: string) {
+    this.#path = `${databasePath}-wal`;
+  }
+
+  readonly sync = async (): Promise<void> => {
+    this.#file ??= await Deno.open(this.#path, { read: true });
+    await this.#file.syncData();
+  };
+
+  close(): void {
+    this.#file?.close();
+    this.#file = undefined;
+  }
 }
 
 /** Runs synchronous SQLite work so that its errors reject instead of throwing. */
