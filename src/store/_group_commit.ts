@@ -104,7 +104,7 @@ export class GroupCommit {
     await new Promise<void>((resolve) => {
       this.#committed.push({
         work: () => {},
-        resolve,
+        resolve: () => resolve(),
         reject: () => resolve(),
       });
       this.#startSync();
