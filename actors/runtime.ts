@@ -592,13 +592,16 @@ export class Runtime {
       throw alreadyFinished(runId, summary.status);
     }
     let handle = this.#actors.get(runId);
-    if (handle === undefined && this.#supervisor.has(runId)) {
+    if (handle === undefined && !await this.#heldElsewhere(runId)) {
+      // Not claimed yet (just submitted or resumed after a restart), or
+      // claimed and starting: this node takes it shortly.
       let wake!: () => void;
       const started = new Promise<void>((resolve) => wake = resolve);
       const waiting = this.#started.get(runId) ?? new Set();
       waiting.add(wake);
       this.#started.set(runId, waiting);
-      const timer = this.#deps.clock.delay(10_000);
+      this.#ownership.wake();
+      const timer = this.#leaseClock.delay(ACTOR_START_WAIT_MS);
       await Promise.race([started, timer.done]);
       timer.cancel();
       waiting.delete(wake);
@@ -612,6 +615,12 @@ export class Runtime {
       );
     }
     return handle;
+  }
+
+  async #heldElsewhere(runId: string): Promise<boolean> {
+    const lease = await this.#deps.store.getLease(runId);
+    return lease !== undefined && lease.owner !== this.nodeId &&
+      lease.expires_at > this.#leaseClock.nowMs();
   }
 
   /** Sends `message` to the run's actor; a run that ends meanwhile is RUN_ALREADY_FINISHED. */
@@ -647,6 +656,10 @@ export class Runtime {
     runId: string,
     request: { step?: string; params?: JsonObject; budget_cents?: number },
   ): Promise<RunState> {
+    const summary = await this.#deps.store.getRun(runId);
+    if (summary !== undefined && summary.status !== "paused") {
+      throw notPaused(runId, summary.status, request.step ?? null);
+    }
     const handle = await this.#liveActor(runId);
     const state = handle.state();
     const target = request.step ?? state.pause?.step ?? undefined;
@@ -656,19 +669,7 @@ export class Runtime {
       (request.step !== undefined && paused?.status !== "paused") ||
       (request.params !== undefined && paused === undefined)
     ) {
-      throw new AosError(
-        "RUN_NOT_PAUSED",
-        state.status !== "paused"
-          ? `run ${runId} is ${state.status}, not paused`
-          : `step ${target ?? "(none)"} of run ${runId} is not paused`,
-        {
-          details: {
-            run_id: runId,
-            status: state.status,
-            step: target ?? null,
-          },
-        },
-      );
+      throw notPaused(runId, state.status, target ?? null);
     }
     return await this.#tell(runId, { type: "RunResumed", body: request });
   }
@@ -720,6 +721,23 @@ export class Runtime {
     await this.#ownership.close();
   }
 }
+
+function notPaused(
+  runId: string,
+  status: string,
+  step: string | null,
+): AosError {
+  return new AosError(
+    "RUN_NOT_PAUSED",
+    status !== "paused"
+      ? `run ${runId} is ${status}, not paused`
+      : `step ${step ?? "(none)"} of run ${runId} is not paused`,
+    { details: { run_id: runId, status, step } },
+  );
+}
+
+/** How long a control request waits for this node to start a run's actor. */
+const ACTOR_START_WAIT_MS = 5_000;
 
 function alreadyFinished(runId: string, status: string): AosError {
   return new AosError(

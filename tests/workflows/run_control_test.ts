@@ -107,7 +107,22 @@ Deno.test("signals through the API: kept in order before their wait, delivered t
       {},
     );
     assert.equal(unknown.status, 404);
-    await assertLogsReplay(node.registry, [await node.store.readLog(runId)]);
+    // A signal sent at once after submission waits for the run's actor.
+    const quick = await submit(node, {
+      steps: [{ id: "wait", wait_signal: { name: "now" } }],
+    });
+    const atOnce = await requestJson(
+      node,
+      "POST",
+      `/v1/runs/${quick}/signals/now`,
+      1,
+    );
+    assert.equal(atOnce.status, 202, JSON.stringify(atOnce.body));
+    assert.equal((await view(node, quick, 30_000)).status, "succeeded");
+    await assertLogsReplay(node.registry, [
+      await node.store.readLog(runId),
+      await node.store.readLog(quick),
+    ]);
   } finally {
     await node.close();
   }
