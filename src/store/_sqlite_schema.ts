@@ -58,9 +58,14 @@ export const SQLITE_MIGRATIONS: readonly { version: number; sql: string }[] = [
     `,
   },
   {
+    // A cancel request for whichever node holds the run.
+    version: 4,
+    sql: `ALTER TABLE runs ADD COLUMN cancel_reason TEXT;`,
+  },
+  {
     // The latest state snapshot of each run (recovery folds only what follows),
     // and paused runs next to running ones among those nodes claim.
-    version: 4,
+    version: 5,
     sql: `
       CREATE INDEX runs_live ON runs (created_at, run_id)
         WHERE status IN ('running', 'paused');

@@ -290,6 +290,11 @@ export function storeContract(name: string, factory: StoreFactory): void {
     assert.deepEqual(await store.listUnfinishedRuns(), ["p0"]);
     const leases = await store.claimRuns("a", { ...timing(5000), limit: 10 });
     assert.deepEqual(leases.map((lease) => lease.run_id), ["p0"]);
+    assert.equal(await store.requestCancel("p0", "enough"), true);
+    assert.equal(await store.requestCancel("p1", "enough"), false);
+    assert.deepEqual(await store.pendingCancels("a"), [
+      { run_id: "p0", reason: "enough" },
+    ]);
     const page = await store.listRuns({ limit: 10, status: "paused" });
     assert.deepEqual(page.runs.map((run) => [run.run_id, run.status]), [[
       "p0",
@@ -439,5 +444,31 @@ export function storeContract(name: string, factory: StoreFactory): void {
     } finally {
       stop();
     }
+  });
+
+  test("requestCancel() leaves a request the run's holder finds", async (store) => {
+    const log = fakeLog("held", 1);
+    await store.createRun(log[0]!, { tenant: "t" });
+    await store.createRun(fakeLog("done", 1)[0]!, { tenant: "t" });
+    await store.append([fakeLog("done", 1)[1]!], { status: "succeeded" });
+    await store.claimRuns("a", { ...timing(1), limit: 5 });
+    assert.deepEqual(await store.pendingCancels("a"), []);
+    let heard!: () => void;
+    const woken = new Promise<void>((resolve) => heard = resolve);
+    const stop = store.onRunnable(() => heard());
+    try {
+      assert.equal(await store.requestCancel("held", "enough"), true);
+      await woken;
+    } finally {
+      stop();
+    }
+    assert.equal(await store.requestCancel("done", "late"), false);
+    assert.equal(await store.requestCancel("missing", "who"), false);
+    assert.deepEqual(await store.pendingCancels("a"), [
+      { run_id: "held", reason: "enough" },
+    ]);
+    assert.deepEqual(await store.pendingCancels("b"), []);
+    await store.append([log[1]!], { status: "cancelled" });
+    assert.deepEqual(await store.pendingCancels("a"), []);
   });
 }
