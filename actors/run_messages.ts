@@ -76,6 +76,8 @@ export type RunMessage =
       abi: number;
       /** Present on a forked run only, so earlier logs replay unchanged. */
       fork?: ForkOrigin;
+      /** The submitter's W3C trace context; absent when none was sent. */
+      traceparent?: string;
     };
   }
   | {
