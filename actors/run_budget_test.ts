@@ -202,6 +202,72 @@ Deno.test("reduce() ends a run the tenant's day refuses with BUDGET_EXCEEDED, re
   assert.ok(run.effects.some((effect) => effect.kind === "CancelSteps"));
 });
 
+Deno.test("reduce() pauses a run with on_budget_exhausted: pause on a tenant-day refusal; a running step keeps and settles its reservation; a resume asks again", () => {
+  const run = new Driver(
+    plan(["a", "b"], { concurrency: 2, on_budget_exhausted: "pause" }),
+  );
+  run.send(reserved("a"));
+  const refusal: RunMessage = {
+    type: "BudgetRefused",
+    body: {
+      step: "b",
+      attempt: 1,
+      cents: 5,
+      scope: "tenant_day",
+      day: "2026-01-02",
+      limit_cents: 8,
+      spent_cents: 0,
+      reserved_cents: 5,
+    },
+  };
+  run.send(refusal);
+  assert.deepEqual(run.types().slice(-2), ["BudgetRefused", "RunPaused"]);
+  assert.equal(run.state.status, "paused");
+  assert.equal(run.state.pause?.step, "b");
+  assert.equal(run.state.pause?.error.code, "BUDGET_EXCEEDED");
+  assert.ok(!run.effects.some((effect) => effect.kind === "CancelSteps"));
+  // a still runs while paused: it keeps its reservation and is charged.
+  assert.equal(run.state.steps[0]!.reservation?.cents, 5);
+  run.send({
+    type: "StepSucceeded",
+    body: {
+      step: "a",
+      attempt: 1,
+      output: { cost_cents: 4 },
+      output_sha256: "x",
+    },
+  });
+  assert.deepEqual(run.types().slice(-3), [
+    "StepSucceeded",
+    "BudgetCharged",
+    "BudgetReleased",
+  ]);
+  assert.equal(run.state.status, "paused");
+  assert.equal(run.state.charged_cents, 4);
+  const asked = run.effects.length;
+  run.send({ type: "RunResumed", body: {} });
+  assert.equal(run.state.status, "running");
+  assert.equal(run.state.budget_error, null);
+  assert.deepEqual(run.effects.slice(asked), [{
+    kind: "ReserveBudget",
+    step: "b",
+    attempt: 1,
+    cents: 5,
+  }]);
+  run.send(reserved("b"));
+  run.send({
+    type: "StepSucceeded",
+    body: {
+      step: "b",
+      attempt: 1,
+      output: { cost_cents: 5 },
+      output_sha256: "y",
+    },
+  });
+  assert.equal(run.state.status, "succeeded");
+  assert.equal(run.state.charged_cents, 9);
+});
+
 Deno.test("reduce() checks a ledger run's own budget before reserving", () => {
   const run = new Driver(plan(["a", "b"], { budget_cents: 6, concurrency: 2 }));
   run.send(reserved("a"));

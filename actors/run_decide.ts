@@ -7,8 +7,9 @@ import {
   resolveTemplates,
   type TemplateScope,
 } from "../src/plan/mod.ts";
-import type { Json } from "../src/store/mod.ts";
+import { isTerminal, type Json } from "../src/store/mod.ts";
 import { endRun, runBudgetRefusal, settlementDecision } from "./run_budget.ts";
+import { SIGNAL_TIMER_SUFFIX } from "./run_control.ts";
 import { pinLabel, type RunMessage } from "./run_messages.ts";
 import { type Effect, planRun } from "./run_reducer.ts";
 import {
@@ -137,7 +138,40 @@ function budgetCheck(
       },
     },
   );
-  return { type: "RunFailed", body: { step, error: error.toRecorded() } };
+  return {
+    type: state.plan.on_budget_exhausted === "pause"
+      ? "RunPaused"
+      : "RunFailed",
+    body: { step, error: error.toRecorded() },
+  };
+}
+
+/**
+ * A `wait_signal` step begins: it takes the oldest pending signal of its
+ * name at once, or waits (with a durable timer when it has a timeout).
+ */
+function await_(state: RunState, step: StepState, planned: PlanStep): Effect[] {
+  const wait = planned.wait_signal!;
+  const signal = state.signals.find((candidate) =>
+    candidate.name === wait.name
+  );
+  if (signal !== undefined) {
+    return append({
+      type: "SignalDelivered",
+      body: { step: step.id, signal_seq: signal.seq },
+    });
+  }
+  return append({
+    type: "SignalAwaited",
+    body: {
+      step: step.id,
+      name: wait.name,
+      ...(wait.timeout_ms === undefined ? {} : {
+        timer_id: `${step.id}${SIGNAL_TIMER_SUFFIX}`,
+        due_at: state.last_at + wait.timeout_ms,
+      }),
+    },
+  });
 }
 
 function runOutput(state: RunState): Json {
@@ -157,13 +191,18 @@ function runOutput(state: RunState): Json {
 /**
  * The next decision of a run, or none: a pure function of the state, taken
  * one at a time (the shell applies each before asking again). In order:
- * end a cancelled run; end the run when a step failed for good and may not
- * be skipped; schedule a retry's timer; start fallbacks, due retries and
- * ready steps while slots are free (skipping steps whose condition is false
- * or whose dependency failed); end the run when every step is done.
+ * end a cancelled run; end a run whose log is too large; nothing more
+ * while paused; pause the run when a step failed for good with
+ * `on_exhausted: pause`; end the run when a step failed for good and may
+ * not be skipped; schedule a retry's timer; hand signals to waiting steps;
+ * start fallbacks, due retries and ready steps while slots are free
+ * (skipping steps whose condition is false or whose dependency failed);
+ * end the run when every step is done.
  */
 export function decideNext(state: RunState): Effect[] {
-  if (state.status !== "running") return [];
+  if (isTerminal(state.status)) return [];
+  // Settlement goes on while paused: steps still running at a pause keep
+  // their reservation until their cost is charged.
   const settlement = settlementDecision(state);
   if (settlement !== undefined) return append(settlement);
   if (state.cancel_reason !== null) {
@@ -172,9 +211,21 @@ export function decideNext(state: RunState): Effect[] {
       body: { reason: state.cancel_reason },
     });
   }
+  if (state.log_error !== null) {
+    return endRun(state, {
+      type: "RunFailed",
+      body: { step: null, error: state.log_error },
+    });
+  }
+  if (state.status === "paused") return [];
   if (state.planning !== null) return [];
   const overrun = budgetCheck(state, null, 0);
-  if (overrun !== undefined) return endRun(state, overrun);
+  if (overrun !== undefined) {
+    // A pause keeps the run's reservations; only an end releases them.
+    return overrun.type === "RunPaused"
+      ? append(overrun)
+      : endRun(state, overrun);
+  }
   if (state.plan_error !== null) {
     return endRun(state, {
       type: "RunFailed",
@@ -182,10 +233,23 @@ export function decideNext(state: RunState): Effect[] {
     });
   }
   if (state.budget_error !== null) {
+    // A refusal (the run's budget or the tenant's day) pauses the run when
+    // its plan says so; RunResumed clears it.
+    if (state.plan.on_budget_exhausted === "pause") {
+      return append({ type: "RunPaused", body: state.budget_error });
+    }
     return endRun(state, {
       type: "RunFailed",
       body: state.budget_error,
     });
+  }
+  for (const step of state.steps) {
+    if (step.status === "paused") {
+      return append({
+        type: "RunPaused",
+        body: { step: step.id, error: step.error! },
+      });
+    }
   }
   for (const step of state.steps) {
     if (
@@ -202,7 +266,7 @@ export function decideNext(state: RunState): Effect[] {
     if (step.status === "retry_wait" && step.timer === null) {
       const delayMs = backoffMs(
         retryPolicyOf(state, planStep(state, step.id)),
-        step.attempt,
+        step.attempt - step.attempt_base,
       );
       return append({
         type: "RetryScheduled",
@@ -215,6 +279,17 @@ export function decideNext(state: RunState): Effect[] {
       });
     }
   }
+  for (const step of state.steps) {
+    if (step.status !== "waiting") continue;
+    const name = planStep(state, step.id).wait_signal?.name;
+    const signal = state.signals.find((candidate) => candidate.name === name);
+    if (signal !== undefined) {
+      return append({
+        type: "SignalDelivered",
+        body: { step: step.id, signal_seq: signal.seq },
+      });
+    }
+  }
   const free = concurrencyOf(state) -
     state.steps.filter((step) => step.status === "running").length;
   for (const step of state.steps) {
@@ -223,7 +298,11 @@ export function decideNext(state: RunState): Effect[] {
       return start(state, step, planStep(state, step.id), true);
     }
     if (step.status === "ready") {
-      return start(state, step, planStep(state, step.id), false);
+      const planned = planStep(state, step.id);
+      if (planned.wait_signal !== undefined) {
+        return await_(state, step, planned);
+      }
+      return start(state, step, planned, false);
     }
   }
   for (const [index, planned] of state.plan.steps.entries()) {
@@ -262,6 +341,9 @@ export function decideNext(state: RunState): Effect[] {
         },
       });
     }
+    if (planned.wait_signal !== undefined) {
+      return await_(state, step, planned);
+    }
     if (free > 0) return start(state, step, planned, false);
   }
   if (state.steps.every(stepDone)) {
@@ -286,7 +368,7 @@ export function decideNext(state: RunState): Effect[] {
  * times, and take the next decision.
  */
 export function resume(state: RunState): Effect[] {
-  if (state.status !== "running") {
+  if (isTerminal(state.status)) {
     return [{ kind: "FinishRun", status: state.status }];
   }
   if (state.planning !== null) return [planRun(state), ...decideNext(state)];

@@ -1,7 +1,12 @@
 import { AosError, type RecordedError } from "../src/errors/mod.ts";
 import type { Plan } from "../src/plan/mod.ts";
 import type { Goal } from "../src/planner/mod.ts";
-import type { Json, LogRecord, RunStatus } from "../src/store/mod.ts";
+import type {
+  Json,
+  JsonObject,
+  LogRecord,
+  RunStatus,
+} from "../src/store/mod.ts";
 
 /**
  * Version of the host ABI a run was started under (host function names,
@@ -61,6 +66,18 @@ export interface BudgetRefusedBody extends BudgetAttempt {
   reserved_cents: number;
 }
 
+/**
+ * Where a forked run came from: its parent, the step it was forked at, and
+ * the parent's records it copied (`from_seq` records, the last one's hash
+ * `digest`).
+ */
+export interface ForkOrigin {
+  run_id: string;
+  from_step: string;
+  from_seq: number;
+  digest: string;
+}
+
 /** Why a step did not run. */
 export type SkipReason = "condition_false" | "dependency_failed";
 
@@ -86,6 +103,8 @@ export type RunMessage =
        * logs from before the ledger, which replay without one.
        */
       ledger?: 1;
+      /** Present on a forked run only, so earlier logs replay unchanged. */
+      fork?: ForkOrigin;
       /** The submitter's W3C trace context; absent when none was sent. */
       traceparent?: string;
     };
@@ -147,10 +166,41 @@ export type RunMessage =
   | { type: "BudgetCharged"; body: BudgetAttempt & { cents: number } }
   /** The uncharged rest of a reservation goes back; it closes the reservation. */
   | { type: "BudgetReleased"; body: BudgetAttempt & { cents: number } }
+  /** A signal sent to the run; kept in order until a `wait_signal` step takes it. */
+  | { type: "SignalReceived"; body: { name: string; payload: Json } }
+  /** A `wait_signal` step waits; with a timeout, `due_at` is its durable timer. */
+  | {
+    type: "SignalAwaited";
+    body: { step: string; name: string; timer_id?: string; due_at?: number };
+  }
+  /** A `wait_signal` step takes the signal recorded at `signal_seq`. */
+  | { type: "SignalDelivered"; body: { step: string; signal_seq: number } }
+  /** The run stops deciding until resumed; `error` says why. */
+  | {
+    type: "RunPaused";
+    body: { step: string | null; error: RecordedError };
+  }
+  /** A paused run continues; `params` replace the paused step's, `budget_cents` the plan's. */
+  | {
+    type: "RunResumed";
+    body: { step?: string; params?: JsonObject; budget_cents?: number };
+  }
+  /** The run's log passed its soft size limit. */
+  | { type: "LogSizeWarning"; body: LogSize }
+  /** The run's log would pass its hard size limit: the run fails. */
+  | { type: "LogSizeExceeded"; body: LogSize }
   /** `status` is present only for a partial success, so logs from before partial runs replay unchanged. */
   | { type: "RunSucceeded"; body: { output: Json; status?: "partial" } }
   | { type: "RunFailed"; body: { step: string | null; error: RecordedError } }
   | { type: "RunCancelled"; body: { reason: string } };
+
+/** How large a run's log is, and the limit it passed. */
+export interface LogSize {
+  records: number;
+  bytes: number;
+  records_max: number;
+  bytes_max: number;
+}
 
 /** A message with the time the shell stamped on it. */
 export type TimedMessage = RunMessage & { at: number };
@@ -173,6 +223,13 @@ export const RUN_MESSAGE_TYPES: readonly RunMessage["type"][] = [
   "BudgetRefused",
   "BudgetCharged",
   "BudgetReleased",
+  "SignalReceived",
+  "SignalAwaited",
+  "SignalDelivered",
+  "RunPaused",
+  "RunResumed",
+  "LogSizeWarning",
+  "LogSizeExceeded",
   "RunSucceeded",
   "RunFailed",
   "RunCancelled",

@@ -1,7 +1,13 @@
 import { retries } from "../src/plan/mod.ts";
 import { type Goal, PLANNER_SKILL, PLANNER_STEP } from "../src/planner/mod.ts";
-import type { Json, RunStatus } from "../src/store/mod.ts";
+import { isTerminal, type Json, type RunStatus } from "../src/store/mod.ts";
 import { applyBudget } from "./run_budget.ts";
+import {
+  applyControl,
+  exhaustedStatus,
+  isControlMessage,
+  signalTimeout,
+} from "./run_control.ts";
 import { decideNext } from "./run_decide.ts";
 import type {
   HostCallBody,
@@ -57,6 +63,8 @@ export type Effect =
   }
   /** Send TimerFired for `timer_id` at `due_at` (now, when it is past). */
   | { kind: "StartTimer"; timer_id: string; due_at: number }
+  /** The timer is no longer wanted (its wait ended another way). */
+  | { kind: "CancelTimer"; timer_id: string }
   /** Interrupt these running steps: the run no longer wants their outcome. */
   | { kind: "CancelSteps"; steps: string[] }
   /** The run is over: stop the actor and release what it holds. */
@@ -89,14 +97,14 @@ export function reduce(
     return withDecision(next, next.planning === null ? [] : [planRun(next)]);
   }
   invariant(state !== undefined, `${message.type} before RunSubmitted`);
-  invariant(state.status === "running", `${message.type} after the run ended`);
+  invariant(!isTerminal(state.status), `${message.type} after the run ended`);
   const counted = { ...state, records: state.records + 1, last_at: message.at };
   const { state: next, effects } = evolve(counted, message);
   return withDecision(next, effects);
 }
 
 function withDecision(state: RunState, effects: Effect[]): Reduction {
-  if (state.status !== "running") return { state, effects };
+  if (isTerminal(state.status)) return { state, effects };
   return { state, effects: [...effects, ...decideNext(state)] };
 }
 
@@ -114,7 +122,7 @@ export function planRun(state: RunState): Effect {
 function submitted(
   message: Extract<RunEnvelope, { type: "RunSubmitted" }>,
 ): RunState {
-  const { tenant, pins, abi, goal, ledger } = message.body;
+  const { tenant, pins, abi, goal, ledger, fork } = message.body;
   invariant(
     (message.body.plan === null) === (goal !== undefined),
     "a run has either a plan or a goal",
@@ -151,6 +159,11 @@ function submitted(
     ledger: ledger === 1,
     charged_cents: 0,
     budget_error: null,
+    signals: [],
+    pause: null,
+    fork: fork ?? null,
+    log_warned: false,
+    log_error: null,
     records: 1,
     last_at: message.at,
   };
@@ -189,6 +202,7 @@ function ended(
 }
 
 function evolve(state: RunState, message: RunEnvelope): Reduction {
+  if (isControlMessage(message)) return applyControl(state, message);
   switch (message.type) {
     case "StepStarted":
       return started(state, message);
@@ -421,7 +435,7 @@ function failed(
     };
     if (
       !step.fallback && !beforeStart &&
-      retries(retryPolicyOf(state, planned), error, attempt)
+      retries(retryPolicyOf(state, planned), error, attempt - step.attempt_base)
     ) {
       return { ...base, status: "retry_wait" as const };
     }
@@ -431,7 +445,7 @@ function failed(
     ) {
       return { ...base, status: "fallback_ready" as const };
     }
-    return { ...base, status: "failed" as const };
+    return { ...base, status: exhaustedStatus(state, id) };
   });
 }
 
@@ -440,6 +454,8 @@ function timerFired(
   message: Extract<RunEnvelope, { type: "TimerFired" }>,
 ): RunState {
   const { timer_id } = message.body;
+  const waited = signalTimeout(state, timer_id, message.at);
+  if (waited !== undefined) return waited;
   const owner = state.steps.find((step) => step.timer?.timer_id === timer_id);
   invariant(owner !== undefined, `timer ${timer_id} is not pending`);
   return updateStep(state, owner.id, (step) => {

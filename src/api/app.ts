@@ -26,6 +26,7 @@ import { addSkillRoutes } from "./skills_routes.ts";
 import { addTenantRoutes } from "./tenant_routes.ts";
 import type { TenantAdmin } from "../tenants/mod.ts";
 import { calendarRoutes } from "./calendar_routes.ts";
+import { addRunControlRoutes } from "./run_control_routes.ts";
 import type { MockCalendarService } from "../sandbox/services/calendar.ts";
 
 /** What the API serves. */
@@ -45,8 +46,14 @@ export interface ApiDeps {
 }
 
 const listQuery = z.object({
-  status: z.enum(["running", "succeeded", "partial", "failed", "cancelled"])
-    .optional(),
+  status: z.enum([
+    "running",
+    "paused",
+    "succeeded",
+    "partial",
+    "failed",
+    "cancelled",
+  ]).optional(),
   limit: z.coerce.number().int().min(1).max(1000).default(50),
   cursor: z.string().max(200).optional(),
 }).strict();
@@ -220,6 +227,12 @@ export function createApp(deps: ApiDeps): Hono {
     await runtime.waitForEnd(runId, 10_000);
     const view = await runtime.view(runId);
     return c.json(view, 202);
+  });
+
+  addRunControlRoutes(app, {
+    runtime,
+    store,
+    tenantOf,
   });
 
   app.get("/v1/runs/:id/events", async (c) => {

@@ -33,7 +33,7 @@ function code(answer: { body: Record<string, unknown> }): unknown {
   return (answer.body.error as { code?: string } | undefined)?.code;
 }
 
-Deno.test("a tenant cannot see, list, follow, cancel or replay another tenant's run: 404, as for a run that does not exist", async () => {
+Deno.test("a tenant cannot see, list, follow, cancel, signal, resume, fork or replay another tenant's run: 404, as for a run that does not exist", async () => {
   const node = await openTestNode();
   try {
     const alice = await createTenant(node, "alice");
@@ -58,6 +58,9 @@ Deno.test("a tenant cannot see, list, follow, cancel or replay another tenant's 
       ["GET", `/v1/runs/${runId}/events`],
       ["POST", `/v1/runs/${runId}/cancel`],
       ["POST", `/v1/runs/${runId}/replay`],
+      ["POST", `/v1/runs/${runId}/signals/approve`],
+      ["POST", `/v1/runs/${runId}/resume`],
+      ["POST", `/v1/runs/${runId}/fork`],
     ] as const;
     for (const [method, path] of probes) {
       const foreign = await requestJson(node, method, path, undefined, {
@@ -92,8 +95,12 @@ Deno.test("a tenant cannot see, list, follow, cancel or replay another tenant's 
       (alices.body.runs as { run_id: string }[]).map((run) => run.run_id),
       [runId],
     );
-    // Bob's cancel changed nothing; Alice's own works.
+    // Bob's cancel, signal, resume and fork changed nothing; Alice's own cancel works.
     assert.equal((await node.store.getRun(runId))?.status, "running");
+    const touched = (await node.store.readLog(runId)).filter((record) =>
+      ["SignalReceived", "RunResumed", "RunCancelled"].includes(record.type)
+    );
+    assert.deepEqual(touched, []);
     const cancelled = await requestJson(
       node,
       "POST",

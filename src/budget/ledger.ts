@@ -1,5 +1,10 @@
 import type { Clock, Logger } from "../deps/mod.ts";
-import type { BudgetEntry, LogRecord, Store } from "../store/mod.ts";
+import {
+  type BudgetEntry,
+  isTerminal,
+  type LogRecord,
+  type Store,
+} from "../store/mod.ts";
 import { utcDay } from "./utc_day.ts";
 
 /** Options of a `BudgetLedger`. */
@@ -131,10 +136,12 @@ export class BudgetLedger {
       const summary = await this.#store.getRun(runId);
       const records = await this.#store.readLog(runId);
       for (const entry of entries) {
+        // A paused run still holds what its steps reserved; a run with no
+        // summary never started (a fork whose records were not stored).
         const charged = settledCharge(
           records,
           entry,
-          summary?.status !== "running",
+          summary === undefined || isTerminal(summary.status),
         );
         if (charged === undefined) continue;
         await this.#store.settleBudget(entry.key, charged);

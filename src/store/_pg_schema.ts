@@ -52,10 +52,19 @@ export const POSTGRES_MIGRATIONS: readonly { version: number; sql: string }[] =
       sql: `ALTER TABLE runs ADD COLUMN cancel_reason TEXT;`,
     },
     {
+      // Paused runs are claimed like running ones: a node must hold a paused
+      // run to take its resume, its signals or its cancel.
+      version: 3,
+      sql: `
+      CREATE INDEX runs_live ON runs (created_at, run_id)
+        WHERE status IN ('running', 'paused');
+    `,
+    },
+    {
       // Tenants, their hashed API keys, and the budget ledger: one row per
       // tenant and UTC day (its conditional update enforces the limit) and
       // one per reservation (its key makes reserve and settle idempotent).
-      version: 3,
+      version: 4,
       sql: `
       CREATE TABLE tenants (
         id TEXT COLLATE "C" PRIMARY KEY,

@@ -63,10 +63,35 @@ export const SQLITE_MIGRATIONS: readonly { version: number; sql: string }[] = [
     sql: `ALTER TABLE runs ADD COLUMN cancel_reason TEXT;`,
   },
   {
+    // The latest state snapshot of each run (recovery folds only what follows),
+    // and paused runs next to running ones among those nodes claim.
+    version: 5,
+    sql: `
+      CREATE INDEX runs_live ON runs (created_at, run_id)
+        WHERE status IN ('running', 'paused');
+      CREATE TABLE run_snapshots (
+        run_id TEXT PRIMARY KEY REFERENCES runs (run_id),
+        seq INTEGER NOT NULL,
+        hash TEXT NOT NULL,
+        log_bytes INTEGER NOT NULL,
+        version INTEGER NOT NULL,
+        state TEXT NOT NULL
+      );
+    `,
+  },
+  {
+    // Listing a tenant's runs of one status (GET /v1/runs?status=) reads
+    // only those runs, newest first, however much history the store holds.
+    version: 6,
+    sql: `
+      CREATE INDEX runs_by_tenant_status ON runs (tenant, status, created_at DESC, run_id DESC);
+    `,
+  },
+  {
     // Tenants, their hashed API keys, and the budget ledger: one row per
     // tenant and UTC day (the conditional update enforces the limit) and one
     // per reservation (its key makes reserve and settle idempotent).
-    version: 5,
+    version: 7,
     sql: `
       CREATE TABLE tenants (
         id TEXT PRIMARY KEY,

@@ -11,6 +11,7 @@ import type {
   LeaseTiming,
   RunListQuery,
   RunPage,
+  RunSnapshot,
   RunStatus,
   RunSummary,
   SkillRecord,
@@ -299,8 +300,10 @@ export class SqliteStore implements Store {
     }
     if (query.cursor !== undefined) {
       const cursor = decodeCursor(query.cursor);
-      where.push("(created_at < ? OR (created_at = ? AND run_id < ?))");
-      params.push(cursor.createdAt, cursor.createdAt, cursor.runId);
+      // A row value, so that the index seeks to the cursor instead of
+      // scanning every newer run.
+      where.push("(created_at, run_id) < (?, ?)");
+      params.push(cursor.createdAt, cursor.runId);
     }
     const sql = `SELECT * FROM runs ${
       where.length > 0 ? `WHERE ${where.join(" AND ")}` : ""
@@ -317,7 +320,7 @@ export class SqliteStore implements Store {
 
   listUnfinishedRuns(): Promise<string[]> {
     const rows = this.#statement(
-      "SELECT run_id FROM runs WHERE status = 'running' ORDER BY created_at, run_id",
+      "SELECT run_id FROM runs WHERE status IN ('running', 'paused') ORDER BY created_at, run_id",
     ).all() as Row[];
     return Promise.resolve(rows.map((row) => String(row.run_id)));
   }
@@ -421,6 +424,37 @@ export class SqliteStore implements Store {
 
   openBudgetEntries(): Promise<BudgetEntry[]> {
     return settle(() => this.#tenants.openBudgetEntries());
+  }
+
+  putSnapshot(snapshot: RunSnapshot): Promise<void> {
+    return settle(() => {
+      this.#statement(
+        "INSERT INTO run_snapshots (run_id, seq, hash, log_bytes, version, state) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (run_id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, log_bytes = excluded.log_bytes, version = excluded.version, state = excluded.state WHERE excluded.seq > run_snapshots.seq",
+      ).run(
+        snapshot.run_id,
+        snapshot.seq,
+        snapshot.hash,
+        snapshot.log_bytes,
+        snapshot.version,
+        JSON.stringify(snapshot.state),
+      );
+    });
+  }
+
+  getSnapshot(runId: string): Promise<RunSnapshot | undefined> {
+    const row = this.#statement(
+      "SELECT * FROM run_snapshots WHERE run_id = ?",
+    ).get(runId) as Row | undefined;
+    return Promise.resolve(
+      row === undefined ? undefined : {
+        run_id: String(row.run_id),
+        seq: Number(row.seq),
+        hash: String(row.hash),
+        log_bytes: Number(row.log_bytes),
+        version: Number(row.version),
+        state: JSON.parse(String(row.state)),
+      },
+    );
   }
 
   /** The journal mode SQLite reports (`wal` once opened by this class). */
