@@ -107,7 +107,8 @@ function start(
 }
 
 /**
- * Ends the run with BUDGET_EXCEEDED when what is spent, what running steps
+ * Ends (or, with `on_budget_exhausted: pause`, pauses) the run with
+ * BUDGET_EXCEEDED when what is spent, what running steps
  * have reserved and `estimateCents` more would pass the plan's budget. With
  * `step` null it checks for an overrun by charges alone.
  */
@@ -191,7 +192,8 @@ function runOutput(state: RunState): Json {
 /**
  * The next decision of a run, or none: a pure function of the state, taken
  * one at a time (the shell applies each before asking again). In order:
- * end a cancelled run; end a run whose log is too large; nothing more
+ * settle the budget ledger (charges and releases, paused or not); end a
+ * cancelled run; end a run whose log is too large; nothing more
  * while paused; pause the run when a step failed for good with
  * `on_exhausted: pause`; end the run when a step failed for good and may
  * not be skipped; schedule a retry's timer; hand signals to waiting steps;
