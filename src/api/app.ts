@@ -1,7 +1,11 @@
 import { Hono } from "hono";
 import { z } from "zod";
 import type { Runtime } from "../../actors/runtime.ts";
-import type { Logger } from "../deps/mod.ts";
+import {
+  formatTraceparent,
+  type Logger,
+  parseTraceparent,
+} from "../deps/mod.ts";
 import { AosError, catalogEntries } from "../errors/mod.ts";
 import type { Metrics } from "../metrics/mod.ts";
 import { planSchema } from "../plan/mod.ts";
@@ -53,6 +57,22 @@ const eventsQuery = z.object({
   from_seq: z.coerce.number().int().min(0).default(0),
 }).strict();
 
+// A store that does not answer a ping this fast is not ready to serve.
+const READY_PING_MS = 2_000;
+
+/** True when the store answers a ping within `limitMs`; false on error or silence. */
+async function pingWithin(store: Store, limitMs: number): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const silence = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), limitMs);
+  });
+  try {
+    return await Promise.race([store.ping().catch(() => false), silence]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 // Until tenants and API keys exist every request acts for this tenant.
 const DEFAULT_TENANT = "default";
 
@@ -66,13 +86,23 @@ export function createApp(deps: ApiDeps): Hono {
     await next();
     const route = c.req.routePath === "/*" ? "unmatched" : c.req.routePath;
     metrics.httpRequestsTotal.inc({ route, status: String(c.res.status) });
-    metrics.httpRequestDurationSeconds.observe(
-      { route },
-      (performance.now() - started) / 1000,
-    );
+    const seconds = (performance.now() - started) / 1000;
+    metrics.httpRequestDurationSeconds.observe({ route }, seconds);
+    if (log.enabled("debug")) {
+      log.log("debug", "http_request", {
+        method: c.req.method,
+        route,
+        status: c.res.status,
+        duration_ms: Math.round(seconds * 1000),
+      });
+    }
   });
 
-  app.onError((error, c) => errorResponse(error, c, log));
+  app.onError((error, c) => {
+    // Catalog errors are answers; anything else is a bug worth counting.
+    if (!(error instanceof AosError)) metrics.unhandledExceptionsTotal.inc();
+    return errorResponse(error, c, log);
+  });
   app.notFound((c) =>
     errorResponse(
       new AosError(
@@ -86,7 +116,7 @@ export function createApp(deps: ApiDeps): Hono {
 
   app.get("/healthz", (c) => c.json({ status: "ok" }));
   app.get("/readyz", async (c) => {
-    const storeOk = await store.ping().catch(() => false);
+    const storeOk = await pingWithin(store, READY_PING_MS);
     const skills = registry.list().length;
     const ready = storeOk && skills > 0;
     return c.json({
@@ -123,8 +153,10 @@ export function createApp(deps: ApiDeps): Hono {
     const request = isGoal
       ? parseWith(goalSchema, body, "body")
       : parseWith(planSchema, body, "body");
+    const trace = parseTraceparent(c.req.header("traceparent"));
     const { run_id } = await runtime.submit(request, {
       tenant: DEFAULT_TENANT,
+      traceparent: trace === undefined ? undefined : formatTraceparent(trace),
     });
     return c.json(
       { run_id, status: "running", links: { self: `/v1/runs/${run_id}` } },
