@@ -27,7 +27,7 @@ export class PgLeases {
     const rows = await this.#query(
       `WITH picked AS (
            SELECT run_id FROM runs
-           WHERE status = 'running' AND lease_owner <> $1
+           WHERE status IN ('running', 'paused') AND lease_owner <> $1
              AND (lease_owner = '' OR lease_expires_at <= $2)
            ORDER BY created_at, run_id
            LIMIT $3
@@ -124,7 +124,7 @@ export class PgLeases {
     const rows = await this.#query(
       `WITH requested AS (
          UPDATE runs SET cancel_reason = $2
-         WHERE run_id = $1 AND status = 'running' RETURNING run_id
+         WHERE run_id = $1 AND status IN ('running', 'paused') RETURNING run_id
        )
        SELECT run_id, pg_notify('${RUNNABLE_CHANNEL}', '') FROM requested`,
       [runId, reason],
@@ -137,7 +137,8 @@ export class PgLeases {
   ): Promise<{ run_id: string; reason: string }[]> {
     const rows = await this.#query(
       `SELECT run_id, cancel_reason FROM runs
-       WHERE lease_owner = $1 AND status = 'running' AND cancel_reason IS NOT NULL
+       WHERE lease_owner = $1 AND status IN ('running', 'paused')
+         AND cancel_reason IS NOT NULL
        ORDER BY created_at, run_id`,
       [owner],
     );

@@ -249,7 +249,7 @@ export class PostgresStore implements Store {
 
   async listUnfinishedRuns(): Promise<string[]> {
     const rows = await this.#query(
-      "SELECT run_id FROM runs WHERE status = 'running' ORDER BY created_at, run_id",
+      "SELECT run_id FROM runs WHERE status IN ('running', 'paused') ORDER BY created_at, run_id",
     );
     return rows.map((row) => String(row.run_id));
   }
