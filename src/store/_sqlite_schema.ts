@@ -79,4 +79,12 @@ export const SQLITE_MIGRATIONS: readonly { version: number; sql: string }[] = [
       );
     `,
   },
+  {
+    // Listing a tenant's runs of one status (GET /v1/runs?status=) reads
+    // only those runs, newest first, however much history the store holds.
+    version: 6,
+    sql: `
+      CREATE INDEX runs_by_tenant_status ON runs (tenant, status, created_at DESC, run_id DESC);
+    `,
+  },
 ];
