@@ -45,6 +45,10 @@ export interface NodeConfig {
   >;
   /** The admin key (`AOS_ADMIN_KEY`); admin routes are closed without one. */
   adminKey?: string | undefined;
+  /** Most runs active at once; more submissions get 429 (`--runs-active-max`, `AOS_RUNS_ACTIVE_MAX`). */
+  runsActiveMax: number;
+  /** How long a used `Idempotency-Key` is remembered (`AOS_IDEMPOTENCY_RETENTION_HOURS`). */
+  idempotencyRetentionHours: number;
 }
 
 const configSchema = z.object({
@@ -77,6 +81,8 @@ const configSchema = z.object({
   secrets: z.record(z.string().regex(/^[A-Za-z0-9_]{1,64}$/), z.string()),
   adminKey: z.string().min(16, "the admin key needs at least 16 characters")
     .optional(),
+  runsActiveMax: z.coerce.number().int().min(1).max(1_000_000),
+  idempotencyRetentionHours: z.coerce.number().int().min(1).max(24 * 30),
   datasources: z.record(
     z.string().regex(/^[a-z0-9_]{1,64}$/),
     z.object({
@@ -107,6 +113,8 @@ export const DEFAULT_CONFIG: NodeConfig = {
   },
   secrets: {},
   datasources: {},
+  runsActiveMax: 1000,
+  idempotencyRetentionHours: 24,
 };
 
 /** `host:port` → its parts; undefined for anything else. */
@@ -184,6 +192,7 @@ export function loadNodeConfig(
       "skills-dir": { type: "string", multiple: true },
       "pool-size": { type: "string" },
       "http-allow-loopback": { type: "string", multiple: true },
+      "runs-active-max": { type: "string" },
     },
     strict: true,
     allowPositionals: false,
@@ -235,6 +244,10 @@ export function loadNodeConfig(
     },
     secrets: secretsFrom(env),
     adminKey: env.AOS_ADMIN_KEY,
+    runsActiveMax: values["runs-active-max"] ?? env.AOS_RUNS_ACTIVE_MAX ??
+      DEFAULT_CONFIG.runsActiveMax,
+    idempotencyRetentionHours: env.AOS_IDEMPOTENCY_RETENTION_HOURS ??
+      DEFAULT_CONFIG.idempotencyRetentionHours,
     datasources: datasourcesFrom(env),
   });
   if (!result.success) {

@@ -5,14 +5,21 @@ import type { LogRecord } from "./record.ts";
 import { recordFromLine, recordToLine } from "./record.ts";
 import { SQLITE_MIGRATIONS } from "./_sqlite_schema.ts";
 import type {
+  IdempotencyClaim,
+  IdempotencyEntry,
   RunListQuery,
+  RunMeta,
   RunPage,
   RunStatus,
   RunSummary,
   SkillRecord,
   Store,
 } from "./store.ts";
-import { assertConsecutive, sequenceConflict } from "./_append_checks.ts";
+import {
+  assertConsecutive,
+  idempotencyClaimLost,
+  sequenceConflict,
+} from "./_append_checks.ts";
 
 /** Options of `SqliteStore.open`. */
 export interface SqliteStoreOptions {
@@ -98,7 +105,7 @@ export class SqliteStore implements Store {
     }
   }
 
-  createRun(first: LogRecord, meta: { tenant: string }): Promise<void> {
+  createRun(first: LogRecord, meta: RunMeta): Promise<void> {
     return settle(() =>
       this.#transaction(() => {
         if (first.seq !== 0) throw sequenceConflict(first.run_id, 0, first.seq);
@@ -113,8 +120,68 @@ export class SqliteStore implements Store {
           "INSERT INTO runs (run_id, tenant, status, created_at, updated_at, last_seq, digest) VALUES (?, ?, 'running', ?, ?, 0, ?)",
         ).run(first.run_id, meta.tenant, first.at, first.at, first.hash);
         this.#insertRecord(first);
+        for (const skill of new Set(meta.skills ?? [])) {
+          this.#statement(
+            "INSERT INTO run_skills (skill, run_id) VALUES (?, ?)",
+          ).run(skill, first.run_id);
+        }
+        if (meta.idempotency !== undefined) {
+          const { key, fingerprint, response } = meta.idempotency;
+          const completed = this.#statement(
+            "UPDATE idempotency_keys SET state = 'completed', run_id = ?, response = ? WHERE tenant = ? AND key = ? AND fingerprint = ? AND state = 'pending'",
+          ).run(
+            first.run_id,
+            JSON.stringify(response),
+            meta.tenant,
+            key,
+            fingerprint,
+          );
+          if (Number(completed.changes) !== 1) throw idempotencyClaimLost(key);
+        }
       })
     );
+  }
+
+  claimIdempotencyKey(
+    claim: IdempotencyClaim,
+  ): Promise<{ claimed: true } | { claimed: false; entry: IdempotencyEntry }> {
+    return settle(() =>
+      this.#transaction(() => {
+        this.#statement("DELETE FROM idempotency_keys WHERE expires_at <= ?")
+          .run(claim.nowMs);
+        const row = this.#statement(
+          "SELECT * FROM idempotency_keys WHERE tenant = ? AND key = ?",
+        ).get(claim.tenant, claim.key) as Row | undefined;
+        const abandoned = row !== undefined && row.state === "pending" &&
+          Number(row.locked_until) <= claim.nowMs;
+        if (row !== undefined && !abandoned) {
+          return { claimed: false as const, entry: toIdempotencyEntry(row) };
+        }
+        this.#statement(
+          "INSERT INTO idempotency_keys (tenant, key, fingerprint, state, run_id, response, created_at, locked_until, expires_at) VALUES (?, ?, ?, 'pending', NULL, NULL, ?, ?, ?) ON CONFLICT (tenant, key) DO UPDATE SET fingerprint = excluded.fingerprint, state = 'pending', run_id = NULL, response = NULL, created_at = excluded.created_at, locked_until = excluded.locked_until, expires_at = excluded.expires_at",
+        ).run(
+          claim.tenant,
+          claim.key,
+          claim.fingerprint,
+          claim.nowMs,
+          claim.lockedUntilMs,
+          claim.expiresAtMs,
+        );
+        return { claimed: true as const };
+      })
+    );
+  }
+
+  releaseIdempotencyKey(
+    tenant: string,
+    key: string,
+    fingerprint: string,
+  ): Promise<void> {
+    return settle(() => {
+      this.#statement(
+        "DELETE FROM idempotency_keys WHERE tenant = ? AND key = ? AND fingerprint = ? AND state = 'pending'",
+      ).run(tenant, key, fingerprint);
+    });
   }
 
   #insertRecord(record: LogRecord): void {
@@ -189,6 +256,20 @@ export class SqliteStore implements Store {
     if (query.status !== undefined) {
       where.push("status = ?");
       params.push(query.status);
+    }
+    if (query.skill !== undefined) {
+      where.push(
+        "run_id IN (SELECT run_id FROM run_skills WHERE skill = ?)",
+      );
+      params.push(query.skill);
+    }
+    if (query.createdFromMs !== undefined) {
+      where.push("created_at >= ?");
+      params.push(query.createdFromMs);
+    }
+    if (query.createdBeforeMs !== undefined) {
+      where.push("created_at < ?");
+      params.push(query.createdBeforeMs);
     }
     if (query.cursor !== undefined) {
       const cursor = decodeCursor(query.cursor);
@@ -282,6 +363,17 @@ function toSkill(row: Row): SkillRecord {
     sha256: String(row.sha256),
     manifest: JSON.parse(String(row.manifest)),
     installed_at: Number(row.installed_at),
+  };
+}
+
+function toIdempotencyEntry(row: Row): IdempotencyEntry {
+  return {
+    fingerprint: String(row.fingerprint),
+    state: row.state === "completed" ? "completed" : "pending",
+    run_id: row.run_id === null ? null : String(row.run_id),
+    response: row.response === null ? null : JSON.parse(String(row.response)),
+    created_at: Number(row.created_at),
+    expires_at: Number(row.expires_at),
   };
 }
 
