@@ -148,6 +148,11 @@ export async function readJsonOrYaml(c: Context): Promise<unknown> {
       maxAliasCount: 100,
     });
   } catch (error) {
+    // The parser recurses per nesting level; running out of stack means the
+    // document nests far deeper than the limit.
+    if (String(error).includes("Maximum call stack size exceeded")) {
+      throw tooDeep();
+    }
     throw new AosError(
       "VALIDATION_JSON_MALFORMED",
       "the request body is not valid YAML",
@@ -172,17 +177,19 @@ export async function readJsonOrYaml(c: Context): Promise<unknown> {
   return value;
 }
 
+function tooDeep(): AosError {
+  return new AosError(
+    "VALIDATION_JSON_TOO_DEEP",
+    `the body nests deeper than ${JSON_DEPTH_MAX} levels`,
+    { details: { limit_depth: JSON_DEPTH_MAX } },
+  );
+}
+
 function checkDepth(text: string): void {
   if (
     jsonDepth(new TextEncoder().encode(text), JSON_DEPTH_MAX) > JSON_DEPTH_MAX
   ) {
-    throw new AosError(
-      "VALIDATION_JSON_TOO_DEEP",
-      `the JSON nests deeper than ${JSON_DEPTH_MAX} levels`,
-      {
-        details: { limit_depth: JSON_DEPTH_MAX },
-      },
-    );
+    throw tooDeep();
   }
 }
 
