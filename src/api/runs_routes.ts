@@ -89,8 +89,11 @@ export function addRunRoutes(app: Hono, deps: RunRoutesDeps): void {
       );
       return accepted(c, acceptedBody(run_id));
     } catch (error) {
-      // Nothing was accepted: free the key for a retry of this request.
-      await store.releaseIdempotencyKey(tenant, key, fingerprint);
+      // Nothing was accepted: free the key for a retry of this request. If
+      // even that fails, the claim lapses after its lock and a retry takes it.
+      await store.releaseIdempotencyKey(tenant, key, fingerprint).catch(
+        () => {},
+      );
       throw error;
     }
   });

@@ -1,3 +1,4 @@
+import { AosError } from "../errors/mod.ts";
 import { type LogRecord, recordToLine, verifyChain } from "../store/mod.ts";
 import { callApi } from "./client.ts";
 import { EXIT } from "./exit.ts";
@@ -90,9 +91,11 @@ export async function exportCommand(args: string[]): Promise<number> {
   const records = answer.body.events as LogRecord[];
   const broken = verifyChain(records);
   if (broken !== undefined) {
-    console.error(
-      `aos export: the log of ${runId} is broken at record ${broken.index} (${broken.reason}); nothing written`,
+    const failure = new AosError(
+      "STORE_CHAIN_BROKEN",
+      `the log of ${runId} the server sent is broken at record ${broken.index} (its ${broken.reason} does not match); nothing written`,
     );
+    console.error(`${failure.code}: ${failure.message}`);
     return EXIT.failure;
   }
   const text = records.map((record) => recordToLine(record) + "\n").join("");

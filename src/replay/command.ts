@@ -1,6 +1,7 @@
 import { join, relative, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { liveClock, liveRandom } from "../deps/mod.ts";
+import { AosError } from "../errors/mod.ts";
 import { Sandbox } from "../sandbox/mod.ts";
 import { findSkillDirs, PROJECT_ROOT } from "../skills/build.ts";
 import { SkillRegistry } from "../skills/registry.ts";
@@ -75,7 +76,13 @@ export async function replayCommand(args: string[]): Promise<number> {
   if (!values.json) {
     console.log(`${total - diverged} identical, ${diverged} diverged`);
   }
-  return diverged === 0 ? 0 : 1;
+  if (diverged === 0) return 0;
+  const failure = new AosError(
+    "REPLAY_DIVERGED",
+    `${diverged} of ${total} logs diverged from their re-execution`,
+  );
+  console.error(`${failure.code}: ${failure.message}`);
+  return 1;
 }
 
 function logFiles(path: string): string[] {

@@ -29,6 +29,11 @@ export interface SqliteStoreOptions {
    * (never on a process crash) and is meant for throwaway test stores.
    */
   synchronous?: "FULL" | "NORMAL";
+  /**
+   * How long a write waits for another connection's write lock before it
+   * fails with STORE_UNAVAILABLE (default 5000 ms).
+   */
+  busyTimeoutMs?: number;
 }
 
 type Row = Record<string, unknown>;
@@ -52,7 +57,9 @@ export class SqliteStore implements Store {
     const db = new DatabaseSync(path);
     db.exec("PRAGMA journal_mode = WAL");
     db.exec(`PRAGMA synchronous = ${options.synchronous ?? "FULL"}`);
-    db.exec("PRAGMA busy_timeout = 5000");
+    db.exec(
+      `PRAGMA busy_timeout = ${Math.trunc(options.busyTimeoutMs ?? 5000)}`,
+    );
     db.exec("PRAGMA foreign_keys = ON");
     const store = new SqliteStore(db);
     store.#migrate();

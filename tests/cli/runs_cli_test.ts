@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { stringify as toYaml } from "yaml";
+import {
+  emptyHead,
+  headAfter,
+  type LogRecord,
+  sealRecord,
+} from "../../src/store/mod.ts";
 import { aos, CliProcess } from "../support/aos_cli.ts";
 import { ServerProcess } from "../support/server_process.ts";
 import { THREE_STEP_PLAN } from "../support/test_node.ts";
@@ -227,6 +233,41 @@ Deno.test("aos sends AOS_KEY as Authorization: Bearer", async () => {
     });
     assert.equal(flag.code, 3);
     assert.deepEqual(seen, ["Bearer tenant-key-123", "Bearer k2"]);
+  } finally {
+    await server.shutdown();
+  }
+});
+
+Deno.test("aos export refuses a log whose hash chain is broken with STORE_CHAIN_BROKEN and writes nothing", async () => {
+  const records: LogRecord[] = [];
+  let head = emptyHead("run_tampered");
+  for (const type of ["RunSubmitted", "Note", "Note"]) {
+    const record = sealRecord(head, { type, body: {}, at: 1 });
+    records.push(record);
+    head = headAfter(record);
+  }
+  // Someone edited a record without being able to re-seal the chain.
+  records[1] = { ...records[1]!, body: { edited: true } };
+  const server = Deno.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    onListen: () => {},
+  }, () =>
+    Response.json({
+      run_id: "run_tampered",
+      digest: head.last_hash,
+      events: records,
+    }));
+  try {
+    const exported = await aos(["export", "run_tampered"], {
+      AOS_URL: `http://127.0.0.1:${server.addr.port}`,
+    });
+    assert.equal(exported.code, 1);
+    assert.equal(exported.stdout, "");
+    assert.match(
+      exported.stderr,
+      /^STORE_CHAIN_BROKEN: the log of run_tampered the server sent is broken at record 1 \(its hash does not match\)/,
+    );
   } finally {
     await server.shutdown();
   }
