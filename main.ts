@@ -16,16 +16,18 @@ import {
 import { serveCommand } from "./src/node/serve.ts";
 import { replayCommand } from "./src/replay/command.ts";
 import { skillsCommand } from "./src/skills/command.ts";
+import { migrateCommand } from "./src/store/migrate_command.ts";
 
 const USAGE = `usage: aos <command> [options]
-  serve    run a node: API, run actors, skills (--port, --data, --host, --log-level, --skills-dir, --runs-active-max)
+  serve    run a node: API, run actors, skills (--port, --data, --store, --node-id, --host, --log-level, --skills-dir, --runs-active-max)
+  migrate  apply the store's pending schema migrations (--store postgres://… or --data DIR)
   run      submit a plan: aos run <plan.yaml> [--wait] [--follow] [--json]
   runs     list runs (--status, --skill, --since, --before, --limit, --cursor)
   status   a run's status, steps and outputs: aos status <run-id>
   events   a run's log: aos events <run-id> [--follow]
   cancel   stop a run: aos cancel <run-id> [--reason TEXT]
   export   a run's log as JSON lines for aos replay: aos export <run-id> > run.jsonl
-  replay   re-execute recorded runs and certify their outputs (aos replay --help)
+  replay   re-execute recorded runs: divergence reports, upgrade dry-runs, certificates (aos replay --help)
   skills   list, install and build skills (aos skills --help)
 Commands that talk to a server take --url (AOS_URL, default http://127.0.0.1:8080),
 --key (AOS_KEY, sent as Authorization: Bearer) and --json.
@@ -33,6 +35,7 @@ Exit codes: 0 ok, 1 failure (refused request, failed run), 2 usage, 3 not found,
 
 const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
   serve: serveCommand,
+  migrate: migrateCommand,
   run: runCommand,
   runs: runsCommand,
   status: statusCommand,

@@ -10,8 +10,8 @@ import {
   type LogHead,
   type LogRecord,
   sealRecord,
-  type Store,
 } from "../src/store/mod.ts";
+import type { RunLogStore } from "./run_store.ts";
 import {
   Actor,
   type ActorExit,
@@ -72,7 +72,8 @@ export type GoalPlanner = (request: {
 
 /** What a run actor needs from the shell. */
 export interface RunActorDeps {
-  store: Store;
+  /** The run's log, fenced by its lease (`fencedRunStore`). */
+  store: RunLogStore;
   executor: StepExecutor;
   planner: GoalPlanner;
   clock: Clock;

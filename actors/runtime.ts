@@ -32,6 +32,15 @@ import { fold, reduce, type RunState } from "./run_reducer.ts";
 import { pinFor, planStep } from "./run_state.ts";
 import { type RunView, viewRun } from "./run_view.ts";
 import { Supervisor, type SupervisorOptions } from "./supervisor.ts";
+import {
+  DEFAULT_OWNERSHIP,
+  type OwnershipOptions,
+  RunOwnership,
+} from "./run_ownership.ts";
+import { fencedRunStore } from "./run_store.ts";
+
+/** How often a wait on a run held by another node looks at the store. */
+const ELSEWHERE_POLL_MS = 200;
 
 /** What the runtime is built from. */
 export interface RuntimeDeps {
@@ -43,6 +52,14 @@ export interface RuntimeDeps {
   log: Logger;
   metrics: Metrics;
   supervisor?: Partial<SupervisorOptions>;
+  /** How this node holds runs among the nodes sharing the store. */
+  ownership?: Partial<OwnershipOptions>;
+  /**
+   * Paces leases, polling and store retries: operational time, never in a
+   * run's log, so a node passes the live clock even when runs see a
+   * simulated one. Defaults to `clock`.
+   */
+  leaseClock?: Clock;
 }
 
 /**
@@ -55,9 +72,26 @@ export class Runtime {
   readonly #actors = new Map<string, RunActorHandle>();
   readonly #waiters = new Map<string, Set<() => void>>();
   readonly #recordWatchers = new Set<(record: LogRecord) => void>();
+  readonly #ownership: RunOwnership;
+  readonly #leaseClock: Clock;
+  #closing = false;
 
   constructor(deps: RuntimeDeps) {
     this.#deps = deps;
+    this.#leaseClock = deps.leaseClock ?? deps.clock;
+    this.#ownership = new RunOwnership(
+      { store: deps.store, clock: this.#leaseClock, log: deps.log },
+      { ...DEFAULT_OWNERSHIP, ...deps.ownership },
+      {
+        claimed: (runId) => {
+          this.#supervisor.supervise(runId);
+          this.#supervisor.settled(runId).then(() =>
+            this.#ownership.released(runId)
+          );
+        },
+        lost: (runId) => this.#actors.get(runId)?.stop(),
+      },
+    );
     this.#supervisor = new Supervisor(
       {
         start: (runId) => this.#startActor(runId),
@@ -73,15 +107,32 @@ export class Runtime {
     return this.#supervisor.ids.length;
   }
 
-  /** Resolves once the run no longer holds an actor on this node (it ended or was given up). */
-  async settled(runId: string): Promise<void> {
-    await this.#supervisor.settled(runId);
+  /** This node's name in run leases. */
+  get nodeId(): string {
+    return this.#ownership.nodeId;
   }
 
-  async #startActor(runId: string): Promise<RunActorHandle> {
+  #runStore(runId: string, epoch: number) {
+    return fencedRunStore(this.#deps.store, {
+      epoch,
+      clock: this.#leaseClock,
+      log: this.#deps.log,
+      onLeaseLost: () => this.#ownership.lost(runId, "append_refused"),
+      closing: () => this.#closing,
+    });
+  }
+
+  async #startActor(
+    runId: string,
+  ): Promise<RunActorHandle | { exit: Promise<{ reason: "stopped" }> }> {
+    const epoch = this.#ownership.epoch(runId);
+    // The lease is gone (taken over, or the run was dropped): nothing to run.
+    if (epoch === undefined) {
+      return { exit: Promise.resolve({ reason: "stopped" }) };
+    }
     const handle = await startRunActor(runId, {
       planner: this.#planGoal,
-      store: this.#deps.store,
+      store: this.#runStore(runId, epoch),
       executor: this.#deps.executor,
       clock: this.#deps.clock,
       log: this.#deps.log,
@@ -148,7 +199,10 @@ export class Runtime {
   }
 
   async #giveUp(runId: string, error: unknown): Promise<void> {
-    const records = await this.#deps.store.readLog(runId);
+    const epoch = this.#ownership.epoch(runId);
+    if (epoch === undefined) return;
+    const store = this.#runStore(runId, epoch);
+    const records = await store.readLog(runId);
     const state = fold(records.map(messageOf));
     if (state === undefined || isTerminal(state.status)) return;
     const failure = new AosError(
@@ -169,7 +223,7 @@ export class Runtime {
       at: this.#deps.clock.nowMs(),
     });
     const next = reduce(state, messageOf(record)).state;
-    await this.#deps.store.append([record], { status: next.status });
+    await store.append([record], { status: next.status });
     this.#observe([record], next);
   }
 
@@ -258,7 +312,9 @@ export class Runtime {
         ? { planner: goal!.planner }
         : { steps: plan.steps.length }),
     });
-    this.#supervisor.supervise(runId);
+    // Whichever node sharing the store claims it first runs it; this one
+    // looks at once, the others hear of it through the store.
+    this.#ownership.wake();
     return { run_id: runId };
   }
 
@@ -360,14 +416,16 @@ export class Runtime {
     }
   }
 
-  /** Starts an actor for every unfinished run in the store; returns how many. */
+  /**
+   * Starts holding runs: gives up the leases a previous process under this
+   * node's name held, claims unfinished runs nobody holds (up to the node's
+   * limit) and keeps claiming as runs arrive or leases expire. Returns how
+   * many runs the first claim took.
+   */
   async resumeUnfinished(): Promise<number> {
-    const runIds = await this.#deps.store.listUnfinishedRuns();
-    for (const runId of runIds) this.#supervisor.supervise(runId);
-    if (runIds.length > 0) {
-      this.#deps.log.log("info", "runs_resumed", { count: runIds.length });
-    }
-    return runIds.length;
+    const count = await this.#ownership.start();
+    if (count > 0) this.#deps.log.log("info", "runs_resumed", { count });
+    return count;
   }
 
   /** The run as clients see it, folded from its log; undefined when unknown. */
@@ -435,14 +493,46 @@ export class Runtime {
       const summary = await this.#deps.store.getRun(runId);
       if (summary === undefined || isTerminal(summary.status)) return;
       const timer = this.#deps.clock.delay(timeoutMs);
-      await Promise.race([done, timer.done]);
+      const elsewhere = this.#endedElsewhere(runId);
+      await Promise.race([done, timer.done, elsewhere.done]);
       timer.cancel();
+      elsewhere.cancel();
     } finally {
       waiters.delete(wake);
       if (waiters.size === 0 && this.#waiters.get(runId) === waiters) {
         this.#waiters.delete(runId);
       }
     }
+  }
+
+  /**
+   * Resolves when the run is final according to the store while another
+   * node holds it (this node hears only of its own runs' records).
+   */
+  #endedElsewhere(runId: string): { done: Promise<void>; cancel: () => void } {
+    let active = true;
+    let pending: { cancel: () => void } | undefined;
+    const done = (async () => {
+      while (active && !this.#closing) {
+        const delay = this.#leaseClock.delay(ELSEWHERE_POLL_MS);
+        pending = delay;
+        await delay.done;
+        if (!active || this.#actors.has(runId)) continue;
+        const summary = await this.#deps.store.getRun(runId).catch(() =>
+          undefined
+        );
+        if (summary !== undefined && isTerminal(summary.status)) return;
+      }
+      // cancelled: never resolves the race by itself
+      await new Promise<void>(() => {});
+    })();
+    return {
+      done,
+      cancel: () => {
+        active = false;
+        pending?.cancel();
+      },
+    };
   }
 
   /**
@@ -477,8 +567,13 @@ export class Runtime {
     await handle.actor.ask({ type: "CancelRequested", body: { reason } });
   }
 
-  /** Stops every actor (their runs resume on the next start) and waits for them. */
+  /**
+   * Stops every actor and waits for them; their leases are given up, so
+   * their runs resume at once on another node or on the next start.
+   */
   async close(): Promise<void> {
+    this.#closing = true;
     await this.#supervisor.shutdown((runId) => this.#actors.get(runId)?.stop());
+    await this.#ownership.close();
   }
 }

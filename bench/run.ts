@@ -4,6 +4,7 @@
  */
 import { parseArgs } from "node:util";
 import { type BenchResult, report } from "./_report.ts";
+import { clusterThroughput } from "./cluster_scenarios.ts";
 import {
   coldStart,
   skillCall,
@@ -14,6 +15,7 @@ const SCENARIOS: Record<string, () => Promise<BenchResult>> = {
   skill_call: skillCall,
   cold_start: coldStart,
   timeout_enforcement: timeoutEnforcement,
+  cluster_throughput: clusterThroughput,
 };
 
 if (import.meta.main) {

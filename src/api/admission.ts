@@ -2,9 +2,9 @@ import { AosError } from "../errors/mod.ts";
 
 /** Options of `Admission`. */
 export interface AdmissionOptions {
-  /** Runs with a live actor on this node right now. */
-  activeRuns: () => number;
-  /** Most runs the node takes on at once: active plus being accepted. */
+  /** Runs accepted and not yet finished: running, or waiting for a node to claim them. */
+  unfinishedRuns: () => Promise<number>;
+  /** Most unfinished runs a new submission may join. */
   runsActiveMax: number;
   /** What `Retry-After` advises a refused client to wait (seconds). */
   retryAfterS?: number;
@@ -12,11 +12,13 @@ export interface AdmissionOptions {
 
 /**
  * Back-pressure on submissions: a new run is refused with RUN_QUEUE_FULL
- * (429, `Retry-After`) while the node already holds `runsActiveMax` runs,
- * counting those still being accepted. Refusal happens before anything is
- * written, so a run is either refused whole or accepted and kept: nothing
- * accepted is ever dropped. Runs resumed at start are never refused, even
- * past the bound.
+ * (429, `Retry-After`) while `runsActiveMax` runs are unfinished, counting
+ * those this node is still accepting. The measure is the store's, so it is
+ * the backlog every node sharing the store works off. Refusal happens before
+ * anything is written, so a run is either refused whole or accepted and kept:
+ * nothing accepted is ever dropped. A submission racing another node's may
+ * pass the bound by the handful in flight at that moment; one node never
+ * does, because its own in-flight submissions are counted.
  */
 export class Admission {
   readonly #options: Required<AdmissionOptions>;
@@ -26,18 +28,20 @@ export class Admission {
     this.#options = { retryAfterS: 1, ...options };
   }
 
-  /** Runs `accept` unless the node is full; the slot is held while it runs. */
+  /** Runs `accept` unless the backlog is full; the slot is held while it runs. */
   async admit<T>(accept: () => Promise<T>): Promise<T> {
-    const { activeRuns, runsActiveMax, retryAfterS } = this.#options;
-    const active = activeRuns();
-    if (active + this.#accepting >= runsActiveMax) {
+    const { runsActiveMax, retryAfterS } = this.#options;
+    const unfinished = await this.#options.unfinishedRuns();
+    // A submission that finished since the count was read may be counted
+    // twice; that errs on the side of refusing, never of overfilling.
+    if (unfinished + this.#accepting >= runsActiveMax) {
       throw new AosError(
         "RUN_QUEUE_FULL",
-        `this node already runs ${active} runs (limit ${runsActiveMax}); retry later`,
+        `${unfinished} runs are unfinished (limit ${runsActiveMax}); retry later`,
         {
           details: {
             limit: runsActiveMax,
-            active,
+            unfinished,
             accepting: this.#accepting,
             retry_after_s: retryAfterS,
           },

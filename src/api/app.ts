@@ -9,6 +9,8 @@ import { errorResponse } from "./errors.ts";
 import { IDEMPOTENCY_RETENTION_MS_DEFAULT } from "./idempotency.ts";
 import { openApiDocument } from "./openapi.ts";
 import { addRunRoutes } from "./runs_routes.ts";
+import { tenantOf } from "./tenant.ts";
+import { addReplayRoutes } from "./replay_routes.ts";
 import { addSkillRoutes } from "./skills_routes.ts";
 import { calendarRoutes } from "./calendar_routes.ts";
 import type { MockCalendarService } from "../sandbox/services/calendar.ts";
@@ -89,6 +91,12 @@ export function createApp(deps: ApiDeps): Hono {
     registry,
     adminKeySha256: deps.adminKeySha256,
     nowMs: deps.nowMs,
+  });
+  addReplayRoutes(app, {
+    store,
+    registry,
+    metrics,
+    tenantOf,
   });
 
   addRunRoutes(app, {

@@ -164,18 +164,31 @@ Deno.test("Idempotency-Key: keys expire after the retention and can then be used
 Deno.test("a full node answers 429 with Retry-After and keeps every run it accepted", async () => {
   const node = await openTestNode({ config: { runsActiveMax: 3 } });
   try {
-    const answers = await Promise.all(
+    // A burst never gets past the bound.
+    const burst = await Promise.all(
       Array.from({ length: 10 }, () => submit(node, SLEEPING_PLAN)),
     );
-    const accepted = answers.filter((answer) => answer.status === 202);
-    const refused = answers.filter((answer) => answer.status !== 202);
-    assert.equal(accepted.length, 3);
-    for (const answer of refused) {
+    const accepted = burst.filter((answer) => answer.status === 202);
+    assert.ok(
+      accepted.length >= 1 && accepted.length <= 3,
+      `${accepted.length}`,
+    );
+    for (const answer of burst.filter((answer) => answer.status !== 202)) {
       assert.equal(answer.status, 429);
       assert.equal(answer.body.error?.code, "RUN_QUEUE_FULL");
       assert.equal(answer.body.error?.details.limit, 3);
       assert.equal(answer.headers.get("retry-after"), "1");
     }
+    // One at a time, submissions fill the node exactly to the bound.
+    for (;;) {
+      const answer = await submit(node, SLEEPING_PLAN);
+      if (answer.status !== 202) {
+        assert.equal(answer.body.error?.code, "RUN_QUEUE_FULL");
+        break;
+      }
+      accepted.push(answer);
+    }
+    assert.equal(accepted.length, 3);
     const acceptedIds = accepted.map((answer) => String(answer.body.run_id));
     assert.deepEqual((await runIds(node)).sort(), [...acceptedIds].sort());
     // A refused request with a key leaves the key free for its retry.
@@ -186,7 +199,6 @@ Deno.test("a full node answers 429 with Retry-After and keeps every run it accep
     const ended = acceptedIds[0]!;
     const cancel = await requestJson(node, "POST", `/v1/runs/${ended}/cancel`);
     assert.equal(cancel.status, 202);
-    await node.runtime.settled(ended);
     const retried = await submit(node, SLEEPING_PLAN, {
       "idempotency-key": "later",
     });

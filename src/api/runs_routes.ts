@@ -29,7 +29,7 @@ export interface RunRoutesDeps {
   runtime: Runtime;
   store: Store;
   nowMs: () => number;
-  /** Most runs active at once on this node (back-pressure). */
+  /** Most unfinished runs when a new one is accepted (back-pressure). */
   runsActiveMax: number;
   /** How long an `Idempotency-Key` is remembered. */
   idempotencyRetentionMs: number;
@@ -45,7 +45,7 @@ export interface RunRoutesDeps {
 export function addRunRoutes(app: Hono, deps: RunRoutesDeps): void {
   const { runtime, store } = deps;
   const admission = new Admission({
-    activeRuns: () => runtime.activeRuns,
+    unfinishedRuns: () => store.countUnfinishedRuns(),
     runsActiveMax: deps.runsActiveMax,
   });
 

@@ -10,6 +10,19 @@ export interface NodeConfig {
   host: string;
   /** Folder of the embedded store. */
   dataDir: string;
+  /**
+   * The store: the embedded SQLite under `dataDir` (`sqlite`, the default),
+   * or a shared PostgreSQL (`postgres://…`) several nodes may use at once.
+   */
+  store: string;
+  /** How this node holds runs in a shared store. */
+  ownership: {
+    /** Unique among the live nodes of one store; `local` suits one SQLite node. */
+    nodeId: string;
+    leaseMs: number;
+    pollMs: number;
+    runsMax: number;
+  };
   logLevel: LogLevel;
   /** Skill folders registered at start besides the built-in `skills-wasm/`. */
   extraSkillDirs: string[];
@@ -55,6 +68,16 @@ const configSchema = z.object({
   port: z.coerce.number().int().min(0).max(65_535),
   host: z.string().min(1),
   dataDir: z.string().min(1),
+  store: z.string().refine(
+    (value) => value === "sqlite" || /^postgres(ql)?:\/\//.test(value),
+    "the store is sqlite or a postgres:// URL",
+  ),
+  ownership: z.object({
+    nodeId: z.string().regex(/^[A-Za-z0-9_.:-]{1,128}$/),
+    leaseMs: z.coerce.number().int().min(100).max(3_600_000),
+    pollMs: z.coerce.number().int().min(10).max(600_000),
+    runsMax: z.coerce.number().int().min(1).max(100_000),
+  }),
   logLevel: z.enum(["debug", "info", "warn", "error"]),
   extraSkillDirs: z.array(z.string().min(1)),
   poolSizeMax: z.coerce.number().int().min(1).max(64),
@@ -97,6 +120,13 @@ export const DEFAULT_CONFIG: NodeConfig = {
   port: 8080,
   host: "127.0.0.1",
   dataDir: "./data",
+  store: "sqlite",
+  ownership: {
+    nodeId: "local",
+    leaseMs: 10_000,
+    pollMs: 2_000,
+    runsMax: 256,
+  },
   logLevel: "info",
   extraSkillDirs: [],
   poolSizeMax: 2,
@@ -171,12 +201,30 @@ function secretsFrom(
   return secrets;
 }
 
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === undefined || value.trim() === "" ? undefined : value.trim();
+}
+
+function hostnameOf(env: Record<string, string | undefined>): string {
+  const name = env.HOSTNAME ?? (() => {
+    try {
+      return Deno.hostname();
+    } catch {
+      return "node";
+    }
+  })();
+  return name.replace(/[^A-Za-z0-9_.-]/g, "_").slice(0, 100) || "node";
+}
+
 /**
  * Reads the node's configuration: flags win over environment variables,
  * which win over defaults. `--port`/`AOS_PORT`, `--host`/`AOS_HOST`,
  * `--data`/`AOS_DATA_DIR`, `--log-level`/`AOS_LOG_LEVEL`,
  * `--skills-dir` (repeatable)/`AOS_SKILL_DIRS` (`:`-separated),
- * `--pool-size`/`AOS_POOL_SIZE`. Throws a readable error on a bad value.
+ * `--pool-size`/`AOS_POOL_SIZE`, `--store`/`DATABASE_URL` (`sqlite` or a
+ * `postgres://` URL), `--node-id`/`AOS_NODE_ID` (default `local` on SQLite,
+ * `<hostname>-<pid>` on PostgreSQL), `--lease-ms`/`AOS_LEASE_MS`,
+ * `AOS_CLAIM_POLL_MS`, `AOS_RUNS_MAX`. Throws a readable error on a bad value.
  */
 export function loadNodeConfig(
   args: string[],
@@ -192,6 +240,9 @@ export function loadNodeConfig(
       "skills-dir": { type: "string", multiple: true },
       "pool-size": { type: "string" },
       "http-allow-loopback": { type: "string", multiple: true },
+      store: { type: "string" },
+      "node-id": { type: "string" },
+      "lease-ms": { type: "string" },
       "runs-active-max": { type: "string" },
     },
     strict: true,
@@ -201,7 +252,20 @@ export function loadNodeConfig(
     (env.AOS_SKILL_DIRS
       ? env.AOS_SKILL_DIRS.split(":").filter((dir) => dir.length > 0)
       : undefined);
+  const store = values.store ?? nonEmpty(env.DATABASE_URL) ??
+    DEFAULT_CONFIG.store;
   const result = configSchema.safeParse({
+    store,
+    ownership: {
+      nodeId: values["node-id"] ?? nonEmpty(env.AOS_NODE_ID) ??
+        (store === "sqlite"
+          ? DEFAULT_CONFIG.ownership.nodeId
+          : `${hostnameOf(env)}-${Deno.pid}`),
+      leaseMs: values["lease-ms"] ?? env.AOS_LEASE_MS ??
+        DEFAULT_CONFIG.ownership.leaseMs,
+      pollMs: env.AOS_CLAIM_POLL_MS ?? DEFAULT_CONFIG.ownership.pollMs,
+      runsMax: env.AOS_RUNS_MAX ?? DEFAULT_CONFIG.ownership.runsMax,
+    },
     port: values.port ?? env.AOS_PORT ?? DEFAULT_CONFIG.port,
     host: values.host ?? env.AOS_HOST ?? DEFAULT_CONFIG.host,
     dataDir: values.data ?? env.AOS_DATA_DIR ?? DEFAULT_CONFIG.dataDir,

@@ -19,6 +19,9 @@ export class Metrics {
   readonly skillAttemptsTotal: Counter<"skill" | "outcome">;
   readonly httpRequestsTotal: Counter<"route" | "status">;
   readonly httpRequestDurationSeconds: Histogram<"route">;
+  readonly replayTestsTotal: Counter<"status">;
+  readonly determinismViolationsTotal: Counter<"skill" | "violation_type">;
+  readonly goldenFileMismatchesTotal: Counter;
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     if (options.defaultMetrics ?? true) {
@@ -96,6 +99,26 @@ export class Metrics {
       help: "API request latency by route pattern.",
       labelNames: ["route"],
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+      registers,
+    });
+    // Replay counts here, never in the run and skill metrics above: a
+    // replayed step is not a live attempt.
+    this.replayTestsTotal = new Counter({
+      name: "nova_replay_tests_total",
+      help:
+        "Replayed logs by verdict (identical, diverged, needs_new_host_call).",
+      labelNames: ["status"],
+      registers,
+    });
+    this.determinismViolationsTotal = new Counter({
+      name: "nova_determinism_violations_total",
+      help: "Replay divergences by skill and divergence class.",
+      labelNames: ["skill", "violation_type"],
+      registers,
+    });
+    this.goldenFileMismatchesTotal = new Counter({
+      name: "nova_golden_file_mismatches_total",
+      help: "Golden log files whose replay diverged.",
       registers,
     });
   }

@@ -1,4 +1,4 @@
-import { join, resolve } from "node:path";
+import { resolve } from "node:path";
 import type { Hono } from "hono";
 import { Runtime } from "../../actors/runtime.ts";
 import type { SupervisorOptions } from "../../actors/supervisor.ts";
@@ -23,7 +23,8 @@ import { buildSkills, findSkillDirs, PROJECT_ROOT } from "../skills/build.ts";
 import { SkillRegistry } from "../skills/registry.ts";
 import { mockCalendarService } from "../sandbox/services/calendar.ts";
 import { sqlService } from "../sandbox/services/sql.ts";
-import { sha256Hex, SqliteStore, type Store } from "../store/mod.ts";
+import { openStore } from "./open_store.ts";
+import { sha256Hex, type Store } from "../store/mod.ts";
 
 /** One AOS node: store, registry, sandbox, runtime and API, wired. */
 export interface AosNode {
@@ -43,10 +44,13 @@ export interface NodeSeams {
   log?: Logger;
   store?: Store;
   supervisor?: Partial<SupervisorOptions>;
+  /** Paces leases and claim polling (the live clock otherwise). */
+  leaseClock?: Clock;
 }
 
 /**
- * Opens a node: the store (SQLite under `dataDir` unless one is given),
+ * Opens a node: the store (`config.store`: SQLite under `dataDir`, or
+ * PostgreSQL; a given one wins),
  * built-in skills from `skills-wasm/` (built first when stale) plus the
  * configured extra folders, then resumes every unfinished run.
  */
@@ -57,11 +61,7 @@ export async function openNode(
   const clock = seams.clock ?? liveClock;
   const random = seams.random ?? liveRandom;
   const log = seams.log ?? jsonLogger(config.logLevel, () => clock.nowMs());
-  let store = seams.store;
-  if (store === undefined) {
-    await Deno.mkdir(config.dataDir, { recursive: true });
-    store = SqliteStore.open(join(config.dataDir, "aos.db"));
-  }
+  const store = seams.store ?? await openStore(config);
   const registry = await SkillRegistry.open(store, {
     limits: {
       memoryMbMax: config.limits.memoryMbMax,
@@ -136,6 +136,8 @@ export async function openNode(
     random,
     log,
     metrics,
+    ownership: config.ownership,
+    leaseClock: seams.leaseClock ?? liveClock,
   });
   const app = createApp({
     calendar,

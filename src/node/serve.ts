@@ -18,6 +18,8 @@ export async function serveCommand(args: string[]): Promise<number> {
       node.log.log("info", "listening", {
         url: `http://${hostname}:${port}`,
         data_dir: config.dataDir,
+        store: config.store === "sqlite" ? "sqlite" : "postgres",
+        node: config.ownership.nodeId,
       });
     },
   }, node.app.fetch);

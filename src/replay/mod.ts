@@ -1,10 +1,33 @@
-/** Replay: re-execute recorded runs and certify their outputs byte for byte. */
-export { formatReport } from "./format.ts";
-export { DirectoryModules } from "./modules.ts";
+/** Replay: re-execute recorded runs, report divergences, certify outputs. */
+export {
+  type Certificate,
+  type CertifiedLog,
+  compareCertificate,
+  makeCertificate,
+  readCertificate,
+  type ReplayedLog,
+} from "./certificate.ts";
 export {
   type Divergence,
-  type DivergenceReason,
-  parseLogLines,
-  replayLog,
+  DIVERGENCE_CLASSES,
+  type DivergenceClass,
+  type HostCallConcerned,
   type ReplayReport,
-} from "./replay.ts";
+} from "./divergence.ts";
+export {
+  candidatePin,
+  dryRunLog,
+  type DryRunReport,
+  type DryRunVerdict,
+} from "./dry_run.ts";
+export { formatDivergence, formatReport } from "./format.ts";
+export { jsonDiff, type JsonDifference } from "./json_diff.ts";
+export {
+  DirectoryModules,
+  type ModuleCatalog,
+  registryModules,
+  type ReplayModules,
+} from "./modules.ts";
+export { parseLogLines, replayLog, type ReplayOptions } from "./replay.ts";
+export { countReplay, replayMetricsText } from "./replay_metrics.ts";
+export { replaySandbox } from "./replay_sandbox.ts";

@@ -2,11 +2,11 @@ import {
   messageOf,
   pinLabel,
   type RunMessage,
+  type SkillPin,
 } from "../../actors/run_messages.ts";
 import type { StepExecutor, StepOutcome } from "../../actors/run_actor.ts";
 import { reduce, type RunState } from "../../actors/run_reducer.ts";
 import { pinFor, planStep } from "../../actors/run_state.ts";
-import { replayPort } from "../sandbox/mod.ts";
 import {
   canonicalJson,
   type Json,
@@ -14,38 +14,23 @@ import {
   recordFromLine,
   verifyChain,
 } from "../store/mod.ts";
+import {
+  type Divergence,
+  divergence,
+  type ReplayReport,
+} from "./divergence.ts";
+import { replayHostCalls } from "./host_call_check.ts";
+import type { ModuleCatalog } from "./modules.ts";
 
-/** Why a replay stopped agreeing with the log. */
-export type DivergenceReason =
-  | "chain_broken"
-  | "record_invalid"
-  | "decision_changed"
-  | "output_changed"
-  | "host_call_changed"
-  | "host_calls_unused";
-
-/** The first record where re-execution and the log disagree. */
-export interface Divergence {
-  /** Position of the record in the log (0-based; equals its seq). */
-  index: number;
-  type: string;
-  reason: DivergenceReason;
-  step: string | null;
-  /** The pinned module, `name@version#sha256`, when a step is concerned. */
-  skill: string | null;
-  message: string;
-  expected: Json;
-  actual: Json;
-}
-
-/** The verdict on one log. */
-export interface ReplayReport {
-  run_id: string;
-  records: number;
-  /** Hash of the last record. */
-  digest: string;
-  verdict: "identical" | "diverged";
-  divergence: Divergence | null;
+/** Options of `replayLog`. */
+export interface ReplayOptions {
+  /**
+   * Upgrade dry-run: steps of the skill this pin names run this module
+   * instead of the pinned one. The log is only read, never changed.
+   */
+  candidate?: SkillPin;
+  /** Lets a `skill_bytes_changed` report name the bytes replay found instead. */
+  catalog?: ModuleCatalog;
 }
 
 // Failures caused by the environment, not by the skill's logic: the recorded
@@ -57,6 +42,14 @@ const ENVIRONMENTAL = new Set([
   "INTERNAL",
 ]);
 
+/** Where records of the log are, to point a divergence at the right one. */
+interface Positions {
+  /** step → index of its latest StepStarted. */
+  started: Map<string, number>;
+  /** `step/attempt/call` → index of the HostCall record. */
+  hostCalls: Map<string, number>;
+}
+
 /**
  * Re-executes a recorded run and certifies it: the hash chain holds, the
  * reducer takes the same decisions, and every step, run against the pinned
@@ -67,40 +60,41 @@ const ENVIRONMENTAL = new Set([
 export async function replayLog(
   records: readonly LogRecord[],
   executor: StepExecutor,
+  options: ReplayOptions = {},
 ): Promise<ReplayReport> {
   const last = records[records.length - 1];
-  const report = (divergence: Divergence | null): ReplayReport => ({
+  const report = (found: Divergence | null): ReplayReport => ({
     run_id: records[0]?.run_id ?? "",
     records: records.length,
     digest: last?.hash ?? "",
-    verdict: divergence === null ? "identical" : "diverged",
-    divergence,
+    verdict: found === null ? "identical" : "diverged",
+    divergence: found,
   });
   const broken = verifyChain(records);
   if (broken !== undefined) {
-    return report({
+    return report(divergence({
+      class: "chain_broken",
       index: broken.index,
       type: records[broken.index]!.type,
-      reason: "chain_broken",
-      step: null,
-      skill: null,
       message: `record ${broken.index}: ${broken.reason} does not match`,
       expected: broken.expected,
       actual: broken.actual,
-    });
+    }));
   }
+  const positions: Positions = { started: new Map(), hostCalls: new Map() };
   let state: RunState | undefined;
   let decision: RunMessage | undefined;
   for (let index = 0; index < records.length; index++) {
     const record = records[index]!;
-    const divergence = await checkRecord(
-      record,
-      index,
-      state,
-      decision,
-      executor,
-    );
-    if (divergence !== null) return report(divergence);
+    const found = decision !== undefined
+      ? checkDecision(record, index, decision)
+      : await checkStep(records, index, state, {
+        executor,
+        positions,
+        options,
+      });
+    if (found !== null) return report(found);
+    note(record, index, positions);
     decision = undefined;
     try {
       const reduction = reduce(state, messageOf(record));
@@ -109,65 +103,82 @@ export async function replayLog(
         if (effect.kind === "AppendMessage") decision = effect.message;
       }
     } catch (error) {
-      return report(invalid(record, index, error));
+      return report(divergence({
+        class: "record_invalid",
+        index,
+        type: record.type,
+        message: error instanceof Error ? error.message : String(error),
+        expected: null,
+        actual: { type: record.type, body: record.body },
+      }));
     }
   }
   if (decision !== undefined) {
-    return report({
+    return report(divergence({
+      class: "plan_changed",
       index: records.length,
       type: decision.type,
-      reason: "decision_changed",
-      step: null,
-      skill: null,
       message: `the log ends where the run decides ${decision.type}`,
       expected: null,
-      actual: { type: decision.type, body: decision.body as unknown as Json },
-    });
+      actual: messageJson(decision),
+    }));
   }
   return report(null);
 }
 
-function invalid(record: LogRecord, index: number, error: unknown): Divergence {
-  return {
-    index,
-    type: record.type,
-    reason: "record_invalid",
-    step: null,
-    skill: null,
-    message: error instanceof Error ? error.message : String(error),
-    expected: null,
-    actual: { type: record.type, body: record.body },
-  };
+function note(record: LogRecord, index: number, positions: Positions): void {
+  const body = record.body as Record<string, Json>;
+  if (record.type === "StepStarted") {
+    positions.started.set(String(body.step), index);
+  } else if (record.type === "HostCall") {
+    positions.hostCalls.set(
+      `${body.step}/${body.attempt}/${body.index}`,
+      index,
+    );
+  }
 }
 
-async function checkRecord(
+function messageJson(message: RunMessage): Json {
+  return { type: message.type, body: message.body as unknown as Json };
+}
+
+// The reducer took a decision on the previous record; the log must hold
+// exactly that decision next.
+function checkDecision(
   record: LogRecord,
   index: number,
+  decision: RunMessage,
+): Divergence | null {
+  const expected = { type: record.type, body: record.body };
+  const actual = messageJson(decision);
+  if (canonicalJson(expected) === canonicalJson(actual)) return null;
+  return divergence({
+    class: "plan_changed",
+    index,
+    type: record.type,
+    step: typeof record.body.step === "string" ? record.body.step : null,
+    message: decision.type === record.type
+      ? `the run decides ${decision.type} with other content than the log records`
+      : `the run decides ${decision.type} here, but the log holds ${record.type}`,
+    expected,
+    actual,
+  });
+}
+
+interface StepContext {
+  executor: StepExecutor;
+  positions: Positions;
+  options: ReplayOptions;
+}
+
+// A step outcome in the log: run the step again and compare.
+async function checkStep(
+  records: readonly LogRecord[],
+  index: number,
   state: RunState | undefined,
-  decision: RunMessage | undefined,
-  executor: StepExecutor,
+  context: StepContext,
 ): Promise<Divergence | null> {
-  if (decision !== undefined) {
-    const expected = {
-      type: decision.type,
-      body: decision.body as unknown as Json,
-    };
-    const actual = { type: record.type, body: record.body };
-    if (canonicalJson(expected) !== canonicalJson(actual)) {
-      return {
-        index,
-        type: record.type,
-        reason: "decision_changed",
-        step: null,
-        skill: null,
-        message:
-          `the run decides ${decision.type} here, but the log holds ${record.type}`,
-        expected,
-        actual,
-      };
-    }
-    return null;
-  }
+  const record = records[index]!;
   if (
     (record.type !== "StepSucceeded" && record.type !== "StepFailed") ||
     state === undefined
@@ -181,48 +192,70 @@ async function checkRecord(
   if (
     recordedError !== undefined && ENVIRONMENTAL.has(String(recordedError.code))
   ) return null;
-  const pin = pinFor(state, planStep(state, stepId), step.fallback);
-  let served = 0;
-  const outcome = await executor.execute({
-    run_id: state.run_id,
-    step: stepId,
-    attempt: step.attempt,
-    pin,
-    input: step.input,
-    hostCalls: replayPort(step.host_calls, () => served++),
-  });
-  const base = { index, type: record.type, step: stepId, skill: pinLabel(pin) };
-  if (!outcome.ok && outcome.error.code === "HOST_CALL_MISMATCH") {
-    return {
+  const pinned = pinFor(state, planStep(state, stepId), step.fallback);
+  const candidate = context.options.candidate;
+  const pin = candidate !== undefined && candidate.name === pinned.name
+    ? candidate
+    : pinned;
+  const { outcome, finding } = await replayHostCalls(
+    step.host_calls,
+    (hostCalls) =>
+      context.executor.execute({
+        run_id: state.run_id,
+        step: stepId,
+        attempt: step.attempt,
+        pin,
+        input: step.input,
+        hostCalls,
+      }),
+  );
+  const base = { step: stepId, attempt: step.attempt, skill: pinLabel(pin) };
+  if (!outcome.ok && outcome.error.code === "SKILL_MODULE_MISSING") {
+    const at = context.positions.started.get(stepId) ?? index;
+    const found = await context.options.catalog?.sha256sOf(
+      pin.name,
+      pin.version,
+    );
+    return divergence({
       ...base,
-      reason: "host_call_changed",
-      message: outcome.error.message,
-      expected: (outcome.error.details.expected ?? null) as Json,
-      actual: (outcome.error.details.actual ?? outcome.error.details) as Json,
-    };
+      class: "skill_bytes_changed",
+      index: at,
+      type: records[at]!.type,
+      message: found === undefined || found.length === 0
+        ? `no module ${pin.name}@${pin.version} with the pinned bytes, nor any other, is available`
+        : `the module available for ${pin.name}@${pin.version} is not the pinned one`,
+      expected: { name: pin.name, version: pin.version, sha256: pin.sha256 },
+      actual: {
+        name: pin.name,
+        version: pin.version,
+        sha256: found?.[0] ?? null,
+      },
+    });
+  }
+  if (finding !== null) {
+    const at = context.positions.hostCalls.get(
+      `${stepId}/${step.attempt}/${finding.position}`,
+    ) ?? index;
+    return divergence({
+      ...base,
+      ...finding,
+      index: at,
+      type: records[at]!.type,
+      message: `step ${stepId}: ${finding.message}`,
+    });
   }
   const expected = recordedOutcome(record);
   const actual = outcomeJson(outcome);
-  if (canonicalJson(expected) !== canonicalJson(actual)) {
-    return {
-      ...base,
-      reason: "output_changed",
-      message: `step ${stepId} gives another outcome`,
-      expected,
-      actual,
-    };
-  }
-  if (served !== step.host_calls.length) {
-    return {
-      ...base,
-      reason: "host_calls_unused",
-      message:
-        `step ${stepId} used ${served} of ${step.host_calls.length} recorded host calls`,
-      expected: step.host_calls.length,
-      actual: served,
-    };
-  }
-  return null;
+  if (canonicalJson(expected) === canonicalJson(actual)) return null;
+  return divergence({
+    ...base,
+    class: "output_changed",
+    index,
+    type: record.type,
+    message: `step ${stepId} gives another outcome`,
+    expected,
+    actual,
+  });
 }
 
 function recordedOutcome(record: LogRecord): Json {

@@ -35,6 +35,25 @@ export function sequenceConflict(
   );
 }
 
+/** The error of a fenced append whose lease another node has taken over. */
+export function leaseLost(
+  runId: string,
+  heldEpoch: number,
+  currentEpoch: number,
+): AosError {
+  return new AosError(
+    "STORE_LEASE_LOST",
+    `run ${runId}: append refused, the lease at epoch ${heldEpoch} was taken over (epoch ${currentEpoch})`,
+    {
+      details: {
+        run_id: runId,
+        held_epoch: heldEpoch,
+        current_epoch: currentEpoch,
+      },
+    },
+  );
+}
+
 /**
  * The error of a run creation whose idempotency claim is no longer pending:
  * it outlived its lock and another request took the key over.

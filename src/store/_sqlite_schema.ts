@@ -49,9 +49,18 @@ export const SQLITE_MIGRATIONS: readonly { version: number; sql: string }[] = [
     `,
   },
   {
+    // Run ownership: a lease (holder, expiry) and the epoch that fences appends.
+    version: 3,
+    sql: `
+      ALTER TABLE runs ADD COLUMN lease_owner TEXT NOT NULL DEFAULT '';
+      ALTER TABLE runs ADD COLUMN lease_epoch INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE runs ADD COLUMN lease_expires_at INTEGER NOT NULL DEFAULT 0;
+    `,
+  },
+  {
     // The skill filter of listRuns, and Idempotency-Key of POST /v1/runs.
     // Existing runs get their skills from the pins of their first record.
-    version: 3,
+    version: 4,
     sql: `
       CREATE TABLE run_skills (
         skill TEXT NOT NULL,

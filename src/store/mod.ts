@@ -21,8 +21,12 @@ export {
   verifyChain,
 } from "./record.ts";
 export { SqliteStore, type SqliteStoreOptions } from "./sqlite_store.ts";
+export { PostgresStore, type PostgresStoreOptions } from "./postgres_store.ts";
+export { migratePostgres } from "./postgres_migrate.ts";
 export {
   isTerminal,
+  type Lease,
+  type LeaseTiming,
   type RunListQuery,
   type RunPage,
   type RunStatus,

@@ -4,9 +4,12 @@ import { decodeCursor, encodeCursor } from "./_cursor.ts";
 import type { LogRecord } from "./record.ts";
 import { recordFromLine, recordToLine } from "./record.ts";
 import { SQLITE_MIGRATIONS } from "./_sqlite_schema.ts";
+import { SqliteLeases } from "./_sqlite_leases.ts";
 import type {
   IdempotencyClaim,
   IdempotencyEntry,
+  Lease,
+  LeaseTiming,
   RunListQuery,
   RunMeta,
   RunPage,
@@ -15,9 +18,11 @@ import type {
   SkillRecord,
   Store,
 } from "./store.ts";
+import { isTerminal } from "./store.ts";
 import {
   assertConsecutive,
   idempotencyClaimLost,
+  leaseLost,
   sequenceConflict,
 } from "./_append_checks.ts";
 
@@ -47,6 +52,8 @@ type Row = Record<string, unknown>;
 export class SqliteStore implements Store {
   readonly #db: DatabaseSync;
   readonly #statements = new Map<string, StatementSync>();
+  readonly #leases = new SqliteLeases((sql) => this.#statement(sql));
+  readonly #runnableListeners = new Set<() => void>();
 
   private constructor(db: DatabaseSync) {
     this.#db = db;
@@ -146,7 +153,12 @@ export class SqliteStore implements Store {
           if (Number(completed.changes) !== 1) throw idempotencyClaimLost(key);
         }
       })
-    );
+    ).then(() => this.#runnable());
+  }
+
+  /** Wakes this process's listeners; other processes on the file poll. */
+  #runnable(): void {
+    for (const listener of this.#runnableListeners) queueMicrotask(listener);
   }
 
   claimIdempotencyKey(
@@ -199,19 +211,23 @@ export class SqliteStore implements Store {
 
   append(
     records: readonly LogRecord[],
-    options: { status?: RunStatus } = {},
+    options: { status?: RunStatus; epoch?: number } = {},
   ): Promise<void> {
     return settle(() =>
       this.#transaction(() => {
         const first = assertConsecutive(records);
         const last = records[records.length - 1]!;
         const head = this.#statement(
-          "SELECT last_seq, digest FROM runs WHERE run_id = ?",
+          "SELECT last_seq, digest, lease_epoch FROM runs WHERE run_id = ?",
         ).get(first.run_id) as Row | undefined;
         if (head === undefined) {
           throw new AosError("RUN_NOT_FOUND", `run ${first.run_id} not found`, {
             details: { run_id: first.run_id },
           });
+        }
+        const epoch = Number(head.lease_epoch);
+        if (options.epoch !== undefined && options.epoch !== epoch) {
+          throw leaseLost(first.run_id, options.epoch, epoch);
         }
         const nextSeq = Number(head.last_seq) + 1;
         if (first.seq !== nextSeq || first.prev !== head.digest) {
@@ -227,8 +243,54 @@ export class SqliteStore implements Store {
           options.status ?? null,
           first.run_id,
         );
+        if (options.status !== undefined && isTerminal(options.status)) {
+          this.#statement(
+            "UPDATE runs SET lease_owner = '', lease_expires_at = 0 WHERE run_id = ?",
+          ).run(first.run_id);
+        }
       })
     );
+  }
+
+  claimRuns(
+    owner: string,
+    options: LeaseTiming & { limit: number },
+  ): Promise<Lease[]> {
+    return settle(() =>
+      this.#transaction(() => this.#leases.claim(owner, options))
+    );
+  }
+
+  renewLeases(
+    owner: string,
+    leases: readonly { run_id: string; epoch: number }[],
+    timing: LeaseTiming,
+  ): Promise<Lease[]> {
+    return settle(() =>
+      this.#transaction(() => this.#leases.renew(owner, leases, timing))
+    );
+  }
+
+  releaseLease(lease: { run_id: string; epoch: number }): Promise<void> {
+    return settle(() => this.#transaction(() => this.#leases.release(lease)))
+      .then(() => this.#runnable());
+  }
+
+  releaseLeases(owner: string): Promise<void> {
+    return settle(() => this.#transaction(() => this.#leases.releaseAll(owner)))
+      .then((released) => {
+        if (released > 0) this.#runnable();
+      });
+  }
+
+  getLease(runId: string): Promise<Lease | undefined> {
+    return settle(() => this.#leases.get(runId));
+  }
+
+  onRunnable(listener: () => void): () => void {
+    const once = () => listener();
+    this.#runnableListeners.add(once);
+    return () => this.#runnableListeners.delete(once);
   }
 
   readLog(
@@ -296,6 +358,13 @@ export class SqliteStore implements Store {
     };
   }
 
+  countUnfinishedRuns(): Promise<number> {
+    const row = this.#statement(
+      "SELECT COUNT(*) AS count FROM runs WHERE status = 'running'",
+    ).get() as Row;
+    return Promise.resolve(Number(row.count));
+  }
+
   listUnfinishedRuns(): Promise<string[]> {
     const rows = this.#statement(
       "SELECT run_id FROM runs WHERE status = 'running' ORDER BY created_at, run_id",
@@ -357,6 +426,7 @@ export class SqliteStore implements Store {
   }
 
   close(): Promise<void> {
+    this.#runnableListeners.clear();
     this.#statements.clear();
     if (this.#db.isOpen) this.#db.close();
     return Promise.resolve();

@@ -112,6 +112,30 @@ export interface SkillRecord {
 }
 
 /**
+ * A node's hold on a run. Only the holder of the current `epoch` may append
+ * to the run: a node that lost its lease (it stalled past `expires_at` and
+ * another node claimed the run) has its appends refused by the store with
+ * `STORE_LEASE_LOST`, whatever the node believes.
+ */
+export interface Lease {
+  run_id: string;
+  /** The node holding the run. */
+  owner: string;
+  /** Grows by one at every claim; appends are fenced by it. */
+  epoch: number;
+  /** Until when the lease holds unless renewed (ms since the epoch). */
+  expires_at: number;
+}
+
+/** What a lease operation is told about time and duration. */
+export interface LeaseTiming {
+  /** The claimer's clock now (ms). */
+  nowMs: number;
+  /** How long the lease holds from `nowMs` without a renewal. */
+  leaseMs: number;
+}
+
+/**
  * Everything AOS keeps durably. Implementations (SQLite, PostgreSQL) pass
  * the one conformance suite in `store_contract.ts`.
  *
@@ -125,11 +149,14 @@ export interface Store {
   createRun(first: LogRecord, meta: RunMeta): Promise<void>;
   /**
    * Appends consecutive records of one run atomically, and sets the run's
-   * status in the same transaction when `status` is given.
+   * status in the same transaction when `status` is given. With `epoch`, the
+   * append is fenced: refused with `STORE_LEASE_LOST` (nothing written)
+   * unless the run's lease epoch is still `epoch`. A final status ends the
+   * run's lease.
    */
   append(
     records: readonly LogRecord[],
-    options?: { status?: RunStatus },
+    options?: { status?: RunStatus; epoch?: number },
   ): Promise<void>;
   /** The run's records from `fromSeq` (default 0), in order. */
   readLog(runId: string, options?: { fromSeq?: number }): Promise<LogRecord[]>;
@@ -152,6 +179,46 @@ export interface Store {
   ): Promise<void>;
   /** Ids of every run that has not reached a final status, oldest first. */
   listUnfinishedRuns(): Promise<string[]>;
+  /** How many runs have not reached a final status (the back-pressure measure). */
+  countUnfinishedRuns(): Promise<number>;
+  /**
+   * Claims up to `limit` running runs that no node holds (never leased,
+   * released, or whose lease expired), oldest first, for `owner`: each
+   * claim raises the run's epoch. Concurrent claimers never get the same
+   * run. Runs `owner` holds already are left alone (see `releaseLeases`).
+   */
+  claimRuns(
+    owner: string,
+    options: LeaseTiming & { limit: number },
+  ): Promise<Lease[]>;
+  /**
+   * Extends the leases `owner` still holds at the given epochs; returns the
+   * renewed ones. A lease missing from the answer was lost.
+   */
+  renewLeases(
+    owner: string,
+    leases: readonly { run_id: string; epoch: number }[],
+    timing: LeaseTiming,
+  ): Promise<Lease[]>;
+  /** Gives a lease up (when it is still at `epoch`) so another node may claim the run at once. */
+  releaseLease(lease: { run_id: string; epoch: number }): Promise<void>;
+  /**
+   * Gives up every lease `owner` holds: a node starting under a stable name
+   * releases what its previous process held, then claims as usual.
+   */
+  releaseLeases(owner: string): Promise<void>;
+  /**
+   * The lease of a run; undefined for an unknown run. A run nobody ever
+   * claimed, or one released, has no `owner` (empty string).
+   */
+  getLease(runId: string): Promise<Lease | undefined>;
+  /**
+   * Calls `listener` whenever a run may have become claimable (a new run, a
+   * released lease), also when another process sharing the store caused it.
+   * Best effort: a missed wake-up is covered by polling `claimRuns`.
+   * Returns a function that stops listening.
+   */
+  onRunnable(listener: () => void): () => void;
   /** Stores module bytes under their sha256 (a no-op when already stored). */
   putModule(sha256: string, bytes: Uint8Array): Promise<void>;
   getModule(sha256: string): Promise<Uint8Array | undefined>;

@@ -269,6 +269,7 @@ export function storeContract(name: string, factory: StoreFactory): void {
       if (id === "b") await store.append([log[1]!], { status: "failed" });
     }
     assert.deepEqual(await store.listUnfinishedRuns(), ["a", "c"]);
+    assert.equal(await store.countUnfinishedRuns(), 2);
     const running = await store.listRuns({ limit: 10, status: "failed" });
     assert.deepEqual(running.runs.map((run) => run.run_id), ["b"]);
   });
@@ -307,5 +308,149 @@ export function storeContract(name: string, factory: StoreFactory): void {
       },
     ]);
     assert.equal(await store.ping(), true);
+  });
+
+  const timing = (nowMs: number) => ({ nowMs, leaseMs: 100 });
+
+  test("claimRuns() hands out running runs oldest first and raises the epoch", async (store) => {
+    for (let index = 0; index < 4; index++) {
+      const log = fakeLog(`r${index}`, 1, 1000 + index);
+      await store.createRun(log[0]!, { tenant: "t" });
+      if (index === 1) await store.append([log[1]!], { status: "succeeded" });
+    }
+    const first = await store.claimRuns("a", { ...timing(5000), limit: 2 });
+    assert.deepEqual(first, [
+      { run_id: "r0", owner: "a", epoch: 1, expires_at: 5100 },
+      { run_id: "r2", owner: "a", epoch: 1, expires_at: 5100 },
+    ]);
+    const rest = await store.claimRuns("b", { ...timing(5000), limit: 10 });
+    assert.deepEqual(rest.map((lease) => lease.run_id), ["r3"]);
+    assert.deepEqual(
+      await store.claimRuns("c", { ...timing(5099), limit: 10 }),
+      [],
+    );
+    assert.deepEqual(await store.getLease("r2"), first[1]);
+    assert.equal(await store.getLease("missing"), undefined);
+  });
+
+  test("concurrent claimers never get the same run", async (store, second) => {
+    const other = await second();
+    try {
+      const ids = Array.from({ length: 12 }, (_, index) => `r${index}`);
+      for (const id of ids) {
+        await store.createRun(fakeLog(id, 0)[0]!, { tenant: "t" });
+      }
+      const claims = await Promise.all([
+        store.claimRuns("a", { ...timing(1), limit: 7 }),
+        other.claimRuns("b", { ...timing(1), limit: 7 }),
+        store.claimRuns("c", { ...timing(1), limit: 7 }),
+      ]);
+      const claimed = claims.flat().map((lease) => lease.run_id);
+      assert.equal(
+        new Set(claimed).size,
+        claimed.length,
+        "a run claimed twice",
+      );
+      assert.deepEqual([...claimed].sort(), [...ids].sort());
+    } finally {
+      await other.close();
+    }
+  });
+
+  test("an expired lease passes to another node, and the old holder's appends are refused", async (store) => {
+    const log = fakeLog("r1", 3);
+    await store.createRun(log[0]!, { tenant: "t" });
+    const [mine] = await store.claimRuns("a", { ...timing(1000), limit: 1 });
+    assert.equal(mine?.epoch, 1);
+    await store.append([log[1]!], { epoch: 1 });
+    assert.deepEqual(
+      await store.claimRuns("b", { ...timing(1099), limit: 1 }),
+      [],
+    );
+    const [theirs] = await store.claimRuns("b", { ...timing(1100), limit: 1 });
+    assert.deepEqual(theirs, {
+      run_id: "r1",
+      owner: "b",
+      epoch: 2,
+      expires_at: 1200,
+    });
+    await assert.rejects(
+      () => store.append([log[2]!], { epoch: 1 }),
+      assertCode("STORE_LEASE_LOST"),
+    );
+    assert.deepEqual(
+      await store.renewLeases("a", [{ run_id: "r1", epoch: 1 }], timing(1101)),
+      [],
+    );
+    assert.equal(
+      (await store.getRun("r1"))?.last_seq,
+      1,
+      "a refused append wrote",
+    );
+    await store.append([log[2]!], { epoch: 2 });
+    await store.append([log[3]!], { epoch: 2, status: "succeeded" });
+    assert.deepEqual(await store.readLog("r1"), log);
+    assert.equal(
+      (await store.getLease("r1"))?.owner,
+      "",
+      "a finished run keeps its lease",
+    );
+  });
+
+  test("renewLeases() extends held leases; releaseLease() frees one at once", async (store) => {
+    for (const id of ["a1", "a2"]) {
+      await store.createRun(fakeLog(id, 0)[0]!, { tenant: "t" });
+    }
+    const held = await store.claimRuns("a", { ...timing(1000), limit: 2 });
+    const renewed = await store.renewLeases("a", held, timing(1090));
+    assert.deepEqual(
+      renewed.map((lease) => [lease.run_id, lease.epoch, lease.expires_at]),
+      [
+        ["a1", 1, 1190],
+        ["a2", 1, 1190],
+      ],
+    );
+    assert.deepEqual(
+      await store.claimRuns("b", { ...timing(1150), limit: 5 }),
+      [],
+    );
+    // an expired lease nobody took is still the holder's to renew
+    assert.equal((await store.renewLeases("a", held, timing(5000))).length, 2);
+    await store.releaseLease({ run_id: "a1", epoch: 1 });
+    await store.releaseLease({ run_id: "a2", epoch: 7 }); // a stale release does nothing
+    const taken = await store.claimRuns("b", { ...timing(5001), limit: 5 });
+    assert.deepEqual(taken.map((lease) => [lease.run_id, lease.epoch]), [[
+      "a1",
+      2,
+    ]]);
+  });
+
+  test("claimRuns() leaves the claimer's own leases alone until releaseLeases()", async (store) => {
+    for (const id of ["x", "y"]) {
+      await store.createRun(fakeLog(id, 0)[0]!, { tenant: "t" });
+    }
+    await store.claimRuns("node", { ...timing(1000), limit: 5 });
+    assert.deepEqual(
+      await store.claimRuns("node", { ...timing(9000), limit: 5 }),
+      [],
+    );
+    await store.releaseLeases("node");
+    const again = await store.claimRuns("node", { ...timing(9000), limit: 5 });
+    assert.deepEqual(again.map((lease) => [lease.run_id, lease.epoch]), [[
+      "x",
+      2,
+    ], ["y", 2]]);
+  });
+
+  test("onRunnable() hears about new runs", async (store) => {
+    let heard!: () => void;
+    const woken = new Promise<void>((resolve) => heard = resolve);
+    const stop = store.onRunnable(() => heard());
+    try {
+      await store.createRun(fakeLog("new", 0)[0]!, { tenant: "t" });
+      await woken;
+    } finally {
+      stop();
+    }
   });
 }

@@ -1,64 +1,21 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { liveClock, liveRandom } from "../../src/deps/mod.ts";
+import { parseLogLines, replayLog } from "../../src/replay/mod.ts";
+import type { Sandbox } from "../../src/sandbox/mod.ts";
+import { PROJECT_ROOT } from "../../src/skills/build.ts";
+import { recordToLine } from "../../src/store/mod.ts";
 import {
-  DirectoryModules,
-  parseLogLines,
-  replayLog,
-} from "../../src/replay/mod.ts";
-import { Sandbox } from "../../src/sandbox/mod.ts";
-import { findSkillDirs, PROJECT_ROOT } from "../../src/skills/build.ts";
-import {
-  emptyHead,
-  headAfter,
-  type LogRecord,
-  recordToLine,
-  sealRecord,
-} from "../../src/store/mod.ts";
-
-const GOLDEN = join(PROJECT_ROOT, "tests", "golden");
-
-function golden(name: string): LogRecord[] {
-  return parseLogLines(
-    Deno.readTextFileSync(join(GOLDEN, `${name}.jsonl`)),
-    name,
-  );
-}
-
-/** Re-seals records from `from` on, as a forger who recomputes hashes would. */
-function reseal(records: LogRecord[], from: number): LogRecord[] {
-  const out = records.slice(0, from);
-  for (const record of records.slice(from)) {
-    const previous = out[out.length - 1];
-    const head = previous === undefined
-      ? emptyHead(record.run_id)
-      : headAfter(previous);
-    out.push(
-      sealRecord(head, {
-        type: record.type,
-        body: record.body,
-        at: record.at,
-      }),
-    );
-  }
-  return out;
-}
+  GOLDEN,
+  golden,
+  reseal,
+  skillModules,
+  withReplaySandbox,
+} from "./_kit.ts";
 
 async function withSandbox<T>(
   work: (sandbox: Sandbox) => Promise<T>,
 ): Promise<T> {
-  const sandbox = new Sandbox({
-    modules: new DirectoryModules(
-      findSkillDirs(PROJECT_ROOT, { fixtures: true }),
-    ),
-    clock: liveClock,
-    random: liveRandom,
-  });
-  try {
-    return await work(sandbox);
-  } finally {
-    await sandbox.close();
-  }
+  return await withReplaySandbox(skillModules(), work);
 }
 
 Deno.test("every golden log replays byte-identically", async () => {
@@ -123,7 +80,7 @@ Deno.test("replay re-executes skills: a forged output with valid hashes is caugh
   const report = await withSandbox((sandbox) => replayLog(forged, sandbox));
   assert.equal(report.verdict, "diverged");
   assert.equal(report.divergence?.index, index);
-  assert.equal(report.divergence?.reason, "output_changed");
+  assert.equal(report.divergence?.class, "output_changed");
   assert.equal(report.divergence?.step, "extract");
   assert.match(
     String(report.divergence?.skill),
@@ -150,7 +107,7 @@ Deno.test("replay serves recorded host answers: an edited answer changes the re-
   const report = await withSandbox((sandbox) =>
     replayLog(reseal(edited, index), sandbox)
   );
-  assert.equal(report.divergence?.reason, "output_changed");
+  assert.equal(report.divergence?.class, "output_changed");
   assert.equal(report.divergence?.step, "stamp");
   assert.equal(
     (report.divergence?.actual as { output: { now_ms: number } }).output.now_ms,
@@ -169,7 +126,7 @@ Deno.test("replay catches a changed decision: a log that skips a step", async ()
     replayLog(reseal(edited, started), sandbox)
   );
   assert.equal(report.divergence?.index, started);
-  assert.equal(report.divergence?.reason, "decision_changed");
+  assert.equal(report.divergence?.class, "plan_changed");
 });
 
 Deno.test("replay needs the pinned module: another build of the skill is not silently used", async () => {
@@ -193,8 +150,12 @@ Deno.test("replay needs the pinned module: another build of the skill is not sil
     replayLog(parseLogLines(text, "forged"), sandbox)
   );
   assert.equal(report.verdict, "diverged");
+  assert.equal(report.divergence?.class, "skill_bytes_changed");
   assert.equal(
-    (report.divergence?.actual as { code: string }).code,
-    "SKILL_MODULE_MISSING",
+    report.divergence?.index,
+    forged.findIndex((record) => record.type === "StepStarted"),
   );
+  assert.deepEqual(report.divergence?.diff, [
+    { path: "/sha256", op: "changed", expected: "f".repeat(64), actual: null },
+  ]);
 });

@@ -45,6 +45,14 @@ export interface TestPostgres extends AsyncDisposable {
    * the `DATABASE_URL` server. Safe to call twice.
    */
   stop(): Promise<void>;
+  /**
+   * A local server only: stops it at once, as a crash would (`pg_ctl stop
+   * -m immediate`); connections drop and new ones are refused until
+   * `startAgain()`. Undefined on a `DATABASE_URL` server.
+   */
+  crash?: () => Promise<void>;
+  /** Starts a crashed local server again on the same port and waits until it is ready. */
+  startAgain?: () => Promise<void>;
 }
 
 /** Options of `startTestPostgres`. */
@@ -54,6 +62,13 @@ export interface StartTestPostgresOptions {
    * whose role may create databases; defaults to `DATABASE_URL`.
    */
   serverUrl?: string | undefined;
+  /** Always start a local server (a test that crashes and restarts it). */
+  local?: boolean;
+  /**
+   * Keep `synchronous_commit` on, so a commit survives `crash()` (the
+   * default turns it off for speed: a crash may lose the last commits).
+   */
+  durableCommits?: boolean;
   /** Attempts of the readiness probe, one every `probeIntervalMs` (default 400). */
   probeAttemptsMax?: number;
   /** Pause between readiness probes (default 25 ms). */
@@ -64,6 +79,7 @@ export interface StartTestPostgresOptions {
 export async function startTestPostgres(
   options: StartTestPostgresOptions = {},
 ): Promise<TestPostgres> {
+  if (options.local) return await localServer(options);
   const serverUrl = options.serverUrl ?? Deno.env.get("DATABASE_URL");
   if (serverUrl !== undefined && serverUrl !== "") {
     return await databaseOn(serverUrl);
@@ -318,7 +334,7 @@ async function localServer(
       `-p ${port}`,
       `-k ${socketDir}`,
       "-c fsync=off",
-      "-c synchronous_commit=off",
+      `-c synchronous_commit=${options.durableCommits ? "on" : "off"}`,
       "-c full_page_writes=off",
     ].join(" ");
     // -W: do not wait here; the probe below waits, and reports the log if it never gets ready.
@@ -344,11 +360,38 @@ async function localServer(
     const url = `postgres://${role}:${password}@127.0.0.1:${port}/${role}`;
     let stopped: Promise<void> | undefined;
     const stop = () => stopped ??= cleanUp();
+    const crash = async () => {
+      await must(pg, "pg_ctl", [
+        "stop",
+        "-D",
+        dataDir,
+        "-m",
+        "immediate",
+        "-w",
+      ], root);
+      started = false;
+    };
+    const startAgain = async () => {
+      await must(pg, "pg_ctl", [
+        "start",
+        "-W",
+        "-D",
+        dataDir,
+        "-l",
+        logFile,
+        "-o",
+        settings,
+      ], root);
+      started = true;
+      await waitReady(pg, port, root, logFile, options);
+    };
     return {
       url,
       password,
       exec: (text) => execOn(url, text),
       stop,
+      crash,
+      startAgain,
       [Symbol.asyncDispose]: stop,
     };
   } catch (error) {

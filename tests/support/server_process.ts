@@ -112,6 +112,11 @@ export class ServerProcess {
     return this.#lines;
   }
 
+  /** Sends `signal` without waiting (SIGSTOP and SIGCONT pause and resume it). */
+  signal(signal: Deno.Signal): void {
+    this.#child.kill(signal);
+  }
+
   /** Sends `signal` and waits for the process to end. */
   async stop(signal: Deno.Signal = "SIGTERM"): Promise<Deno.CommandStatus> {
     try {

@@ -1,0 +1,218 @@
+import type { Clock, Logger } from "../src/deps/mod.ts";
+import type { Lease, Store } from "../src/store/mod.ts";
+
+/** How a node holds runs; defaults in `DEFAULT_OWNERSHIP`. */
+export interface OwnershipOptions {
+  /** This node's name in leases; unique among live nodes sharing a store. */
+  nodeId: string;
+  /** How long a lease holds without renewal; another node takes over after. */
+  leaseMs: number;
+  /** Fallback claim interval when no wake-up arrives. */
+  pollMs: number;
+  /** Most runs this node holds at once; the rest is left to other nodes. */
+  runsMax: number;
+  /** Most runs taken in one claim. */
+  claimBatch: number;
+}
+
+/** Defaults: 10 s leases renewed every third of that, a 2 s poll, 256 runs. */
+export const DEFAULT_OWNERSHIP: OwnershipOptions = {
+  nodeId: "local",
+  leaseMs: 10_000,
+  pollMs: 2_000,
+  runsMax: 256,
+  claimBatch: 32,
+};
+
+/** What ownership does with the runs it gains and loses. */
+export interface OwnershipHooks {
+  /** A run was claimed: start its actor. */
+  claimed(runId: string): void;
+  /** The lease was taken over or is gone: stop the run's actor, append nothing. */
+  lost(runId: string): void;
+}
+
+/**
+ * The runs a node holds: it claims runnable runs when woken (a new run, a
+ * released lease: `Store.onRunnable`) or when the poll interval passes,
+ * renews its leases every third of their duration, and reports leases it
+ * lost. Timing uses its own clock (the live one in a node), never the runs'
+ * clock: leases are operational, not part of any run's log.
+ */
+export class RunOwnership {
+  readonly #store: Store;
+  readonly #clock: Clock;
+  readonly #log: Logger;
+  readonly #options: OwnershipOptions;
+  readonly #hooks: OwnershipHooks;
+  readonly #leases = new Map<string, Lease>();
+  readonly #releases = new Set<Promise<void>>();
+  #unsubscribe: (() => void) | undefined;
+  #closed = false;
+  #wakeRequested = false;
+  #wakeUp: () => void = () => {};
+  #loops: Promise<void>[] = [];
+  readonly #waits = new Set<() => void>();
+
+  constructor(
+    deps: { store: Store; clock: Clock; log: Logger },
+    options: OwnershipOptions,
+    hooks: OwnershipHooks,
+  ) {
+    this.#store = deps.store;
+    this.#clock = deps.clock;
+    this.#log = deps.log;
+    this.#options = options;
+    this.#hooks = hooks;
+  }
+
+  get nodeId(): string {
+    return this.#options.nodeId;
+  }
+
+  get options(): Readonly<OwnershipOptions> {
+    return this.#options;
+  }
+
+  /** The epoch this node holds `runId` at; undefined when it does not hold it. */
+  epoch(runId: string): number | undefined {
+    return this.#leases.get(runId)?.epoch;
+  }
+
+  /**
+   * Releases what a previous process under this node's name held, claims a
+   * first batch, and starts the claim and renewal loops; returns how many
+   * runs the first claim took.
+   */
+  async start(): Promise<number> {
+    await this.#store.releaseLeases(this.#options.nodeId);
+    this.#unsubscribe = this.#store.onRunnable(() => this.wake());
+    const claimed = await this.#claimOnce();
+    this.#loops = [this.#claimLoop(), this.#renewLoop()];
+    return claimed;
+  }
+
+  /** Asks the claim loop to look for work now. */
+  wake(): void {
+    this.#wakeRequested = true;
+    this.#wakeUp();
+  }
+
+  /** The run's actor has ended here: give its lease up so another node may take it at once. */
+  released(runId: string): void {
+    const lease = this.#leases.get(runId);
+    if (lease === undefined) return;
+    this.#leases.delete(runId);
+    const release = this.#store.releaseLease(lease).catch((error) => {
+      this.#log.log("warn", "lease_release_failed", {
+        run_id: runId,
+        error: String(error),
+      });
+    });
+    this.#releases.add(release);
+    release.finally(() => this.#releases.delete(release));
+    this.wake();
+  }
+
+  /** Drops `runId` because its lease is gone; `reason` says how it was found out. */
+  lost(runId: string, reason: "renewal" | "append_refused"): void {
+    const lease = this.#leases.get(runId);
+    if (lease === undefined) return;
+    this.#leases.delete(runId);
+    this.#log.log("warn", "lease_lost", {
+      run_id: runId,
+      epoch: lease.epoch,
+      node: this.#options.nodeId,
+      reason,
+    });
+    this.#hooks.lost(runId);
+    this.wake();
+  }
+
+  async #claimOnce(): Promise<number> {
+    const room = this.#options.runsMax - this.#leases.size;
+    if (room <= 0 || this.#closed) return 0;
+    const leases = await this.#store.claimRuns(this.#options.nodeId, {
+      nowMs: this.#clock.nowMs(),
+      leaseMs: this.#options.leaseMs,
+      limit: Math.min(room, this.#options.claimBatch),
+    });
+    for (const lease of leases) {
+      this.#leases.set(lease.run_id, lease);
+      this.#log.log("info", "run_claimed", {
+        run_id: lease.run_id,
+        epoch: lease.epoch,
+        node: this.#options.nodeId,
+      });
+      this.#hooks.claimed(lease.run_id);
+    }
+    return leases.length;
+  }
+
+  async #claimLoop(): Promise<void> {
+    while (!this.#closed) {
+      this.#wakeRequested = false;
+      let full = false;
+      try {
+        full = await this.#claimOnce() === this.#options.claimBatch;
+      } catch (error) {
+        this.#log.log("warn", "claim_failed", { error: String(error) });
+      }
+      if (this.#closed) return;
+      if (full || this.#wakeRequested) continue;
+      await this.#wait(this.#options.pollMs, true);
+    }
+  }
+
+  async #renewLoop(): Promise<void> {
+    const everyMs = Math.max(1, Math.floor(this.#options.leaseMs / 3));
+    while (!this.#closed) {
+      await this.#wait(everyMs, false);
+      if (this.#closed) return;
+      const held = [...this.#leases.values()];
+      if (held.length === 0) continue;
+      try {
+        const renewed = await this.#store.renewLeases(
+          this.#options.nodeId,
+          held,
+          { nowMs: this.#clock.nowMs(), leaseMs: this.#options.leaseMs },
+        );
+        const kept = new Map(renewed.map((lease) => [lease.run_id, lease]));
+        for (const lease of held) {
+          const renewal = kept.get(lease.run_id);
+          if (renewal !== undefined) lease.expires_at = renewal.expires_at;
+          else if (this.#leases.get(lease.run_id) === lease) {
+            this.lost(lease.run_id, "renewal");
+          }
+        }
+      } catch (error) {
+        this.#log.log("warn", "lease_renewal_failed", {
+          error: String(error),
+          runs: held.length,
+        });
+      }
+    }
+  }
+
+  /** Waits `delayMs`, or less when woken (`wakeable`) or closed. */
+  async #wait(delayMs: number, wakeable: boolean): Promise<void> {
+    const delay = this.#clock.delay(delayMs);
+    const woken = new Promise<void>((resolve) => {
+      if (wakeable) this.#wakeUp = resolve;
+    });
+    this.#waits.add(delay.cancel);
+    await Promise.race([delay.done, woken]);
+    delay.cancel();
+    this.#waits.delete(delay.cancel);
+  }
+
+  /** Stops claiming and renewing; leases given up through `released` are awaited. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#unsubscribe?.();
+    for (const cancel of this.#waits) cancel();
+    this.#wakeUp();
+    await Promise.all(this.#loops);
+    await Promise.all([...this.#releases]);
+  }
+}

@@ -1,0 +1,117 @@
+import type { Clock, Logger } from "../src/deps/mod.ts";
+import { AosError } from "../src/errors/mod.ts";
+import type { LogRecord, RunStatus, Store } from "../src/store/mod.ts";
+
+/** What a run actor reads and writes: its own log. */
+export type RunLogStore = Pick<Store, "readLog" | "append">;
+
+/** Options of `fencedRunStore`. */
+export interface FencedRunStoreOptions {
+  /** The lease epoch every append is fenced with. */
+  epoch: number;
+  /** Paces retries while the store is unavailable (the node's live clock). */
+  clock: Clock;
+  log: Logger;
+  /** Told when the store refused an append because the lease was taken over. */
+  onLeaseLost: () => void;
+  /** True once the node is closing: retries stop and the error surfaces. */
+  closing: () => boolean;
+}
+
+const RETRY_BASE_MS = 50;
+const RETRY_MAX_MS = 1_000;
+
+function codeOf(error: unknown): string | undefined {
+  return error instanceof AosError ? error.code : undefined;
+}
+
+/**
+ * A run's view of the store while this node holds its lease: every append
+ * carries the lease epoch, so the store refuses it (STORE_LEASE_LOST) once
+ * another node has taken the run over. While the store is unavailable (a
+ * restarting PostgreSQL) reads and appends wait and retry instead of
+ * crashing the actor. An append whose commit went unacknowledged is
+ * resolved by reading the log back: when the records are there, it landed.
+ * Waiting costs nothing in safety: a lease that expires meanwhile and is
+ * claimed elsewhere turns the retried append into STORE_LEASE_LOST.
+ */
+export function fencedRunStore(
+  store: Store,
+  options: FencedRunStoreOptions,
+): RunLogStore {
+  const waitOut = async (
+    error: unknown,
+    attempt: number,
+    what: string,
+    runId: string,
+  ): Promise<void> => {
+    if (codeOf(error) !== "STORE_UNAVAILABLE" || options.closing()) {
+      throw error;
+    }
+    if (attempt === 0) {
+      options.log.log("warn", "store_unavailable_waiting", {
+        run_id: runId,
+        operation: what,
+        error: error instanceof Error ? error.message : String(error),
+      });
+    }
+    await options.clock.delay(
+      Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** attempt),
+    ).done;
+  };
+
+  const readLog: RunLogStore["readLog"] = async (runId, readOptions) => {
+    for (let attempt = 0;; attempt++) {
+      try {
+        return await store.readLog(runId, readOptions);
+      } catch (error) {
+        await waitOut(error, attempt, "read", runId);
+      }
+    }
+  };
+
+  const landed = async (records: readonly LogRecord[]): Promise<boolean> => {
+    const first = records[0]!;
+    const stored = await readLog(first.run_id, { fromSeq: first.seq });
+    return records.every((record, index) =>
+      stored[index]?.hash === record.hash
+    );
+  };
+
+  return {
+    readLog,
+    async append(
+      records: readonly LogRecord[],
+      appendOptions: { status?: RunStatus } = {},
+    ) {
+      const runId = records[0]?.run_id ?? "";
+      let uncertain = false;
+      for (let attempt = 0;; attempt++) {
+        try {
+          await store.append(records, {
+            ...appendOptions,
+            epoch: options.epoch,
+          });
+          return;
+        } catch (error) {
+          const code = codeOf(error);
+          if (code === "STORE_LEASE_LOST") {
+            options.log.log("warn", "append_refused", {
+              run_id: runId,
+              epoch: options.epoch,
+              code,
+            });
+            options.onLeaseLost();
+            throw error;
+          }
+          if (code === "STORE_SEQUENCE_CONFLICT" && uncertain) {
+            if (await landed(records)) return;
+            throw error;
+          }
+          await waitOut(error, attempt, "append", runId);
+          uncertain = true;
+        }
+      }
+    },
+  };
+}

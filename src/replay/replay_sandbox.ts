@@ -1,0 +1,12 @@
+import { liveClock, liveRandom } from "../deps/mod.ts";
+import { type ModuleSource, Sandbox } from "../sandbox/mod.ts";
+
+/**
+ * A sandbox for replay with no way out: no HTTP gateway and no host
+ * services, so a call the log does not answer can reach nothing; and replay
+ * hands it a host-call port that never persists. Reading the clock or
+ * random bytes is all a live answer could do, and it is never kept.
+ */
+export function replaySandbox(modules: ModuleSource): Sandbox {
+  return new Sandbox({ modules, clock: liveClock, random: liveRandom });
+}

@@ -1,0 +1,83 @@
+/**
+ * Versioned migrations of the PostgreSQL store, applied in order at open and
+ * by `aos migrate`. A released migration is never edited; changes come as a
+ * new version. Text keys use the "C" collation so that ordering (pages,
+ * cursors) is bytewise, as in SQLite, whatever the database's locale.
+ */
+export const POSTGRES_MIGRATIONS: readonly { version: number; sql: string }[] =
+  [
+    {
+      version: 1,
+      sql: `
+      CREATE TABLE runs (
+        run_id TEXT COLLATE "C" PRIMARY KEY,
+        tenant TEXT COLLATE "C" NOT NULL,
+        status TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        updated_at BIGINT NOT NULL,
+        last_seq BIGINT NOT NULL,
+        digest TEXT NOT NULL,
+        lease_owner TEXT NOT NULL DEFAULT '',
+        lease_epoch BIGINT NOT NULL DEFAULT 0,
+        lease_expires_at BIGINT NOT NULL DEFAULT 0
+      );
+      CREATE INDEX runs_by_created ON runs (created_at DESC, run_id DESC);
+      CREATE INDEX runs_by_tenant ON runs (tenant, created_at DESC, run_id DESC);
+      CREATE INDEX runs_running ON runs (created_at, run_id) WHERE status = 'running';
+      CREATE INDEX runs_by_lease_owner ON runs (lease_owner) WHERE lease_owner <> '';
+      CREATE TABLE records (
+        run_id TEXT COLLATE "C" NOT NULL REFERENCES runs (run_id),
+        seq BIGINT NOT NULL,
+        type TEXT NOT NULL,
+        line TEXT NOT NULL,
+        PRIMARY KEY (run_id, seq)
+      );
+      CREATE TABLE skill_modules (
+        sha256 TEXT PRIMARY KEY,
+        bytes BYTEA NOT NULL
+      );
+      CREATE TABLE skills (
+        name TEXT COLLATE "C" NOT NULL,
+        version TEXT COLLATE "C" NOT NULL,
+        sha256 TEXT NOT NULL REFERENCES skill_modules (sha256),
+        manifest TEXT NOT NULL,
+        installed_at BIGINT NOT NULL,
+        PRIMARY KEY (name, version)
+      );
+    `,
+    },
+    {
+      // The skill filter of listRuns, and Idempotency-Key of POST /v1/runs.
+      // Existing runs get their skills from the pins of their first record.
+      version: 2,
+      sql: `
+      CREATE TABLE run_skills (
+        skill TEXT COLLATE "C" NOT NULL,
+        run_id TEXT COLLATE "C" NOT NULL REFERENCES runs (run_id),
+        PRIMARY KEY (skill, run_id)
+      );
+      INSERT INTO run_skills (skill, run_id)
+        SELECT DISTINCT pin.value ->> 'name', first.run_id
+        FROM (SELECT run_id, (line::jsonb) -> 'body' -> 'pins' AS pins
+              FROM records WHERE seq = 0) AS first,
+          jsonb_each(CASE WHEN jsonb_typeof(first.pins) = 'object'
+                     THEN first.pins ELSE '{}'::jsonb END) AS pin
+        WHERE pin.value ->> 'name' IS NOT NULL
+        ON CONFLICT DO NOTHING;
+      CREATE INDEX runs_by_tenant_status ON runs (tenant, status, created_at DESC, run_id DESC);
+      CREATE TABLE idempotency_keys (
+        tenant TEXT COLLATE "C" NOT NULL,
+        key TEXT COLLATE "C" NOT NULL,
+        fingerprint TEXT NOT NULL,
+        state TEXT NOT NULL,
+        run_id TEXT,
+        response TEXT,
+        created_at BIGINT NOT NULL,
+        locked_until BIGINT NOT NULL,
+        expires_at BIGINT NOT NULL,
+        PRIMARY KEY (tenant, key)
+      );
+      CREATE INDEX idempotency_keys_by_expiry ON idempotency_keys (expires_at);
+    `,
+    },
+  ];

@@ -1,0 +1,86 @@
+import type { StatementSync } from "node:sqlite";
+import type { Lease, LeaseTiming } from "./store.ts";
+
+type Row = Record<string, unknown>;
+
+/**
+ * The lease statements of the SQLite store, on its cached statements. Every
+ * caller runs them inside `BEGIN IMMEDIATE`, which makes each claim and
+ * renewal serializable: SQLite has one writer at a time, so the row checks
+ * and updates below cannot interleave with another process's.
+ */
+export class SqliteLeases {
+  readonly #statement: (sql: string) => StatementSync;
+
+  constructor(statement: (sql: string) => StatementSync) {
+    this.#statement = statement;
+  }
+
+  claim(owner: string, options: LeaseTiming & { limit: number }): Lease[] {
+    const rows = this.#statement(
+      `SELECT run_id FROM runs WHERE status = 'running'
+         AND lease_owner <> ? AND (lease_owner = '' OR lease_expires_at <= ?)
+       ORDER BY created_at, run_id LIMIT ?`,
+    ).all(owner, options.nowMs, options.limit) as Row[];
+    const expiresAt = options.nowMs + options.leaseMs;
+    return rows.map((row) => {
+      const claimed = this.#statement(
+        `UPDATE runs SET lease_owner = ?, lease_epoch = lease_epoch + 1, lease_expires_at = ?
+         WHERE run_id = ? RETURNING lease_epoch`,
+      ).get(owner, expiresAt, String(row.run_id)) as Row;
+      return {
+        run_id: String(row.run_id),
+        owner,
+        epoch: Number(claimed.lease_epoch),
+        expires_at: expiresAt,
+      };
+    });
+  }
+
+  renew(
+    owner: string,
+    leases: readonly { run_id: string; epoch: number }[],
+    timing: LeaseTiming,
+  ): Lease[] {
+    const expiresAt = timing.nowMs + timing.leaseMs;
+    const renewed: Lease[] = [];
+    for (const lease of leases) {
+      const row = this.#statement(
+        `UPDATE runs SET lease_expires_at = ?
+         WHERE run_id = ? AND lease_owner = ? AND lease_epoch = ? RETURNING run_id`,
+      ).get(expiresAt, lease.run_id, owner, lease.epoch);
+      if (row !== undefined) {
+        renewed.push({ ...lease, owner, expires_at: expiresAt });
+      }
+    }
+    return renewed;
+  }
+
+  release(lease: { run_id: string; epoch: number }): void {
+    this.#statement(
+      `UPDATE runs SET lease_owner = '', lease_expires_at = 0
+       WHERE run_id = ? AND lease_epoch = ?`,
+    ).run(lease.run_id, lease.epoch);
+  }
+
+  releaseAll(owner: string): number {
+    return Number(
+      this.#statement(
+        "UPDATE runs SET lease_owner = '', lease_expires_at = 0 WHERE lease_owner = ?",
+      ).run(owner).changes,
+    );
+  }
+
+  get(runId: string): Lease | undefined {
+    const row = this.#statement(
+      "SELECT lease_owner, lease_epoch, lease_expires_at FROM runs WHERE run_id = ?",
+    ).get(runId) as Row | undefined;
+    if (row === undefined) return undefined;
+    return {
+      run_id: runId,
+      owner: String(row.lease_owner),
+      epoch: Number(row.lease_epoch),
+      expires_at: Number(row.lease_expires_at),
+    };
+  }
+}

@@ -1,0 +1,484 @@
+import { AosError } from "../errors/mod.ts";
+import {
+  assertConsecutive,
+  leaseLost,
+  sequenceConflict,
+} from "./_append_checks.ts";
+import { decodeCursor, encodeCursor } from "./_cursor.ts";
+import {
+  pg,
+  type PgPool,
+  type PgQueryable,
+  type PgRow,
+  storeError,
+} from "./_pg_driver.ts";
+import { claimKey, recordRunMeta, releaseKey } from "./_pg_idempotency.ts";
+import { RUNNABLE_CHANNEL, RunnableListener } from "./_pg_listener.ts";
+import { migratePostgres } from "./postgres_migrate.ts";
+import { type LogRecord, recordFromLine, recordToLine } from "./record.ts";
+import {
+  type IdempotencyClaim,
+  type IdempotencyEntry,
+  isTerminal,
+  type Lease,
+  type LeaseTiming,
+  type RunListQuery,
+  type RunMeta,
+  type RunPage,
+  type RunStatus,
+  type RunSummary,
+  type SkillRecord,
+  type Store,
+} from "./store.ts";
+
+/** Options of `PostgresStore.open`. */
+export interface PostgresStoreOptions {
+  /** Connections in the pool (default 10). */
+  connectionsMax?: number;
+  /** Giving up on connecting, or on a free connection (default 5 s). */
+  connectTimeoutMs?: number;
+  /** Apply pending migrations at open (default true). */
+  migrate?: boolean;
+}
+
+/**
+ * The shared store: PostgreSQL through a pool of node-postgres connections,
+ * so several `aos serve` processes can share runs. Appends lock the run's
+ * index row (`FOR UPDATE`) to check the expected sequence and the fencing
+ * epoch; claims take runnable rows with `FOR UPDATE SKIP LOCKED`, so
+ * concurrent claimers never wait for nor get the same run; new runs and
+ * released leases are announced with NOTIFY. A lost connection becomes
+ * STORE_UNAVAILABLE and the pool reconnects on the next call.
+ */
+export class PostgresStore implements Store {
+  readonly #pool: PgPool;
+  readonly #listener: RunnableListener;
+
+  private constructor(pool: PgPool, listener: RunnableListener) {
+    this.#pool = pool;
+    this.#listener = listener;
+  }
+
+  /** Connects to `url`, migrates (unless told not to) and starts listening. */
+  static async open(
+    url: string,
+    options: PostgresStoreOptions = {},
+  ): Promise<PostgresStore> {
+    if (options.migrate ?? true) await migratePostgres(url);
+    const pool = new pg.Pool({
+      connectionString: url,
+      max: options.connectionsMax ?? 10,
+      connectionTimeoutMillis: options.connectTimeoutMs ?? 5_000,
+      idleTimeoutMillis: 30_000,
+      keepAlive: true,
+      application_name: "aos",
+    });
+    // An idle connection the server dropped reports here; the pool discards
+    // it. Unheard, the error would end the process.
+    pool.on("error", () => {});
+    const listener = new RunnableListener(url);
+    try {
+      await listener.start();
+    } catch (error) {
+      await pool.end().catch(() => {});
+      throw storeError(error);
+    }
+    return new PostgresStore(pool, listener);
+  }
+
+  async #query(text: string, values: unknown[] = []): Promise<PgRow[]> {
+    try {
+      return (await this.#pool.query(text, values)).rows;
+    } catch (error) {
+      throw storeError(error);
+    }
+  }
+
+  async #transaction<T>(work: (client: PgQueryable) => Promise<T>): Promise<T> {
+    let client;
+    try {
+      client = await this.#pool.connect();
+    } catch (error) {
+      throw storeError(error);
+    }
+    // A connection lost between two statements of the transaction reports
+    // as an error event on the checked-out client (the pool listens only to
+    // idle ones); unheard, it would end the process. The next statement
+    // fails with it, which is how the loss reaches the caller.
+    let lost: Error | undefined;
+    const onError = (error: Error) => lost = error;
+    client.on("error", onError);
+    try {
+      await client.query("BEGIN");
+      const result = await work(client);
+      await client.query("COMMIT");
+      client.off("error", onError);
+      client.release();
+      return result;
+    } catch (error) {
+      const failure = storeError(error);
+      const broken = lost !== undefined ||
+        (failure instanceof AosError && failure.code === "STORE_UNAVAILABLE");
+      if (!broken) await client.query("ROLLBACK").catch(() => {});
+      client.off("error", onError);
+      client.release(broken ? (lost ?? error as Error) : undefined);
+      throw failure;
+    }
+  }
+
+  async createRun(first: LogRecord, meta: RunMeta): Promise<void> {
+    if (first.seq !== 0) throw sequenceConflict(first.run_id, 0, first.seq);
+    await this.#transaction(async (client) => {
+      const inserted = await client.query(
+        `INSERT INTO runs (run_id, tenant, status, created_at, updated_at, last_seq, digest)
+         VALUES ($1, $2, 'running', $3, $3, 0, $4) ON CONFLICT (run_id) DO NOTHING`,
+        [first.run_id, meta.tenant, first.at, first.hash],
+      );
+      if (inserted.rowCount === 0) {
+        throw new AosError("STORE_RUN_EXISTS", `run ${first.run_id} exists`, {
+          details: { run_id: first.run_id },
+        });
+      }
+      await insertRecords(client, [first]);
+      await recordRunMeta(client, first.run_id, meta);
+      await client.query(`SELECT pg_notify('${RUNNABLE_CHANNEL}', '')`);
+    });
+  }
+
+  claimIdempotencyKey(
+    claim: IdempotencyClaim,
+  ): Promise<{ claimed: true } | { claimed: false; entry: IdempotencyEntry }> {
+    return this.#transaction((client) => claimKey(client, claim));
+  }
+
+  async releaseIdempotencyKey(
+    tenant: string,
+    key: string,
+    fingerprint: string,
+  ): Promise<void> {
+    try {
+      await releaseKey(this.#pool, tenant, key, fingerprint);
+    } catch (error) {
+      throw storeError(error);
+    }
+  }
+
+  async append(
+    records: readonly LogRecord[],
+    options: { status?: RunStatus; epoch?: number } = {},
+  ): Promise<void> {
+    const first = assertConsecutive(records);
+    const last = records[records.length - 1]!;
+    await this.#transaction(async (client) => {
+      const head = (await client.query(
+        "SELECT last_seq, digest, lease_epoch FROM runs WHERE run_id = $1 FOR UPDATE",
+        [first.run_id],
+      )).rows[0];
+      if (head === undefined) {
+        throw new AosError("RUN_NOT_FOUND", `run ${first.run_id} not found`, {
+          details: { run_id: first.run_id },
+        });
+      }
+      const epoch = Number(head.lease_epoch);
+      if (options.epoch !== undefined && options.epoch !== epoch) {
+        throw leaseLost(first.run_id, options.epoch, epoch);
+      }
+      const nextSeq = Number(head.last_seq) + 1;
+      if (first.seq !== nextSeq || first.prev !== head.digest) {
+        throw sequenceConflict(first.run_id, nextSeq, first.seq);
+      }
+      await insertRecords(client, records);
+      const ends = options.status !== undefined && isTerminal(options.status);
+      await client.query(
+        `UPDATE runs SET last_seq = $1, digest = $2, updated_at = $3,
+           status = COALESCE($4, status)${
+          ends ? ", lease_owner = '', lease_expires_at = 0" : ""
+        }
+         WHERE run_id = $5`,
+        [last.seq, last.hash, last.at, options.status ?? null, first.run_id],
+      );
+    });
+  }
+
+  async readLog(
+    runId: string,
+    options: { fromSeq?: number } = {},
+  ): Promise<LogRecord[]> {
+    const rows = await this.#query(
+      "SELECT line FROM records WHERE run_id = $1 AND seq >= $2 ORDER BY seq",
+      [runId, options.fromSeq ?? 0],
+    );
+    return rows.map((row) => recordFromLine(String(row.line), `run ${runId}`));
+  }
+
+  async getRun(runId: string): Promise<RunSummary | undefined> {
+    const [row] = await this.#query("SELECT * FROM runs WHERE run_id = $1", [
+      runId,
+    ]);
+    return row === undefined ? undefined : toSummary(row);
+  }
+
+  async listRuns(query: RunListQuery): Promise<RunPage> {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    const param = (value: unknown) => {
+      params.push(value);
+      return `$${params.length}`;
+    };
+    if (query.tenant !== undefined) {
+      where.push(`tenant = ${param(query.tenant)}`);
+    }
+    if (query.status !== undefined) {
+      where.push(`status = ${param(query.status)}`);
+    }
+    if (query.skill !== undefined) {
+      where.push(
+        `run_id IN (SELECT run_id FROM run_skills WHERE skill = ${
+          param(query.skill)
+        })`,
+      );
+    }
+    if (query.createdFromMs !== undefined) {
+      where.push(`created_at >= ${param(query.createdFromMs)}`);
+    }
+    if (query.createdBeforeMs !== undefined) {
+      where.push(`created_at < ${param(query.createdBeforeMs)}`);
+    }
+    if (query.cursor !== undefined) {
+      const cursor = decodeCursor(query.cursor);
+      where.push(
+        `(created_at, run_id) < (${param(cursor.createdAt)}, ${
+          param(cursor.runId)
+        })`,
+      );
+    }
+    const rows = await this.#query(
+      `SELECT * FROM runs ${
+        where.length > 0 ? `WHERE ${where.join(" AND ")}` : ""
+      } ORDER BY created_at DESC, run_id DESC LIMIT ${param(query.limit + 1)}`,
+      params,
+    );
+    const runs = rows.slice(0, query.limit).map(toSummary);
+    const lastRun = runs[runs.length - 1];
+    const more = rows.length > query.limit && lastRun !== undefined;
+    return {
+      runs,
+      next_cursor: more
+        ? encodeCursor(lastRun.created_at, lastRun.run_id)
+        : null,
+    };
+  }
+
+  async countUnfinishedRuns(): Promise<number> {
+    const [row] = await this.#query(
+      "SELECT COUNT(*) AS count FROM runs WHERE status = 'running'",
+    );
+    return Number(row?.count ?? 0);
+  }
+
+  async listUnfinishedRuns(): Promise<string[]> {
+    const rows = await this.#query(
+      "SELECT run_id FROM runs WHERE status = 'running' ORDER BY created_at, run_id",
+    );
+    return rows.map((row) => String(row.run_id));
+  }
+
+  claimRuns(
+    owner: string,
+    options: LeaseTiming & { limit: number },
+  ): Promise<Lease[]> {
+    const expiresAt = options.nowMs + options.leaseMs;
+    return this.#transaction(async (client) => {
+      const { rows } = await client.query(
+        `WITH picked AS (
+           SELECT run_id FROM runs
+           WHERE status = 'running' AND lease_owner <> $1
+             AND (lease_owner = '' OR lease_expires_at <= $2)
+           ORDER BY created_at, run_id
+           LIMIT $3
+           FOR UPDATE SKIP LOCKED
+         )
+         UPDATE runs SET lease_owner = $1, lease_epoch = runs.lease_epoch + 1,
+           lease_expires_at = $4
+         FROM picked WHERE runs.run_id = picked.run_id
+         RETURNING runs.run_id, runs.lease_epoch, runs.created_at`,
+        [owner, options.nowMs, options.limit, expiresAt],
+      );
+      return rows
+        .sort((a, b) =>
+          Number(a.created_at) - Number(b.created_at) ||
+          (String(a.run_id) < String(b.run_id) ? -1 : 1)
+        )
+        .map((row) => ({
+          run_id: String(row.run_id),
+          owner,
+          epoch: Number(row.lease_epoch),
+          expires_at: expiresAt,
+        }));
+    });
+  }
+
+  async renewLeases(
+    owner: string,
+    leases: readonly { run_id: string; epoch: number }[],
+    timing: LeaseTiming,
+  ): Promise<Lease[]> {
+    if (leases.length === 0) return [];
+    const expiresAt = timing.nowMs + timing.leaseMs;
+    const rows = await this.#query(
+      `UPDATE runs SET lease_expires_at = $1
+       FROM unnest($2::text[], $3::bigint[]) AS held (run_id, epoch)
+       WHERE runs.run_id = held.run_id AND runs.lease_epoch = held.epoch
+         AND runs.lease_owner = $4
+       RETURNING runs.run_id, runs.lease_epoch`,
+      [
+        expiresAt,
+        leases.map((lease) => lease.run_id),
+        leases.map((lease) => lease.epoch),
+        owner,
+      ],
+    );
+    const renewed = new Set(rows.map((row) => String(row.run_id)));
+    return leases.filter((lease) => renewed.has(lease.run_id)).map((
+      lease,
+    ) => ({
+      run_id: lease.run_id,
+      epoch: lease.epoch,
+      owner,
+      expires_at: expiresAt,
+    }));
+  }
+
+  async releaseLease(lease: { run_id: string; epoch: number }): Promise<void> {
+    await this.#query(
+      `WITH released AS (
+         UPDATE runs SET lease_owner = '', lease_expires_at = 0
+         WHERE run_id = $1 AND lease_epoch = $2 RETURNING run_id
+       )
+       SELECT pg_notify('${RUNNABLE_CHANNEL}', '') FROM released`,
+      [lease.run_id, lease.epoch],
+    );
+  }
+
+  async releaseLeases(owner: string): Promise<void> {
+    await this.#query(
+      `WITH released AS (
+         UPDATE runs SET lease_owner = '', lease_expires_at = 0
+         WHERE lease_owner = $1 RETURNING run_id
+       )
+       SELECT pg_notify('${RUNNABLE_CHANNEL}', '')
+       WHERE EXISTS (SELECT 1 FROM released)`,
+      [owner],
+    );
+  }
+
+  async getLease(runId: string): Promise<Lease | undefined> {
+    const [row] = await this.#query(
+      "SELECT lease_owner, lease_epoch, lease_expires_at FROM runs WHERE run_id = $1",
+      [runId],
+    );
+    if (row === undefined) return undefined;
+    return {
+      run_id: runId,
+      owner: String(row.lease_owner),
+      epoch: Number(row.lease_epoch),
+      expires_at: Number(row.lease_expires_at),
+    };
+  }
+
+  onRunnable(listener: () => void): () => void {
+    return this.#listener.add(listener);
+  }
+
+  async putModule(sha256: string, bytes: Uint8Array): Promise<void> {
+    await this.#query(
+      "INSERT INTO skill_modules (sha256, bytes) VALUES ($1, $2) ON CONFLICT (sha256) DO NOTHING",
+      [sha256, bytes],
+    );
+  }
+
+  async getModule(sha256: string): Promise<Uint8Array | undefined> {
+    const [row] = await this.#query(
+      "SELECT bytes FROM skill_modules WHERE sha256 = $1",
+      [sha256],
+    );
+    return row === undefined
+      ? undefined
+      : new Uint8Array(row.bytes as Uint8Array);
+  }
+
+  async putSkill(skill: SkillRecord): Promise<SkillRecord> {
+    await this.#query(
+      `INSERT INTO skills (name, version, sha256, manifest, installed_at)
+       VALUES ($1, $2, $3, $4, $5) ON CONFLICT (name, version) DO NOTHING`,
+      [
+        skill.name,
+        skill.version,
+        skill.sha256,
+        JSON.stringify(skill.manifest),
+        skill.installed_at,
+      ],
+    );
+    const [row] = await this.#query(
+      "SELECT * FROM skills WHERE name = $1 AND version = $2",
+      [skill.name, skill.version],
+    );
+    return toSkill(row!);
+  }
+
+  async listSkills(): Promise<SkillRecord[]> {
+    return (await this.#query("SELECT * FROM skills ORDER BY name, version"))
+      .map(toSkill);
+  }
+
+  async ping(): Promise<boolean> {
+    try {
+      return (await this.#query("SELECT 1 AS ok")).length === 1;
+    } catch {
+      return false;
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.#listener.close();
+    await this.#pool.end().catch(() => {});
+  }
+}
+
+async function insertRecords(
+  client: PgQueryable,
+  records: readonly LogRecord[],
+): Promise<void> {
+  await client.query(
+    `INSERT INTO records (run_id, seq, type, line)
+     SELECT $1, * FROM unnest($2::bigint[], $3::text[], $4::text[])`,
+    [
+      records[0]!.run_id,
+      records.map((record) => record.seq),
+      records.map((record) => record.type),
+      records.map(recordToLine),
+    ],
+  );
+}
+
+function toSkill(row: PgRow): SkillRecord {
+  return {
+    name: String(row.name),
+    version: String(row.version),
+    sha256: String(row.sha256),
+    manifest: JSON.parse(String(row.manifest)),
+    installed_at: Number(row.installed_at),
+  };
+}
+
+function toSummary(row: PgRow): RunSummary {
+  return {
+    run_id: String(row.run_id),
+    tenant: String(row.tenant),
+    status: String(row.status) as RunStatus,
+    created_at: Number(row.created_at),
+    updated_at: Number(row.updated_at),
+    last_seq: Number(row.last_seq),
+    digest: String(row.digest),
+  };
+}

@@ -1,0 +1,92 @@
+/**
+ * A node paused past its lease (SIGSTOP) loses the run to another node; when
+ * it resumes (SIGCONT) the store refuses it, it drops the run without
+ * writing, and the run finishes once, on the other node.
+ */
+import assert from "node:assert/strict";
+import { PostgresStore, verifyChain } from "../../src/store/mod.ts";
+import { startTestPostgres } from "../support/postgres.ts";
+import type { ServerProcess } from "../support/server_process.ts";
+import { startClusterNode, startEffectServer } from "./_cluster.ts";
+
+const LEASE_MS = 1_500;
+
+Deno.test("fencing: a node paused past its lease is refused by the store on resuming and drops the run", async () => {
+  const database = await startTestPostgres();
+  const effects = startEffectServer();
+  const nodes: ServerProcess[] = [];
+  const start = async (nodeId: string) => {
+    const node = await startClusterNode({
+      storeUrl: database.url,
+      nodeId,
+      allowLoopback: `127.0.0.1:${effects.port}`,
+      leaseMs: LEASE_MS,
+    });
+    nodes.push(node);
+    return node;
+  };
+  try {
+    const paused = await start("paused");
+    effects.hold();
+    const submitted = await paused.request("POST", "/v1/runs", {
+      steps: [
+        {
+          id: "s1",
+          skill: "http_call",
+          params: { url: `${effects.origin}/effect/fence/s1` },
+        },
+        {
+          id: "s2",
+          skill: "http_call",
+          params: { url: `${effects.origin}/effect/fence/s2` },
+        },
+      ],
+    });
+    assert.equal(submitted.status, 202);
+    const runId = String(submitted.body.run_id);
+    // The paused node is inside step s1, waiting for the server's answer.
+    await effects.requested("fence/s1");
+    paused.signal("SIGSTOP");
+    const successor = await start("successor");
+    const claim = await successor.waitFor((line) =>
+      line.event === "run_claimed" && line.run_id === runId
+    );
+    assert.equal(claim.epoch, 2);
+    effects.release();
+    await successor.waitFor((line) =>
+      line.event === "run_finished" && line.run_id === runId
+    );
+    paused.signal("SIGCONT");
+    const lost = await paused.waitFor((line) =>
+      line.event === "lease_lost" && line.run_id === runId
+    );
+    assert.equal(lost.epoch, 1);
+    console.log(`the resumed node learnt of the loss by: ${lost.reason}`);
+
+    const store = await PostgresStore.open(database.url);
+    try {
+      const log = await store.readLog(runId);
+      assert.equal(verifyChain(log), undefined);
+      assert.equal(log.filter((r) => r.type === "RunSucceeded").length, 1);
+      assert.equal((await store.getRun(runId))?.status, "succeeded");
+      // Nothing the paused node did after resuming reached the log.
+      const after = await paused.request("GET", `/v1/runs/${runId}`);
+      assert.equal(after.body.status, "succeeded");
+      assert.deepEqual(await store.readLog(runId), log);
+    } finally {
+      await store.close();
+    }
+    assert.equal(
+      paused.lines.filter((line) =>
+        line.event === "run_finished" && line.run_id === runId
+      ).length,
+      0,
+      "the paused node finished a run it no longer held",
+    );
+  } finally {
+    for (const node of nodes) node.signal("SIGCONT");
+    await Promise.all(nodes.map((node) => node.stop()));
+    await effects.close();
+    await database.stop();
+  }
+});
