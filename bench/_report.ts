@@ -7,7 +7,19 @@ export interface BenchResult {
   figures: Record<string, number>;
   /** The target each figure is held to, when the project sets one. */
   targets: Record<string, { op: "<=" | ">="; value: number }>;
+  /**
+   * Which way each figure improves, for `--compare`; when absent it follows
+   * the figure's target, then its unit (`_per_s` higher, anything else lower).
+   */
+  directions?: Record<string, "higher" | "lower">;
   notes?: string;
+}
+
+/** A result as printed and saved: the figures plus verdicts and the machine. */
+export interface BenchDocument extends BenchResult {
+  verdicts: Record<string, "met" | "missed">;
+  machine: Record<string, string | number>;
+  measured_at: string;
 }
 
 /** Percentile of sorted values (nearest rank). */
@@ -31,11 +43,22 @@ export function machine(): Record<string, string | number> {
     v8: Deno.version.v8,
     os: Deno.build.os,
     arch: Deno.build.arch,
+    // Other work on the machine skews figures; this says how busy it was.
+    load_average_1m: Deno.loadavg()[0]!,
   };
 }
 
-/** Prints one JSON line and writes `bench/results/<scenario>.json`. */
-export async function report(result: BenchResult): Promise<void> {
+/** Where results go unless told otherwise. */
+export const RESULTS_DIR = new URL("./results/", import.meta.url).pathname;
+
+/**
+ * Prints one JSON line and writes `<dir>/<scenario>.json` (by default
+ * `bench/results/`); returns the document.
+ */
+export async function report(
+  result: BenchResult,
+  options: { dir?: string } = {},
+): Promise<BenchDocument> {
   const verdicts: Record<string, "met" | "missed"> = {};
   for (const [name, target] of Object.entries(result.targets)) {
     const value = result.figures[name];
@@ -45,17 +68,18 @@ export async function report(result: BenchResult): Promise<void> {
       : value >= target.value;
     verdicts[name] = met ? "met" : "missed";
   }
-  const document = {
+  const document: BenchDocument = {
     ...result,
     verdicts,
     machine: machine(),
     measured_at: new Date().toISOString(),
   };
   console.log(JSON.stringify(document));
-  const dir = new URL("./results/", import.meta.url).pathname;
+  const dir = options.dir ?? RESULTS_DIR;
   await Deno.mkdir(dir, { recursive: true });
   await Deno.writeTextFile(
     join(dir, `${result.scenario}.json`),
     JSON.stringify(document, null, 2) + "\n",
   );
+  return document;
 }

@@ -1,39 +1,177 @@
 /**
  * `deno task bench`: runs benchmark scenarios, prints one JSON line each and
- * writes `bench/results/<scenario>.json`. `--only a,b` picks scenarios.
+ * writes `bench/results/<scenario>.json`.
+ *
+ *   --only a,b        pick scenarios
+ *   --smoke           small sizes (CI); results go to bench/results/smoke/
+ *   --compare PATH    compare with a saved result set (a folder like
+ *                     bench/results/ or a --save file) and flag every figure
+ *                     more than 15% worse; exits 3 when one is, except with
+ *                     --smoke, which only reports
+ *   --save FILE       also write this run's results as one result set
+ *   --cpu-prof DIR    servers started by `runs` write V8 CPU profiles to DIR
+ *
+ * DATABASE_URL adds `runs_postgres`; AOS_BENCH_API_KEY is seeded into the
+ * servers as the default tenant's key and sent by the client.
  */
+import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { type BenchResult, report } from "./_report.ts";
+import {
+  compareDocuments,
+  readResultSet,
+  type Regression,
+} from "./_compare.ts";
+import {
+  type BenchDocument,
+  type BenchResult,
+  report,
+  RESULTS_DIR,
+} from "./_report.ts";
 import { clusterThroughput } from "./cluster_scenarios.ts";
 import {
   coldStart,
   skillCall,
   timeoutEnforcement,
 } from "./sandbox_scenarios.ts";
+import { historyScenario } from "./history_scenario.ts";
+import { idleRuns } from "./idle_runs_scenario.ts";
+import { replayScenario } from "./replay_scenario.ts";
+import { RUNS_DEFAULTS, runsScenario } from "./runs_scenario.ts";
+import { storeAppend } from "./store_scenarios.ts";
+
+// With DATABASE_URL, `runs` is measured on PostgreSQL too (`runs_postgres`);
+// every other server keeps SQLite. With AOS_BENCH_API_KEY, servers seed it
+// as the default tenant's key and the client sends it.
+const databaseUrl = Deno.env.get("DATABASE_URL");
+const apiKey = Deno.env.get("AOS_BENCH_API_KEY");
+const serverEnv: Record<string, string> = apiKey === undefined
+  ? {}
+  : { AOS_BOOTSTRAP_TENANT_KEY: apiKey };
+const client = {
+  env: serverEnv,
+  ...(apiKey === undefined ? {} : { key: apiKey }),
+};
+let cpuProfileDir: string | undefined;
+const profiled = () =>
+  cpuProfileDir === undefined
+    ? {}
+    : { denoFlags: ["--cpu-prof", `--cpu-prof-dir=${cpuProfileDir}`] };
 
 const SCENARIOS: Record<string, () => Promise<BenchResult>> = {
+  runs: () => runsScenario({ ...RUNS_DEFAULTS, ...client, ...profiled() }),
+  ...(databaseUrl === undefined ? {} : {
+    runs_postgres: () =>
+      runsScenario({
+        ...RUNS_DEFAULTS,
+        ...client,
+        ...profiled(),
+        env: { ...serverEnv, DATABASE_URL: databaseUrl },
+        scenario: "runs_postgres",
+      }),
+  }),
+  replay: () =>
+    replayScenario({ recordsMin: 100_000, concurrency: 8, ...client }),
+  idle_runs: () => idleRuns({ runs: 10_000, idleSeconds: 10, ...client }),
+  store_append: () => storeAppend({ appenders: 64, seconds: 10 }),
+  history: () =>
+    historyScenario({
+      recordsSmall: 10_000,
+      recordsLarge: 1_000_000,
+      sequentialRuns: 200,
+      concurrency: 32,
+      loadSeconds: 5,
+      listRequests: 200,
+      ...client,
+    }),
   skill_call: skillCall,
   cold_start: coldStart,
   timeout_enforcement: timeoutEnforcement,
   cluster_throughput: clusterThroughput,
 };
 
+/** The smoke variant: every scenario that takes sizes, at sizes CI affords. */
+const SMOKE: Record<string, () => Promise<BenchResult>> = {
+  runs: () =>
+    runsScenario({
+      warmupRuns: 20,
+      sequentialRuns: 50,
+      concurrency: 8,
+      loadSeconds: 2,
+      ...client,
+      ...profiled(),
+    }),
+  replay: () =>
+    replayScenario({ recordsMin: 2_000, concurrency: 4, ...client }),
+  idle_runs: () => idleRuns({ runs: 500, idleSeconds: 2, ...client }),
+  store_append: () => storeAppend({ appenders: 16, seconds: 2 }),
+  history: () =>
+    historyScenario({
+      recordsSmall: 2_000,
+      recordsLarge: 20_000,
+      sequentialRuns: 20,
+      concurrency: 8,
+      loadSeconds: 1,
+      listRequests: 20,
+      ...client,
+    }),
+};
+
 if (import.meta.main) {
   const { values } = parseArgs({
     args: Deno.args,
-    options: { only: { type: "string" } },
+    options: {
+      only: { type: "string" },
+      smoke: { type: "boolean", default: false },
+      compare: { type: "string" },
+      save: { type: "string" },
+      "cpu-prof": { type: "string" },
+    },
   });
+  cpuProfileDir = values["cpu-prof"];
+  const registry = values.smoke ? SMOKE : SCENARIOS;
   const names = values.only === undefined
-    ? Object.keys(SCENARIOS)
+    ? Object.keys(registry)
     : values.only.split(",");
+  const unknown = names.filter((name) => registry[name] === undefined);
+  if (unknown.length > 0) {
+    console.error(
+      `unknown scenario ${unknown.join(", ")}; known${
+        values.smoke ? " with --smoke" : ""
+      }: ${Object.keys(registry).join(", ")}`,
+    );
+    Deno.exit(2);
+  }
+  const baseline = values.compare === undefined
+    ? undefined
+    : await readResultSet(values.compare);
+  const dir = values.smoke ? join(RESULTS_DIR, "smoke") : RESULTS_DIR;
+  const documents: BenchDocument[] = [];
+  const regressions: Regression[] = [];
   for (const name of names) {
-    const scenario = SCENARIOS[name];
-    if (scenario === undefined) {
-      console.error(
-        `unknown scenario ${name}; known: ${Object.keys(SCENARIOS).join(", ")}`,
-      );
-      Deno.exit(2);
+    const document = await report(await registry[name]!(), { dir });
+    documents.push(document);
+    const before = baseline?.get(document.scenario);
+    if (before !== undefined) {
+      regressions.push(...compareDocuments(before, document));
     }
-    await report(await scenario());
+  }
+  if (values.save !== undefined) {
+    await Deno.writeTextFile(
+      values.save,
+      JSON.stringify({ results: documents }, null, 2) + "\n",
+    );
+  }
+  if (baseline !== undefined) {
+    for (const regression of regressions) {
+      console.error(
+        `worse: ${regression.scenario}.${regression.figure} ${regression.baseline} -> ${regression.current} (${
+          Number.isFinite(regression.worse)
+            ? `${Math.round(regression.worse * 100)}% worse`
+            : "target now missed"
+        })`,
+      );
+    }
+    console.log(JSON.stringify({ compare: values.compare, regressions }));
+    if (regressions.length > 0 && !values.smoke) Deno.exit(3);
   }
 }

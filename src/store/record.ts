@@ -63,9 +63,41 @@ export function sha256Hex(data: string | Uint8Array): string {
   return createHash("sha256").update(data).digest("hex");
 }
 
-function hashOf(record: Omit<LogRecord, "hash">): string {
-  return sha256Hex(canonicalJson(record));
+/**
+ * The canonical JSON of a record without its hash, as the part before where
+ * `"hash"` goes in key order (at, body | hash | prev, run_id, seq, type, v)
+ * and the part after. The envelope is written directly; only the body goes
+ * through the general serialiser. Joined, they are `canonicalJson` of the
+ * same object, byte for byte (a test holds them to that).
+ */
+function envelopeParts(record: Omit<LogRecord, "hash">): [string, string] {
+  if (!Number.isFinite(record.at) || !Number.isFinite(record.seq)) {
+    // The general serialiser reports what is wrong, and where.
+    canonicalJson(record);
+  }
+  return [
+    `{"at":${JSON.stringify(record.at)},"body":${canonicalJson(record.body)},`,
+    `"prev":${JSON.stringify(record.prev)},"run_id":${
+      JSON.stringify(record.run_id)
+    },"seq":${JSON.stringify(record.seq)},"type":${
+      JSON.stringify(record.type)
+    },"v":${JSON.stringify(record.v)}}`,
+  ];
 }
+
+function hashOf(record: Omit<LogRecord, "hash">): string {
+  const [before, after] = envelopeParts(record);
+  return sha256Hex(before + after);
+}
+
+function withHash(parts: [string, string], hash: string): string {
+  return `${parts[0]}"hash":${JSON.stringify(hash)},${parts[1]}`;
+}
+
+// The line of each record sealed by this process, built from the text its
+// hash was taken of, so a record is serialised once. Records are immutable
+// once sealed.
+const sealedLines = new WeakMap<LogRecord, string>();
 
 /** Places `record` after `head`: sets seq, prev, format version and hash. */
 export function sealRecord(head: LogHead, record: UnsealedRecord): LogRecord {
@@ -78,12 +110,16 @@ export function sealRecord(head: LogHead, record: UnsealedRecord): LogRecord {
     body: record.body,
     prev: head.last_hash,
   };
-  return { ...unhashed, hash: hashOf(unhashed) };
+  const parts = envelopeParts(unhashed);
+  const sealed = { ...unhashed, hash: sha256Hex(parts[0] + parts[1]) };
+  sealedLines.set(sealed, withHash(parts, sealed.hash));
+  return sealed;
 }
 
 /** The record as one line of canonical JSON (the `.jsonl` export format). */
 export function recordToLine(record: LogRecord): string {
-  return canonicalJson(record);
+  return sealedLines.get(record) ??
+    withHash(envelopeParts(record), record.hash);
 }
 
 const RECORD_KEYS = [

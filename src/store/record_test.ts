@@ -5,6 +5,7 @@ import {
   recordFromLine,
   recordToLine,
   sealRecord,
+  sha256Hex,
   verifyChain,
 } from "./record.ts";
 import { fakeLog } from "./store_contract.ts";
@@ -57,4 +58,26 @@ Deno.test("recordFromLine() round-trips a record and refuses other shapes", () =
     () => recordFromLine(recordToLine({ ...record!, v: 2 })),
     /format version 2/,
   );
+});
+
+Deno.test("sealRecord() hashes, and recordToLine() writes, exactly the canonical JSON of the record", () => {
+  const bodies = [
+    {},
+    { prev: "x", hash: "y", z: [1, { b: 2, a: '"\\\u2028' }], é: null },
+    { output: { result: 1e21, n: -0.5 }, step: "s" },
+  ];
+  let head = { run_id: 'run "quoted"', next_seq: 7, last_hash: "0".repeat(64) };
+  for (const body of bodies) {
+    const record = sealRecord(head, {
+      type: "T\u00e9",
+      body,
+      at: 1_700_000_000_123,
+    });
+    const { hash, ...unhashed } = record;
+    assert.equal(hash, sha256Hex(canonicalJson(unhashed)));
+    assert.equal(recordToLine(record), canonicalJson(record));
+    const copy = recordFromLine(recordToLine(record));
+    assert.equal(recordToLine(copy), canonicalJson(record));
+    head = { run_id: head.run_id, next_seq: record.seq + 1, last_hash: hash };
+  }
 });

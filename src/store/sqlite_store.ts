@@ -5,6 +5,8 @@ import type { LogRecord } from "./record.ts";
 import { recordFromLine, recordToLine } from "./record.ts";
 import { SQLITE_MIGRATIONS } from "./_sqlite_schema.ts";
 import { SqliteLeases } from "./_sqlite_leases.ts";
+import { SqliteRunKeys } from "./_sqlite_run_keys.ts";
+import { GroupCommit } from "./_group_commit.ts";
 import type {
   IdempotencyClaim,
   IdempotencyEntry,
@@ -21,7 +23,6 @@ import type {
 import { isTerminal } from "./store.ts";
 import {
   assertConsecutive,
-  idempotencyClaimLost,
   leaseLost,
   sequenceConflict,
 } from "./_append_checks.ts";
@@ -48,15 +49,26 @@ type Row = Record<string, unknown>;
  * `node:sqlite`. Every call is synchronous inside SQLite, and writes take the
  * write lock up front (`BEGIN IMMEDIATE`) so a read-then-write transaction
  * never fails half-way with `SQLITE_BUSY` when several processes share a file.
+ * Run creations, appends and lease changes are group-committed
+ * (`_group_commit.ts`): those of one event-loop turn share a transaction and
+ * one `fsync`, and each resolves only once it is on disk.
  */
 export class SqliteStore implements Store {
   readonly #db: DatabaseSync;
   readonly #statements = new Map<string, StatementSync>();
   readonly #leases = new SqliteLeases((sql) => this.#statement(sql));
+  readonly #keys = new SqliteRunKeys((sql) => this.#statement(sql));
   readonly #runnableListeners = new Set<() => void>();
+  readonly #group: GroupCommit;
+  readonly #wal: WalSync | undefined;
 
-  private constructor(db: DatabaseSync) {
+  private constructor(db: DatabaseSync, wal: WalSync | undefined) {
     this.#db = db;
+    this.#wal = wal;
+    this.#group = new GroupCommit(
+      db,
+      wal === undefined ? {} : { sync: wal.sync },
+    );
   }
 
   /** Opens (creating when needed) the database at `path` and migrates it. */
@@ -68,7 +80,9 @@ export class SqliteStore implements Store {
       `PRAGMA busy_timeout = ${Math.trunc(options.busyTimeoutMs ?? 5000)}`,
     );
     db.exec("PRAGMA foreign_keys = ON");
-    const store = new SqliteStore(db);
+    const durable = (options.synchronous ?? "FULL") === "FULL" &&
+      path !== ":memory:";
+    const store = new SqliteStore(db, durable ? new WalSync(path) : undefined);
     store.#migrate();
     return store;
   }
@@ -120,40 +134,21 @@ export class SqliteStore implements Store {
   }
 
   createRun(first: LogRecord, meta: RunMeta): Promise<void> {
-    return settle(() =>
-      this.#transaction(() => {
-        if (first.seq !== 0) throw sequenceConflict(first.run_id, 0, first.seq);
-        const exists = this.#statement("SELECT 1 FROM runs WHERE run_id = ?")
-          .get(first.run_id);
-        if (exists !== undefined) {
-          throw new AosError("STORE_RUN_EXISTS", `run ${first.run_id} exists`, {
-            details: { run_id: first.run_id },
-          });
-        }
-        this.#statement(
-          "INSERT INTO runs (run_id, tenant, status, created_at, updated_at, last_seq, digest) VALUES (?, ?, 'running', ?, ?, 0, ?)",
-        ).run(first.run_id, meta.tenant, first.at, first.at, first.hash);
-        this.#insertRecord(first);
-        for (const skill of new Set(meta.skills ?? [])) {
-          this.#statement(
-            "INSERT INTO run_skills (skill, run_id) VALUES (?, ?)",
-          ).run(skill, first.run_id);
-        }
-        if (meta.idempotency !== undefined) {
-          const { key, fingerprint, response } = meta.idempotency;
-          const completed = this.#statement(
-            "UPDATE idempotency_keys SET state = 'completed', run_id = ?, response = ? WHERE tenant = ? AND key = ? AND fingerprint = ? AND state = 'pending'",
-          ).run(
-            first.run_id,
-            JSON.stringify(response),
-            meta.tenant,
-            key,
-            fingerprint,
-          );
-          if (Number(completed.changes) !== 1) throw idempotencyClaimLost(key);
-        }
-      })
-    ).then(() => this.#runnable());
+    return this.#group.submit(() => {
+      if (first.seq !== 0) throw sequenceConflict(first.run_id, 0, first.seq);
+      const exists = this.#statement("SELECT 1 FROM runs WHERE run_id = ?")
+        .get(first.run_id);
+      if (exists !== undefined) {
+        throw new AosError("STORE_RUN_EXISTS", `run ${first.run_id} exists`, {
+          details: { run_id: first.run_id },
+        });
+      }
+      this.#statement(
+        "INSERT INTO runs (run_id, tenant, status, created_at, updated_at, last_seq, digest) VALUES (?, ?, 'running', ?, ?, 0, ?)",
+      ).run(first.run_id, meta.tenant, first.at, first.at, first.hash);
+      this.#insertRecord(first);
+      this.#keys.recordRunMeta(first.run_id, meta);
+    }).then(() => this.#runnable());
   }
 
   /** Wakes this process's listeners; other processes on the file poll. */
@@ -164,31 +159,7 @@ export class SqliteStore implements Store {
   claimIdempotencyKey(
     claim: IdempotencyClaim,
   ): Promise<{ claimed: true } | { claimed: false; entry: IdempotencyEntry }> {
-    return settle(() =>
-      this.#transaction(() => {
-        this.#statement("DELETE FROM idempotency_keys WHERE expires_at <= ?")
-          .run(claim.nowMs);
-        const row = this.#statement(
-          "SELECT * FROM idempotency_keys WHERE tenant = ? AND key = ?",
-        ).get(claim.tenant, claim.key) as Row | undefined;
-        const abandoned = row !== undefined && row.state === "pending" &&
-          Number(row.locked_until) <= claim.nowMs;
-        if (row !== undefined && !abandoned) {
-          return { claimed: false as const, entry: toIdempotencyEntry(row) };
-        }
-        this.#statement(
-          "INSERT INTO idempotency_keys (tenant, key, fingerprint, state, run_id, response, created_at, locked_until, expires_at) VALUES (?, ?, ?, 'pending', NULL, NULL, ?, ?, ?) ON CONFLICT (tenant, key) DO UPDATE SET fingerprint = excluded.fingerprint, state = 'pending', run_id = NULL, response = NULL, created_at = excluded.created_at, locked_until = excluded.locked_until, expires_at = excluded.expires_at",
-        ).run(
-          claim.tenant,
-          claim.key,
-          claim.fingerprint,
-          claim.nowMs,
-          claim.lockedUntilMs,
-          claim.expiresAtMs,
-        );
-        return { claimed: true as const };
-      })
-    );
+    return this.#group.submit(() => this.#keys.claim(claim));
   }
 
   releaseIdempotencyKey(
@@ -196,11 +167,9 @@ export class SqliteStore implements Store {
     key: string,
     fingerprint: string,
   ): Promise<void> {
-    return settle(() => {
-      this.#statement(
-        "DELETE FROM idempotency_keys WHERE tenant = ? AND key = ? AND fingerprint = ? AND state = 'pending'",
-      ).run(tenant, key, fingerprint);
-    });
+    return this.#group.submit(() =>
+      this.#keys.release(tenant, key, fingerprint)
+    );
   }
 
   #insertRecord(record: LogRecord): void {
@@ -213,52 +182,48 @@ export class SqliteStore implements Store {
     records: readonly LogRecord[],
     options: { status?: RunStatus; epoch?: number } = {},
   ): Promise<void> {
-    return settle(() =>
-      this.#transaction(() => {
-        const first = assertConsecutive(records);
-        const last = records[records.length - 1]!;
-        const head = this.#statement(
-          "SELECT last_seq, digest, lease_epoch FROM runs WHERE run_id = ?",
-        ).get(first.run_id) as Row | undefined;
-        if (head === undefined) {
-          throw new AosError("RUN_NOT_FOUND", `run ${first.run_id} not found`, {
-            details: { run_id: first.run_id },
-          });
-        }
-        const epoch = Number(head.lease_epoch);
-        if (options.epoch !== undefined && options.epoch !== epoch) {
-          throw leaseLost(first.run_id, options.epoch, epoch);
-        }
-        const nextSeq = Number(head.last_seq) + 1;
-        if (first.seq !== nextSeq || first.prev !== head.digest) {
-          throw sequenceConflict(first.run_id, nextSeq, first.seq);
-        }
-        for (const record of records) this.#insertRecord(record);
+    return this.#group.submit(() => {
+      const first = assertConsecutive(records);
+      const last = records[records.length - 1]!;
+      const head = this.#statement(
+        "SELECT last_seq, digest, lease_epoch FROM runs WHERE run_id = ?",
+      ).get(first.run_id) as Row | undefined;
+      if (head === undefined) {
+        throw new AosError("RUN_NOT_FOUND", `run ${first.run_id} not found`, {
+          details: { run_id: first.run_id },
+        });
+      }
+      const epoch = Number(head.lease_epoch);
+      if (options.epoch !== undefined && options.epoch !== epoch) {
+        throw leaseLost(first.run_id, options.epoch, epoch);
+      }
+      const nextSeq = Number(head.last_seq) + 1;
+      if (first.seq !== nextSeq || first.prev !== head.digest) {
+        throw sequenceConflict(first.run_id, nextSeq, first.seq);
+      }
+      for (const record of records) this.#insertRecord(record);
+      this.#statement(
+        "UPDATE runs SET last_seq = ?, digest = ?, updated_at = ?, status = COALESCE(?, status) WHERE run_id = ?",
+      ).run(
+        last.seq,
+        last.hash,
+        last.at,
+        options.status ?? null,
+        first.run_id,
+      );
+      if (options.status !== undefined && isTerminal(options.status)) {
         this.#statement(
-          "UPDATE runs SET last_seq = ?, digest = ?, updated_at = ?, status = COALESCE(?, status) WHERE run_id = ?",
-        ).run(
-          last.seq,
-          last.hash,
-          last.at,
-          options.status ?? null,
-          first.run_id,
-        );
-        if (options.status !== undefined && isTerminal(options.status)) {
-          this.#statement(
-            "UPDATE runs SET lease_owner = '', lease_expires_at = 0 WHERE run_id = ?",
-          ).run(first.run_id);
-        }
-      })
-    );
+          "UPDATE runs SET lease_owner = '', lease_expires_at = 0 WHERE run_id = ?",
+        ).run(first.run_id);
+      }
+    });
   }
 
   claimRuns(
     owner: string,
     options: LeaseTiming & { limit: number },
   ): Promise<Lease[]> {
-    return settle(() =>
-      this.#transaction(() => this.#leases.claim(owner, options))
-    );
+    return this.#group.submit(() => this.#leases.claim(owner, options));
   }
 
   renewLeases(
@@ -266,18 +231,16 @@ export class SqliteStore implements Store {
     leases: readonly { run_id: string; epoch: number }[],
     timing: LeaseTiming,
   ): Promise<Lease[]> {
-    return settle(() =>
-      this.#transaction(() => this.#leases.renew(owner, leases, timing))
-    );
+    return this.#group.submit(() => this.#leases.renew(owner, leases, timing));
   }
 
   releaseLease(lease: { run_id: string; epoch: number }): Promise<void> {
-    return settle(() => this.#transaction(() => this.#leases.release(lease)))
+    return this.#group.submit(() => this.#leases.release(lease))
       .then(() => this.#runnable());
   }
 
   releaseLeases(owner: string): Promise<void> {
-    return settle(() => this.#transaction(() => this.#leases.releaseAll(owner)))
+    return this.#group.submit(() => this.#leases.releaseAll(owner))
       .then((released) => {
         if (released > 0) this.#runnable();
       });
@@ -425,11 +388,12 @@ export class SqliteStore implements Store {
     );
   }
 
-  close(): Promise<void> {
+  async close(): Promise<void> {
+    if (this.#db.isOpen) await this.#group.drain();
     this.#runnableListeners.clear();
     this.#statements.clear();
     if (this.#db.isOpen) this.#db.close();
-    return Promise.resolve();
+    this.#wal?.close();
   }
 }
 
@@ -443,17 +407,6 @@ function toSkill(row: Row): SkillRecord {
   };
 }
 
-function toIdempotencyEntry(row: Row): IdempotencyEntry {
-  return {
-    fingerprint: String(row.fingerprint),
-    state: row.state === "completed" ? "completed" : "pending",
-    run_id: row.run_id === null ? null : String(row.run_id),
-    response: row.response === null ? null : JSON.parse(String(row.response)),
-    created_at: Number(row.created_at),
-    expires_at: Number(row.expires_at),
-  };
-}
-
 function toSummary(row: Row): RunSummary {
   return {
     run_id: String(row.run_id),
@@ -464,6 +417,31 @@ function toSummary(row: Row): RunSummary {
     last_seq: Number(row.last_seq),
     digest: String(row.digest),
   };
+}
+
+/**
+ * `fdatasync` of the database's WAL file, on Deno's blocking-I/O threads so
+ * the JavaScript thread goes on serving while the disk works. The file is
+ * opened at the first sync (SQLite creates it at the first write); it stays
+ * the same file while a connection is open.
+ */
+class WalSync {
+  readonly #path: string;
+  #file: Deno.FsFile | undefined;
+
+  constructor(databasePath: string) {
+    this.#path = `${databasePath}-wal`;
+  }
+
+  readonly sync = async (): Promise<void> => {
+    this.#file ??= await Deno.open(this.#path, { read: true });
+    await this.#file.syncData();
+  };
+
+  close(): void {
+    this.#file?.close();
+    this.#file = undefined;
+  }
 }
 
 /** Runs synchronous SQLite work so that its errors reject instead of throwing. */

@@ -1,0 +1,72 @@
+/** The benchmarks' HTTP client of the AOS API. */
+
+/** Options of `ApiClient`. */
+export interface ApiClientOptions {
+  /** An API key, sent as `Authorization: Bearer <key>`. */
+  key?: string | undefined;
+}
+
+/** A JSON response. */
+export interface ApiResponse {
+  status: number;
+  body: Record<string, unknown>;
+}
+
+/**
+ * Sends JSON requests to one server. Headers are built once; `fetch` keeps
+ * connections alive, so the client adds little work per request.
+ */
+export class ApiClient {
+  readonly url: string;
+  readonly #jsonHeaders: Headers;
+  readonly #headers: Headers;
+
+  constructor(url: string, options: ApiClientOptions = {}) {
+    this.url = url;
+    const auth: Record<string, string> = options.key === undefined
+      ? {}
+      : { authorization: `Bearer ${options.key}` };
+    this.#headers = new Headers(auth);
+    this.#jsonHeaders = new Headers({
+      ...auth,
+      "content-type": "application/json",
+    });
+  }
+
+  async get(path: string): Promise<ApiResponse> {
+    const response = await fetch(this.url + path, { headers: this.#headers });
+    return { status: response.status, body: await response.json() };
+  }
+
+  async post(path: string, body: unknown): Promise<ApiResponse> {
+    const response = await fetch(this.url + path, {
+      method: "POST",
+      headers: this.#jsonHeaders,
+      body: typeof body === "string" ? body : JSON.stringify(body),
+    });
+    return { status: response.status, body: await response.json() };
+  }
+
+  /** Submits a run and waits until it ends; throws unless it succeeded. Returns its id. */
+  async runToEnd(plan: string): Promise<string> {
+    const submitted = await this.post("/v1/runs", plan);
+    if (submitted.status !== 202) {
+      throw new Error(
+        `submit answered ${submitted.status}: ${
+          JSON.stringify(submitted.body)
+        }`,
+      );
+    }
+    const runId = String(submitted.body.run_id);
+    for (;;) {
+      const view = await this.get(`/v1/runs/${runId}?wait_ms=30000`);
+      if (view.status !== 200) {
+        throw new Error(`status answered ${view.status}`);
+      }
+      if (view.body.status === "succeeded") return runId;
+      if (view.body.status !== "running") {
+        throw new Error(`run ${runId} ended ${JSON.stringify(view.body)}`);
+      }
+    }
+  }
+}

@@ -1,0 +1,141 @@
+/**
+ * `idle_runs`: what a parked run costs. Many runs wait on a durable timer (a
+ * `sleep_ms` step of an hour); the server's resident memory grows by the
+ * figure reported per run, and its CPU time over an idle window shows
+ * whether parked runs cost anything while they wait.
+ */
+import { ApiClient } from "./_http.ts";
+import type { BenchResult } from "./_report.ts";
+import { BenchServer } from "./_server.ts";
+import { round, threeStepPlan } from "./runs_scenario.ts";
+
+/** Sizes of the scenario. */
+export interface IdleRunsOptions {
+  runs: number;
+  /** The window over which CPU time is measured once every run is parked. */
+  idleSeconds: number;
+  key?: string;
+  env?: Record<string, string>;
+}
+
+/** The defaults: 10,000 parked runs, a 10 s idle window. */
+export const IDLE_RUNS_DEFAULTS: IdleRunsOptions = {
+  runs: 10_000,
+  idleSeconds: 10,
+};
+
+const SLEEP_PLAN = JSON.stringify({
+  steps: [{ id: "wait", sleep_ms: 3_600_000 }],
+});
+
+/** Runs the scenario against a fresh server and store. */
+export async function idleRuns(
+  options: IdleRunsOptions = IDLE_RUNS_DEFAULTS,
+): Promise<BenchResult> {
+  const dataDir = await Deno.makeTempDir({ prefix: "aos_bench_idle_" });
+  const server = await BenchServer.start({ dataDir, env: options.env ?? {} });
+  try {
+    const client = new ApiClient(server.url, { key: options.key });
+    // Warm every path a parked run takes, then settle, before the baseline.
+    for (let run = 0; run < 50; run++) {
+      await client.runToEnd(threeStepPlan(run));
+      await submit(client);
+    }
+    await quiet(server);
+    const baselineBytes = server.rssBytes();
+    const emptyCpuMsPerS = await idleCpu(server, options.idleSeconds);
+    const runIds: string[] = [];
+    let next = 0;
+    await Promise.all(Array.from({ length: 16 }, async () => {
+      while (next < options.runs) {
+        next++;
+        runIds.push(await submit(client));
+      }
+    }));
+    await quiet(server);
+    const parkedBytes = server.rssBytes();
+    const parkedCpuMsPerS = await idleCpu(server, options.idleSeconds);
+    const parked = await countParked(client, runIds);
+    return {
+      scenario: "idle_runs",
+      figures: {
+        parked_runs: runIds.length,
+        rss_kb_per_run: round(
+          (parkedBytes - baselineBytes) / 1024 / runIds.length,
+          2,
+        ),
+        rss_mb_parked: round(parkedBytes / 2 ** 20, 1),
+        idle_cpu_ms_per_s_empty: round(emptyCpuMsPerS, 2),
+        idle_cpu_ms_per_s_parked: round(parkedCpuMsPerS, 2),
+        // What the parked runs add to an idle server's CPU time.
+        parked_cpu_ms_per_s: round(
+          Math.max(0, parkedCpuMsPerS - emptyCpuMsPerS),
+          2,
+        ),
+        parked_sampled_ok: parked.ok / parked.sampled,
+      },
+      targets: {
+        rss_kb_per_run: { op: "<=", value: 20 },
+        parked_cpu_ms_per_s: { op: "<=", value: 1 },
+        parked_sampled_ok: { op: ">=", value: 1 },
+      },
+      directions: {
+        parked_runs: "higher",
+        parked_sampled_ok: "higher",
+      },
+      notes:
+        `${runIds.length} runs parked on a one-hour sleep_ms timer; RSS delta over the baseline after warm-up; CPU time over ${options.idleSeconds} s of quiet, before and after parking (granularity 10 ms of CPU); ${parked.sampled} runs sampled to check they are parked`,
+    };
+  } finally {
+    await server.stop();
+    await Deno.remove(dataDir, { recursive: true });
+  }
+}
+
+async function submit(client: ApiClient): Promise<string> {
+  const response = await client.post("/v1/runs", SLEEP_PLAN);
+  if (response.status !== 202) {
+    throw new Error(`submit answered ${response.status}`);
+  }
+  return String(response.body.run_id);
+}
+
+/** The server's CPU time per second of wall time over `seconds`. */
+async function idleCpu(server: BenchServer, seconds: number): Promise<number> {
+  const beforeMs = server.cpuMs();
+  const started = performance.now();
+  await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+  return (server.cpuMs() - beforeMs) / ((performance.now() - started) / 1000);
+}
+
+/**
+ * Waits until the server used at most 1% of a core in each of 3 seconds in
+ * a row: after a burst of submissions the collector and SQLite's checkpoint
+ * still work for a while, and that is not what parked runs cost.
+ */
+async function quiet(server: BenchServer): Promise<void> {
+  let quietSeconds = 0;
+  for (let second = 0; second < 180 && quietSeconds < 3; second++) {
+    const before = server.cpuMs();
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    quietSeconds = server.cpuMs() - before <= 10 ? quietSeconds + 1 : 0;
+  }
+  if (quietSeconds < 3) throw new Error("the server never went quiet");
+}
+
+/** Checks a sample of runs: running, with the sleep step waiting on its timer. */
+async function countParked(
+  client: ApiClient,
+  runIds: readonly string[],
+): Promise<{ sampled: number; ok: number }> {
+  const step = Math.max(1, Math.floor(runIds.length / 100));
+  let sampled = 0;
+  let ok = 0;
+  for (let index = 0; index < runIds.length; index += step) {
+    const view = await client.get(`/v1/runs/${runIds[index]}`);
+    const steps = view.body.steps as { status: string }[];
+    sampled++;
+    if (view.body.status === "running" && steps[0]?.status === "sleeping") ok++;
+  }
+  return { sampled, ok };
+}

@@ -1,0 +1,179 @@
+import type { DatabaseSync, StatementSync } from "node:sqlite";
+import { setImmediate } from "node:timers";
+import { AosError } from "../errors/mod.ts";
+
+interface PendingWrite {
+  work: () => unknown;
+  resolve: (result: unknown) => void;
+  reject: (error: unknown) => void;
+  result?: unknown;
+}
+
+/** Options of `GroupCommit`. */
+export interface GroupCommitOptions {
+  /**
+   * Makes every commit so far durable (an `fdatasync` of the WAL file, run
+   * off the JavaScript thread). Undefined: writes resolve at commit, durable
+   * only as far as the connection's `synchronous` setting makes them.
+   */
+  sync?: () => Promise<void>;
+}
+
+/**
+ * Group commit for one SQLite connection in WAL mode. Writes submitted
+ * during one turn of the event loop (from any number of run actors and
+ * requests) go into a single transaction. With `sync`, that transaction
+ * commits without waiting for the disk and its writes wait for the next
+ * `sync` instead: one `fdatasync` of the WAL at a time, shared by every
+ * transaction committed before it started. This is what `synchronous=FULL`
+ * does at each commit, only off the JavaScript thread and once per group,
+ * so a write's promise still resolves only when it is on disk.
+ *
+ * Each write runs inside a savepoint: one that throws (a sequence conflict,
+ * say) is rolled back alone and rejected with its error, and the others
+ * commit. A failed commit or sync rejects every write it carried.
+ */
+export class GroupCommit {
+  readonly #db: DatabaseSync;
+  readonly #sync: (() => Promise<void>) | undefined;
+  readonly #savepoint: StatementSync;
+  readonly #release: StatementSync;
+  readonly #rollbackTo: StatementSync;
+  readonly #deferSync: StatementSync | undefined;
+  readonly #restoreSync: StatementSync | undefined;
+  #queue: PendingWrite[] = [];
+  #scheduled = false;
+  /** Committed writes waiting for the next sync. */
+  #committed: PendingWrite[] = [];
+  #syncing = false;
+
+  constructor(db: DatabaseSync, options: GroupCommitOptions = {}) {
+    this.#db = db;
+    this.#sync = options.sync;
+    this.#savepoint = db.prepare("SAVEPOINT group_write");
+    this.#release = db.prepare("RELEASE group_write");
+    this.#rollbackTo = db.prepare("ROLLBACK TO group_write");
+    if (this.#sync !== undefined) {
+      // Other writes of the connection keep synchronous=FULL; the group's
+      // transaction alone leaves its WAL sync to `sync`.
+      this.#deferSync = db.prepare("PRAGMA synchronous = NORMAL");
+      this.#restoreSync = db.prepare("PRAGMA synchronous = FULL");
+    }
+  }
+
+  /**
+   * Runs `work` in the next group; resolves with its result once committed
+   * (and synced, with `sync`).
+   */
+  submit<T>(work: () => T): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.#queue.push({
+        work,
+        resolve: resolve as (result: unknown) => void,
+        reject,
+      });
+      if (this.#scheduled) return;
+      this.#scheduled = true;
+      // After the I/O callbacks of this turn, so that every write they
+      // caused joins the group; a lone write waits only microseconds.
+      setImmediate(() => this.flush());
+    });
+  }
+
+  /** Commits whatever is queued now (also called before the database closes). */
+  flush(): void {
+    this.#scheduled = false;
+    const batch = this.#queue;
+    this.#queue = [];
+    if (batch.length === 0) return;
+    const failures = this.#commit(batch);
+    if (failures === undefined) return;
+    for (const write of batch) {
+      if (failures.has(write)) write.reject(failures.get(write));
+      else if (this.#sync === undefined) write.resolve(write.result);
+      else this.#committed.push(write);
+    }
+    this.#startSync();
+  }
+
+  /** Waits until every write committed so far is durable. */
+  async drain(): Promise<void> {
+    this.flush();
+    if (!this.#syncing && this.#committed.length === 0) return;
+    // Settles with the first sync that starts after everything queued now.
+    await new Promise<void>((resolve) => {
+      this.#committed.push({
+        work: () => {},
+        resolve: () => resolve(),
+        reject: () => resolve(),
+      });
+      this.#startSync();
+    });
+  }
+
+  /** One transaction over `batch`; the writes that failed alone, or undefined when all failed. */
+  #commit(batch: PendingWrite[]): Map<PendingWrite, unknown> | undefined {
+    this.#deferSync?.run();
+    try {
+      try {
+        this.#db.exec("BEGIN IMMEDIATE");
+      } catch (error) {
+        const busy = new AosError("STORE_UNAVAILABLE", "the store is busy", {
+          cause: error,
+        });
+        for (const write of batch) write.reject(busy);
+        return undefined;
+      }
+      const failures = new Map<PendingWrite, unknown>();
+      for (const write of batch) {
+        this.#savepoint.run();
+        try {
+          write.result = write.work();
+          this.#release.run();
+        } catch (error) {
+          this.#rollbackTo.run();
+          this.#release.run();
+          failures.set(write, error);
+        }
+      }
+      try {
+        this.#db.exec("COMMIT");
+      } catch (error) {
+        if (this.#db.isTransaction) this.#db.exec("ROLLBACK");
+        const failed = new AosError(
+          "STORE_UNAVAILABLE",
+          "the store could not commit",
+          { cause: error },
+        );
+        for (const write of batch) write.reject(failed);
+        return undefined;
+      }
+      return failures;
+    } finally {
+      this.#restoreSync?.run();
+    }
+  }
+
+  #startSync(): void {
+    if (this.#syncing || this.#committed.length === 0) return;
+    const batch = this.#committed;
+    this.#committed = [];
+    this.#syncing = true;
+    this.#sync!().then(
+      () => {
+        for (const write of batch) write.resolve(write.result);
+      },
+      (error) => {
+        const failed = new AosError(
+          "STORE_UNAVAILABLE",
+          "the store could not sync its log to disk",
+          { cause: error },
+        );
+        for (const write of batch) write.reject(failed);
+      },
+    ).finally(() => {
+      this.#syncing = false;
+      this.#startSync();
+    });
+  }
+}

@@ -1,0 +1,118 @@
+import assert from "node:assert/strict";
+import { DatabaseSync } from "node:sqlite";
+import { setImmediate } from "node:timers";
+import { AosError } from "../errors/mod.ts";
+import { GroupCommit } from "./_group_commit.ts";
+
+function database(): DatabaseSync {
+  const db = new DatabaseSync(":memory:");
+  db.exec("CREATE TABLE t (k TEXT PRIMARY KEY)");
+  return db;
+}
+
+function keys(db: DatabaseSync): string[] {
+  return db.prepare("SELECT k FROM t ORDER BY k").all().map((row) =>
+    String(row.k)
+  );
+}
+
+/** Lets the event loop run the group's flush (queued before this) and its microtasks. */
+function turn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+/** A sync the test finishes by hand, counting how often it was asked for. */
+function manualSync() {
+  const pending: (() => void)[] = [];
+  return {
+    calls: () => pending.length,
+    sync: () => new Promise<void>((resolve) => pending.push(resolve)),
+    finish: (index: number) => pending[index]!(),
+  };
+}
+
+Deno.test("GroupCommit resolves writes only after the sync that follows their commit", async () => {
+  const db = database();
+  const disk = manualSync();
+  const group = new GroupCommit(db, { sync: disk.sync });
+  const insert = db.prepare("INSERT INTO t (k) VALUES (?)");
+  const settled: string[] = [];
+  const writes = ["a", "b", "c"].map((key) =>
+    group.submit(() => insert.run(key)).then(() => settled.push(key))
+  );
+  await turn();
+  assert.deepEqual(keys(db), ["a", "b", "c"], "committed in one group");
+  assert.equal(disk.calls(), 1, "one sync for the whole group");
+  assert.deepEqual(settled, [], "nothing resolves before the sync");
+  const later = group.submit(() => insert.run("d"));
+  await turn();
+  assert.equal(disk.calls(), 1, "the next group waits for the sync in flight");
+  disk.finish(0);
+  await Promise.all(writes);
+  assert.deepEqual(settled, ["a", "b", "c"]);
+  await turn();
+  assert.equal(disk.calls(), 2, "then the next group syncs");
+  disk.finish(1);
+  await later;
+  db.close();
+});
+
+Deno.test("GroupCommit rolls back a failing write alone and commits the rest", async () => {
+  const db = database();
+  const group = new GroupCommit(db);
+  const insert = db.prepare("INSERT INTO t (k) VALUES (?)");
+  const outcomes = await Promise.allSettled([
+    group.submit(() => insert.run("a")),
+    group.submit(() => {
+      insert.run("b");
+      throw new Error("refused after writing");
+    }),
+    group.submit(() => insert.run("c")),
+  ]);
+  assert.deepEqual(outcomes.map((outcome) => outcome.status), [
+    "fulfilled",
+    "rejected",
+    "fulfilled",
+  ]);
+  assert.deepEqual(keys(db), ["a", "c"]);
+  db.close();
+});
+
+Deno.test("GroupCommit rejects every write of a group whose sync fails", async () => {
+  const db = database();
+  const group = new GroupCommit(db, {
+    sync: () => Promise.reject(new Error("EIO")),
+  });
+  const insert = db.prepare("INSERT INTO t (k) VALUES (?)");
+  const outcomes = await Promise.allSettled([
+    group.submit(() => insert.run("a")),
+    group.submit(() => insert.run("b")),
+  ]);
+  for (const outcome of outcomes) {
+    assert.equal(outcome.status, "rejected");
+    const reason = (outcome as PromiseRejectedResult).reason;
+    assert.ok(reason instanceof AosError);
+    assert.equal(reason.code, "STORE_UNAVAILABLE");
+  }
+  db.close();
+});
+
+Deno.test("GroupCommit.drain() waits for writes still syncing", async () => {
+  const db = database();
+  const disk = manualSync();
+  const group = new GroupCommit(db, { sync: disk.sync });
+  const insert = db.prepare("INSERT INTO t (k) VALUES (?)");
+  let written = false;
+  const write = group.submit(() => insert.run("a")).then(() => written = true);
+  let drained = false;
+  const drain = group.drain().then(() => drained = true);
+  await turn();
+  assert.equal(drained, false);
+  disk.finish(0);
+  await write;
+  assert.equal(written, true);
+  await turn();
+  disk.finish(1);
+  await drain;
+  db.close();
+});
