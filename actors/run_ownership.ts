@@ -30,6 +30,8 @@ export interface OwnershipHooks {
   claimed(runId: string): void;
   /** The lease was taken over or is gone: stop the run's actor, append nothing. */
   lost(runId: string): void;
+  /** A client asked, maybe on another node, to cancel a run this node holds. */
+  cancelRequested(runId: string, reason: string): void;
 }
 
 /**
@@ -149,12 +151,22 @@ export class RunOwnership {
     return leases.length;
   }
 
+  /** Hands cancel requests on held runs to the runtime (it ignores repeats). */
+  async #deliverCancels(): Promise<void> {
+    if (this.#leases.size === 0) return;
+    const pending = await this.#store.pendingCancels(this.#options.nodeId);
+    for (const { run_id, reason } of pending) {
+      if (this.#leases.has(run_id)) this.#hooks.cancelRequested(run_id, reason);
+    }
+  }
+
   async #claimLoop(): Promise<void> {
     while (!this.#closed) {
       this.#wakeRequested = false;
       let full = false;
       try {
         full = await this.#claimOnce() === this.#options.claimBatch;
+        await this.#deliverCancels();
       } catch (error) {
         this.#log.log("warn", "claim_failed", { error: String(error) });
       }

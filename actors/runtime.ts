@@ -90,6 +90,16 @@ export class Runtime {
           );
         },
         lost: (runId) => this.#actors.get(runId)?.stop(),
+        cancelRequested: (runId, reason) => {
+          const handle = this.#actors.get(runId);
+          if (handle === undefined || handle.state().cancel_reason !== null) {
+            return;
+          }
+          handle.actor.ask({ type: "CancelRequested", body: { reason } })
+            .catch(() => {
+              // the actor ended or crashed; its successor finds the request again
+            });
+        },
       },
     );
     this.#supervisor = new Supervisor(
@@ -557,14 +567,19 @@ export class Runtime {
       );
     }
     const handle = this.#actors.get(runId);
-    if (handle === undefined) {
+    if (handle !== undefined) {
+      await handle.actor.ask({ type: "CancelRequested", body: { reason } });
+      return;
+    }
+    // Held by another node, or between owners: the request waits in the
+    // store for whichever node holds the run.
+    if (!await this.#deps.store.requestCancel(runId, reason)) {
       throw new AosError(
-        "STORE_UNAVAILABLE",
-        `run ${runId} is restarting; retry the cancel`,
+        "RUN_ALREADY_FINISHED",
+        `run ${runId} has already ended`,
         { details: { run_id: runId } },
       );
     }
-    await handle.actor.ask({ type: "CancelRequested", body: { reason } });
   }
 
   /**

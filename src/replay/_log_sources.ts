@@ -1,6 +1,6 @@
 import { join, relative, resolve } from "node:path";
 import { PROJECT_ROOT } from "../skills/build.ts";
-import { isTerminal, type LogRecord, type SqliteStore } from "../store/mod.ts";
+import { isTerminal, type LogRecord, type Store } from "../store/mod.ts";
 import { parseLogLines } from "./replay.ts";
 
 /** A recorded run to replay, with where it came from. */
@@ -37,7 +37,7 @@ export async function loadFile(path: string): Promise<LoadedLog> {
 
 /** One run of a store, by `store:<run_id>`. */
 export async function loadStoreRun(
-  store: SqliteStore,
+  store: Store,
   runId: string,
 ): Promise<LoadedLog | undefined> {
   if (await store.getRun(runId) === undefined) return undefined;
@@ -50,7 +50,7 @@ export async function loadStoreRun(
 
 /** Every finished run of a store, newest first. */
 export async function* finishedRuns(
-  store: SqliteStore,
+  store: Store,
 ): AsyncGenerator<LoadedLog> {
   let cursor: string | undefined;
   do {

@@ -6,7 +6,12 @@ import type { Sandbox } from "../sandbox/mod.ts";
 import { AosError } from "../errors/mod.ts";
 import { findSkillDirs, PROJECT_ROOT } from "../skills/build.ts";
 import { SkillRegistry } from "../skills/registry.ts";
-import { sha256Hex, SqliteStore } from "../store/mod.ts";
+import {
+  PostgresStore,
+  sha256Hex,
+  SqliteStore,
+  type Store,
+} from "../store/mod.ts";
 import {
   finishedRuns,
   type LoadedLog,
@@ -29,7 +34,8 @@ import { replaySandbox } from "./replay_sandbox.ts";
 
 const USAGE = `usage: aos replay [PATH ...] [options]
   PATH             a .jsonl log or a folder of them (default: tests/golden)
-  --store FILE     also replay every finished run in this SQLite store
+  --store FILE|URL also replay every finished run in this SQLite file or
+                   PostgreSQL (postgres://…) store
   --runs ID,...    only these runs (repeatable)
   --json           one JSON report a line instead of text
   --certificate F  write a determinism certificate of the replay to F
@@ -79,6 +85,8 @@ export async function replayCommand(args: string[]): Promise<number> {
   }
   const store = values.store === undefined
     ? undefined
+    : /^postgres(ql)?:\/\//.test(values.store)
+    ? await PostgresStore.open(values.store)
     : SqliteStore.open(values.store);
   try {
     const registry = store === undefined
@@ -113,7 +121,7 @@ export async function replayCommand(args: string[]): Promise<number> {
 interface Context {
   values: Options;
   positionals: string[];
-  store: SqliteStore | undefined;
+  store: Store | undefined;
   sandbox: Sandbox;
   modules: DirectoryModules;
 }

@@ -47,9 +47,14 @@ export const POSTGRES_MIGRATIONS: readonly { version: number; sql: string }[] =
     `,
     },
     {
+      // A cancel request for whichever node holds the run.
+      version: 2,
+      sql: `ALTER TABLE runs ADD COLUMN cancel_reason TEXT;`,
+    },
+    {
       // The skill filter of listRuns, and Idempotency-Key of POST /v1/runs.
       // Existing runs get their skills from the pins of their first record.
-      version: 2,
+      version: 3,
       sql: `
       CREATE TABLE run_skills (
         skill TEXT COLLATE "C" NOT NULL,

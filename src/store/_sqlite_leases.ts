@@ -83,4 +83,24 @@ export class SqliteLeases {
       expires_at: Number(row.lease_expires_at),
     };
   }
+
+  requestCancel(runId: string, reason: string): boolean {
+    return Number(
+      this.#statement(
+        "UPDATE runs SET cancel_reason = ? WHERE run_id = ? AND status = 'running'",
+      ).run(reason, runId).changes,
+    ) > 0;
+  }
+
+  pendingCancels(owner: string): { run_id: string; reason: string }[] {
+    const rows = this.#statement(
+      `SELECT run_id, cancel_reason FROM runs
+       WHERE lease_owner = ? AND status = 'running' AND cancel_reason IS NOT NULL
+       ORDER BY created_at, run_id`,
+    ).all(owner) as Row[];
+    return rows.map((row) => ({
+      run_id: String(row.run_id),
+      reason: String(row.cancel_reason),
+    }));
+  }
 }

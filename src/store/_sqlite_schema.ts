@@ -58,9 +58,14 @@ export const SQLITE_MIGRATIONS: readonly { version: number; sql: string }[] = [
     `,
   },
   {
+    // A cancel request for whichever node holds the run.
+    version: 4,
+    sql: `ALTER TABLE runs ADD COLUMN cancel_reason TEXT;`,
+  },
+  {
     // The skill filter of listRuns, and Idempotency-Key of POST /v1/runs.
     // Existing runs get their skills from the pins of their first record.
-    version: 4,
+    version: 5,
     sql: `
       CREATE TABLE run_skills (
         skill TEXT NOT NULL,

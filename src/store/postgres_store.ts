@@ -386,6 +386,33 @@ export class PostgresStore implements Store {
     };
   }
 
+  async requestCancel(runId: string, reason: string): Promise<boolean> {
+    const rows = await this.#query(
+      `WITH requested AS (
+         UPDATE runs SET cancel_reason = $2
+         WHERE run_id = $1 AND status = 'running' RETURNING run_id
+       )
+       SELECT run_id, pg_notify('${RUNNABLE_CHANNEL}', '') FROM requested`,
+      [runId, reason],
+    );
+    return rows.length > 0;
+  }
+
+  async pendingCancels(
+    owner: string,
+  ): Promise<{ run_id: string; reason: string }[]> {
+    const rows = await this.#query(
+      `SELECT run_id, cancel_reason FROM runs
+       WHERE lease_owner = $1 AND status = 'running' AND cancel_reason IS NOT NULL
+       ORDER BY created_at, run_id`,
+      [owner],
+    );
+    return rows.map((row) => ({
+      run_id: String(row.run_id),
+      reason: String(row.cancel_reason),
+    }));
+  }
+
   onRunnable(listener: () => void): () => void {
     return this.#listener.add(listener);
   }

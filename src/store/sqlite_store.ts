@@ -250,6 +250,18 @@ export class SqliteStore implements Store {
     return settle(() => this.#leases.get(runId));
   }
 
+  requestCancel(runId: string, reason: string): Promise<boolean> {
+    return this.#group.submit(() => this.#leases.requestCancel(runId, reason))
+      .then((requested) => {
+        if (requested) this.#runnable();
+        return requested;
+      });
+  }
+
+  pendingCancels(owner: string): Promise<{ run_id: string; reason: string }[]> {
+    return settle(() => this.#leases.pendingCancels(owner));
+  }
+
   onRunnable(listener: () => void): () => void {
     const once = () => listener();
     this.#runnableListeners.add(once);

@@ -213,8 +213,17 @@ export interface Store {
    */
   getLease(runId: string): Promise<Lease | undefined>;
   /**
+   * Records a request to cancel a running run, for whichever node holds it
+   * (it finds the request through `pendingCancels`), and wakes the nodes.
+   * False when the run is unknown or has ended.
+   */
+  requestCancel(runId: string, reason: string): Promise<boolean>;
+  /** Cancel requests on running runs that `owner` holds. */
+  pendingCancels(owner: string): Promise<{ run_id: string; reason: string }[]>;
+  /**
    * Calls `listener` whenever a run may have become claimable (a new run, a
-   * released lease), also when another process sharing the store caused it.
+   * released lease) or was asked to cancel, also when another process
+   * sharing the store caused it.
    * Best effort: a missed wake-up is covered by polling `claimRuns`.
    * Returns a function that stops listening.
    */

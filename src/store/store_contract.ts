@@ -453,4 +453,30 @@ export function storeContract(name: string, factory: StoreFactory): void {
       stop();
     }
   });
+
+  test("requestCancel() leaves a request the run's holder finds", async (store) => {
+    const log = fakeLog("held", 1);
+    await store.createRun(log[0]!, { tenant: "t" });
+    await store.createRun(fakeLog("done", 1)[0]!, { tenant: "t" });
+    await store.append([fakeLog("done", 1)[1]!], { status: "succeeded" });
+    await store.claimRuns("a", { ...timing(1), limit: 5 });
+    assert.deepEqual(await store.pendingCancels("a"), []);
+    let heard!: () => void;
+    const woken = new Promise<void>((resolve) => heard = resolve);
+    const stop = store.onRunnable(() => heard());
+    try {
+      assert.equal(await store.requestCancel("held", "enough"), true);
+      await woken;
+    } finally {
+      stop();
+    }
+    assert.equal(await store.requestCancel("done", "late"), false);
+    assert.equal(await store.requestCancel("missing", "who"), false);
+    assert.deepEqual(await store.pendingCancels("a"), [
+      { run_id: "held", reason: "enough" },
+    ]);
+    assert.deepEqual(await store.pendingCancels("b"), []);
+    await store.append([log[1]!], { status: "cancelled" });
+    assert.deepEqual(await store.pendingCancels("a"), []);
+  });
 }

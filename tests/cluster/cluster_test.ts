@@ -33,7 +33,12 @@ function plan(index: number, origin: string): Record<string, unknown> {
           {
             id: "call",
             skill: "http_call",
-            params: { method: "POST", url: effect("a"), body: { index } },
+            params: {
+              method: "POST",
+              url: effect("a"),
+              body: { index },
+              timeout_ms: 25_000,
+            },
           },
           {
             id: "pick",
@@ -52,7 +57,11 @@ function plan(index: number, origin: string): Record<string, unknown> {
       return {
         context: { key },
         steps: [
-          { id: "s1", skill: "http_call", params: { url: effect("s1") } },
+          {
+            id: "s1",
+            skill: "http_call",
+            params: { url: effect("s1"), timeout_ms: 25_000 },
+          },
           {
             id: "s2",
             skill: "http_call",
@@ -60,6 +69,7 @@ function plan(index: number, origin: string): Record<string, unknown> {
               method: "PUT",
               url: effect("s2"),
               body: "{{steps.s1.output.body.effect}}",
+              timeout_ms: 25_000,
             },
           },
         ],
@@ -122,8 +132,12 @@ Deno.test("cluster: 3 nodes, 300 runs, kill -9 of a node and a PostgreSQL restar
     );
     await n3.stop("SIGKILL");
 
-    // More runs, then the database crashes: the API says 503, not 500.
-    await submit(100, 200, [n1, n2]);
+    // More runs, the last one's side effect held in flight; then the
+    // database crashes: the API says 503, not 500.
+    await submit(100, 198, [n1, n2]);
+    effects.hold();
+    await submit(198, 200, [n1, n2]);
+    await effects.requested("r198/a");
     await database.crash!();
     for (const node of [n1, n2]) {
       const read = await fetch(`${node.url}/v1/runs/${runIds[0]}`);
@@ -138,6 +152,13 @@ Deno.test("cluster: 3 nodes, 300 runs, kill -9 of a node and a PostgreSQL restar
       await write.body?.cancel();
       assert.equal(write.status, 503);
     }
+    // Answers arrive while the database is away: the run actors wait for it
+    // to record them instead of failing or repeating the call.
+    effects.release();
+    await Promise.race([
+      n1.waitFor((line) => line.event === "store_unavailable_waiting"),
+      n2.waitFor((line) => line.event === "store_unavailable_waiting"),
+    ]);
     await database.startAgain!();
     await submit(200, RUNS, [n1, n2]);
 

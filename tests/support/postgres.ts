@@ -354,7 +354,10 @@ async function localServer(
       `postgres://postgres:${superPassword}@127.0.0.1:${port}/postgres`;
     const role = "aos_test";
     const password = randomHex(16);
-    await execOn(adminUrl, `create role ${role} login password '${password}'`);
+    await execOn(
+      adminUrl,
+      `create role ${role} login createdb password '${password}'`,
+    );
     // Alone: CREATE DATABASE refuses to run in a multi-statement query.
     await execOn(adminUrl, `create database ${role} owner ${role}`);
     const url = `postgres://${role}:${password}@127.0.0.1:${port}/${role}`;

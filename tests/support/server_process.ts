@@ -45,6 +45,9 @@ export class ServerProcess {
         "0",
         "--data",
         options.dataDir,
+        // The embedded store unless the test names one: a DATABASE_URL in
+        // the test's environment (a shared test server) is not for nodes.
+        ...(options.args?.includes("--store") ? [] : ["--store", "sqlite"]),
         ...(options.args ?? []),
       ],
       cwd: PROJECT_ROOT,

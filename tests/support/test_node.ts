@@ -1,7 +1,8 @@
 import { join } from "node:path";
 import type { SupervisorOptions } from "../../actors/supervisor.ts";
 import { DEFAULT_CONFIG, type NodeConfig } from "../../src/config/mod.ts";
-import type { Store } from "../../src/store/mod.ts";
+import { PostgresStore, type Store } from "../../src/store/mod.ts";
+import { startTestPostgres } from "./postgres.ts";
 import {
   type Clock,
   MemoryLogger,
@@ -23,9 +24,29 @@ export interface TestNodeOptions {
   supervisor?: Partial<SupervisorOptions>;
 }
 
+// AOS_TEST_STORE=postgres: node tests run on PostgreSQL, one database per
+// data folder (a node reopened on the same folder finds its runs again), on
+// the DATABASE_URL server (`deno task test:postgres` starts one).
+const postgresByDataDir = new Map<string, Promise<string>>();
+
+async function postgresFor(dataDir: string): Promise<Store | undefined> {
+  if (Deno.env.get("AOS_TEST_STORE") !== "postgres") return undefined;
+  const serverUrl = Deno.env.get("DATABASE_URL");
+  if (serverUrl === undefined || serverUrl === "") {
+    throw new Error("AOS_TEST_STORE=postgres needs DATABASE_URL");
+  }
+  let url = postgresByDataDir.get(dataDir);
+  if (url === undefined) {
+    url = startTestPostgres({ serverUrl }).then((database) => database.url);
+    postgresByDataDir.set(dataDir, url);
+  }
+  return await PostgresStore.open(await url);
+}
+
 /**
- * An in-process node on a fresh SQLite file with the built-in and fixture
- * skills and a logger that keeps lines in memory.
+ * An in-process node on a fresh SQLite file (or PostgreSQL database, see
+ * above) with the built-in and fixture skills and a logger that keeps lines
+ * in memory.
  */
 export async function openTestNode(
   options: TestNodeOptions = {},
@@ -33,6 +54,7 @@ export async function openTestNode(
   const dataDir = options.dataDir ??
     Deno.makeTempDirSync({ prefix: "aos-node-" });
   const logger = new MemoryLogger();
+  const store = options.store ?? await postgresFor(dataDir);
   const node = await openNode({
     ...DEFAULT_CONFIG,
     port: 0,
@@ -45,7 +67,7 @@ export async function openTestNode(
     log: logger,
     ...(options.clock === undefined ? {} : { clock: options.clock }),
     ...(options.random === undefined ? {} : { random: options.random }),
-    ...(options.store === undefined ? {} : { store: options.store }),
+    ...(store === undefined ? {} : { store }),
     ...(options.supervisor === undefined
       ? {}
       : { supervisor: options.supervisor }),
