@@ -45,6 +45,8 @@ export interface StepExecution {
   hostCalls: HostCallPort;
   /** Aborted when the run no longer wants this outcome (cancelled, ended). */
   signal?: AbortSignal;
+  /** The run submitter's W3C `traceparent`, propagated on outbound calls. */
+  traceparent?: string | null;
 }
 
 /** How an execution ended; a skill failure is an outcome, not an exception. */
@@ -237,6 +239,7 @@ class RunBehavior implements Behavior<RunMessage, RunState> {
       input,
       hostCalls,
       signal: controller.signal,
+      traceparent: this.#state.traceparent,
     };
     this.#deps.executor.execute(execution).finally(() => {
       if (this.#executions.get(step) === controller) {

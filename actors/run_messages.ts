@@ -57,6 +57,8 @@ export type RunMessage =
       /** Every skill reference of the plan (fallbacks included) → the module it runs. */
       pins: Record<string, SkillPin>;
       abi: number;
+      /** The submitter's W3C trace context; absent when none was sent. */
+      traceparent?: string;
     };
   }
   | {

@@ -121,6 +121,7 @@ function submitted(
     plan,
     pins,
     abi,
+    traceparent: message.body.traceparent ?? null,
     steps: plan.steps.map((step) => newStep(step.id)),
     submitted_at: message.at,
     finished_at: null,

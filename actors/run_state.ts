@@ -64,6 +64,8 @@ export interface RunState {
   plan: Plan;
   pins: Record<string, SkillPin>;
   abi: number;
+  /** The submitter's W3C `traceparent`, or null (the trace id then comes from the run id). */
+  traceparent: string | null;
   steps: StepState[];
   submitted_at: number;
   finished_at: number | null;

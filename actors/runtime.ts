@@ -1,7 +1,7 @@
 import type { Clock, Logger, RandomSource } from "../src/deps/mod.ts";
-import { newRunId } from "../src/deps/mod.ts";
+import { newRunId, runTraceId } from "../src/deps/mod.ts";
 import { AosError, toAosError } from "../src/errors/mod.ts";
-import type { Metrics } from "../src/metrics/mod.ts";
+import { type Metrics, observeRun, observeStep } from "../src/metrics/mod.ts";
 import { checkPlan, type Plan, planSchema } from "../src/plan/mod.ts";
 import {
   type Goal,
@@ -149,7 +149,10 @@ export class Runtime {
       onRecords: (records, state) => this.#observe(records, state),
     });
     this.#actors.set(runId, handle);
-    handle.exit.then(() => {
+    handle.exit.then((exit) => {
+      if (exit.reason === "crashed") {
+        this.#deps.metrics.unhandledExceptionsTotal.inc();
+      }
       if (this.#actors.get(runId) === handle) this.#actors.delete(runId);
     });
     return handle;
@@ -161,7 +164,7 @@ export class Runtime {
       for (const watcher of this.#recordWatchers) watcher(record);
       if (log.enabled("debug")) {
         log.log("debug", "record_appended", {
-          run_id: record.run_id,
+          ...runFields(state),
           seq: record.seq,
           type: record.type,
         });
@@ -172,16 +175,28 @@ export class Runtime {
           candidate.id === message.body.step
         )!;
         const pin = pinFor(state, planStep(state, step.id), step.fallback);
-        const outcome = message.type === "StepSucceeded"
-          ? "succeeded"
-          : "failed";
-        metrics.skillAttemptsTotal.inc({ skill: pin.name, outcome });
-        if (step.attempt_started_at !== null) {
-          metrics.skillDurationSeconds.observe({
-            skill: pin.name,
-            version: pin.version,
-          }, (record.at - step.attempt_started_at) / 1000);
-        }
+        const failure = message.type === "StepFailed"
+          ? message.body.error
+          : undefined;
+        observeStep(metrics, {
+          skill: pin.name,
+          version: pin.version,
+          seconds: step.attempt_started_at === null
+            ? null
+            : (record.at - step.attempt_started_at) / 1000,
+          outcome: failure === undefined
+            ? { ok: true, output: (message.body as { output: unknown }).output }
+            : { ok: false, code: failure.code, details: failure.details },
+        });
+        log.log(failure === undefined ? "info" : "warn", "step_finished", {
+          ...runFields(state),
+          step: step.id,
+          attempt: message.body.attempt,
+          skill: pin.name,
+          version: pin.version,
+          outcome: failure === undefined ? "succeeded" : "failed",
+          code: failure?.code ?? null,
+        });
       }
     }
     if (isTerminal(state.status) && records.length > 0) this.#finished(state);
@@ -189,18 +204,15 @@ export class Runtime {
 
   #finished(state: RunState): void {
     const { log, metrics } = this.#deps;
-    metrics.runsTotal.inc({ status: state.status });
-    if (state.status === "failed" && state.error !== null) {
-      metrics.runsFailedTotal.inc({ code: state.error.code });
-    }
-    if (state.finished_at !== null) {
-      metrics.runDurationSeconds.observe(
-        (state.finished_at - state.submitted_at) / 1000,
-      );
-    }
+    observeRun(metrics, {
+      status: state.status,
+      code: state.status === "failed" ? state.error?.code ?? null : null,
+      seconds: state.finished_at === null
+        ? null
+        : (state.finished_at - state.submitted_at) / 1000,
+    });
     log.log("info", "run_finished", {
-      run_id: state.run_id,
-      tenant: state.tenant,
+      ...runFields(state),
       status: state.status,
       code: state.error?.code ?? null,
     });
@@ -272,6 +284,8 @@ export class Runtime {
     request: Plan | Goal,
     options: {
       tenant: string;
+      /** W3C trace context the run carries on its log lines and outbound calls. */
+      traceparent?: string | undefined;
       /**
        * Completes this pending idempotency claim with the response the
        * caller builds from the run id, atomically with the run's creation.
@@ -300,6 +314,9 @@ export class Runtime {
         ...(goal === undefined ? {} : { goal }),
         pins,
         abi: HOST_ABI_VERSION,
+        ...(options.traceparent === undefined
+          ? {}
+          : { traceparent: options.traceparent }),
       } as unknown as Record<string, never>,
       at: clock.nowMs(),
     });
@@ -318,6 +335,7 @@ export class Runtime {
     this.#deps.log.log("info", "run_submitted", {
       run_id: runId,
       tenant: options.tenant,
+      trace_id: runTraceId(runId, options.traceparent ?? null),
       ...(plan === null
         ? { planner: goal!.planner }
         : { steps: plan.steps.length }),
@@ -591,4 +609,15 @@ export class Runtime {
     await this.#supervisor.shutdown((runId) => this.#actors.get(runId)?.stop());
     await this.#ownership.close();
   }
+}
+
+/** The fields every log line about a run carries. */
+function runFields(
+  state: RunState,
+): { run_id: string; tenant: string; trace_id: string } {
+  return {
+    run_id: state.run_id,
+    tenant: state.tenant,
+    trace_id: runTraceId(state.run_id, state.traceparent),
+  };
 }

@@ -39,6 +39,22 @@ export interface ApiDeps {
 /** Default bound on the runs a node holds at once. */
 export const RUNS_ACTIVE_MAX_DEFAULT = 1000;
 
+// A store that does not answer a ping this fast is not ready to serve.
+const READY_PING_MS = 2_000;
+
+/** True when the store answers a ping within `limitMs`; false on error or silence. */
+async function pingWithin(store: Store, limitMs: number): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const silence = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), limitMs);
+  });
+  try {
+    return await Promise.race([store.ping().catch(() => false), silence]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** The HTTP API as a Hono app; `app.request()` drives it in tests. */
 export function createApp(deps: ApiDeps): Hono {
   const { runtime, registry, store, metrics, log } = deps;
@@ -49,13 +65,23 @@ export function createApp(deps: ApiDeps): Hono {
     await next();
     const route = c.req.routePath === "/*" ? "unmatched" : c.req.routePath;
     metrics.httpRequestsTotal.inc({ route, status: String(c.res.status) });
-    metrics.httpRequestDurationSeconds.observe(
-      { route },
-      (performance.now() - started) / 1000,
-    );
+    const seconds = (performance.now() - started) / 1000;
+    metrics.httpRequestDurationSeconds.observe({ route }, seconds);
+    if (log.enabled("debug")) {
+      log.log("debug", "http_request", {
+        method: c.req.method,
+        route,
+        status: c.res.status,
+        duration_ms: Math.round(seconds * 1000),
+      });
+    }
   });
 
-  app.onError((error, c) => errorResponse(error, c, log));
+  app.onError((error, c) => {
+    // Catalog errors are answers; anything else is a bug worth counting.
+    if (!(error instanceof AosError)) metrics.unhandledExceptionsTotal.inc();
+    return errorResponse(error, c, log);
+  });
   app.notFound((c) =>
     errorResponse(
       new AosError(
@@ -69,7 +95,7 @@ export function createApp(deps: ApiDeps): Hono {
 
   app.get("/healthz", (c) => c.json({ status: "ok" }));
   app.get("/readyz", async (c) => {
-    const storeOk = await store.ping().catch(() => false);
+    const storeOk = await pingWithin(store, READY_PING_MS);
     const skills = registry.list().length;
     const ready = storeOk && skills > 0;
     return c.json({

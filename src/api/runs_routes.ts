@@ -1,5 +1,6 @@
 import type { Context, Hono } from "hono";
 import type { Runtime } from "../../actors/runtime.ts";
+import { formatTraceparent, parseTraceparent } from "../deps/mod.ts";
 import { AosError } from "../errors/mod.ts";
 import { planSchema } from "../plan/mod.ts";
 import { goalSchema } from "../planner/mod.ts";
@@ -62,9 +63,13 @@ export function addRunRoutes(app: Hono, deps: RunRoutesDeps): void {
     const request = isGoal
       ? parseWith(goalSchema, body, "body")
       : parseWith(planSchema, body, "body");
+    const trace = parseTraceparent(c.req.header("traceparent"));
+    const traceparent = trace === undefined
+      ? undefined
+      : formatTraceparent(trace);
     if (key === undefined) {
       const { run_id } = await admission.admit(() =>
-        runtime.submit(request, { tenant })
+        runtime.submit(request, { tenant, traceparent })
       );
       return accepted(c, acceptedBody(run_id));
     }
@@ -84,6 +89,7 @@ export function addRunRoutes(app: Hono, deps: RunRoutesDeps): void {
       const { run_id } = await admission.admit(() =>
         runtime.submit(request, {
           tenant,
+          traceparent,
           idempotency: { key, fingerprint, response: acceptedBody },
         })
       );

@@ -17,3 +17,10 @@ export {
   type RandomSource,
   SeededRandom,
 } from "./random.ts";
+export {
+  childTraceparent,
+  formatTraceparent,
+  parseTraceparent,
+  runTraceId,
+  type TraceContext,
+} from "./trace_context.ts";

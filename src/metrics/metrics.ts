@@ -1,14 +1,98 @@
 import {
   collectDefaultMetrics,
   Counter,
+  Gauge,
   Histogram,
   Registry,
 } from "prom-client";
 
+// Seconds; a run spans milliseconds (pure steps) to minutes (retries, LLMs).
+const RUN_BUCKETS = [
+  0.005,
+  0.01,
+  0.025,
+  0.05,
+  0.1,
+  0.25,
+  0.5,
+  1,
+  2.5,
+  5,
+  10,
+  30,
+  60,
+  300,
+];
+const STEP_BUCKETS = [
+  0.0005,
+  0.001,
+  0.0025,
+  0.005,
+  0.01,
+  0.025,
+  0.05,
+  0.1,
+  0.25,
+  0.5,
+  1,
+  5,
+  30,
+];
+// A store append is a transaction with an fsync: sub-millisecond to seconds.
+const STORE_BUCKETS = [
+  0.0001,
+  0.00025,
+  0.0005,
+  0.001,
+  0.0025,
+  0.005,
+  0.01,
+  0.025,
+  0.05,
+  0.1,
+  0.25,
+  1,
+];
+const HTTP_BUCKETS = [
+  0.0005,
+  0.001,
+  0.0025,
+  0.005,
+  0.01,
+  0.025,
+  0.05,
+  0.1,
+  0.25,
+  1,
+];
+
+/** Kinds of `nova_sandbox_limit_breaches_total`. */
+export const SANDBOX_LIMIT_KIND_NAMES = [
+  "timeout",
+  "memory",
+  "output_size",
+  "output_depth",
+  "queue",
+  "http_response_size",
+  "network_policy",
+] as const;
+
+/** What the worker-pool gauges read when scraped. */
+export interface WorkerPoolStats {
+  size: number;
+  busy: number;
+  queued: number;
+}
+
 /**
  * The Prometheus metrics of one AOS process. Each instance has its own
  * registry, so tests can run several runtimes side by side. Labels are
- * bounded sets (statuses, codes, skill names), never run ids.
+ * bounded sets (statuses, catalog codes, skill names, route patterns,
+ * configured tenants), never run ids.
+ *
+ * Replay counts only into `replayTestsTotal`, `goldenFileMismatchesTotal`
+ * and `determinismViolationsTotal`; the live run and step metrics describe
+ * work this node did for clients.
  */
 export class Metrics {
   readonly registry = new Registry();
@@ -17,110 +101,189 @@ export class Metrics {
   readonly runDurationSeconds: Histogram;
   readonly skillDurationSeconds: Histogram<"skill" | "version">;
   readonly skillAttemptsTotal: Counter<"skill" | "outcome">;
-  readonly httpRequestsTotal: Counter<"route" | "status">;
-  readonly httpRequestDurationSeconds: Histogram<"route">;
-  readonly replayTestsTotal: Counter<"status">;
+  /** Runs or steps refused because a budget would be passed. */
+  readonly budgetExceededTotal: Counter;
+  /** Today's spend of each tenant (UTC day), set by whoever keeps the ledger. */
+  readonly tenantDailySpendCents: Gauge<"tenant">;
+  readonly llmCostCentsTotal: Counter<"provider" | "model">;
+  /** `type` is `input` or `output`. */
+  readonly llmTokensTotal: Counter<"provider" | "model" | "type">;
   readonly determinismViolationsTotal: Counter<"skill" | "violation_type">;
   readonly goldenFileMismatchesTotal: Counter;
+  /** Replays by verdict: `identical`, `diverged`, `needs_new_host_call`. */
+  readonly replayTestsTotal: Counter<"status">;
+  readonly registryOperationSeconds: Histogram<"op">;
+  readonly unhandledExceptionsTotal: Counter;
+  readonly storeAppendSeconds: Histogram;
+  /** `kind`: one of `SANDBOX_LIMIT_KIND_NAMES`. */
+  readonly sandboxLimitBreachesTotal: Counter<"kind">;
+  readonly httpRequestsTotal: Counter<"route" | "status">;
+  readonly httpRequestDurationSeconds: Histogram<"route">;
+  #workerPool: () => WorkerPoolStats = () => ({ size: 0, busy: 0, queued: 0 });
+  #dbPoolAvailable: () => number = () => 0;
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     if (options.defaultMetrics ?? true) {
       collectDefaultMetrics({ register: this.registry });
     }
     const registers = [this.registry];
-    this.runsTotal = new Counter({
-      name: "nova_runs_total",
-      help: "Runs that reached a final status, by status.",
-      labelNames: ["status"],
+    const counter = <L extends string>(
+      name: string,
+      help: string,
+      labelNames: L[] = [],
+    ) => new Counter<L>({ name, help, labelNames, registers });
+    const histogram = <L extends string>(
+      name: string,
+      help: string,
+      buckets: number[],
+      labelNames: L[] = [],
+    ) => new Histogram<L>({ name, help, labelNames, buckets, registers });
+    const gauge = (name: string, help: string, read: () => number) =>
+      new Gauge({
+        name,
+        help,
+        registers,
+        collect() {
+          this.set(read());
+        },
+      });
+
+    this.runsTotal = counter(
+      "nova_runs_total",
+      "Runs that reached a final status, by status.",
+      ["status"],
+    );
+    this.runsFailedTotal = counter(
+      "nova_runs_failed_total",
+      "Failed runs by failure code.",
+      ["code"],
+    );
+    this.runDurationSeconds = histogram(
+      "nova_run_duration_seconds",
+      "Time from submission to a final status.",
+      RUN_BUCKETS,
+    );
+    this.skillDurationSeconds = histogram(
+      "nova_skill_duration_seconds",
+      "Time from a step's start to its outcome, by skill and version.",
+      STEP_BUCKETS,
+      ["skill", "version"],
+    );
+    this.skillAttemptsTotal = counter(
+      "nova_skill_attempts_total",
+      "Step attempts by skill and outcome (succeeded, failed).",
+      ["skill", "outcome"],
+    );
+    this.budgetExceededTotal = counter(
+      "nova_budget_exceeded_total",
+      "Runs or steps stopped because they would pass a budget.",
+    );
+    this.tenantDailySpendCents = new Gauge({
+      name: "nova_tenant_daily_spend_cents",
+      help: "Cents a tenant has spent today (UTC), from the budget ledger.",
+      labelNames: ["tenant"],
       registers,
     });
-    this.runsFailedTotal = new Counter({
-      name: "nova_runs_failed_total",
-      help: "Failed runs by failure code.",
-      labelNames: ["code"],
-      registers,
-    });
-    this.runDurationSeconds = new Histogram({
-      name: "nova_run_duration_seconds",
-      help: "Time from submission to a final status.",
-      buckets: [
-        0.005,
-        0.01,
-        0.025,
-        0.05,
-        0.1,
-        0.25,
-        0.5,
-        1,
-        2.5,
-        5,
-        10,
-        30,
-        60,
-        300,
-      ],
-      registers,
-    });
-    this.skillDurationSeconds = new Histogram({
-      name: "nova_skill_duration_seconds",
-      help: "Time from a step's start to its outcome, by skill and version.",
-      labelNames: ["skill", "version"],
-      buckets: [
-        0.0005,
-        0.001,
-        0.0025,
-        0.005,
-        0.01,
-        0.025,
-        0.05,
-        0.1,
-        0.25,
-        0.5,
-        1,
-        5,
-        30,
-      ],
-      registers,
-    });
-    this.skillAttemptsTotal = new Counter({
-      name: "nova_skill_attempts_total",
-      help: "Step attempts by skill and outcome (succeeded, failed).",
-      labelNames: ["skill", "outcome"],
-      registers,
-    });
-    this.httpRequestsTotal = new Counter({
-      name: "nova_http_requests_total",
-      help: "API requests by route pattern and status code.",
-      labelNames: ["route", "status"],
-      registers,
-    });
-    this.httpRequestDurationSeconds = new Histogram({
-      name: "nova_http_request_duration_seconds",
-      help: "API request latency by route pattern.",
-      labelNames: ["route"],
-      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
-      registers,
-    });
-    // Replay counts here, never in the run and skill metrics above: a
-    // replayed step is not a live attempt.
-    this.replayTestsTotal = new Counter({
-      name: "nova_replay_tests_total",
-      help:
-        "Replayed logs by verdict (identical, diverged, needs_new_host_call).",
-      labelNames: ["status"],
-      registers,
-    });
-    this.determinismViolationsTotal = new Counter({
-      name: "nova_determinism_violations_total",
-      help: "Replay divergences by skill and divergence class.",
-      labelNames: ["skill", "violation_type"],
-      registers,
-    });
-    this.goldenFileMismatchesTotal = new Counter({
-      name: "nova_golden_file_mismatches_total",
-      help: "Golden log files whose replay diverged.",
-      registers,
-    });
+    this.llmCostCentsTotal = counter(
+      "nova_llm_cost_cents_total",
+      "Cents charged for model calls, by provider (adapter) and model.",
+      ["provider", "model"],
+    );
+    this.llmTokensTotal = counter(
+      "nova_llm_tokens_total",
+      "Model tokens by provider, model and type (input, output).",
+      ["provider", "model", "type"],
+    );
+    this.determinismViolationsTotal = counter(
+      "nova_determinism_violations_total",
+      "Re-executions that disagreed with the log (replay divergences by class, live host-call mismatches), by skill and kind.",
+      ["skill", "violation_type"],
+    );
+    this.goldenFileMismatchesTotal = counter(
+      "nova_golden_file_mismatches_total",
+      "Golden logs whose replay diverged.",
+    );
+    this.replayTestsTotal = counter(
+      "nova_replay_tests_total",
+      "Replayed logs by verdict (identical, diverged, needs_new_host_call).",
+      ["status"],
+    );
+    this.registryOperationSeconds = histogram(
+      "nova_registry_operation_seconds",
+      "Skill registry operations (install, installDir, pin, module).",
+      STEP_BUCKETS,
+      ["op"],
+    );
+    gauge(
+      "nova_worker_pool_size",
+      "Sandbox worker threads alive, over every skill module.",
+      () => this.#workerPool().size,
+    );
+    gauge(
+      "nova_worker_pool_busy",
+      "Sandbox worker threads running a call.",
+      () => this.#workerPool().busy,
+    );
+    gauge(
+      "nova_worker_pool_queue_depth",
+      "Step calls waiting for a sandbox worker thread.",
+      () => this.#workerPool().queued,
+    );
+    this.unhandledExceptionsTotal = counter(
+      "nova_unhandled_exceptions_total",
+      "Errors nothing expected: run actor crashes and internal API errors.",
+    );
+    gauge(
+      "nova_db_pool_available",
+      "Store connections free to take work (the embedded store has one).",
+      () => this.#dbPoolAvailable(),
+    );
+    this.storeAppendSeconds = histogram(
+      "nova_store_append_seconds",
+      "Time to append records to a run's log, durable on return.",
+      STORE_BUCKETS,
+    );
+    this.sandboxLimitBreachesTotal = counter(
+      "nova_sandbox_limit_breaches_total",
+      "Steps stopped at a sandbox limit, by kind.",
+      ["kind"],
+    );
+    this.httpRequestsTotal = counter(
+      "nova_http_requests_total",
+      "API requests by route pattern and status code.",
+      ["route", "status"],
+    );
+    this.httpRequestDurationSeconds = histogram(
+      "nova_http_request_duration_seconds",
+      "API request latency by route pattern.",
+      HTTP_BUCKETS,
+      ["route"],
+    );
+    this.#zeroSeries();
+  }
+
+  // Series of bounded label sets exist from the start at 0, so rate() and
+  // increase() see the first event instead of a series appearing with it.
+  #zeroSeries(): void {
+    for (const status of ["succeeded", "partial", "failed", "cancelled"]) {
+      this.runsTotal.inc({ status }, 0);
+    }
+    for (const status of ["identical", "diverged", "needs_new_host_call"]) {
+      this.replayTestsTotal.inc({ status }, 0);
+    }
+    for (const kind of SANDBOX_LIMIT_KIND_NAMES) {
+      this.sandboxLimitBreachesTotal.inc({ kind }, 0);
+    }
+  }
+
+  /** Where the worker-pool gauges read from at scrape time. */
+  watchWorkerPool(read: () => WorkerPoolStats): void {
+    this.#workerPool = read;
+  }
+
+  /** Where `nova_db_pool_available` reads from at scrape time. */
+  watchDbPool(read: () => number): void {
+    this.#dbPoolAvailable = read;
   }
 
   /** The exposition text served at /metrics. */

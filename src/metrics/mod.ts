@@ -1,2 +1,14 @@
-/** Prometheus metrics (`nova_*`). */
-export { Metrics } from "./metrics.ts";
+/** Prometheus metrics (`nova_*`) and the observations that feed them. */
+export {
+  Metrics,
+  SANDBOX_LIMIT_KIND_NAMES,
+  type WorkerPoolStats,
+} from "./metrics.ts";
+export {
+  observeRun,
+  observeStep,
+  type RunObservation,
+  SANDBOX_LIMIT_KINDS,
+  type StepObservation,
+} from "./run_metrics.ts";
+export { timed } from "./timed.ts";

@@ -12,7 +12,7 @@ import {
   type Logger,
   type RandomSource,
 } from "../deps/mod.ts";
-import { Metrics } from "../metrics/mod.ts";
+import { Metrics, timed } from "../metrics/mod.ts";
 import {
   DEFAULT_OUTPUT_LIMITS,
   GuardedHttpClient,
@@ -61,13 +61,24 @@ export async function openNode(
   const clock = seams.clock ?? liveClock;
   const random = seams.random ?? liveRandom;
   const log = seams.log ?? jsonLogger(config.logLevel, () => clock.nowMs());
-  const store = seams.store ?? await openStore(config);
-  const registry = await SkillRegistry.open(store, {
-    limits: {
-      memoryMbMax: config.limits.memoryMbMax,
-      moduleBytesMax: config.limits.moduleBytesMax,
-    },
-  });
+  const metrics = new Metrics();
+  const opened = seams.store ?? await openStore(config);
+  const store = timed(
+    opened,
+    ["createRun", "append"],
+    (_method, seconds) => metrics.storeAppendSeconds.observe(seconds),
+  );
+  metrics.watchDbPool(() => dbPoolAvailable(opened));
+  const registry = timed(
+    await SkillRegistry.open(store, {
+      limits: {
+        memoryMbMax: config.limits.memoryMbMax,
+        moduleBytesMax: config.limits.moduleBytesMax,
+      },
+    }),
+    ["install", "installDir", "pin", "module"],
+    (op, seconds) => metrics.registryOperationSeconds.observe({ op }, seconds),
+  );
   const dirs = [
     ...findSkillDirs(PROJECT_ROOT, { fixtures: false }),
     ...config.extraSkillDirs.map((dir) => resolve(dir)),
@@ -92,7 +103,6 @@ export async function openNode(
       sha256: skill.sha256,
     });
   }
-  const metrics = new Metrics();
   const http = {
     client: new GuardedHttpClient({
       resolver: liveResolver(
@@ -127,6 +137,7 @@ export async function openNode(
       },
     },
   });
+  metrics.watchWorkerPool(() => sandbox.poolStats());
   const runtime = new Runtime({
     ...(seams.supervisor === undefined ? {} : { supervisor: seams.supervisor }),
     store,
@@ -170,4 +181,16 @@ export async function openNode(
       await store.close();
     },
   };
+}
+
+/**
+ * Free connections of the store: a store with a connection pool reports its
+ * own (`poolAvailable()`); the embedded store has one connection, used
+ * synchronously, so it is free whenever anyone looks.
+ */
+function dbPoolAvailable(store: Store): number {
+  const pooled = store as Store & { poolAvailable?: () => number };
+  return typeof pooled.poolAvailable === "function"
+    ? pooled.poolAvailable()
+    : 1;
 }

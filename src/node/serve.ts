@@ -23,12 +23,24 @@ export async function serveCommand(args: string[]): Promise<number> {
       });
     },
   }, node.app.fetch);
+  // Logged and counted; the process still ends, as Deno decides for an
+  // unhandled rejection, and its unfinished runs resume on the next start.
+  const onUnhandled = (event: PromiseRejectionEvent) => {
+    node.metrics.unhandledExceptionsTotal.inc();
+    node.log.log("error", "unhandled_rejection", {
+      error: event.reason instanceof Error
+        ? String(event.reason.stack)
+        : String(event.reason),
+    });
+  };
+  globalThis.addEventListener("unhandledrejection", onUnhandled);
   const stop = () => controller.abort();
   Deno.addSignalListener("SIGINT", stop);
   Deno.addSignalListener("SIGTERM", stop);
   await server.finished;
   Deno.removeSignalListener("SIGINT", stop);
   Deno.removeSignalListener("SIGTERM", stop);
+  globalThis.removeEventListener("unhandledrejection", onUnhandled);
   await node.close();
   node.log.log("info", "stopped", {});
   return 0;

@@ -45,7 +45,12 @@ export interface CallState {
   journal: HostCallJournal;
   /** The first error a host function raised; it explains the guest's failure. */
   failure: AosError | undefined;
-  http: { policy: HttpCallPolicy; gateway: HttpGateway | undefined };
+  http: {
+    policy: HttpCallPolicy;
+    gateway: HttpGateway | undefined;
+    /** W3C trace context sent on outbound HTTP of this call. */
+    traceparent?: string | undefined;
+  };
   services: HostServices;
   /** The run and step this call executes, for services that key side effects by them. */
   identity: { run_id: string; step: string };

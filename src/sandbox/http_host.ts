@@ -87,6 +87,18 @@ function resolveSecrets(
   return { ...request, headers };
 }
 
+// Trace propagation is a property of the live exchange only: the recorded
+// request stays as the guest made it, so replay compares the same bytes.
+function withTraceparent(
+  request: OutboundRequest,
+  traceparent: string | undefined,
+): OutboundRequest {
+  if (traceparent === undefined) return request;
+  const names = Object.keys(request.headers).map((name) => name.toLowerCase());
+  if (names.includes("traceparent")) return request;
+  return { ...request, headers: { ...request.headers, traceparent } };
+}
+
 /** Replaces every secret value in `text` with its reference. */
 function redact(text: string, gateway: HttpGateway): string {
   let out = text;
@@ -108,7 +120,12 @@ function redact(text: string, gateway: HttpGateway): string {
 export async function answerHttp(
   journal: HostCallJournal,
   request: OutboundRequest,
-  context: { policy: HttpCallPolicy; gateway: HttpGateway | undefined },
+  context: {
+    policy: HttpCallPolicy;
+    gateway: HttpGateway | undefined;
+    /** Sent as `traceparent` unless the guest set one; never recorded. */
+    traceparent?: string | undefined;
+  },
 ): Promise<HttpAnswer> {
   const answer = await journal.answer(
     "http",
@@ -123,7 +140,10 @@ export async function answerHttp(
           );
         }
         const response = await gateway.client.request(
-          resolveSecrets(request, policy, gateway),
+          withTraceparent(
+            resolveSecrets(request, policy, gateway),
+            context.traceparent,
+          ),
           {
             allowedHosts: policy.allowedHosts,
           },

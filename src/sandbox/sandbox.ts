@@ -4,7 +4,11 @@ import type {
   StepOutcome,
 } from "../../actors/run_actor.ts";
 import type { SkillPin } from "../../actors/run_messages.ts";
-import type { Clock, RandomSource } from "../deps/mod.ts";
+import {
+  childTraceparent,
+  type Clock,
+  type RandomSource,
+} from "../deps/mod.ts";
 import { AosError, toAosError } from "../errors/mod.ts";
 import { canonicalJson, type Json, sha256Hex } from "../store/mod.ts";
 import { HostCallJournal } from "./host_calls.ts";
@@ -94,6 +98,7 @@ export class Sandbox implements StepExecutor {
   readonly #options: SandboxOptions;
   readonly #limits: SandboxLimits;
   readonly #pools = new Map<string, Promise<LoadedSkill>>();
+  readonly #opened = new Set<PluginPool>();
 
   constructor(options: SandboxOptions) {
     this.#options = options;
@@ -106,9 +111,24 @@ export class Sandbox implements StepExecutor {
     if (pool === undefined) {
       pool = this.#openPool(pin);
       this.#pools.set(key, pool);
-      pool.catch(() => this.#pools.delete(key));
+      pool.then(
+        (loaded) => this.#opened.add(loaded.pool),
+        () => this.#pools.delete(key),
+      );
     }
     return pool;
+  }
+
+  /** Worker threads over every pool: alive, busy, and calls waiting for one. */
+  poolStats(): { size: number; busy: number; queued: number } {
+    const total = { size: 0, busy: 0, queued: 0 };
+    for (const pool of this.#opened) {
+      const stats = pool.stats;
+      total.size += stats.size;
+      total.busy += stats.busy;
+      total.queued += stats.queued;
+    }
+    return total;
   }
 
   async #openPool(pin: SkillPin): Promise<LoadedSkill> {
@@ -162,6 +182,11 @@ export class Sandbox implements StepExecutor {
       http: {
         policy: { allowedHosts: [], permissions: [] },
         gateway: this.#options.http,
+        traceparent: childTraceparent(
+          execution.run_id,
+          execution.traceparent ?? null,
+          `${execution.run_id}/${execution.step}/${execution.attempt}`,
+        ),
       },
       services: this.#options.services ?? {},
       identity: { run_id: execution.run_id, step: execution.step },
@@ -238,6 +263,7 @@ export class Sandbox implements StepExecutor {
   async close(): Promise<void> {
     const pools = await Promise.allSettled(this.#pools.values());
     this.#pools.clear();
+    this.#opened.clear();
     await Promise.all(
       pools.map((pool) =>
         pool.status === "fulfilled" ? pool.value.pool.close() : undefined

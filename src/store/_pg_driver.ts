@@ -22,6 +22,9 @@ export interface PgPoolClient extends PgQueryable {
 
 /** pg's pool, as the store uses it. */
 export interface PgPool extends PgQueryable {
+  /** Connections open, and how many of them are idle. */
+  readonly totalCount: number;
+  readonly idleCount: number;
   connect(): Promise<PgPoolClient>;
   end(): Promise<void>;
   on(event: "error", listener: (error: Error) => void): void;

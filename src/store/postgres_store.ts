@@ -53,10 +53,21 @@ export interface PostgresStoreOptions {
 export class PostgresStore implements Store {
   readonly #pool: PgPool;
   readonly #listener: RunnableListener;
+  readonly #connectionsMax: number;
 
-  private constructor(pool: PgPool, listener: RunnableListener) {
+  private constructor(
+    pool: PgPool,
+    listener: RunnableListener,
+    connectionsMax: number,
+  ) {
     this.#pool = pool;
     this.#listener = listener;
+    this.#connectionsMax = connectionsMax;
+  }
+
+  /** Connections free to take a query: idle ones plus those not yet opened. */
+  poolAvailable(): number {
+    return this.#connectionsMax - this.#pool.totalCount + this.#pool.idleCount;
   }
 
   /** Connects to `url`, migrates (unless told not to) and starts listening. */
@@ -65,9 +76,10 @@ export class PostgresStore implements Store {
     options: PostgresStoreOptions = {},
   ): Promise<PostgresStore> {
     if (options.migrate ?? true) await migratePostgres(url);
+    const connectionsMax = options.connectionsMax ?? 10;
     const pool = new pg.Pool({
       connectionString: url,
-      max: options.connectionsMax ?? 10,
+      max: connectionsMax,
       connectionTimeoutMillis: options.connectTimeoutMs ?? 5_000,
       idleTimeoutMillis: 30_000,
       keepAlive: true,
@@ -83,7 +95,7 @@ export class PostgresStore implements Store {
       await pool.end().catch(() => {});
       throw storeError(error);
     }
-    return new PostgresStore(pool, listener);
+    return new PostgresStore(pool, listener, connectionsMax);
   }
 
   async #query(text: string, values: unknown[] = []): Promise<PgRow[]> {

@@ -56,14 +56,22 @@ type Row = Record<string, unknown>;
 export class SqliteStore implements Store {
   readonly #db: DatabaseSync;
   readonly #statements = new Map<string, StatementSync>();
+  readonly #path: string;
+  readonly #file: FileIdentity | undefined;
   readonly #leases = new SqliteLeases((sql) => this.#statement(sql));
   readonly #keys = new SqliteRunKeys((sql) => this.#statement(sql));
   readonly #runnableListeners = new Set<() => void>();
   readonly #group: GroupCommit;
   readonly #wal: WalSync | undefined;
 
-  private constructor(db: DatabaseSync, wal: WalSync | undefined) {
+  private constructor(
+    db: DatabaseSync,
+    path: string,
+    wal: WalSync | undefined,
+  ) {
     this.#db = db;
+    this.#path = path;
+    this.#file = fileIdentity(path);
     this.#wal = wal;
     this.#group = new GroupCommit(
       db,
@@ -82,7 +90,11 @@ export class SqliteStore implements Store {
     db.exec("PRAGMA foreign_keys = ON");
     const durable = (options.synchronous ?? "FULL") === "FULL" &&
       path !== ":memory:";
-    const store = new SqliteStore(db, durable ? new WalSync(path) : undefined);
+    const store = new SqliteStore(
+      db,
+      path,
+      durable ? new WalSync(path) : undefined,
+    );
     store.#migrate();
     return store;
   }
@@ -394,10 +406,21 @@ export class SqliteStore implements Store {
     return String(row.journal_mode);
   }
 
+  /**
+   * True when the database answers and its file is still the one opened: an
+   * open connection keeps working on a file that was deleted, replaced or
+   * whose volume went away, but what it writes then is lost to everyone else.
+   */
   ping(): Promise<boolean> {
-    return Promise.resolve(
-      this.#statement("SELECT 1 AS ok").get() !== undefined,
-    );
+    return settle(() => {
+      if (!this.#db.isOpen) return false;
+      const now = fileIdentity(this.#path);
+      if (
+        this.#file !== undefined &&
+        (now?.dev !== this.#file.dev || now?.ino !== this.#file.ino)
+      ) return false;
+      return this.#statement("SELECT 1 AS ok").get() !== undefined;
+    });
   }
 
   async close(): Promise<void> {
@@ -429,6 +452,23 @@ function toSummary(row: Row): RunSummary {
     last_seq: Number(row.last_seq),
     digest: String(row.digest),
   };
+}
+
+interface FileIdentity {
+  dev: number;
+  ino: number | null;
+}
+
+// Device and inode of the database file; undefined for an in-memory database
+// or a file that cannot be seen.
+function fileIdentity(path: string): FileIdentity | undefined {
+  if (path === ":memory:" || path === "") return undefined;
+  try {
+    const info = Deno.statSync(path);
+    return { dev: info.dev, ino: info.ino };
+  } catch {
+    return undefined;
+  }
 }
 
 /**
