@@ -21,21 +21,21 @@ Deno.test("the ErrorCode list and contracts/errors.yaml name the same codes", ()
 });
 
 Deno.test("every code the sources use is in the catalog", () => {
-  // A code is a quoted word that starts like a catalog code (VALIDATION_…,
+  // A code is a string literal that starts like a catalog code (VALIDATION_…,
   // ERR_…, every prefix the catalog uses), or any quoted word given as a
   // `code` or a `fallback`: the Wasm skills and host functions report codes
   // as plain strings that the type checker cannot see.
   const prefixes = [...new Set(ERROR_CODES.map((code) => code.split("_")[0]))];
   const pattern = new RegExp(
-    `["'\`]((?:${prefixes.join("|")})(?:_[A-Z0-9]+)+|INTERNAL)["'\`]` +
-      `|\\b(?:code|fallback)\\s*[:=]\\s*["'\`]([A-Z][A-Z0-9_]*[A-Z0-9])["'\`]`,
+    `(["'])((?:${prefixes.join("|")})(?:_[A-Z0-9]+)+|INTERNAL)\\1` +
+      `|\\b(?:code|fallback)\\s*[:=]\\s*(["'])([A-Z][A-Z0-9_]*[A-Z0-9])\\3`,
     "g",
   );
   const used = new Map<string, string>();
   const scan = (path: string) => {
     const text = Deno.readTextFileSync(path);
     for (const match of text.matchAll(pattern)) {
-      const code = match[1] ?? match[2]!;
+      const code = match[2] ?? match[4]!;
       if (!used.has(code)) used.set(code, relative(ROOT, path));
     }
   };
