@@ -37,7 +37,11 @@ function loadSkill(
   return { bytes, pin, manifest };
 }
 
-/** Warm calls of a trivial skill through the sandbox, one at a time and two at a time. */
+/**
+ * Warm calls of a trivial skill through the sandbox (input and output
+ * schemas, journal, output checks and hash included): latency one at a
+ * time, throughput with four callers sharing two instances.
+ */
 export async function skillCall(): Promise<BenchResult> {
   const skill = loadSkill(join(FIXTURES, "spin"));
   const sandbox = new Sandbox({
@@ -49,8 +53,10 @@ export async function skillCall(): Promise<BenchResult> {
     random: liveRandom,
     poolSizeMax: 2,
   });
-  const execute = (index: number) =>
-    sandbox.execute({
+  // Every call must succeed with its own value: a failing sandbox is fast
+  // too, and must not pass for a fast one.
+  const execute = async (index: number) => {
+    const outcome = await sandbox.execute({
       run_id: "bench",
       step: "s",
       attempt: 1,
@@ -58,6 +64,10 @@ export async function skillCall(): Promise<BenchResult> {
       input: { iterations: 0, value: index },
       hostCalls: noHostCalls,
     });
+    if (!outcome.ok || (outcome.output as { value: number }).value !== index) {
+      throw new Error(`call ${index} failed: ${JSON.stringify(outcome)}`);
+    }
+  };
   try {
     for (let index = 0; index < 500; index++) await execute(index);
     const latenciesUs: number[] = [];

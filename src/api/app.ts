@@ -13,6 +13,7 @@ import { tenantOf } from "./tenant.ts";
 import { addReplayRoutes } from "./replay_routes.ts";
 import { addSkillRoutes } from "./skills_routes.ts";
 import { calendarRoutes } from "./calendar_routes.ts";
+import { addRunControlRoutes } from "./run_control_routes.ts";
 import type { MockCalendarService } from "../sandbox/services/calendar.ts";
 
 /** What the API serves. */
@@ -133,6 +134,7 @@ export function createApp(deps: ApiDeps): Hono {
     idempotencyRetentionMs: deps.limits?.idempotencyRetentionMs ??
       IDEMPOTENCY_RETENTION_MS_DEFAULT,
   });
+  addRunControlRoutes(app, { runtime, store, tenantOf });
 
   return app;
 }

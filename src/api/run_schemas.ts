@@ -6,7 +6,7 @@ import { TERMINAL_STATUSES } from "../store/mod.ts";
 // `/openapi.json` is generated from them, so the document cannot drift from
 // what the server accepts.
 
-const runStatus = z.enum(["running", ...TERMINAL_STATUSES] as [
+const runStatus = z.enum(["running", "paused", ...TERMINAL_STATUSES] as [
   string,
   ...string[],
 ]);

@@ -1,10 +1,11 @@
-import createPlugin, {
-  type ExtismPluginOptions,
-  type Plugin,
-} from "@extism/extism";
 import type { Clock, RandomSource } from "../deps/mod.ts";
 import { AosError } from "../errors/mod.ts";
-import { hostFunctions, recordedFetch } from "./host_functions.ts";
+import { HostBridge } from "./_host_bridge.ts";
+import {
+  GuestFailure,
+  PluginInstance,
+  WorkerExited,
+} from "./_plugin_instance.ts";
 import { PROBE_EXPORT } from "./module_rewrite.ts";
 
 /** Options of a pool; one pool serves one module with one timeout. */
@@ -21,25 +22,25 @@ export interface PluginPoolOptions {
   random: RandomSource;
 }
 
-/** What a pool call needs beyond the input: the call's host-function state. */
-export type CallSlot = { state: unknown };
-
 /**
  * Instances of one module, each in its own worker thread, reused across
- * calls. An instance whose call failed is closed rather than reused, since a
- * trapped or timed-out module may be left in any state.
+ * calls. The module is compiled once and shared by the instances. An
+ * instance whose call failed is closed rather than reused, since a trapped
+ * or timed-out module may be left in any state.
  */
 export class PluginPool {
   readonly #options: PluginPoolOptions;
-  readonly #idle: Plugin[] = [];
-  readonly #guestLogs = new WeakMap<Plugin, GuestLog>();
-  readonly #slots = new WeakMap<Plugin, CallSlot>();
-  readonly #waiting: ((plugin: Plugin | Error) => void)[] = [];
+  readonly #bridge: HostBridge;
+  readonly #idle: PluginInstance[] = [];
+  readonly #guestErrors = new WeakMap<PluginInstance, string>();
+  readonly #waiting: ((instance: PluginInstance | Error) => void)[] = [];
+  #module: Promise<WebAssembly.Module> | undefined;
   #alive = 0;
   #closed = false;
 
   constructor(options: PluginPoolOptions) {
     this.#options = options;
+    this.#bridge = new HostBridge(options);
   }
 
   /** Instances alive, and how many of them are busy. */
@@ -51,42 +52,18 @@ export class PluginPool {
     };
   }
 
-  async #create(): Promise<Plugin> {
+  async #create(): Promise<PluginInstance> {
     this.#alive++;
-    const guestLog: GuestLog = { lastError: undefined };
-    const slot: CallSlot = { state: undefined };
     try {
-      const plugin = await createPlugin({
-        wasm: [{ data: this.#options.bytes }],
-      }, {
-        useWasi: false,
-        runInWorker: true,
-        nodeWorkerArgs: { execArgv: [] },
-        // Extism's own timer is a backstop for instantiation (a looping
-        // _initialize); calls are timed by `call`, which fires first.
-        timeoutMs: this.#options.timeoutMs + EXTISM_BACKSTOP_MS,
-        memory: {
-          maxPages: Math.ceil(this.#options.kernelBytesMax / WASM_PAGE_BYTES),
-        },
-        functions: { "extism:host/user": hostFunctions(this.#options) },
-        // Extism's http_request goes through our fetch; the guard and the
-        // manifest's allowed_hosts decide, so Extism's own host check is open.
-        fetch: recordedFetch(slot),
-        allowedHosts: ["*"],
-        logger: guestLogger(guestLog) as unknown as NonNullable<
-          ExtismPluginOptions["logger"]
-        >,
-        logLevel: "error",
+      this.#module ??= WebAssembly.compile(
+        this.#options.bytes as Uint8Array<ArrayBuffer>,
+      );
+      return await PluginInstance.start({
+        module: await this.#module,
+        bridge: this.#bridge,
+        kernelBytesMax: this.#options.kernelBytesMax,
+        startTimeoutMs: this.#options.timeoutMs + START_BACKSTOP_MS,
       });
-      // Calls are timed by `call`. Extism would also start a timer of its own
-      // for every call and never clear it; at thousands of calls a second
-      // those pile up into tens of thousands of pending timers.
-      const options =
-        (plugin as unknown as { opts?: { timeoutMs: number | null } }).opts;
-      if (options !== undefined) options.timeoutMs = null;
-      this.#guestLogs.set(plugin, guestLog);
-      this.#slots.set(plugin, slot);
-      return plugin;
     } catch (error) {
       this.#alive--;
       throw error;
@@ -94,7 +71,7 @@ export class PluginPool {
   }
 
   /** An idle instance, a new one, or (pool full) the next one released. */
-  acquire(): Promise<Plugin> {
+  acquire(): Promise<PluginInstance> {
     if (this.#closed) return Promise.reject(new Error("pool closed"));
     const idle = this.#idle.pop();
     if (idle !== undefined) return Promise.resolve(idle);
@@ -121,92 +98,77 @@ export class PluginPool {
   }
 
   /** Returns an instance; `healthy: false` closes it and frees its place. */
-  async release(plugin: Plugin, healthy: boolean): Promise<void> {
-    if (healthy && !this.#closed) {
+  async release(instance: PluginInstance, healthy: boolean): Promise<void> {
+    if (healthy && !this.#closed && !instance.exited) {
       const next = this.#waiting.shift();
-      if (next !== undefined) return next(plugin);
-      this.#idle.push(plugin);
+      if (next !== undefined) return next(instance);
+      this.#idle.push(instance);
       return;
     }
     this.#alive--;
-    await plugin.close().catch(() => {});
+    await instance.terminate().catch(() => {});
     const next = this.#waiting.shift();
     if (next !== undefined) this.#create().then(next, next);
   }
 
   /**
-   * Calls `entrypoint` on `plugin` under the pool's time limit. The limit is
-   * enforced here, not by Extism: on expiry the worker thread is terminated
-   * (the only way to stop a Wasm loop) and SANDBOX_TIMEOUT is raised. Any
-   * other exit of the worker during the call is SANDBOX_WORKER_DIED; Extism
-   * would not notice it and the call would hang. Either way the caller must
-   * release the instance as unhealthy.
+   * Calls `entrypoint` on `instance` under the pool's time limit. On expiry
+   * the worker thread is terminated (the only way to stop a Wasm loop) and
+   * SANDBOX_TIMEOUT is raised; on `signal`, likewise, RUN_CANCELLED. Any
+   * other exit of the worker during the call is SANDBOX_WORKER_DIED. A
+   * failure inside the guest rejects with an Error whose message is the
+   * trap's, or Extism's "Plugin-originated error: …" for a reported one.
+   * Unless the guest reported an error, the caller must release the
+   * instance as unhealthy.
    */
   async call(
-    plugin: Plugin,
+    instance: PluginInstance,
     entrypoint: string,
     input: string,
     hostContext: unknown,
     signal?: AbortSignal,
   ): Promise<Uint8Array | undefined> {
-    const worker = PluginPool.workerOf(plugin);
     const timeoutMs = this.#options.timeoutMs;
-    let timedOut = false;
-    let cancelled = false;
-    const onAbort = () => {
-      cancelled = true;
-      worker?.terminate();
+    let stoppedBy: "timeout" | "cancel" | undefined;
+    const stop = (reason: "timeout" | "cancel") => {
+      stoppedBy ??= reason;
+      instance.terminate().catch(() => {});
     };
-    let onExit: ((code: number) => void) | undefined;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const stopped = new Promise<never>((_, reject) => {
-      onExit = (code) => {
-        if (cancelled) {
-          reject(
-            new AosError(
-              "RUN_CANCELLED",
-              "the step was interrupted because its run ended",
-            ),
-          );
-        } else if (timedOut) {
-          reject(
-            new AosError(
-              "SANDBOX_TIMEOUT",
-              `the skill ran longer than ${timeoutMs} ms`,
-              { details: { timeout_ms: timeoutMs } },
-            ),
-          );
-        } else {
-          reject(
-            new AosError(
-              "SANDBOX_WORKER_DIED",
-              `the skill's worker thread exited (code ${code})`,
-              { details: { exit_code: code } },
-            ),
-          );
-        }
-      };
-      worker?.once("exit", onExit);
-      timer = setTimeout(() => {
-        timedOut = true;
-        worker?.terminate();
-      }, timeoutMs);
-    });
+    const onAbort = () => stop("cancel");
+    const timer = setTimeout(() => stop("timeout"), timeoutMs);
     if (signal?.aborted) onAbort();
     signal?.addEventListener("abort", onAbort, { once: true });
-    const slot = this.#slots.get(plugin);
-    if (slot !== undefined) slot.state = hostContext;
     try {
-      const output = await Promise.race([
-        plugin.call(entrypoint, input, hostContext),
-        stopped,
-      ]);
-      return output?.bytes();
+      return await instance.call(entrypoint, input, hostContext);
+    } catch (error) {
+      if (error instanceof GuestFailure) {
+        if (error.guestError !== undefined) {
+          this.#guestErrors.set(instance, error.guestError);
+        }
+        throw new Error(error.message);
+      }
+      if (!(error instanceof WorkerExited)) throw error;
+      if (stoppedBy === "cancel") {
+        throw new AosError(
+          "RUN_CANCELLED",
+          "the step was interrupted because its run ended",
+        );
+      }
+      if (stoppedBy === "timeout") {
+        throw new AosError(
+          "SANDBOX_TIMEOUT",
+          `the skill ran longer than ${timeoutMs} ms`,
+          { details: { timeout_ms: timeoutMs } },
+        );
+      }
+      throw new AosError(
+        "SANDBOX_WORKER_DIED",
+        `the skill's worker thread exited (code ${error.code})`,
+        { details: { exit_code: error.code } },
+      );
     } finally {
-      if (slot !== undefined) slot.state = undefined;
       signal?.removeEventListener("abort", onAbort);
       clearTimeout(timer);
-      if (onExit !== undefined) worker?.off("exit", onExit);
     }
   }
 
@@ -216,29 +178,37 @@ export class PluginPool {
    * traps when that happened. Only meaningful right after a failed call on
    * a live instance.
    */
-  async memoryCapHit(plugin: Plugin): Promise<boolean> {
+  async memoryCapHit(instance: PluginInstance): Promise<boolean> {
+    if (instance.exited) return false;
+    // Bounded like any call; a timer also keeps the event loop polling the
+    // channel, which a pending Atomics.waitAsync alone does not.
+    const timer = setTimeout(
+      () => instance.terminate().catch(() => {}),
+      this.#options.timeoutMs,
+    );
     try {
-      await plugin.call(PROBE_EXPORT);
+      await instance.call(PROBE_EXPORT, "", undefined);
       return false;
-    } catch {
-      return true;
+    } catch (error) {
+      return error instanceof GuestFailure;
+    } finally {
+      clearTimeout(timer);
     }
   }
 
   /** The worker thread of an instance, for tests that must kill one. */
-  static workerOf(plugin: Plugin): WorkerLike | undefined {
-    return (plugin as unknown as { worker?: WorkerLike | null }).worker ??
-      undefined;
+  static workerOf(instance: PluginInstance): WorkerLike {
+    return instance.worker;
   }
 
   /**
-   * The last error line the guest logged since the previous take. A trap
-   * loses the guest's `error_set` message in the SDK, so skills also log it.
+   * The last error line the guest logged during its last failed call, if
+   * not taken yet. A trap loses the guest's `error_set` message in the SDK,
+   * so skills also log it.
    */
-  takeGuestError(plugin: Plugin): string | undefined {
-    const log = this.#guestLogs.get(plugin);
-    const line = log?.lastError;
-    if (log !== undefined) log.lastError = undefined;
+  takeGuestError(instance: PluginInstance): string | undefined {
+    const line = this.#guestErrors.get(instance);
+    this.#guestErrors.delete(instance);
     return line;
   }
 
@@ -249,37 +219,18 @@ export class PluginPool {
       waiter(new Error("pool closed"));
     }
     await Promise.all(
-      this.#idle.splice(0).map((plugin) => plugin.close().catch(() => {})),
+      this.#idle.splice(0).map((instance) =>
+        instance.terminate().catch(() => {})
+      ),
     );
   }
 }
 
 /** The part of `node:worker_threads` Worker the pool uses. */
 export interface WorkerLike {
-  once(event: "exit", listener: (code: number) => void): void;
-  off(event: "exit", listener: (code: number) => void): void;
   terminate(): Promise<number>;
 }
 
-const WASM_PAGE_BYTES = 65_536;
 // Generous: worker start-up on a loaded 2-core machine can take seconds, and
 // this only has to stop a module whose _initialize never returns.
-const EXTISM_BACKSTOP_MS = 30_000;
-
-interface GuestLog {
-  lastError: string | undefined;
-}
-
-// Guest log lines never reach our output (a skill must not be able to write
-// to the host's logs); only the last error line is kept, to explain a trap.
-function guestLogger(log: GuestLog): Record<string, (message: string) => void> {
-  const drop = () => {};
-  return {
-    trace: drop,
-    debug: drop,
-    info: drop,
-    warn: drop,
-    log: drop,
-    error: (message: string) => log.lastError = String(message).slice(0, 4096),
-  };
-}
+const START_BACKSTOP_MS = 30_000;

@@ -3,6 +3,8 @@ import { join } from "node:path";
 import { AosError } from "../errors/mod.ts";
 import { SeededRandom, SimulatedClock } from "../deps/mod.ts";
 import { PROJECT_ROOT } from "../skills/build.ts";
+import { compileWat } from "../../tests/support/hostile_modules.ts";
+import { HostCallJournal } from "./host_calls.ts";
 import { PluginPool, type PluginPoolOptions } from "./plugin_pool.ts";
 
 const SPIN = Deno.readFileSync(
@@ -90,5 +92,78 @@ Deno.test("PluginPool stops a call at its time limit by terminating the worker",
     await spins.release(plugin, false);
   } finally {
     await spins.close();
+  }
+});
+
+// Reports, as one digit, whether var "k" was set when the call began (1) and
+// whether it is readable right after setting it (2).
+const VARIABLES_WAT = `(module
+  (import "extism:host/env" "alloc" (func $alloc (param i64) (result i64)))
+  (import "extism:host/env" "store_u8" (func $store_u8 (param i64 i32)))
+  (import "extism:host/env" "var_get" (func $var_get (param i64) (result i64)))
+  (import "extism:host/env" "var_set" (func $var_set (param i64 i64)))
+  (import "extism:host/env" "output_set" (func $output_set (param i64 i64)))
+  (memory (export "memory") 1)
+  (func $byte (param $value i32) (result i64) (local $block i64)
+    (local.set $block (call $alloc (i64.const 1)))
+    (call $store_u8 (local.get $block) (local.get $value))
+    (local.get $block))
+  (func (export "run") (result i32) (local $digit i32)
+    (if (i64.ne (call $var_get (call $byte (i32.const 107))) (i64.const 0))
+      (then (local.set $digit (i32.const 1))))
+    (call $var_set (call $byte (i32.const 107)) (call $byte (i32.const 120)))
+    (if (i64.ne (call $var_get (call $byte (i32.const 107))) (i64.const 0))
+      (then (local.set $digit (i32.add (local.get $digit) (i32.const 2)))))
+    (call $output_set (call $byte (i32.add (i32.const 48) (local.get $digit))) (i64.const 1))
+    (i32.const 0)))`;
+
+Deno.test("PluginPool gives every call fresh Extism vars: they last one call", async () => {
+  const variables = pool({ bytes: await compileWat(VARIABLES_WAT) });
+  try {
+    const instance = await variables.acquire();
+    for (let call = 0; call < 3; call++) {
+      const output = await variables.call(instance, "run", "", {});
+      assert.equal(new TextDecoder().decode(output), "2", `call ${call}`);
+    }
+    await variables.release(instance, true);
+  } finally {
+    await variables.close();
+  }
+});
+
+const AOS_NOW_WAT = `(module
+  (import "extism:host/user" "aos_now" (func $aos_now (result i64)))
+  (memory (export "memory") 1)
+  (func (export "run") (result i32)
+    (drop (call $aos_now))
+    (i32.const 0)))`;
+
+Deno.test("PluginPool stops a call at its time limit while the guest waits for a host answer", async () => {
+  const waiting = pool({
+    bytes: await compileWat(AOS_NOW_WAT),
+    timeoutMs: 200,
+  });
+  let persisted!: () => void;
+  const persisting = new Promise<void>((resolve) => persisted = resolve);
+  // The journal never makes the answer durable, so the guest never gets it.
+  const state = {
+    journal: new HostCallJournal("s", 1, {
+      recorded: [],
+      persist: () => {
+        persisted();
+        return new Promise<void>(() => {});
+      },
+    }),
+    failure: undefined,
+  };
+  try {
+    const instance = await waiting.acquire();
+    const call = waiting.call(instance, "run", "", state);
+    await persisting;
+    await assert.rejects(call, isCode("SANDBOX_TIMEOUT"));
+    await waiting.release(instance, false);
+    assert.deepEqual(waiting.stats, { size: 0, busy: 0, queued: 0 });
+  } finally {
+    await waiting.close();
   }
 });

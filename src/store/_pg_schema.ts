@@ -52,9 +52,18 @@ export const POSTGRES_MIGRATIONS: readonly { version: number; sql: string }[] =
       sql: `ALTER TABLE runs ADD COLUMN cancel_reason TEXT;`,
     },
     {
+      // Paused runs are claimed like running ones: a node must hold a paused
+      // run to take its resume, its signals or its cancel.
+      version: 3,
+      sql: `
+      CREATE INDEX runs_live ON runs (created_at, run_id)
+        WHERE status IN ('running', 'paused');
+    `,
+    },
+    {
       // The skill filter of listRuns, and Idempotency-Key of POST /v1/runs.
       // Existing runs get their skills from the pins of their first record.
-      version: 3,
+      version: 4,
       sql: `
       CREATE TABLE run_skills (
         skill TEXT COLLATE "C" NOT NULL,

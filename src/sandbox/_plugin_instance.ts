@@ -1,0 +1,236 @@
+// One plugin instance: a worker thread running the module, driven through
+// the shared channel of `_worker_channel.ts`. The instance knows nothing of
+// limits; the pool times calls and terminates the worker to stop one.
+import { Worker } from "node:worker_threads";
+import type { HostAnswer, HostBridge } from "./_host_bridge.ts";
+import type { WorkerInit } from "./_plugin_worker.ts";
+import {
+  ANSWER,
+  Channel,
+  channelBuffer,
+  DONE,
+  type Segment,
+  STATE,
+  WORD,
+} from "./_worker_channel.ts";
+import type { CallState } from "./host_functions.ts";
+
+const WORKER_URL = new URL("./_plugin_worker.ts", import.meta.url);
+const decoder = new TextDecoder();
+// Room for the largest payload either way: a call's input or output, or a
+// host answer, each bounded by the kernel's budget, plus framing.
+const FRAMING_BYTES = 1024 * 1024;
+
+/** What starting an instance needs. */
+export interface InstanceOptions {
+  module: WebAssembly.Module;
+  bridge: HostBridge;
+  kernelBytesMax: number;
+  /** Longest wait for the module to instantiate (a looping `_initialize`). */
+  startTimeoutMs: number;
+}
+
+/** The worker exited while a call was running; `code` is its exit code. */
+export class WorkerExited extends Error {
+  constructor(readonly code: number) {
+    super(`the plugin's worker thread exited (code ${code})`);
+  }
+}
+
+/** A call that ended in the guest: a trap, or an error it reported. */
+export class GuestFailure extends Error {
+  constructor(message: string, readonly guestError: string | undefined) {
+    super(message);
+  }
+}
+
+/** A module instantiated in its own worker thread. */
+export class PluginInstance {
+  readonly worker: Worker;
+  readonly #channel: Channel;
+  readonly #bridge: HostBridge;
+  #exitCode: number | undefined;
+  // Rejects the host answer being awaited, if any, when the worker exits.
+  #interrupt: ((error: WorkerExited) => void) | undefined;
+
+  private constructor(worker: Worker, channel: Channel, bridge: HostBridge) {
+    this.worker = worker;
+    this.#channel = channel;
+    this.#bridge = bridge;
+    worker.once("exit", (code: number) => {
+      this.#exitCode = code;
+      this.#channel.wake();
+      this.#interrupt?.(new WorkerExited(code));
+    });
+  }
+
+  /** Starts a worker and instantiates the module in it. */
+  static async start(options: InstanceOptions): Promise<PluginInstance> {
+    const buffer = channelBuffer(
+      options.kernelBytesMax + FRAMING_BYTES,
+    );
+    const init: WorkerInit = {
+      module: options.module,
+      buffer,
+      functions: options.bridge.functions,
+      fetchIndex: options.bridge.fetchIndex,
+      kernelBytesMax: options.kernelBytesMax,
+    };
+    const worker = new Worker(WORKER_URL, { workerData: init });
+    // An uncaught error ends the worker; its exit is what callers see.
+    worker.on("error", () => {});
+    const instance = new PluginInstance(
+      worker,
+      new Channel(buffer),
+      options.bridge,
+    );
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      await Promise.race([
+        new Promise<void>((resolve, reject) => {
+          worker.once("message", (message: { failed?: string }) => {
+            if (message.failed === undefined) resolve();
+            else reject(new Error(message.failed));
+          });
+        }),
+        new Promise<never>((_, reject) => {
+          worker.once("exit", (code: number) => reject(new WorkerExited(code)));
+        }),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(
+            () =>
+              reject(
+                new Error(
+                  `the module did not instantiate within ${options.startTimeoutMs} ms`,
+                ),
+              ),
+            options.startTimeoutMs,
+          );
+        }),
+      ]);
+      return instance;
+    } catch (error) {
+      await worker.terminate();
+      throw error;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** True once the worker has exited. */
+  get exited(): boolean {
+    return this.#exitCode !== undefined;
+  }
+
+  /**
+   * Calls `entrypoint` with `input`; host calls are answered with `state`.
+   * Resolves with the output (undefined when the guest set none); rejects
+   * with GuestFailure when the guest failed, WorkerExited when its thread
+   * ended.
+   */
+  async call(
+    entrypoint: string,
+    input: string,
+    state: unknown,
+  ): Promise<Uint8Array | undefined> {
+    const channel = this.#channel;
+    const header = channel.header;
+    if (this.#exitCode !== undefined) throw new WorkerExited(this.#exitCode);
+    const nameBytes = channel.writeText(entrypoint);
+    header[WORD.kind] = nameBytes;
+    header[WORD.length] = channel.writeText(input, nameBytes);
+    channel.publish(STATE.CALL);
+    let waitingWhile: number = STATE.CALL;
+    for (;;) {
+      while (channel.state === waitingWhile) {
+        if (this.#exitCode !== undefined) {
+          throw new WorkerExited(this.#exitCode);
+        }
+        await channel.waitWhile(waitingWhile);
+      }
+      if (channel.state === STATE.DONE) return this.#result();
+      await this.#answerHostCall(state as CallState);
+      waitingWhile = STATE.ANSWER;
+    }
+  }
+
+  #result(): Uint8Array | undefined {
+    const header = this.#channel.header;
+    const length = header[WORD.length]!;
+    switch (header[WORD.kind]) {
+      case DONE.OUTPUT:
+        return this.#channel.readData(0, length);
+      case DONE.NO_OUTPUT:
+        return undefined;
+      default: {
+        const failure = JSON.parse(
+          decoder.decode(this.#channel.readData(0, length)),
+        );
+        throw new GuestFailure(failure.message, failure.guest_error);
+      }
+    }
+  }
+
+  async #answerHostCall(state: CallState): Promise<void> {
+    const channel = this.#channel;
+    const header = channel.header;
+    const args: (bigint | number)[] = [];
+    for (let position = 0; position < header[WORD.argc]!; position++) {
+      args.push(channel.argument(position));
+    }
+    // Not a Promise.race with a promise that lives as long as the worker:
+    // each race would leave a reaction on it until the worker exits.
+    const answer = await new Promise<HostAnswer>((resolve, reject) => {
+      this.#interrupt = reject;
+      this.#bridge.answer(
+        header[WORD.kind]!,
+        args,
+        channel.readSegments(),
+        state,
+      )
+        .then(resolve, reject);
+    }).finally(() => this.#interrupt = undefined);
+    try {
+      writeAnswer(channel, answer);
+    } catch (error) {
+      // An answer too large for the channel fails the host call.
+      writeAnswer(channel, { kind: "failed", message: String(error) });
+    }
+    channel.publish(STATE.ANSWER);
+  }
+
+  /** Stops the worker thread. */
+  async terminate(): Promise<void> {
+    await this.worker.terminate();
+  }
+}
+
+function writeAnswer(
+  channel: Channel,
+  answer: HostAnswer,
+): void {
+  const header = channel.header;
+  switch (answer.kind) {
+    case "value":
+      channel.setArgument(0, answer.value);
+      header[WORD.kind] = ANSWER.VALUE;
+      return;
+    case "void":
+      header[WORD.kind] = ANSWER.VOID;
+      return;
+    case "stored":
+      channel.writeData(answer.bytes);
+      header[WORD.kind] = ANSWER.STORED;
+      return;
+    case "response": {
+      const segments: Segment[] = [answer.meta, answer.body];
+      channel.writeSegments(segments);
+      header[WORD.kind] = ANSWER.RESPONSE;
+      return;
+    }
+    case "failed":
+      header[WORD.length] = channel.writeText(answer.message);
+      header[WORD.kind] = ANSWER.FAILED;
+      return;
+  }
+}

@@ -1,0 +1,227 @@
+// A plugin's worker thread: it instantiates the module with Extism's kernel,
+// in this thread, and serves calls from the shared channel. Host functions
+// are forwarded to the main thread, which answers them (journal first); the
+// guest blocks on that answer with Atomics.wait, which a worker may do. The
+// main thread times every call and terminates this thread to stop one.
+import { parentPort, workerData } from "node:worker_threads";
+import createPlugin, { type CallContext, type Plugin } from "@extism/extism";
+import {
+  ANSWER,
+  Channel,
+  DONE,
+  type Segment,
+  STATE,
+  WORD,
+} from "./_worker_channel.ts";
+
+/** What a forwarded host function is, and which arguments are kernel blocks. */
+export interface ForwardedFunction {
+  namespace: string;
+  name: string;
+  /** Argument positions holding block addresses whose bytes travel with the call. */
+  blocks: readonly number[];
+}
+
+/** The worker's start-up data. */
+export interface WorkerInit {
+  module: WebAssembly.Module;
+  buffer: SharedArrayBuffer;
+  functions: readonly ForwardedFunction[];
+  /** Index in `functions` of the forwarded `fetch` for Extism's `http_request`. */
+  fetchIndex: number;
+  kernelBytesMax: number;
+}
+
+const WASM_PAGE_BYTES = 65_536;
+const GUEST_LINE_CHARS_MAX = 4096;
+
+const init = workerData as WorkerInit;
+const channel = new Channel(init.buffer);
+const decoder = new TextDecoder();
+const encoder = new TextEncoder();
+let lastGuestError: string | undefined;
+
+/** Sends one host call to the main thread and blocks until it is answered. */
+function hostCall(
+  index: number,
+  args: readonly (bigint | number)[],
+  segments: readonly Segment[],
+): number {
+  const header = channel.header;
+  header[WORD.kind] = index;
+  header[WORD.argc] = Math.min(args.length, 8);
+  for (let position = 0; position < header[WORD.argc]!; position++) {
+    channel.setArgument(position, args[position]!);
+  }
+  channel.writeSegments(segments);
+  channel.publish(STATE.HOST);
+  channel.blockWhile(STATE.HOST);
+  const kind = header[WORD.kind]!;
+  if (kind === ANSWER.FAILED) {
+    throw new Error(decoder.decode(channel.readData(0, header[WORD.length]!)));
+  }
+  return kind;
+}
+
+function forward(index: number, blocks: readonly number[]) {
+  return (context: CallContext, ...args: (bigint | number)[]) => {
+    const segments = blocks.map((position) => {
+      const address = args[position];
+      return address === undefined
+        ? null
+        : context.read(address)?.bytes() ?? null;
+    });
+    const kind = hostCall(index, args, segments);
+    if (kind === ANSWER.VALUE) return channel.argument(0);
+    if (kind === ANSWER.STORED) {
+      return context.store(channel.readData(0, channel.header[WORD.length]!));
+    }
+    return undefined;
+  };
+}
+
+// Extism's own http_request calls this; the main thread's recorded fetch
+// answers, so it takes the same guarded, recorded path as aos_http.
+let lastHttpStatus = 0;
+function forwardedFetch(index: number): typeof fetch {
+  // deno-lint-ignore require-await
+  return async (input, requestInit = {}) => {
+    lastHttpStatus = 0;
+    const request = {
+      url: String(input instanceof Request ? input.url : input),
+      method: requestInit.method ?? "GET",
+      headers: Object.fromEntries(new Headers(requestInit.headers).entries()),
+    };
+    const body = requestInit.body instanceof Uint8Array
+      ? requestInit.body
+      : null;
+    hostCall(index, [], [encoder.encode(JSON.stringify(request)), body]);
+    const [meta, responseBody] = channel.readSegments();
+    const { status, headers } = JSON.parse(decoder.decode(meta!));
+    lastHttpStatus = status;
+    const nullBody = [101, 204, 205, 304].includes(status);
+    return new Response(nullBody ? null : responseBody, { status, headers });
+  };
+}
+
+// Extism keeps vars for the life of an instance; here they last one call,
+// like everything else an instance holds, and count against the kernel's
+// budget.
+const variables = new Map<string, Uint8Array>();
+let variableBytes = 0;
+const kernelFunctions = {
+  // Extism swaps in its own HTTP functions when it meets the http_request
+  // import; imports resolved before that would keep its disabled stubs.
+  // These answer the same: the last response's status, and no headers.
+  http_status_code: (): number => lastHttpStatus,
+  http_headers: (): bigint => 0n,
+  var_get: (context: CallContext, key: bigint): bigint => {
+    const name = context.read(key)?.string();
+    const value = name === undefined ? undefined : variables.get(name);
+    return value === undefined ? 0n : context.store(value);
+  },
+  var_set: (context: CallContext, key: bigint, value: bigint): void => {
+    const name = context.read(key)?.string();
+    if (name === undefined) return;
+    const previousBytes = variables.get(name)?.length ?? 0;
+    if (value === 0n) {
+      variables.delete(name);
+      variableBytes -= previousBytes;
+      return;
+    }
+    const block = context.read(value);
+    if (block === null) return;
+    const copy = block.bytes().slice();
+    if (variableBytes - previousBytes + copy.length > init.kernelBytesMax) {
+      throw new Error("var memory limit exceeded");
+    }
+    variables.set(name, copy);
+    variableBytes += copy.length - previousBytes;
+  },
+};
+
+function guestLogger(): Record<string, (message: unknown) => void> {
+  const drop = () => {};
+  return {
+    trace: drop,
+    debug: drop,
+    info: drop,
+    warn: drop,
+    log: drop,
+    error: (message: unknown) =>
+      lastGuestError = String(message).slice(0, GUEST_LINE_CHARS_MAX),
+  };
+}
+
+async function instantiate(): Promise<Plugin> {
+  const functions: Record<string, Record<string, CallableFunction>> = {
+    "extism:host/env": { ...kernelFunctions },
+  };
+  init.functions.forEach(({ namespace, name, blocks }, index) => {
+    if (index !== init.fetchIndex) {
+      (functions[namespace] ??= {})[name] = forward(index, blocks);
+    }
+  });
+  return await createPlugin({ wasm: [{ module: init.module }] }, {
+    useWasi: false,
+    runInWorker: false,
+    functions: functions as never,
+    fetch: forwardedFetch(init.fetchIndex),
+    // The guard and the manifest's allowed_hosts decide on the main thread.
+    allowedHosts: ["*"],
+    memory: { maxPages: Math.ceil(init.kernelBytesMax / WASM_PAGE_BYTES) },
+    logger: guestLogger() as never,
+    logLevel: "error",
+  });
+}
+
+async function callOnce(plugin: Plugin): Promise<void> {
+  const header = channel.header;
+  const nameBytes = header[WORD.kind]!;
+  const name = decoder.decode(channel.readData(0, nameBytes));
+  const input = channel.readData(nameBytes, header[WORD.length]!);
+  lastGuestError = undefined;
+  lastHttpStatus = 0;
+  variables.clear();
+  variableBytes = 0;
+  try {
+    const output = await plugin.call(name, input);
+    if (output === null) {
+      header[WORD.kind] = DONE.NO_OUTPUT;
+      header[WORD.length] = 0;
+    } else {
+      channel.writeData(output.bytes());
+      header[WORD.kind] = DONE.OUTPUT;
+    }
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    header[WORD.length] = channel.writeText(
+      JSON.stringify({ message, guest_error: lastGuestError }),
+    );
+    header[WORD.kind] = DONE.FAILED;
+  }
+  channel.publish(STATE.DONE);
+}
+
+async function serve(): Promise<void> {
+  let plugin: Plugin;
+  try {
+    plugin = await instantiate();
+  } catch (error) {
+    // The main thread reports it and terminates this thread.
+    const message = error instanceof Error ? error.message : String(error);
+    parentPort!.postMessage({ failed: message });
+    return;
+  }
+  parentPort!.postMessage({ ready: true });
+  for (;;) {
+    let state = channel.state;
+    while (state !== STATE.CALL) {
+      Atomics.wait(channel.header, WORD.state, state);
+      state = channel.state;
+    }
+    await callOnce(plugin);
+  }
+}
+
+await serve();
