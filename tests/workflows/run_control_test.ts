@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { DEFAULT_CONFIG } from "../../src/config/mod.ts";
 import type { LogRecord } from "../../src/store/mod.ts";
+import { forkRun } from "../../actors/run_fork.ts";
 import { assertLogsReplay } from "../support/replay_check.ts";
 import { startServer } from "../support/http_servers.ts";
 import { openTestNode, requestJson } from "../support/test_node.ts";
@@ -408,6 +409,89 @@ Deno.test("fork refuses a step the parent never reached with RUN_FORK_STEP_NOT_R
     );
     assert.equal(refused.status, 409);
     assert.equal(codeOf(refused.body), "RUN_FORK_STEP_NOT_REACHED");
+  } finally {
+    await node.close();
+  }
+});
+
+Deno.test("fork of a goal run: the override goes into the copied PlanProduced and the fork replays", async () => {
+  const node = await openTestNode();
+  try {
+    const parentId = await submit(node, {
+      goal: 'extract $.a from {"a":1} then extract $.b from {"a":2}',
+      planner: "rules",
+    });
+    const parent = await view(node, parentId, 30_000);
+    assert.equal(parent.status, "failed", JSON.stringify(parent));
+    const forked = await requestJson(
+      node,
+      "POST",
+      `/v1/runs/${parentId}/fork`,
+      {
+        from_step: "p2_extract",
+        overrides: {
+          p2_extract: {
+            params: { op: "extract", input: { a: 2 }, path: "$.a" },
+          },
+        },
+      },
+    );
+    assert.equal(forked.status, 202, JSON.stringify(forked.body));
+    const forkId = String(forked.body.run_id);
+    const child = await view(node, forkId, 30_000);
+    assert.equal(child.status, "succeeded", JSON.stringify(child));
+    assert.equal((child.output as Body).result, 2);
+    const childLog = await node.store.readLog(forkId);
+    assert.equal(childLog[0]!.body.plan, null);
+    const produced = childLog.find((record) => record.type === "PlanProduced")!;
+    const steps = (produced.body.plan as { steps: Body[] }).steps;
+    assert.deepEqual(steps[1]!.params, {
+      op: "extract",
+      input: { a: 2 },
+      path: "$.a",
+    });
+    await assertLogsReplay(node.registry, [
+      await node.store.readLog(parentId),
+      childLog,
+    ]);
+  } finally {
+    await node.close();
+  }
+});
+
+Deno.test("a fork stored without its copied prefix (a crash between the two writes) fails instead of running the prefix again", async () => {
+  const node = await openTestNode({
+    supervisor: { backoffBaseMs: 1, backoffMaxMs: 1 },
+  });
+  try {
+    const parentId = await submit(node, {
+      steps: [
+        { id: "stamp", skill: "nonce", params: { label: "x", bytes: 8 } },
+        {
+          id: "shape",
+          skill: "json_transform",
+          params: { op: "pick", input: { a: 1 }, keys: ["a"] },
+        },
+      ],
+    });
+    assert.equal((await view(node, parentId, 30_000)).status, "succeeded");
+    const { records } = forkRun(await node.store.readLog(parentId), {
+      from_step: "shape",
+    }, { runId: "run_torn_fork", pin: () => undefined });
+    assert.ok(records.length > 2);
+    await node.store.createRun(records[0]!, { tenant: "default" });
+    const torn = await view(node, "run_torn_fork", 30_000);
+    assert.equal(torn.status, "failed", JSON.stringify(torn));
+    assert.equal(torn.code, "SUPERVISOR_GAVE_UP");
+    assert.match(
+      String(torn.message),
+      /holds 1 of the \d+ records it forked from/,
+    );
+    const log = await node.store.readLog("run_torn_fork");
+    assert.deepEqual(log.map((record) => record.type), [
+      "RunSubmitted",
+      "RunFailed",
+    ]);
   } finally {
     await node.close();
   }
