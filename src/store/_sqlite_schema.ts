@@ -80,9 +80,17 @@ export const SQLITE_MIGRATIONS: readonly { version: number; sql: string }[] = [
     `,
   },
   {
+    // Listing a tenant's runs of one status (GET /v1/runs?status=) reads
+    // only those runs, newest first, however much history the store holds.
+    version: 6,
+    sql: `
+      CREATE INDEX runs_by_tenant_status ON runs (tenant, status, created_at DESC, run_id DESC);
+    `,
+  },
+  {
     // The skill filter of listRuns, and Idempotency-Key of POST /v1/runs.
     // Existing runs get their skills from the pins of their first record.
-    version: 6,
+    version: 7,
     sql: `
       CREATE TABLE run_skills (
         skill TEXT NOT NULL,
@@ -93,7 +101,6 @@ export const SQLITE_MIGRATIONS: readonly { version: number; sql: string }[] = [
         SELECT json_extract(pin.value, '$.name'), records.run_id
         FROM records, json_each(json_extract(records.line, '$.body.pins')) AS pin
         WHERE records.seq = 0 AND json_extract(pin.value, '$.name') IS NOT NULL;
-      CREATE INDEX runs_by_tenant_status ON runs (tenant, status, created_at DESC, run_id DESC);
       CREATE TABLE idempotency_keys (
         tenant TEXT NOT NULL,
         key TEXT NOT NULL,

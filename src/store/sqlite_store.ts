@@ -330,8 +330,10 @@ export class SqliteStore implements Store {
     }
     if (query.cursor !== undefined) {
       const cursor = decodeCursor(query.cursor);
-      where.push("(created_at < ? OR (created_at = ? AND run_id < ?))");
-      params.push(cursor.createdAt, cursor.createdAt, cursor.runId);
+      // A row value, so that the index seeks to the cursor instead of
+      // scanning every newer run.
+      where.push("(created_at, run_id) < (?, ?)");
+      params.push(cursor.createdAt, cursor.runId);
     }
     const sql = `SELECT * FROM runs ${
       where.length > 0 ? `WHERE ${where.join(" AND ")}` : ""

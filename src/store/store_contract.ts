@@ -262,6 +262,27 @@ export function storeContract(name: string, factory: StoreFactory): void {
     );
   });
 
+  test("listRuns() pages through runs created in the same millisecond, with tenant and status filters", async (store) => {
+    for (const id of ["a", "b", "c", "d", "e"]) {
+      const log = fakeLog(id, 1, 5000);
+      await store.createRun(log[0]!, { tenant: "t" });
+      if (id !== "c") await store.append([log[1]!], { status: "succeeded" });
+    }
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await store.listRuns({
+        tenant: "t",
+        status: "succeeded",
+        limit: 2,
+        ...(cursor === undefined ? {} : { cursor }),
+      });
+      seen.push(...page.runs.map((run) => run.run_id));
+      cursor = page.next_cursor ?? undefined;
+    } while (cursor !== undefined);
+    assert.deepEqual(seen, ["e", "d", "b", "a"]);
+  });
+
   test("listUnfinishedRuns() leaves out finished runs", async (store) => {
     for (const id of ["a", "b", "c"]) {
       const log = fakeLog(id, 1);
