@@ -5,6 +5,7 @@ import {
   openTestNode,
   requestJson,
   TEST_ADMIN_KEY,
+  THREE_STEP_PLAN,
 } from "../../tests/support/test_node.ts";
 
 const SLOW_PLAN = {
@@ -56,6 +57,7 @@ Deno.test("a tenant cannot see, list, follow, cancel, signal, resume, fork or re
       ["GET", `/v1/runs/${runId}`],
       ["GET", `/v1/runs/${runId}?wait_ms=60000`],
       ["GET", `/v1/runs/${runId}/events`],
+      ["GET", `/v1/runs/${runId}/events?follow=1`],
       ["POST", `/v1/runs/${runId}/cancel`],
       ["POST", `/v1/runs/${runId}/replay`],
       ["POST", `/v1/runs/${runId}/signals/approve`],
@@ -110,6 +112,43 @@ Deno.test("a tenant cannot see, list, follow, cancel, signal, resume, fork or re
     );
     assert.equal(cancelled.status, 202);
     assert.equal(cancelled.body.status, "cancelled");
+  } finally {
+    await node.close();
+  }
+});
+
+Deno.test("an Idempotency-Key belongs to the tenant that used it: another tenant's request with the same key starts its own run", async () => {
+  const node = await openTestNode();
+  try {
+    const alice = await createTenant(node, "alice");
+    const bob = await createTenant(node, "bob");
+    const submit = async (key: string) => {
+      const response = await node.app.request("/v1/runs", {
+        method: "POST",
+        body: JSON.stringify(THREE_STEP_PLAN),
+        headers: {
+          authorization: `Bearer ${key}`,
+          "content-type": "application/json",
+          "idempotency-key": "same-key",
+        },
+      });
+      assert.equal(response.status, 202);
+      return {
+        runId: String((await response.json()).run_id),
+        replayed: response.headers.get("idempotent-replayed"),
+      };
+    };
+    const first = await submit(alice.key);
+    const other = await submit(bob.key);
+    const again = await submit(alice.key);
+    assert.notEqual(other.runId, first.runId);
+    assert.equal(other.replayed, null);
+    assert.equal(again.runId, first.runId);
+    assert.equal(again.replayed, "true");
+    assert.equal((await node.store.getRun(other.runId))?.tenant, "bob");
+    for (const runId of [first.runId, other.runId]) {
+      await node.runtime.waitForEnd(runId, 30_000);
+    }
   } finally {
     await node.close();
   }

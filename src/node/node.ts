@@ -181,6 +181,10 @@ export async function openNode(
     tenants: new TenantAdmin({ store, random, nowMs: () => clock.nowMs() }),
     budget,
     nowMs: () => clock.nowMs(),
+    limits: {
+      runsActiveMax: config.runsActiveMax,
+      idempotencyRetentionMs: config.idempotencyRetentionHours * 3_600_000,
+    },
   });
   await runtime.resumeUnfinished();
   return {
