@@ -1,7 +1,12 @@
 import type { Clock, Logger, RandomSource } from "../src/deps/mod.ts";
 import { newRunId, runTraceId } from "../src/deps/mod.ts";
 import { AosError, toAosError } from "../src/errors/mod.ts";
-import { type Metrics, observeRun, observeStep } from "../src/metrics/mod.ts";
+import {
+  type Metrics,
+  observeModelCall,
+  observeRun,
+  observeStep,
+} from "../src/metrics/mod.ts";
 import { checkPlan, type Plan, planSchema } from "../src/plan/mod.ts";
 import {
   type Goal,
@@ -372,6 +377,7 @@ export class Runtime {
           hostCalls,
         });
         if (!outcome.ok) return { ok: false, error: outcome.error };
+        observeModelCall(this.#deps.metrics, pin.name, outcome.output);
         const proposed = planSchema.safeParse(
           planFromAnswer(
             String((outcome.output as { content?: unknown }).content ?? ""),

@@ -5,6 +5,7 @@ export {
   type WorkerPoolStats,
 } from "./metrics.ts";
 export {
+  observeModelCall,
   observeRun,
   observeStep,
   type RunObservation,

@@ -58,7 +58,20 @@ export function observeStep(metrics: Metrics, step: StepObservation): void {
     }
     return;
   }
-  if (step.skill === LLM_SKILL) observeLlmUsage(metrics, step.outcome.output);
+  observeModelCall(metrics, step.skill, step.outcome.output);
+}
+
+/**
+ * Adds the cost and tokens an `llm_invoke` call reports (a step's, or the
+ * LLM planner's, whose call is no step) to the model metrics; other skills'
+ * outputs are not read.
+ */
+export function observeModelCall(
+  metrics: Metrics,
+  skill: string,
+  output: unknown,
+): void {
+  if (skill === LLM_SKILL) observeLlmUsage(metrics, output);
 }
 
 // The replay divergence class of a live mismatch: another kind of call at

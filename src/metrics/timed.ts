@@ -11,26 +11,47 @@ export function timed<T extends object, K extends keyof T & string>(
   observe: (method: K, seconds: number) => void,
 ): T {
   const names = new Set<string | symbol>(methods);
+  // One wrapper per method, made on first use: the hot path allocates nothing.
+  const wrappers = new Map<string | symbol, unknown>();
   return new Proxy(target, {
     get(object, property) {
-      const value = Reflect.get(object, property, object);
+      const value: unknown = Reflect.get(object, property, object);
       if (typeof value !== "function") return value;
-      if (!names.has(property)) return value.bind(object);
-      return (...args: unknown[]) => {
-        const started = performance.now();
-        const done = () =>
-          observe(property as K, (performance.now() - started) / 1000);
-        let result: unknown;
-        try {
-          result = value.apply(object, args);
-        } catch (error) {
-          done();
-          throw error;
-        }
-        if (result instanceof Promise) return result.finally(done);
-        done();
-        return result;
-      };
+      let wrapper = wrappers.get(property);
+      if (wrapper === undefined) {
+        wrapper = names.has(property)
+          ? timedMethod(
+            object,
+            value as Method,
+            (seconds) => observe(property as K, seconds),
+          )
+          : value.bind(object);
+        wrappers.set(property, wrapper);
+      }
+      return wrapper;
     },
   });
+}
+
+type Method = (...args: unknown[]) => unknown;
+
+function timedMethod(
+  object: object,
+  method: Method,
+  observe: (seconds: number) => void,
+): (...args: unknown[]) => unknown {
+  return (...args) => {
+    const started = performance.now();
+    const done = () => observe((performance.now() - started) / 1000);
+    let result: unknown;
+    try {
+      result = method.apply(object, args);
+    } catch (error) {
+      done();
+      throw error;
+    }
+    if (result instanceof Promise) return result.finally(done);
+    done();
+    return result;
+  };
 }

@@ -1,4 +1,6 @@
 import assert from "node:assert/strict";
+import { DEFAULT_CONFIG } from "../../src/config/mod.ts";
+import { startFakeLlmServer } from "../support/fake_llm_server.ts";
 import {
   changedSeries,
   parseExposition,
@@ -229,6 +231,58 @@ Deno.test("a run stopped by its budget counts once, and the model spend metric e
         })
       ],
       charged,
+    );
+  } finally {
+    await node.close();
+  }
+});
+
+Deno.test("the LLM planner's model call counts into the model cost and tokens", async () => {
+  await using llm = startFakeLlmServer();
+  llm.enqueue({
+    kind: "reply",
+    content: JSON.stringify({
+      steps: [{
+        id: "pick",
+        skill: "json_transform",
+        params: { op: "pick", input: { a: 1, b: 2 }, keys: ["a"] },
+      }],
+    }),
+    inputTokens: 300,
+    outputTokens: 40,
+  });
+  const node = await openTestNode({
+    config: {
+      http: {
+        ...DEFAULT_CONFIG.http,
+        loopbackAllowlist: [{ host: "127.0.0.1", port: llm.port }],
+      },
+      secrets: { OPENAI_API_KEY: "sk-planner" },
+    },
+  });
+  try {
+    const before = await scrape(node);
+    const view = await run(node, {
+      goal: "keep only field a of {a: 1, b: 2}",
+      planner: "llm",
+      planner_options: {
+        adapter: "openai",
+        model: "gpt-4o-mini",
+        base_url: llm.origin,
+      },
+    });
+    assert.equal(view.status, "succeeded", JSON.stringify(view.error));
+    const changed = changedSeries(before, await scrape(node), timingOrHttp);
+    const labels = { provider: "openai", model: "gpt-4o-mini" };
+    // ceil((300 × 15 + 40 × 60) / 1,000,000) cents at gpt-4o-mini's prices.
+    assert.equal(changed[k("nova_llm_cost_cents_total", labels)], 1);
+    assert.equal(
+      changed[k("nova_llm_tokens_total", { ...labels, type: "input" })],
+      300,
+    );
+    assert.equal(
+      changed[k("nova_llm_tokens_total", { ...labels, type: "output" })],
+      40,
     );
   } finally {
     await node.close();
