@@ -2,9 +2,10 @@ import type { RecordedError } from "../src/errors/mod.ts";
 import type { Plan } from "../src/plan/mod.ts";
 import type { Goal } from "../src/planner/mod.ts";
 import type { Clock, Logger } from "../src/deps/mod.ts";
+import type { RunLogLimits } from "../src/config/mod.ts";
 import {
-  emptyHead,
   headAfter,
+  isTerminal,
   type Json,
   type JsonObject,
   type LogHead,
@@ -25,6 +26,7 @@ import {
   type SkillPin,
 } from "./run_messages.ts";
 import { type Effect, reduce, resume, type RunState } from "./run_reducer.ts";
+import { recordBytes, recoverRun, snapshotOf } from "./run_snapshot.ts";
 
 /** Where a step's host calls go: answers already in the log, and a way to record new ones. */
 export interface HostCallPort {
@@ -82,6 +84,17 @@ export interface RunActorDeps {
   log: Logger;
   /** Told about every record after it is durable and applied. */
   onRecords?: (records: readonly LogRecord[], state: RunState) => void;
+  /** Size limits of the run's log and how often its state is snapshotted. */
+  logLimits?: RunLogLimits;
+}
+
+/** Records sealed and folded but not yet appended. */
+interface Batch {
+  records: LogRecord[];
+  effects: Effect[];
+  state: RunState;
+  head: LogHead;
+  bytes: number;
 }
 
 /**
@@ -93,6 +106,8 @@ class RunBehavior implements Behavior<RunMessage, RunState> {
   actor!: Actor<RunMessage, RunState>;
   #state: RunState;
   #head: LogHead;
+  #logBytes: number;
+  #snapshotSeq: number;
   readonly #deps: RunActorDeps;
   readonly #timers = new Map<
     string,
@@ -100,10 +115,17 @@ class RunBehavior implements Behavior<RunMessage, RunState> {
   >();
   readonly #executions = new Map<string, AbortController>();
 
-  constructor(state: RunState, head: LogHead, deps: RunActorDeps) {
+  constructor(
+    state: RunState,
+    head: LogHead,
+    deps: RunActorDeps,
+    log: { bytes: number; snapshotSeq: number },
+  ) {
     this.#state = state;
     this.#head = head;
     this.#deps = deps;
+    this.#logBytes = log.bytes;
+    this.#snapshotSeq = log.snapshotSeq;
   }
 
   get state(): RunState {
@@ -111,10 +133,65 @@ class RunBehavior implements Behavior<RunMessage, RunState> {
   }
 
   async receive(message: RunMessage): Promise<RunState> {
-    const records: LogRecord[] = [];
-    const effects: Effect[] = [];
-    let state = this.#state;
-    let head = this.#head;
+    const empty = {
+      records: [],
+      effects: [],
+      state: this.#state,
+      head: this.#head,
+      bytes: 0,
+    };
+    let batch = this.#seal(message, empty);
+    const limits = this.#deps.logLimits;
+    if (limits !== undefined && this.#state.log_error === null) {
+      const records = this.#state.records + batch.records.length;
+      const bytes = this.#logBytes + batch.bytes;
+      if (records > limits.hardRecords || bytes > limits.hardBytes) {
+        // The store never takes this batch: the run fails instead, with a
+        // record small enough that the limit is passed by it alone.
+        batch = this.#seal({
+          type: "LogSizeExceeded",
+          body: {
+            records,
+            bytes,
+            records_max: limits.hardRecords,
+            bytes_max: limits.hardBytes,
+          },
+        }, empty);
+      } else if (
+        (records > limits.softRecords || bytes > limits.softBytes) &&
+        !batch.state.log_warned && !isTerminal(batch.state.status)
+      ) {
+        batch = this.#seal({
+          type: "LogSizeWarning",
+          body: {
+            records,
+            bytes,
+            records_max: limits.softRecords,
+            bytes_max: limits.softBytes,
+          },
+        }, batch);
+      }
+    }
+    const { records, effects, state, head } = batch;
+    const statusChanged = state.status !== this.#state.status;
+    await this.#deps.store.append(
+      records,
+      statusChanged ? { status: state.status } : {},
+    );
+    this.#state = state;
+    this.#head = head;
+    this.#logBytes += batch.bytes;
+    this.#deps.onRecords?.(records, state);
+    this.carryOut(effects);
+    await this.#snapshot();
+    return state;
+  }
+
+  /** Seals `message` and the decisions the reducer takes after it onto `batch`. */
+  #seal(message: RunMessage, batch: Batch): Batch {
+    const records = batch.records.slice();
+    const effects = batch.effects.slice();
+    let { state, head, bytes } = batch;
     let next: RunMessage | undefined = message;
     while (next !== undefined) {
       const record = sealRecord(head, {
@@ -124,6 +201,7 @@ class RunBehavior implements Behavior<RunMessage, RunState> {
       });
       const reduction = reduce(state, messageOf(record));
       records.push(record);
+      bytes += recordBytes(record);
       state = reduction.state;
       head = headAfter(record);
       next = undefined;
@@ -132,16 +210,33 @@ class RunBehavior implements Behavior<RunMessage, RunState> {
         else effects.push(effect);
       }
     }
-    const statusChanged = state.status !== this.#state.status;
-    await this.#deps.store.append(
-      records,
-      statusChanged ? { status: state.status } : {},
-    );
-    this.#state = state;
-    this.#head = head;
-    this.#deps.onRecords?.(records, state);
-    this.carryOut(effects);
-    return state;
+    return { records, effects, state, head, bytes };
+  }
+
+  /**
+   * Saves the state every `snapshotEveryRecords` records. A snapshot only
+   * saves work on recovery, so failing to write one is logged, not fatal.
+   */
+  async #snapshot(): Promise<void> {
+    const every = this.#deps.logLimits?.snapshotEveryRecords;
+    const store = this.#deps.store;
+    if (every === undefined || store.putSnapshot === undefined) return;
+    const seq = this.#head.next_seq - 1;
+    if (seq - this.#snapshotSeq < every || isTerminal(this.#state.status)) {
+      return;
+    }
+    try {
+      await store.putSnapshot(
+        snapshotOf(this.#state, this.#head, this.#logBytes),
+      );
+      this.#snapshotSeq = seq;
+    } catch (error) {
+      this.#deps.log.log("warn", "snapshot_failed", {
+        run_id: this.#state.run_id,
+        seq,
+        error: String(error),
+      });
+    }
   }
 
   carryOut(effects: readonly Effect[]): void {
@@ -150,6 +245,10 @@ class RunBehavior implements Behavior<RunMessage, RunState> {
       else if (effect.kind === "PlanRun") this.#plan(effect);
       else if (effect.kind === "StartTimer") {
         this.#startTimer(effect.timer_id, effect.due_at);
+      } else if (effect.kind === "CancelTimer") {
+        const timer = this.#timers.get(effect.timer_id);
+        this.#timers.delete(effect.timer_id);
+        timer?.cancel();
       } else if (effect.kind === "CancelSteps") {
         for (const step of effect.steps) this.#executions.get(step)?.abort();
       } else if (effect.kind === "FinishRun") this.stop();
@@ -294,15 +393,8 @@ export async function startRunActor(
   runId: string,
   deps: RunActorDeps,
 ): Promise<RunActorHandle> {
-  const records = await deps.store.readLog(runId);
-  let state: RunState | undefined;
-  let head = emptyHead(runId);
-  for (const record of records) {
-    state = reduce(state, messageOf(record)).state;
-    head = headAfter(record);
-  }
-  if (state === undefined) throw new Error(`run ${runId} has no log`);
-  const behavior = new RunBehavior(state, head, deps);
+  const { state, head, bytes, snapshotSeq } = await recoverRun(runId, deps);
+  const behavior = new RunBehavior(state, head, deps, { bytes, snapshotSeq });
   const actor = new Actor<RunMessage, RunState>(runId, behavior);
   behavior.actor = actor;
   const effects = resume(state);

@@ -7,7 +7,8 @@ import {
   resolveTemplates,
   type TemplateScope,
 } from "../src/plan/mod.ts";
-import type { Json } from "../src/store/mod.ts";
+import { isTerminal, type Json } from "../src/store/mod.ts";
+import { SIGNAL_TIMER_SUFFIX } from "./run_control.ts";
 import { pinLabel, type RunMessage } from "./run_messages.ts";
 import { type Effect, planRun } from "./run_reducer.ts";
 import {
@@ -117,8 +118,38 @@ function budgetCheck(
     },
   );
   return append({
-    type: "RunFailed",
+    type: state.plan.on_budget_exhausted === "pause"
+      ? "RunPaused"
+      : "RunFailed",
     body: { step, error: error.toRecorded() },
+  });
+}
+
+/**
+ * A `wait_signal` step begins: it takes the oldest pending signal of its
+ * name at once, or waits (with a durable timer when it has a timeout).
+ */
+function await_(state: RunState, step: StepState, planned: PlanStep): Effect[] {
+  const wait = planned.wait_signal!;
+  const signal = state.signals.find((candidate) =>
+    candidate.name === wait.name
+  );
+  if (signal !== undefined) {
+    return append({
+      type: "SignalDelivered",
+      body: { step: step.id, signal_seq: signal.seq },
+    });
+  }
+  return append({
+    type: "SignalAwaited",
+    body: {
+      step: step.id,
+      name: wait.name,
+      ...(wait.timeout_ms === undefined ? {} : {
+        timer_id: `${step.id}${SIGNAL_TIMER_SUFFIX}`,
+        due_at: state.last_at + wait.timeout_ms,
+      }),
+    },
   });
 }
 
@@ -139,19 +170,29 @@ function runOutput(state: RunState): Json {
 /**
  * The next decision of a run, or none: a pure function of the state, taken
  * one at a time (the shell applies each before asking again). In order:
- * end a cancelled run; end the run when a step failed for good and may not
- * be skipped; schedule a retry's timer; start fallbacks, due retries and
- * ready steps while slots are free (skipping steps whose condition is false
- * or whose dependency failed); end the run when every step is done.
+ * end a cancelled run; end a run whose log is too large; nothing more
+ * while paused; pause the run when a step failed for good with
+ * `on_exhausted: pause`; end the run when a step failed for good and may
+ * not be skipped; schedule a retry's timer; hand signals to waiting steps;
+ * start fallbacks, due retries and ready steps while slots are free
+ * (skipping steps whose condition is false or whose dependency failed);
+ * end the run when every step is done.
  */
 export function decideNext(state: RunState): Effect[] {
-  if (state.status !== "running") return [];
+  if (isTerminal(state.status)) return [];
   if (state.cancel_reason !== null) {
     return append({
       type: "RunCancelled",
       body: { reason: state.cancel_reason },
     });
   }
+  if (state.log_error !== null) {
+    return append({
+      type: "RunFailed",
+      body: { step: null, error: state.log_error },
+    });
+  }
+  if (state.status === "paused") return [];
   if (state.planning !== null) return [];
   const overrun = budgetCheck(state, null, 0);
   if (overrun !== undefined) return overrun;
@@ -160,6 +201,14 @@ export function decideNext(state: RunState): Effect[] {
       type: "RunFailed",
       body: { step: null, error: state.plan_error },
     });
+  }
+  for (const step of state.steps) {
+    if (step.status === "paused") {
+      return append({
+        type: "RunPaused",
+        body: { step: step.id, error: step.error! },
+      });
+    }
   }
   for (const step of state.steps) {
     if (
@@ -176,7 +225,7 @@ export function decideNext(state: RunState): Effect[] {
     if (step.status === "retry_wait" && step.timer === null) {
       const delayMs = backoffMs(
         retryPolicyOf(state, planStep(state, step.id)),
-        step.attempt,
+        step.attempt - step.attempt_base,
       );
       return append({
         type: "RetryScheduled",
@@ -189,6 +238,17 @@ export function decideNext(state: RunState): Effect[] {
       });
     }
   }
+  for (const step of state.steps) {
+    if (step.status !== "waiting") continue;
+    const name = planStep(state, step.id).wait_signal?.name;
+    const signal = state.signals.find((candidate) => candidate.name === name);
+    if (signal !== undefined) {
+      return append({
+        type: "SignalDelivered",
+        body: { step: step.id, signal_seq: signal.seq },
+      });
+    }
+  }
   const free = concurrencyOf(state) -
     state.steps.filter((step) => step.status === "running").length;
   for (const step of state.steps) {
@@ -197,7 +257,11 @@ export function decideNext(state: RunState): Effect[] {
       return start(state, step, planStep(state, step.id), true);
     }
     if (step.status === "ready") {
-      return start(state, step, planStep(state, step.id), false);
+      const planned = planStep(state, step.id);
+      if (planned.wait_signal !== undefined) {
+        return await_(state, step, planned);
+      }
+      return start(state, step, planned, false);
     }
   }
   for (const [index, planned] of state.plan.steps.entries()) {
@@ -236,6 +300,9 @@ export function decideNext(state: RunState): Effect[] {
         },
       });
     }
+    if (planned.wait_signal !== undefined) {
+      return await_(state, step, planned);
+    }
     if (free > 0) return start(state, step, planned, false);
   }
   if (state.steps.every(stepDone)) {
@@ -260,7 +327,7 @@ export function decideNext(state: RunState): Effect[] {
  * times, and take the next decision.
  */
 export function resume(state: RunState): Effect[] {
-  if (state.status !== "running") {
+  if (isTerminal(state.status)) {
     return [{ kind: "FinishRun", status: state.status }];
   }
   if (state.planning !== null) return [planRun(state), ...decideNext(state)];

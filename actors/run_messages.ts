@@ -1,7 +1,12 @@
 import { AosError, type RecordedError } from "../src/errors/mod.ts";
 import type { Plan } from "../src/plan/mod.ts";
 import type { Goal } from "../src/planner/mod.ts";
-import type { Json, LogRecord, RunStatus } from "../src/store/mod.ts";
+import type {
+  Json,
+  JsonObject,
+  LogRecord,
+  RunStatus,
+} from "../src/store/mod.ts";
 
 /**
  * Version of the host ABI a run was started under (host function names,
@@ -37,6 +42,18 @@ export interface HostCallBody {
   result: Json;
 }
 
+/**
+ * Where a forked run came from: its parent, the step it was forked at, and
+ * the parent's records it copied (`from_seq` records, the last one's hash
+ * `digest`).
+ */
+export interface ForkOrigin {
+  run_id: string;
+  from_step: string;
+  from_seq: number;
+  digest: string;
+}
+
 /** Why a step did not run. */
 export type SkipReason = "condition_false" | "dependency_failed";
 
@@ -57,6 +74,8 @@ export type RunMessage =
       /** Every skill reference of the plan (fallbacks included) → the module it runs. */
       pins: Record<string, SkillPin>;
       abi: number;
+      /** Present on a forked run only, so earlier logs replay unchanged. */
+      fork?: ForkOrigin;
       /** The submitter's W3C trace context; absent when none was sent. */
       traceparent?: string;
     };
@@ -106,10 +125,41 @@ export type RunMessage =
   }
   | { type: "TimerFired"; body: { timer_id: string } }
   | { type: "CancelRequested"; body: { reason: string } }
+  /** A signal sent to the run; kept in order until a `wait_signal` step takes it. */
+  | { type: "SignalReceived"; body: { name: string; payload: Json } }
+  /** A `wait_signal` step waits; with a timeout, `due_at` is its durable timer. */
+  | {
+    type: "SignalAwaited";
+    body: { step: string; name: string; timer_id?: string; due_at?: number };
+  }
+  /** A `wait_signal` step takes the signal recorded at `signal_seq`. */
+  | { type: "SignalDelivered"; body: { step: string; signal_seq: number } }
+  /** The run stops deciding until resumed; `error` says why. */
+  | {
+    type: "RunPaused";
+    body: { step: string | null; error: RecordedError };
+  }
+  /** A paused run continues; `params` replace the paused step's, `budget_cents` the plan's. */
+  | {
+    type: "RunResumed";
+    body: { step?: string; params?: JsonObject; budget_cents?: number };
+  }
+  /** The run's log passed its soft size limit. */
+  | { type: "LogSizeWarning"; body: LogSize }
+  /** The run's log would pass its hard size limit: the run fails. */
+  | { type: "LogSizeExceeded"; body: LogSize }
   /** `status` is present only for a partial success, so logs from before partial runs replay unchanged. */
   | { type: "RunSucceeded"; body: { output: Json; status?: "partial" } }
   | { type: "RunFailed"; body: { step: string | null; error: RecordedError } }
   | { type: "RunCancelled"; body: { reason: string } };
+
+/** How large a run's log is, and the limit it passed. */
+export interface LogSize {
+  records: number;
+  bytes: number;
+  records_max: number;
+  bytes_max: number;
+}
 
 /** A message with the time the shell stamped on it. */
 export type TimedMessage = RunMessage & { at: number };
@@ -128,6 +178,13 @@ export const RUN_MESSAGE_TYPES: readonly RunMessage["type"][] = [
   "TimerScheduled",
   "TimerFired",
   "CancelRequested",
+  "SignalReceived",
+  "SignalAwaited",
+  "SignalDelivered",
+  "RunPaused",
+  "RunResumed",
+  "LogSizeWarning",
+  "LogSizeExceeded",
   "RunSucceeded",
   "RunFailed",
   "RunCancelled",

@@ -1,6 +1,12 @@
 import { retries } from "../src/plan/mod.ts";
 import { type Goal, PLANNER_SKILL, PLANNER_STEP } from "../src/planner/mod.ts";
-import type { Json, RunStatus } from "../src/store/mod.ts";
+import { isTerminal, type Json, type RunStatus } from "../src/store/mod.ts";
+import {
+  applyControl,
+  exhaustedStatus,
+  isControlMessage,
+  signalTimeout,
+} from "./run_control.ts";
 import { decideNext } from "./run_decide.ts";
 import type {
   HostCallBody,
@@ -43,6 +49,8 @@ export type Effect =
   }
   /** Send TimerFired for `timer_id` at `due_at` (now, when it is past). */
   | { kind: "StartTimer"; timer_id: string; due_at: number }
+  /** The timer is no longer wanted (its wait ended another way). */
+  | { kind: "CancelTimer"; timer_id: string }
   /** Interrupt these running steps: the run no longer wants their outcome. */
   | { kind: "CancelSteps"; steps: string[] }
   /** The run is over: stop the actor and release what it holds. */
@@ -75,14 +83,14 @@ export function reduce(
     return withDecision(next, next.planning === null ? [] : [planRun(next)]);
   }
   invariant(state !== undefined, `${message.type} before RunSubmitted`);
-  invariant(state.status === "running", `${message.type} after the run ended`);
+  invariant(!isTerminal(state.status), `${message.type} after the run ended`);
   const counted = { ...state, records: state.records + 1, last_at: message.at };
   const { state: next, effects } = evolve(counted, message);
   return withDecision(next, effects);
 }
 
 function withDecision(state: RunState, effects: Effect[]): Reduction {
-  if (state.status !== "running") return { state, effects };
+  if (isTerminal(state.status)) return { state, effects };
   return { state, effects: [...effects, ...decideNext(state)] };
 }
 
@@ -100,7 +108,7 @@ export function planRun(state: RunState): Effect {
 function submitted(
   message: Extract<RunEnvelope, { type: "RunSubmitted" }>,
 ): RunState {
-  const { tenant, pins, abi, goal } = message.body;
+  const { tenant, pins, abi, goal, fork } = message.body;
   invariant(
     (message.body.plan === null) === (goal !== undefined),
     "a run has either a plan or a goal",
@@ -130,6 +138,11 @@ function submitted(
     cancel_reason: null,
     planning: goal === undefined ? null : { goal, host_calls: [] },
     plan_error: null,
+    signals: [],
+    pause: null,
+    fork: fork ?? null,
+    log_warned: false,
+    log_error: null,
     records: 1,
     last_at: message.at,
   };
@@ -168,6 +181,7 @@ function ended(
 }
 
 function evolve(state: RunState, message: RunEnvelope): Reduction {
+  if (isControlMessage(message)) return applyControl(state, message);
   switch (message.type) {
     case "StepStarted":
       return started(state, message);
@@ -395,7 +409,7 @@ function failed(
     };
     if (
       !step.fallback && !beforeStart &&
-      retries(retryPolicyOf(state, planned), error, attempt)
+      retries(retryPolicyOf(state, planned), error, attempt - step.attempt_base)
     ) {
       return { ...base, status: "retry_wait" as const };
     }
@@ -405,7 +419,7 @@ function failed(
     ) {
       return { ...base, status: "fallback_ready" as const };
     }
-    return { ...base, status: "failed" as const };
+    return { ...base, status: exhaustedStatus(state, id) };
   });
 }
 
@@ -414,6 +428,8 @@ function timerFired(
   message: Extract<RunEnvelope, { type: "TimerFired" }>,
 ): RunState {
   const { timer_id } = message.body;
+  const waited = signalTimeout(state, timer_id, message.at);
+  if (waited !== undefined) return waited;
   const owner = state.steps.find((step) => step.timer?.timer_id === timer_id);
   invariant(owner !== undefined, `timer ${timer_id} is not pending`);
   return updateStep(state, owner.id, (step) => {

@@ -9,7 +9,12 @@ import {
 } from "../src/plan/mod.ts";
 import type { Goal } from "../src/planner/mod.ts";
 import type { Json, RunStatus } from "../src/store/mod.ts";
-import type { HostCallBody, SkillPin, SkipReason } from "./run_messages.ts";
+import type {
+  ForkOrigin,
+  HostCallBody,
+  SkillPin,
+  SkipReason,
+} from "./run_messages.ts";
 
 /**
  * Where one step stands:
@@ -19,6 +24,8 @@ import type { HostCallBody, SkillPin, SkipReason } from "./run_messages.ts";
  * - `ready`: its retry timer fired; starts when a slot is free.
  * - `fallback_ready`: attempts are spent; its fallback skill starts next.
  * - `sleeping`: a `sleep_ms` step waiting for its timer.
+ * - `waiting`: a `wait_signal` step waiting for its signal.
+ * - `paused`: failed for good with `on_exhausted: pause`; the run pauses.
  * - `succeeded`, `failed`, `skipped`: final.
  */
 export type StepStatus =
@@ -28,6 +35,8 @@ export type StepStatus =
   | "ready"
   | "fallback_ready"
   | "sleeping"
+  | "waiting"
+  | "paused"
   | "succeeded"
   | "failed"
   | "skipped";
@@ -38,6 +47,8 @@ export interface StepState {
   status: StepStatus;
   /** Attempts started so far (a fallback attempt counts). */
   attempt: number;
+  /** Attempts made before the last resume; retries count from here. */
+  attempt_base: number;
   /** True when the current or last attempt ran the fallback skill. */
   fallback: boolean;
   input: Json | null;
@@ -77,10 +88,29 @@ export interface RunState {
   planning: { goal: Goal; host_calls: HostCallBody[] } | null;
   /** Why planning failed; the run ends failed at the next decision. */
   plan_error: RecordedError | null;
+  /** Signals received and not yet taken, oldest first. */
+  signals: PendingSignal[];
+  /** Why the run is paused (status `paused`). */
+  pause: { step: string | null; error: RecordedError } | null;
+  /** The parent of a forked run. */
+  fork: ForkOrigin | null;
+  /** Set once the log passed its soft size limit. */
+  log_warned: boolean;
+  /** Set when the log would pass its hard size limit; the run then fails. */
+  log_error: RecordedError | null;
   /** How many records have been applied. */
   records: number;
   /** `at` of the last record: the reducer's only notion of "now". */
   last_at: number;
+}
+
+/** A signal waiting in the run's inbox. */
+export interface PendingSignal {
+  /** Sequence number of its SignalReceived record. */
+  seq: number;
+  name: string;
+  payload: Json;
+  at: number;
 }
 
 /** Throws RUN_INVARIANT_BROKEN: the log holds something the state forbids. */
@@ -110,6 +140,11 @@ export function onErrorOf(
   step: PlanStep,
 ): "abort" | "continue" | "retry" | "fallback" {
   return step.on_error ?? state.plan.defaults?.on_error ?? "abort";
+}
+
+/** What a step failed for good does: fail (default) or pause the run. */
+export function onExhaustedOf(step: PlanStep): "fail" | "pause" {
+  return step.on_exhausted ?? "fail";
 }
 
 /** The retry policy of a step: its own, the plan default, `on_error: retry`'s default, or none. */
@@ -175,6 +210,7 @@ export function newStep(id: string): StepState {
     id,
     status: "pending",
     attempt: 0,
+    attempt_base: 0,
     fallback: false,
     input: null,
     output: null,

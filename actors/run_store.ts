@@ -2,8 +2,11 @@ import type { Clock, Logger } from "../src/deps/mod.ts";
 import { AosError } from "../src/errors/mod.ts";
 import type { LogRecord, RunStatus, Store } from "../src/store/mod.ts";
 
-/** What a run actor reads and writes: its own log. */
-export type RunLogStore = Pick<Store, "readLog" | "append">;
+/** What a run actor reads and writes: its own log, and its state snapshots when the store keeps them. */
+export type RunLogStore = Pick<
+  Store,
+  "readLog" | "append" | "putSnapshot" | "getSnapshot"
+>;
 
 /** Options of `fencedRunStore`. */
 export interface FencedRunStoreOptions {
@@ -78,7 +81,16 @@ export function fencedRunStore(
     );
   };
 
+  // Snapshots pass through unfenced: one only ever names a record that an
+  // accepted (fenced) append wrote, and the store keeps the latest by seq.
+  const snapshots: Pick<RunLogStore, "putSnapshot" | "getSnapshot"> = {};
+  if (store.putSnapshot !== undefined && store.getSnapshot !== undefined) {
+    snapshots.putSnapshot = (snapshot) => store.putSnapshot!(snapshot);
+    snapshots.getSnapshot = (runId) => store.getSnapshot!(runId);
+  }
+
   return {
+    ...snapshots,
     readLog,
     async append(
       records: readonly LogRecord[],

@@ -1,6 +1,6 @@
 import type { RecordedError } from "../src/errors/mod.ts";
 import type { Json, RunStatus } from "../src/store/mod.ts";
-import { pinLabel } from "./run_messages.ts";
+import { type ForkOrigin, pinLabel } from "./run_messages.ts";
 import {
   costOfOutput,
   pinFor,
@@ -41,6 +41,12 @@ export interface RunView {
   error: RecordedError | null;
   cost_cents: number;
   steps: StepView[];
+  /** Why a paused run paused: the step (null for the budget) and its error. */
+  pause: { step: string | null; error: RecordedError } | null;
+  /** The run this one was forked from, and where. */
+  fork: ForkOrigin | null;
+  /** Signals received that no `wait_signal` step has taken yet, oldest first. */
+  signals_pending: { name: string; seq: number }[];
   records: number;
   digest: string;
 }
@@ -95,6 +101,9 @@ export function viewRun(state: RunState, digest: string): RunView {
     error: state.error,
     cost_cents: steps.reduce((sum, step) => sum + step.cost_cents, 0),
     steps,
+    pause: state.pause,
+    fork: state.fork,
+    signals_pending: state.signals.map(({ name, seq }) => ({ name, seq })),
     records: state.records,
     digest,
   };

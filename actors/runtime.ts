@@ -1,4 +1,5 @@
 import type { Clock, Logger, RandomSource } from "../src/deps/mod.ts";
+import type { RunLogLimits } from "../src/config/mod.ts";
 import { newRunId, runTraceId } from "../src/deps/mod.ts";
 import { AosError, toAosError } from "../src/errors/mod.ts";
 import {
@@ -21,11 +22,21 @@ import {
   emptyHead,
   headAfter,
   isTerminal,
+  type Json,
+  type JsonObject,
   type LogRecord,
   sealRecord,
   type Store,
 } from "../src/store/mod.ts";
-import { HOST_ABI_VERSION, messageOf, type SkillPin } from "./run_messages.ts";
+import {
+  HOST_ABI_VERSION,
+  messageOf,
+  type RunMessage,
+  type SkillPin,
+  type TimedMessage,
+} from "./run_messages.ts";
+import { type ForkRequest, forkRun } from "./run_fork.ts";
+import { ActorStoppedError } from "./actor.ts";
 import {
   type GoalPlanner,
   type RunActorHandle,
@@ -64,6 +75,8 @@ export interface RuntimeDeps {
    * simulated one. Defaults to `clock`.
    */
   leaseClock?: Clock;
+  /** Limits of each run's log; none when absent. */
+  logLimits?: RunLogLimits;
 }
 
 /**
@@ -79,6 +92,7 @@ export class Runtime {
   readonly #ownership: RunOwnership;
   readonly #leaseClock: Clock;
   #closing = false;
+  readonly #started = new Map<string, Set<() => void>>();
 
   constructor(deps: RuntimeDeps) {
     this.#deps = deps;
@@ -151,8 +165,13 @@ export class Runtime {
       clock: this.#deps.clock,
       log: this.#deps.log,
       onRecords: (records, state) => this.#observe(records, state),
+      ...(this.#deps.logLimits === undefined
+        ? {}
+        : { logLimits: this.#deps.logLimits }),
     });
     this.#actors.set(runId, handle);
+    for (const wake of this.#started.get(runId) ?? []) wake();
+    this.#started.delete(runId);
     handle.exit.then((exit) => {
       if (exit.reason === "crashed") {
         this.#deps.metrics.unhandledExceptionsTotal.inc();
@@ -174,6 +193,7 @@ export class Runtime {
         });
       }
       const message = messageOf(record);
+      this.#observeControl(message, state);
       if (message.type === "StepSucceeded" || message.type === "StepFailed") {
         const step = state.steps.find((candidate) =>
           candidate.id === message.body.step
@@ -204,6 +224,30 @@ export class Runtime {
       }
     }
     if (isTerminal(state.status) && records.length > 0) this.#finished(state);
+  }
+
+  #observeControl(message: TimedMessage, state: RunState): void {
+    const { log, metrics } = this.#deps;
+    if (
+      message.type === "LogSizeWarning" || message.type === "LogSizeExceeded"
+    ) {
+      const limit = message.type === "LogSizeWarning" ? "soft" : "hard";
+      metrics.runLogLimitsTotal.inc({ limit });
+      log.log("warn", "run_log_limit", {
+        run_id: state.run_id,
+        limit,
+        ...message.body,
+      });
+    }
+    if (message.type === "RunPaused") {
+      log.log("info", "run_paused", {
+        run_id: state.run_id,
+        step: message.body.step,
+        code: message.body.error.code,
+      });
+      // Long polls return for a paused run too: it waits for someone.
+      for (const wake of this.#waiters.get(state.run_id) ?? []) wake();
+    }
   }
 
   #finished(state: RunState): void {
@@ -476,7 +520,7 @@ export class Runtime {
     }
   }
 
-  /** Resolves when the run is final or `timeoutMs` passed, whichever is first. */
+  /** Resolves when the run is final or paused, or `timeoutMs` passed, whichever is first. */
   async waitForEnd(runId: string, timeoutMs: number): Promise<void> {
     let wake!: () => void;
     const done = new Promise<void>((resolve) => wake = resolve);
@@ -485,7 +529,10 @@ export class Runtime {
     this.#waiters.set(runId, waiters);
     try {
       const summary = await this.#deps.store.getRun(runId);
-      if (summary === undefined || isTerminal(summary.status)) return;
+      if (
+        summary === undefined || isTerminal(summary.status) ||
+        summary.status === "paused"
+      ) return;
       const timer = this.#deps.clock.delay(timeoutMs);
       const elsewhere = this.#endedElsewhere(runId);
       await Promise.race([done, timer.done, elsewhere.done]);
@@ -567,6 +614,141 @@ export class Runtime {
   }
 
   /**
+   * The live actor of an unfinished run, waiting for it when it is being
+   * started; RUN_NOT_FOUND, RUN_ALREADY_FINISHED, or STORE_UNAVAILABLE when
+   * no actor of this node holds it.
+   */
+  async #liveActor(runId: string): Promise<RunActorHandle> {
+    const summary = await this.#deps.store.getRun(runId);
+    if (summary === undefined) {
+      throw new AosError("RUN_NOT_FOUND", `run ${runId} not found`, {
+        details: { run_id: runId },
+      });
+    }
+    if (isTerminal(summary.status)) {
+      throw alreadyFinished(runId, summary.status);
+    }
+    let handle = this.#actors.get(runId);
+    if (handle === undefined && !await this.#heldElsewhere(runId)) {
+      // Not claimed yet (just submitted or resumed after a restart), or
+      // claimed and starting: this node takes it shortly.
+      let wake!: () => void;
+      const started = new Promise<void>((resolve) => wake = resolve);
+      const waiting = this.#started.get(runId) ?? new Set();
+      waiting.add(wake);
+      this.#started.set(runId, waiting);
+      this.#ownership.wake();
+      const timer = this.#leaseClock.delay(ACTOR_START_WAIT_MS);
+      await Promise.race([started, timer.done]);
+      timer.cancel();
+      waiting.delete(wake);
+      handle = this.#actors.get(runId);
+    }
+    if (handle === undefined) {
+      throw new AosError(
+        "STORE_UNAVAILABLE",
+        `run ${runId} is restarting; retry`,
+        { details: { run_id: runId } },
+      );
+    }
+    return handle;
+  }
+
+  async #heldElsewhere(runId: string): Promise<boolean> {
+    const lease = await this.#deps.store.getLease(runId);
+    return lease !== undefined && lease.owner !== this.nodeId &&
+      lease.expires_at > this.#leaseClock.nowMs();
+  }
+
+  /** Sends `message` to the run's actor; a run that ends meanwhile is RUN_ALREADY_FINISHED. */
+  async #tell(runId: string, message: RunMessage): Promise<RunState> {
+    const handle = await this.#liveActor(runId);
+    try {
+      return await handle.actor.ask(message);
+    } catch (error) {
+      if (!(error instanceof ActorStoppedError)) throw error;
+      const summary = await this.#deps.store.getRun(runId);
+      throw alreadyFinished(runId, summary?.status ?? "failed");
+    }
+  }
+
+  /**
+   * Appends a signal to the run's log; a `wait_signal` step of that name
+   * takes it (signals wait, in order, until one does).
+   */
+  async signal(runId: string, name: string, payload: Json): Promise<RunState> {
+    const state = await this.#tell(runId, {
+      type: "SignalReceived",
+      body: { name, payload },
+    });
+    if (state.log_error !== null) throw AosError.fromJSON(state.log_error);
+    return state;
+  }
+
+  /**
+   * Resumes a paused run: its paused steps get fresh attempts, `params`
+   * replace the paused (or named) step's, `budget_cents` the run's budget.
+   */
+  async resumeRun(
+    runId: string,
+    request: { step?: string; params?: JsonObject; budget_cents?: number },
+  ): Promise<RunState> {
+    const summary = await this.#deps.store.getRun(runId);
+    if (summary !== undefined && summary.status !== "paused") {
+      throw notPaused(runId, summary.status, request.step ?? null);
+    }
+    const handle = await this.#liveActor(runId);
+    const state = handle.state();
+    const target = request.step ?? state.pause?.step ?? undefined;
+    const paused = state.steps.find((step) => step.id === target);
+    if (
+      state.status !== "paused" ||
+      (request.step !== undefined && paused?.status !== "paused") ||
+      (request.params !== undefined && paused === undefined)
+    ) {
+      throw notPaused(runId, state.status, target ?? null);
+    }
+    return await this.#tell(runId, { type: "RunResumed", body: request });
+  }
+
+  /** Starts a fork of a run (see `forkRun`); its first records are durable when this resolves. */
+  async fork(
+    parentId: string,
+    request: ForkRequest,
+    options: { tenant: string },
+  ): Promise<{ run_id: string; from_seq: number }> {
+    const { clock, random, store, registry } = this.#deps;
+    const parent = await store.readLog(parentId);
+    const summary = await store.getRun(parentId);
+    if (
+      parent.length === 0 || summary === undefined ||
+      summary.tenant !== options.tenant
+    ) {
+      throw new AosError("RUN_NOT_FOUND", `run ${parentId} not found`, {
+        details: { run_id: parentId },
+      });
+    }
+    const runId = newRunId(clock.nowMs(), random);
+    const { records, state } = forkRun(parent, request, {
+      runId,
+      pin: (reference) => registry.pin(reference),
+    });
+    await store.createRun(records[0]!, { tenant: options.tenant });
+    if (records.length > 1) {
+      await store.append(records.slice(1), { status: state.status });
+    }
+    this.#deps.log.log("info", "run_forked", {
+      run_id: runId,
+      parent: parentId,
+      from_step: request.from_step,
+      from_seq: records.length,
+    });
+    // Whichever node sharing the store claims it first runs it.
+    this.#ownership.wake();
+    return { run_id: runId, from_seq: records.length };
+  }
+
+  /**
    * Stops every actor and waits for them; their leases are given up, so
    * their runs resume at once on another node or on the next start.
    */
@@ -575,6 +757,31 @@ export class Runtime {
     await this.#supervisor.shutdown((runId) => this.#actors.get(runId)?.stop());
     await this.#ownership.close();
   }
+}
+
+function notPaused(
+  runId: string,
+  status: string,
+  step: string | null,
+): AosError {
+  return new AosError(
+    "RUN_NOT_PAUSED",
+    status !== "paused"
+      ? `run ${runId} is ${status}, not paused`
+      : `step ${step ?? "(none)"} of run ${runId} is not paused`,
+    { details: { run_id: runId, status, step } },
+  );
+}
+
+/** How long a control request waits for this node to start a run's actor. */
+const ACTOR_START_WAIT_MS = 5_000;
+
+function alreadyFinished(runId: string, status: string): AosError {
+  return new AosError(
+    "RUN_ALREADY_FINISHED",
+    `run ${runId} has already ended (${status})`,
+    { details: { run_id: runId, status } },
+  );
 }
 
 /** The fields every log line about a run carries. */

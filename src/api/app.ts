@@ -22,6 +22,7 @@ import {
 import { addReplayRoutes } from "./replay_routes.ts";
 import { addSkillRoutes } from "./skills_routes.ts";
 import { calendarRoutes } from "./calendar_routes.ts";
+import { addRunControlRoutes } from "./run_control_routes.ts";
 import type { MockCalendarService } from "../sandbox/services/calendar.ts";
 
 /** What the API serves. */
@@ -39,8 +40,14 @@ export interface ApiDeps {
 }
 
 const listQuery = z.object({
-  status: z.enum(["running", "succeeded", "partial", "failed", "cancelled"])
-    .optional(),
+  status: z.enum([
+    "running",
+    "paused",
+    "succeeded",
+    "partial",
+    "failed",
+    "cancelled",
+  ]).optional(),
   limit: z.coerce.number().int().min(1).max(1000).default(50),
   cursor: z.string().max(200).optional(),
 }).strict();
@@ -205,6 +212,12 @@ export function createApp(deps: ApiDeps): Hono {
     await runtime.waitForEnd(runId, 10_000);
     const view = await runtime.view(runId);
     return c.json(view, 202);
+  });
+
+  addRunControlRoutes(app, {
+    runtime,
+    store,
+    tenantOf: () => DEFAULT_TENANT,
   });
 
   app.get("/v1/runs/:id/events", async (c) => {

@@ -2,6 +2,22 @@ import { parseArgs } from "node:util";
 import { z } from "zod";
 import type { LogLevel } from "../deps/mod.ts";
 
+/**
+ * Size limits of one run's log. Past a soft limit the run records a
+ * `LogSizeWarning` (and the metric `nova_run_log_warnings_total` counts it);
+ * an append that would pass a hard limit is replaced by `LogSizeExceeded`
+ * and the run fails with RUN_LOG_TOO_LARGE. Every `snapshotEveryRecords`
+ * records the run's state is saved, so a restart folds only the records
+ * after it.
+ */
+export interface RunLogLimits {
+  softBytes: number;
+  hardBytes: number;
+  softRecords: number;
+  hardRecords: number;
+  snapshotEveryRecords: number;
+}
+
 /** Configuration of an `aos serve` process. */
 export interface NodeConfig {
   /** TCP port of the API (0 picks a free one). */
@@ -58,6 +74,8 @@ export interface NodeConfig {
   >;
   /** The admin key (`AOS_ADMIN_KEY`); admin routes are closed without one. */
   adminKey?: string | undefined;
+  /** Limits of each run's log (`AOS_RUN_LOG_*`). */
+  runLog: RunLogLimits;
 }
 
 const configSchema = z.object({
@@ -107,6 +125,18 @@ const configSchema = z.object({
       readOnlyUrl: z.string().startsWith("postgres").optional(),
     }),
   ),
+  runLog: z.object({
+    softBytes: z.coerce.number().int().min(1),
+    hardBytes: z.coerce.number().int().min(1),
+    softRecords: z.coerce.number().int().min(1),
+    hardRecords: z.coerce.number().int().min(1),
+    snapshotEveryRecords: z.coerce.number().int().min(1),
+  }).refine(
+    (limits) =>
+      limits.softBytes <= limits.hardBytes &&
+      limits.softRecords <= limits.hardRecords,
+    "a soft limit may not be above its hard limit",
+  ),
 });
 
 /** Defaults of every setting. */
@@ -137,6 +167,13 @@ export const DEFAULT_CONFIG: NodeConfig = {
   },
   secrets: {},
   datasources: {},
+  runLog: {
+    softBytes: 16 * 1024 * 1024,
+    hardBytes: 64 * 1024 * 1024,
+    softRecords: 10_000,
+    hardRecords: 100_000,
+    snapshotEveryRecords: 1_000,
+  },
 };
 
 /** `host:port` → its parts; undefined for anything else. */
@@ -300,6 +337,16 @@ export function loadNodeConfig(
     secrets: secretsFrom(env),
     adminKey: env.AOS_ADMIN_KEY,
     datasources: datasourcesFrom(env),
+    runLog: {
+      softBytes: env.AOS_RUN_LOG_SOFT_BYTES ?? DEFAULT_CONFIG.runLog.softBytes,
+      hardBytes: env.AOS_RUN_LOG_HARD_BYTES ?? DEFAULT_CONFIG.runLog.hardBytes,
+      softRecords: env.AOS_RUN_LOG_SOFT_RECORDS ??
+        DEFAULT_CONFIG.runLog.softRecords,
+      hardRecords: env.AOS_RUN_LOG_HARD_RECORDS ??
+        DEFAULT_CONFIG.runLog.hardRecords,
+      snapshotEveryRecords: env.AOS_RUN_SNAPSHOT_EVERY_RECORDS ??
+        DEFAULT_CONFIG.runLog.snapshotEveryRecords,
+    },
   });
   if (!result.success) {
     const problems = result.error.issues.map((issue) =>

@@ -1,2 +1,7 @@
 /** Configuration from flags and environment. */
-export { DEFAULT_CONFIG, loadNodeConfig, type NodeConfig } from "./config.ts";
+export {
+  DEFAULT_CONFIG,
+  loadNodeConfig,
+  type NodeConfig,
+  type RunLogLimits,
+} from "./config.ts";

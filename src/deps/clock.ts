@@ -70,6 +70,29 @@ export class SimulatedClock implements Clock {
     for (const entry of due) entry.resolve();
   }
 
+  /** Moves time forward to `atMs` (never back) and wakes what is due. */
+  advanceTo(atMs: number): void {
+    this.advance(Math.max(0, atMs - this.#nowMs));
+  }
+
+  /** The earliest due time of a pending delay, if any. */
+  nextDueMs(): number | undefined {
+    let earliest: number | undefined;
+    for (const entry of this.#waiting) {
+      if (earliest === undefined || entry.dueMs < earliest) {
+        earliest = entry.dueMs;
+      }
+    }
+    return earliest;
+  }
+
+  /** Resolves once a delay due at or before `atMs` is pending. */
+  async delayDueBy(atMs: number): Promise<void> {
+    while (!this.#waiting.some((entry) => entry.dueMs <= atMs)) {
+      await new Promise<void>((resolve) => this.#delayWatchers.push(resolve));
+    }
+  }
+
   /** Resolves once at least `count` delays are pending (tests wait on this, not on time). */
   async delaysPending(count = 1): Promise<void> {
     while (this.#waiting.length < count) {

@@ -103,6 +103,8 @@ export class Metrics {
   readonly skillAttemptsTotal: Counter<"skill" | "outcome">;
   /** Runs or steps refused because a budget would be passed. */
   readonly budgetExceededTotal: Counter;
+  /** Runs whose log passed a size limit: `soft` (warned) or `hard` (failed). */
+  readonly runLogLimitsTotal: Counter<"limit">;
   /** Today's spend of each tenant (UTC day), set by whoever keeps the ledger. */
   readonly tenantDailySpendCents: Gauge<"tenant">;
   readonly llmCostCentsTotal: Counter<"provider" | "model">;
@@ -173,6 +175,11 @@ export class Metrics {
       "nova_skill_attempts_total",
       "Step attempts by skill and outcome (succeeded, failed).",
       ["skill", "outcome"],
+    );
+    this.runLogLimitsTotal = counter(
+      "nova_run_log_limits_total",
+      "Runs whose log passed its soft size limit (a warning) or would have passed its hard one (the run failed).",
+      ["limit"],
     );
     this.budgetExceededTotal = counter(
       "nova_budget_exceeded_total",

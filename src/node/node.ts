@@ -149,6 +149,7 @@ export async function openNode(
     metrics,
     ownership: config.ownership,
     leaseClock: seams.leaseClock ?? liveClock,
+    logLimits: config.runLog,
   });
   const app = createApp({
     calendar,

@@ -12,7 +12,9 @@ export {
   type Plan,
   planSchema,
   type PlanStep,
+  SIGNAL_NAME,
   stepSchema,
+  waitSignalSchema,
 } from "./plan.ts";
 export {
   backoffMs,

@@ -29,6 +29,20 @@ const skillRef = z.string().regex(
   "a skill name, optionally @version",
 );
 
+/** Signal names: like step ids. */
+export const SIGNAL_NAME = STEP_ID;
+
+/** The zod schema of a `wait_signal` step's wait. */
+export const waitSignalSchema = z.object({
+  /** The signal to wait for (`POST /v1/runs/:id/signals/:name`). */
+  name: z.string().regex(
+    SIGNAL_NAME,
+    "letters, digits, _ and -, starting with a letter",
+  ),
+  /** Without the signal by then, the step fails with SIGNAL_WAIT_TIMEOUT. */
+  timeout_ms: z.number().int().min(1).max(366 * 24 * 3_600_000).optional(),
+}).strict();
+
 /** The zod schema of one step. */
 export const stepSchema = z.object({
   id: stepId,
@@ -50,6 +64,13 @@ export const stepSchema = z.object({
   output_key: z.string().regex(/^[A-Za-z_][A-Za-z0-9_-]{0,63}$/).optional(),
   /** A durable timer instead of a skill: the step waits this long. */
   sleep_ms: z.number().int().min(0).max(366 * 24 * 3_600_000).optional(),
+  /** Instead of `skill`: wait for a signal; the step's output is `{ name, payload }`. */
+  wait_signal: waitSignalSchema.optional(),
+  /**
+   * When the step has failed for good (retries and fallback spent): `fail`
+   * (default: `on_error` decides) or `pause` the run until it is resumed.
+   */
+  on_exhausted: z.enum(["fail", "pause"]).optional(),
 }).strict();
 
 /** The zod schema of a plan. */
@@ -72,6 +93,8 @@ export const planSchema = z.object({
    * overruns it.
    */
   budget_cents: z.number().int().min(0).max(100_000_000).optional(),
+  /** When the budget is exhausted: `fail` the run (default) or `pause` it. */
+  on_budget_exhausted: z.enum(["fail", "pause"]).optional(),
 }).strict();
 
 /** One step of a plan. */
@@ -182,10 +205,13 @@ export function checkPlan(plan: Plan): void {
 
 function checkStepShape(step: PlanStep, position: number): void {
   const at = `/steps/${position}`;
-  if ((step.skill === undefined) === (step.sleep_ms === undefined)) {
+  const kinds = [step.skill, step.sleep_ms, step.wait_signal].filter((kind) =>
+    kind !== undefined
+  );
+  if (kinds.length !== 1) {
     throw planError(
       "PLAN_INVALID",
-      `step "${step.id}" needs exactly one of skill and sleep_ms`,
+      `step "${step.id}" needs exactly one of skill, sleep_ms and wait_signal`,
       at,
     );
   }
@@ -196,6 +222,13 @@ function checkStepShape(step: PlanStep, position: number): void {
       "PLAN_INVALID",
       `step "${step.id}" has a fallback but on_error is not "fallback"`,
       `${at}/on_error`,
+    );
+  }
+  if (fallback && step.skill === undefined) {
+    throw planError(
+      "PLAN_INVALID",
+      `step "${step.id}" has a fallback but no skill to fall back from`,
+      `${at}/fallback_skill`,
     );
   }
   if (step.on_error === "fallback" && step.fallback_skill === undefined) {

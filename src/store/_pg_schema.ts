@@ -51,4 +51,13 @@ export const POSTGRES_MIGRATIONS: readonly { version: number; sql: string }[] =
       version: 2,
       sql: `ALTER TABLE runs ADD COLUMN cancel_reason TEXT;`,
     },
+    {
+      // Paused runs are claimed like running ones: a node must hold a paused
+      // run to take its resume, its signals or its cancel.
+      version: 3,
+      sql: `
+      CREATE INDEX runs_live ON runs (created_at, run_id)
+        WHERE status IN ('running', 'paused');
+    `,
+    },
   ];

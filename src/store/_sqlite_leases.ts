@@ -18,7 +18,7 @@ export class SqliteLeases {
 
   claim(owner: string, options: LeaseTiming & { limit: number }): Lease[] {
     const rows = this.#statement(
-      `SELECT run_id FROM runs WHERE status = 'running'
+      `SELECT run_id FROM runs WHERE status IN ('running', 'paused')
          AND lease_owner <> ? AND (lease_owner = '' OR lease_expires_at <= ?)
        ORDER BY created_at, run_id LIMIT ?`,
     ).all(owner, options.nowMs, options.limit) as Row[];
@@ -87,7 +87,7 @@ export class SqliteLeases {
   requestCancel(runId: string, reason: string): boolean {
     return Number(
       this.#statement(
-        "UPDATE runs SET cancel_reason = ? WHERE run_id = ? AND status = 'running'",
+        "UPDATE runs SET cancel_reason = ? WHERE run_id = ? AND status IN ('running', 'paused')",
       ).run(reason, runId).changes,
     ) > 0;
   }
@@ -95,7 +95,7 @@ export class SqliteLeases {
   pendingCancels(owner: string): { run_id: string; reason: string }[] {
     const rows = this.#statement(
       `SELECT run_id, cancel_reason FROM runs
-       WHERE lease_owner = ? AND status = 'running' AND cancel_reason IS NOT NULL
+       WHERE lease_owner = ? AND status IN ('running', 'paused') AND cancel_reason IS NOT NULL
        ORDER BY created_at, run_id`,
     ).all(owner) as Row[];
     return rows.map((row) => ({

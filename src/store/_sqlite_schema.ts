@@ -62,4 +62,21 @@ export const SQLITE_MIGRATIONS: readonly { version: number; sql: string }[] = [
     version: 4,
     sql: `ALTER TABLE runs ADD COLUMN cancel_reason TEXT;`,
   },
+  {
+    // The latest state snapshot of each run (recovery folds only what follows),
+    // and paused runs next to running ones among those nodes claim.
+    version: 5,
+    sql: `
+      CREATE INDEX runs_live ON runs (created_at, run_id)
+        WHERE status IN ('running', 'paused');
+      CREATE TABLE run_snapshots (
+        run_id TEXT PRIMARY KEY REFERENCES runs (run_id),
+        seq INTEGER NOT NULL,
+        hash TEXT NOT NULL,
+        log_bytes INTEGER NOT NULL,
+        version INTEGER NOT NULL,
+        state TEXT NOT NULL
+      );
+    `,
+  },
 ];

@@ -29,6 +29,7 @@ export {
   type LeaseTiming,
   type RunListQuery,
   type RunPage,
+  type RunSnapshot,
   type RunStatus,
   type RunSummary,
   type SkillRecord,

@@ -247,7 +247,7 @@ export class PostgresStore implements Store {
 
   async listUnfinishedRuns(): Promise<string[]> {
     const rows = await this.#query(
-      "SELECT run_id FROM runs WHERE status = 'running' ORDER BY created_at, run_id",
+      "SELECT run_id FROM runs WHERE status IN ('running', 'paused') ORDER BY created_at, run_id",
     );
     return rows.map((row) => String(row.run_id));
   }
@@ -261,7 +261,7 @@ export class PostgresStore implements Store {
       const { rows } = await client.query(
         `WITH picked AS (
            SELECT run_id FROM runs
-           WHERE status = 'running' AND lease_owner <> $1
+           WHERE status IN ('running', 'paused') AND lease_owner <> $1
              AND (lease_owner = '' OR lease_expires_at <= $2)
            ORDER BY created_at, run_id
            LIMIT $3
@@ -359,7 +359,7 @@ export class PostgresStore implements Store {
     const rows = await this.#query(
       `WITH requested AS (
          UPDATE runs SET cancel_reason = $2
-         WHERE run_id = $1 AND status = 'running' RETURNING run_id
+         WHERE run_id = $1 AND status IN ('running', 'paused') RETURNING run_id
        )
        SELECT run_id, pg_notify('${RUNNABLE_CHANNEL}', '') FROM requested`,
       [runId, reason],
@@ -372,7 +372,7 @@ export class PostgresStore implements Store {
   ): Promise<{ run_id: string; reason: string }[]> {
     const rows = await this.#query(
       `SELECT run_id, cancel_reason FROM runs
-       WHERE lease_owner = $1 AND status = 'running' AND cancel_reason IS NOT NULL
+       WHERE lease_owner = $1 AND status IN ('running', 'paused') AND cancel_reason IS NOT NULL
        ORDER BY created_at, run_id`,
       [owner],
     );

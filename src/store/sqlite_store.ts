@@ -11,6 +11,7 @@ import type {
   LeaseTiming,
   RunListQuery,
   RunPage,
+  RunSnapshot,
   RunStatus,
   RunSummary,
   SkillRecord,
@@ -304,7 +305,7 @@ export class SqliteStore implements Store {
 
   listUnfinishedRuns(): Promise<string[]> {
     const rows = this.#statement(
-      "SELECT run_id FROM runs WHERE status = 'running' ORDER BY created_at, run_id",
+      "SELECT run_id FROM runs WHERE status IN ('running', 'paused') ORDER BY created_at, run_id",
     ).all() as Row[];
     return Promise.resolve(rows.map((row) => String(row.run_id)));
   }
@@ -348,6 +349,37 @@ export class SqliteStore implements Store {
       "SELECT * FROM skills ORDER BY name, version",
     ).all() as Row[];
     return Promise.resolve(rows.map(toSkill));
+  }
+
+  putSnapshot(snapshot: RunSnapshot): Promise<void> {
+    return settle(() => {
+      this.#statement(
+        "INSERT INTO run_snapshots (run_id, seq, hash, log_bytes, version, state) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (run_id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, log_bytes = excluded.log_bytes, version = excluded.version, state = excluded.state WHERE excluded.seq > run_snapshots.seq",
+      ).run(
+        snapshot.run_id,
+        snapshot.seq,
+        snapshot.hash,
+        snapshot.log_bytes,
+        snapshot.version,
+        JSON.stringify(snapshot.state),
+      );
+    });
+  }
+
+  getSnapshot(runId: string): Promise<RunSnapshot | undefined> {
+    const row = this.#statement(
+      "SELECT * FROM run_snapshots WHERE run_id = ?",
+    ).get(runId) as Row | undefined;
+    return Promise.resolve(
+      row === undefined ? undefined : {
+        run_id: String(row.run_id),
+        seq: Number(row.seq),
+        hash: String(row.hash),
+        log_bytes: Number(row.log_bytes),
+        version: Number(row.version),
+        state: JSON.parse(String(row.state)),
+      },
+    );
   }
 
   /** The journal mode SQLite reports (`wal` once opened by this class). */

@@ -1,11 +1,13 @@
 import type { LogRecord } from "./record.ts";
 
 /**
- * Where a run stands; every status but `running` is final. `partial`: the
- * run completed, but steps allowed to fail (`on_error: continue`) failed.
+ * Where a run stands; every status but `running` and `paused` is final.
+ * `partial`: the run completed, but steps allowed to fail
+ * (`on_error: continue`) failed. `paused`: the run waits to be resumed.
  */
 export type RunStatus =
   | "running"
+  | "paused"
   | "succeeded"
   | "partial"
   | "failed"
@@ -35,6 +37,21 @@ export interface RunSummary {
   last_seq: number;
   /** Hash of the last record: the run's digest. */
   digest: string;
+}
+
+/**
+ * A run's folded state as of record `seq` (whose hash is `hash`), so that
+ * recovery folds only the records after it. `version` is the state format;
+ * a reader ignores snapshots of another version and folds the whole log.
+ */
+export interface RunSnapshot {
+  run_id: string;
+  seq: number;
+  hash: string;
+  /** Bytes of the log up to and including `seq`. */
+  log_bytes: number;
+  version: number;
+  state: Record<string, unknown>;
 }
 
 /** Filters and paging of `listRuns`; results are newest first. */
@@ -117,7 +134,7 @@ export interface Store {
   /** Ids of every run that has not reached a final status, oldest first. */
   listUnfinishedRuns(): Promise<string[]>;
   /**
-   * Claims up to `limit` running runs that no node holds (never leased,
+   * Claims up to `limit` running or paused runs that no node holds (never leased,
    * released, or whose lease expired), oldest first, for `owner`: each
    * claim raises the run's epoch. Concurrent claimers never get the same
    * run. Runs `owner` holds already are left alone (see `releaseLeases`).
@@ -173,6 +190,13 @@ export interface Store {
    */
   putSkill(skill: SkillRecord): Promise<SkillRecord>;
   listSkills(): Promise<SkillRecord[]>;
+  /**
+   * Keeps `snapshot` as the run's latest (replacing an older one). Optional:
+   * a store without snapshots recovers runs from their whole log.
+   */
+  putSnapshot?(snapshot: RunSnapshot): Promise<void>;
+  /** The run's latest snapshot, if any. */
+  getSnapshot?(runId: string): Promise<RunSnapshot | undefined>;
   /** True when the store answers; used by `/readyz`. */
   ping(): Promise<boolean>;
   close(): Promise<void>;

@@ -281,6 +281,50 @@ export function storeContract(name: string, factory: StoreFactory): void {
     assert.equal(await store.getLease("missing"), undefined);
   });
 
+  test("paused runs are unfinished: claimRuns() hands them out and listUnfinishedRuns() lists them", async (store) => {
+    for (const [index, status] of (["paused", "failed"] as const).entries()) {
+      const log = fakeLog(`p${index}`, 1, 2000 + index);
+      await store.createRun(log[0]!, { tenant: "t" });
+      await store.append([log[1]!], { status });
+    }
+    assert.deepEqual(await store.listUnfinishedRuns(), ["p0"]);
+    const leases = await store.claimRuns("a", { ...timing(5000), limit: 10 });
+    assert.deepEqual(leases.map((lease) => lease.run_id), ["p0"]);
+    assert.equal(await store.requestCancel("p0", "enough"), true);
+    assert.equal(await store.requestCancel("p1", "enough"), false);
+    assert.deepEqual(await store.pendingCancels("a"), [
+      { run_id: "p0", reason: "enough" },
+    ]);
+    const page = await store.listRuns({ limit: 10, status: "paused" });
+    assert.deepEqual(page.runs.map((run) => [run.run_id, run.status]), [[
+      "p0",
+      "paused",
+    ]]);
+  });
+
+  test("snapshots, when a store keeps them: the latest by seq wins", async (store) => {
+    if (store.putSnapshot === undefined || store.getSnapshot === undefined) {
+      return;
+    }
+    const log = fakeLog("s0", 3, 1000);
+    await store.createRun(log[0]!, { tenant: "t" });
+    await store.append(log.slice(1));
+    const snapshot = (seq: number) => ({
+      run_id: "s0",
+      seq,
+      hash: log[seq]!.hash,
+      log_bytes: 100 * seq,
+      version: 1,
+      state: { seq },
+    });
+    assert.equal(await store.getSnapshot("s0"), undefined);
+    await store.putSnapshot(snapshot(2));
+    await store.putSnapshot(snapshot(1));
+    assert.deepEqual(await store.getSnapshot("s0"), snapshot(2));
+    await store.putSnapshot(snapshot(3));
+    assert.deepEqual(await store.getSnapshot("s0"), snapshot(3));
+  });
+
   test("concurrent claimers never get the same run", async (store, second) => {
     const other = await second();
     try {

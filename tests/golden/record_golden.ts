@@ -7,6 +7,14 @@
  * skill or to the record format, then review the diff:
  *
  *   deno run -A tests/golden/record_golden.ts
+ *
+ * Names after the command record only those logs, and the others stay byte
+ * for byte as they are:
+ *
+ *   deno run -A tests/golden/record_golden.ts run_control_signal_pause
+ *
+ * The run-control logs need more than a plan (signals, a resume, a fork);
+ * `goldenScenarios` drives them through the API.
  */
 import { join } from "node:path";
 import { DEFAULT_CONFIG } from "../../src/config/mod.ts";
@@ -87,6 +95,68 @@ export function goldenPlans(origins: { api: string; llm: string }): Record<strin
   };
 }
 
+type GoldenNode = Awaited<ReturnType<typeof openTestNode>>;
+
+async function recorded(node: GoldenNode, runId: string, type: string): Promise<void> {
+  await node.runtime.waitForRecord(runId, (record) => record.type === type);
+}
+
+async function send(node: GoldenNode, path: string, body: unknown): Promise<Record<string, unknown>> {
+  const { status, body: answer } = await requestJson(node, "POST", path, body);
+  if (status !== 202) throw new Error(`${path}: ${status} ${JSON.stringify(answer)}`);
+  return answer;
+}
+
+/**
+ * Golden runs that need more than a plan: name → drives the run through the
+ * API and returns the id of the run whose log is kept.
+ */
+export function goldenScenarios(): Record<string, (node: GoldenNode) => Promise<string>> {
+  return {
+    // A signal that arrives before its wait, one that arrives during a wait,
+    // a step that pauses the run when it fails, and a resume with new params.
+    run_control_signal_pause: async (node) => {
+      const { body } = await requestJson(node, "POST", "/v1/runs", {
+        steps: [
+          { id: "gate", wait_signal: { name: "go", timeout_ms: 86_400_000 } },
+          { id: "approve", wait_signal: { name: "approve" } },
+          {
+            id: "total",
+            skill: "json_transform",
+            params: { op: "extract", input: "{{steps.approve.output.payload}}", path: "$.order.total" },
+            on_exhausted: "pause",
+          },
+        ],
+      });
+      const runId = String(body.run_id);
+      await recorded(node, runId, "SignalAwaited");
+      await send(node, `/v1/runs/${runId}/signals/approve`, { order: { id: 7, amount: 120 }, by: "ada" });
+      await send(node, `/v1/runs/${runId}/signals/go`, null);
+      await recorded(node, runId, "RunPaused");
+      await send(node, `/v1/runs/${runId}/resume`, {
+        params: { op: "extract", input: "{{steps.approve.output.payload}}", path: "$.order.amount" },
+      });
+      return runId;
+    },
+    // A fork of a failed run from its failing step, with a fix for it.
+    run_control_fork: async (node) => {
+      const { body } = await requestJson(node, "POST", "/v1/runs", {
+        steps: [
+          { id: "stamp", skill: "nonce", params: { label: "order-7", bytes: 8 } },
+          { id: "shape", skill: "json_transform", params: { op: "extract", input: "{{steps.stamp.output}}", path: "$.labels" } },
+        ],
+      });
+      const parentId = String(body.run_id);
+      await requestJson(node, "GET", `/v1/runs/${parentId}?wait_ms=60000`);
+      const fork = await send(node, `/v1/runs/${parentId}/fork`, {
+        from_step: "shape",
+        overrides: { shape: { params: { op: "pick", input: "{{steps.stamp.output}}", keys: ["label"] } } },
+      });
+      return String(fork.run_id);
+    },
+  };
+}
+
 if (import.meta.main) {
   let flaky = 0;
   await using api = startServer((request) => {
@@ -104,11 +174,23 @@ if (import.meta.main) {
     },
   });
   try {
-    for (const [name, plan] of Object.entries(goldenPlans({ api: api.origin, llm: llm.origin }))) {
-      const { status, body } = await requestJson(node, "POST", "/v1/runs", plan);
-      if (status !== 202) throw new Error(`${name}: ${JSON.stringify(body)}`);
-      const view = await requestJson(node, "GET", `/v1/runs/${body.run_id}?wait_ms=60000`);
-      const records = await node.store.readLog(String(body.run_id));
+    const only = new Set(Deno.args);
+    const runs: [string, () => Promise<string>][] = [
+      ...Object.entries(goldenPlans({ api: api.origin, llm: llm.origin })).map(([name, plan]): [string, () => Promise<string>] => [
+        name,
+        async () => {
+          const { status, body } = await requestJson(node, "POST", "/v1/runs", plan);
+          if (status !== 202) throw new Error(`${name}: ${JSON.stringify(body)}`);
+          return String(body.run_id);
+        },
+      ]),
+      ...Object.entries(goldenScenarios()).map(([name, drive]): [string, () => Promise<string>] => [name, () => drive(node)]),
+    ];
+    for (const [name, start] of runs) {
+      if (only.size > 0 && !only.has(name)) continue;
+      const runId = await start();
+      const view = await requestJson(node, "GET", `/v1/runs/${runId}?wait_ms=60000`);
+      const records = await node.store.readLog(runId);
       const file = join(new URL(".", import.meta.url).pathname, `${name}.jsonl`);
       await Deno.writeTextFile(file, records.map(recordToLine).join("\n") + "\n");
       console.log(`${name}: ${view.body.status}, ${records.length} records → ${file}`);

@@ -52,6 +52,7 @@ Deno.test("actors/ reads no clock, randomness, network or environment except thr
 Deno.test("the run reducer and the plan templates it uses do no I/O and never await", () => {
   const files = [
     join(PROJECT_ROOT, "actors", "run_reducer.ts"),
+    join(PROJECT_ROOT, "actors", "run_control.ts"),
     join(PROJECT_ROOT, "src", "plan", "template.ts"),
     join(PROJECT_ROOT, "src", "plan", "plan.ts"),
   ];
