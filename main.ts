@@ -2,21 +2,46 @@
  * `aos`: the AOS command line. This file only dispatches; each command
  * lives with the part of AOS it drives.
  */
-import { EXIT, ServerUnreachableError } from "./src/cli/mod.ts";
+import {
+  cancelCommand,
+  eventsCommand,
+  EXIT,
+  exportCommand,
+  runCommand,
+  runsCommand,
+  ServerUnreachableError,
+  statusCommand,
+  UsageError,
+} from "./src/cli/mod.ts";
 import { serveCommand } from "./src/node/serve.ts";
 import { replayCommand } from "./src/replay/command.ts";
 import { skillsCommand } from "./src/skills/command.ts";
 import { migrateCommand } from "./src/store/migrate_command.ts";
 
 const USAGE = `usage: aos <command> [options]
-  serve    run a node: API, run actors, skills (--port, --data, --store, --node-id, --host, --log-level, --skills-dir)
+  serve    run a node: API, run actors, skills (--port, --data, --store, --node-id, --host, --log-level, --skills-dir, --runs-active-max)
   migrate  apply the store's pending schema migrations (--store postgres://… or --data DIR)
+  run      submit a plan: aos run <plan.yaml> [--wait] [--follow] [--json]
+  runs     list runs (--status, --skill, --since, --before, --limit, --cursor)
+  status   a run's status, steps and outputs: aos status <run-id>
+  events   a run's log: aos events <run-id> [--follow]
+  cancel   stop a run: aos cancel <run-id> [--reason TEXT]
+  export   a run's log as JSON lines for aos replay: aos export <run-id> > run.jsonl
   replay   re-execute recorded runs: divergence reports, upgrade dry-runs, certificates (aos replay --help)
-  skills   list, install and build skills (aos skills --help)`;
+  skills   list, install and build skills (aos skills --help)
+Commands that talk to a server take --url (AOS_URL, default http://127.0.0.1:8080),
+--key (AOS_KEY, sent as Authorization: Bearer) and --json.
+Exit codes: 0 ok, 1 failure (refused request, failed run), 2 usage, 3 not found, 4 server unreachable.`;
 
 const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
   serve: serveCommand,
   migrate: migrateCommand,
+  run: runCommand,
+  runs: runsCommand,
+  status: statusCommand,
+  events: eventsCommand,
+  cancel: cancelCommand,
+  export: exportCommand,
   replay: replayCommand,
   skills: skillsCommand,
 };
@@ -25,12 +50,9 @@ if (import.meta.main) {
   const [name, ...args] = Deno.args;
   const command = name === undefined ? undefined : COMMANDS[name];
   if (command === undefined) {
-    console.error(USAGE);
-    Deno.exit(
-      name === undefined || name === "help" || name === "--help"
-        ? EXIT.ok
-        : EXIT.usage,
-    );
+    const asked = name === undefined || name === "help" || name === "--help";
+    (asked ? console.log : console.error)(USAGE);
+    Deno.exit(asked ? EXIT.ok : EXIT.usage);
   }
   try {
     Deno.exit(await command(args));
@@ -39,7 +61,11 @@ if (import.meta.main) {
       `aos ${name}: ${error instanceof Error ? error.message : String(error)}`,
     );
     Deno.exit(
-      error instanceof ServerUnreachableError ? EXIT.unreachable : EXIT.failure,
+      error instanceof UsageError
+        ? EXIT.usage
+        : error instanceof ServerUnreachableError
+        ? EXIT.unreachable
+        : EXIT.failure,
     );
   }
 }

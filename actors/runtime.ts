@@ -330,7 +330,20 @@ export class Runtime {
    */
   async submit(
     request: Plan | Goal,
-    options: { tenant: string; traceparent?: string | undefined },
+    options: {
+      tenant: string;
+      /** W3C trace context the run carries on its log lines and outbound calls. */
+      traceparent?: string | undefined;
+      /**
+       * Completes this pending idempotency claim with the response the
+       * caller builds from the run id, atomically with the run's creation.
+       */
+      idempotency?: {
+        key: string;
+        fingerprint: string;
+        response: (runId: string) => JsonObject;
+      };
+    },
   ): Promise<{ run_id: string }> {
     const goal = "goal" in request ? request as Goal : undefined;
     const plan = goal === undefined ? request as Plan : null;
@@ -356,7 +369,17 @@ export class Runtime {
       at: clock.nowMs(),
     });
     reduce(undefined, messageOf(first));
-    await store.createRun(first, { tenant: options.tenant });
+    await store.createRun(first, {
+      tenant: options.tenant,
+      skills: Object.values(pins).map((pin) => pin.name),
+      ...(options.idempotency === undefined ? {} : {
+        idempotency: {
+          key: options.idempotency.key,
+          fingerprint: options.idempotency.fingerprint,
+          response: options.idempotency.response(runId),
+        },
+      }),
+    });
     this.#deps.log.log("info", "run_submitted", {
       run_id: runId,
       tenant: options.tenant,
@@ -495,6 +518,22 @@ export class Runtime {
     const summary = await this.#deps.store.getRun(runId);
     if (summary === undefined) return undefined;
     return await this.#deps.store.readLog(runId, { fromSeq });
+  }
+
+  /**
+   * Calls `listener` with every record this node appends to `runId` from
+   * now on; returns the function that stops it. Records appended by other
+   * nodes are not seen: readers that must not miss any re-read the store.
+   */
+  watchRecords(
+    runId: string,
+    listener: (record: LogRecord) => void,
+  ): () => void {
+    const watcher = (record: LogRecord) => {
+      if (record.run_id === runId) listener(record);
+    };
+    this.#recordWatchers.add(watcher);
+    return () => this.#recordWatchers.delete(watcher);
   }
 
   /**

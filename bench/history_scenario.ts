@@ -5,7 +5,11 @@
  * server made, re-sealed under new run ids) written through the store.
  */
 import { join } from "node:path";
-import { SqliteStore } from "../src/store/mod.ts";
+import {
+  type RunListQuery,
+  type RunPage,
+  SqliteStore,
+} from "../src/store/mod.ts";
 import { ApiClient } from "./_http.ts";
 import { type BenchResult, percentile } from "./_report.ts";
 import { BenchServer } from "./_server.ts";
@@ -20,6 +24,8 @@ export interface HistoryOptions {
   concurrency: number;
   loadSeconds: number;
   listRequests: number;
+  /** Alternating rounds over the two stores; figures are medians. */
+  rounds: number;
   key?: string;
   env?: Record<string, string>;
 }
@@ -32,6 +38,7 @@ export const HISTORY_DEFAULTS: HistoryOptions = {
   concurrency: 32,
   loadSeconds: 5,
   listRequests: 200,
+  rounds: 3,
 };
 
 interface Measured {
@@ -40,79 +47,98 @@ interface Measured {
   listFirstP50Ms: number;
   listDeepP50Ms: number;
   listRunningP50Ms: number;
+  storeListFirstP50Us: number;
+  storeListDeepP50Us: number;
+  storeListRunningP50Us: number;
 }
 
-/** Runs the scenario; takes a while at the defaults (1M records are written). */
+/**
+ * Runs the scenario; takes a while at the defaults (1M records are
+ * written). The two stores are measured in alternating rounds and each
+ * figure is the median over the rounds, so that a burst of other work on
+ * the machine does not land on one size only.
+ */
 export async function historyScenario(
   options: HistoryOptions = HISTORY_DEFAULTS,
 ): Promise<BenchResult> {
-  const dataDir = await Deno.makeTempDir({ prefix: "aos_bench_history_" });
+  const smallDir = await Deno.makeTempDir({ prefix: "aos_bench_history_" });
+  const largeDir = await Deno.makeTempDir({ prefix: "aos_bench_history_" });
   try {
-    const { template, tenant } = await captureRun(dataDir, options);
-    let records = 0;
-    const fill = async (recordsMin: number) => {
+    const { template, tenant } = await captureRun(smallDir, options);
+    const fill = async (dataDir: string, recordsMin: number) => {
       const store = SqliteStore.open(join(dataDir, "aos.db"));
       try {
-        records += await fillHistory(store, template, {
-          recordsMin: recordsMin - records,
+        return await fillHistory(store, template, {
+          recordsMin,
           tenant,
           // Older than anything the server creates, as history is.
           startMs: Date.UTC(2020, 0, 1),
-          firstRun: records / template.length,
+          firstRun: 0,
         });
       } finally {
         await store.close();
       }
     };
-    await fill(options.recordsSmall);
-    const small = await measure(dataDir, options);
-    await fill(options.recordsLarge);
-    const large = await measure(dataDir, options);
+    const smallRecords = await fill(smallDir, options.recordsSmall);
+    const largeRecords = await fill(largeDir, options.recordsLarge);
+    const smallRounds: Measured[] = [];
+    const largeRounds: Measured[] = [];
+    for (let round = 0; round < options.rounds; round++) {
+      smallRounds.push(await measure(smallDir, tenant, options));
+      largeRounds.push(await measure(largeDir, tenant, options));
+    }
+    const small = medians(smallRounds);
+    const large = medians(largeRounds);
     const ratio = (a: number, b: number) => round(a / b, 3);
+    const figures: Record<string, number> = {};
+    for (const [name, key] of FIGURES) {
+      figures[`${name}_small`] = small[key];
+      figures[`${name}_large`] = large[key];
+    }
+    for (const [name, key] of FIGURES) {
+      // Large over small: how much history changes the figure.
+      figures[`${name}_ratio`] = ratio(large[key], small[key]);
+    }
+    const targets: BenchResult["targets"] = {};
+    const directions: NonNullable<BenchResult["directions"]> = {};
+    for (const [name] of FIGURES) {
+      const higher = name.endsWith("per_s");
+      targets[`${name}_ratio`] = higher
+        ? { op: ">=", value: 0.9 }
+        : { op: "<=", value: 1.1 };
+      directions[`${name}_ratio`] = higher ? "higher" : "lower";
+    }
     return {
       scenario: "history",
-      figures: {
-        runs_per_s_small: small.runsPerS,
-        runs_per_s_large: large.runsPerS,
-        sequential_p50_ms_small: small.sequentialP50Ms,
-        sequential_p50_ms_large: large.sequentialP50Ms,
-        list_p50_ms_small: small.listFirstP50Ms,
-        list_p50_ms_large: large.listFirstP50Ms,
-        list_deep_p50_ms_small: small.listDeepP50Ms,
-        list_deep_p50_ms_large: large.listDeepP50Ms,
-        list_running_p50_ms_small: small.listRunningP50Ms,
-        list_running_p50_ms_large: large.listRunningP50Ms,
-        // Large over small: how much slower (or less) history makes things.
-        runs_per_s_ratio: ratio(large.runsPerS, small.runsPerS),
-        sequential_p50_ratio: ratio(
-          large.sequentialP50Ms,
-          small.sequentialP50Ms,
-        ),
-        list_p50_ratio: ratio(large.listFirstP50Ms, small.listFirstP50Ms),
-        list_deep_p50_ratio: ratio(large.listDeepP50Ms, small.listDeepP50Ms),
-        list_running_p50_ratio: ratio(
-          large.listRunningP50Ms,
-          small.listRunningP50Ms,
-        ),
-      },
-      targets: {
-        runs_per_s_ratio: { op: ">=", value: 0.9 },
-        sequential_p50_ratio: { op: "<=", value: 1.1 },
-        list_p50_ratio: { op: "<=", value: 1.1 },
-        list_deep_p50_ratio: { op: "<=", value: 1.1 },
-        list_running_p50_ratio: { op: "<=", value: 1.1 },
-      },
-      directions: {
-        runs_per_s_small: "higher",
-        runs_per_s_large: "higher",
-        runs_per_s_ratio: "higher",
-      },
+      figures,
+      targets,
+      directions,
       notes:
-        `store with ${options.recordsSmall} records, then ${records} (${options.recordsLarge} asked); per size: ${options.sequentialRuns} sequential runs, ${options.concurrency} lanes for ${options.loadSeconds} s, ${options.listRequests} GET /v1/runs?limit=50 (first page; a page 20 pages deep; status=running)`,
+        `stores of ${smallRecords} and ${largeRecords} records (copies of a real run's log), measured in ${options.rounds} alternating rounds, medians; per round: ${options.sequentialRuns} sequential runs, ${options.concurrency} lanes for ${options.loadSeconds} s, ${options.listRequests} GET /v1/runs?limit=50 each (first page; 20 pages deep; status=running), then the same listings on the store itself (store_list_*, µs, no HTTP)`,
     };
   } finally {
-    await Deno.remove(dataDir, { recursive: true });
+    await Deno.remove(smallDir, { recursive: true });
+    await Deno.remove(largeDir, { recursive: true });
   }
+}
+
+const FIGURES: [string, keyof Measured][] = [
+  ["runs_per_s", "runsPerS"],
+  ["sequential_p50_ms", "sequentialP50Ms"],
+  ["list_p50_ms", "listFirstP50Ms"],
+  ["list_deep_p50_ms", "listDeepP50Ms"],
+  ["list_running_p50_ms", "listRunningP50Ms"],
+  ["store_list_p50_us", "storeListFirstP50Us"],
+  ["store_list_deep_p50_us", "storeListDeepP50Us"],
+  ["store_list_running_p50_us", "storeListRunningP50Us"],
+];
+
+function medians(rounds: Measured[]): Measured {
+  const median = (key: keyof Measured) =>
+    percentile(rounds.map((round) => round[key]).sort((a, b) => a - b), 0.5);
+  const result = {} as Measured;
+  for (const [, key] of FIGURES) result[key] = median(key);
+  return result;
 }
 
 /** Runs one real run to copy its log; returns the log and the run's tenant. */
@@ -137,8 +163,59 @@ async function captureRun(
 
 async function measure(
   dataDir: string,
+  tenant: string,
   options: HistoryOptions,
 ): Promise<Measured> {
+  const http = await measureServer(dataDir, options);
+  const store = SqliteStore.open(join(dataDir, "aos.db"));
+  try {
+    const time = async (query: RunListQuery) => {
+      const latenciesUs: number[] = [];
+      for (let call = 0; call < options.listRequests * 5; call++) {
+        const started = performance.now();
+        await store.listRuns(query);
+        latenciesUs.push((performance.now() - started) * 1000);
+      }
+      return round(percentile(latenciesUs.sort((a, b) => a - b), 0.5), 1);
+    };
+    let cursor: string | undefined;
+    for (let page = 0; page < 20; page++) {
+      const listed: RunPage = await store.listRuns({
+        tenant,
+        limit: 50,
+        ...(cursor === undefined ? {} : { cursor }),
+      });
+      if (listed.next_cursor === null) break;
+      cursor = listed.next_cursor;
+    }
+    return {
+      ...http,
+      storeListFirstP50Us: await time({ tenant, limit: 50 }),
+      storeListDeepP50Us: await time({
+        tenant,
+        limit: 50,
+        ...(cursor === undefined ? {} : { cursor }),
+      }),
+      storeListRunningP50Us: await time({
+        tenant,
+        limit: 50,
+        status: "running",
+      }),
+    };
+  } finally {
+    await store.close();
+  }
+}
+
+async function measureServer(
+  dataDir: string,
+  options: HistoryOptions,
+): Promise<
+  Omit<
+    Measured,
+    "storeListFirstP50Us" | "storeListDeepP50Us" | "storeListRunningP50Us"
+  >
+> {
   const server = await BenchServer.start({ dataDir, env: options.env ?? {} });
   try {
     const client = new ApiClient(server.url, { key: options.key });

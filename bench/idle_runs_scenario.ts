@@ -33,7 +33,12 @@ export async function idleRuns(
   options: IdleRunsOptions = IDLE_RUNS_DEFAULTS,
 ): Promise<BenchResult> {
   const dataDir = await Deno.makeTempDir({ prefix: "aos_bench_idle_" });
-  const server = await BenchServer.start({ dataDir, env: options.env ?? {} });
+  const server = await BenchServer.start({
+    dataDir,
+    // A node holds 256 runs by default and leaves the rest unclaimed in the
+    // store; this scenario is about runs parked in the server's memory.
+    env: { AOS_RUNS_MAX: String(options.runs + 1_000), ...options.env },
+  });
   try {
     const client = new ApiClient(server.url, { key: options.key });
     // Warm every path a parked run takes, then settle, before the baseline.
@@ -84,7 +89,9 @@ export async function idleRuns(
         parked_sampled_ok: "higher",
       },
       notes:
-        `${runIds.length} runs parked on a one-hour sleep_ms timer; RSS delta over the baseline after warm-up; CPU time over ${options.idleSeconds} s of quiet, before and after parking (granularity 10 ms of CPU); ${parked.sampled} runs sampled to check they are parked`,
+        `${runIds.length} runs parked on a one-hour sleep_ms timer (server started with AOS_RUNS_MAX=${
+          options.runs + 1_000
+        }, so that it holds them all); RSS delta over the baseline after warm-up; CPU time over ${options.idleSeconds} s of quiet, before and after parking (granularity 10 ms of CPU); ${parked.sampled} runs sampled to check they are parked`,
     };
   } finally {
     await server.stop();

@@ -11,7 +11,7 @@ import { DirectoryModules, replayLog } from "../src/replay/mod.ts";
 import { Sandbox } from "../src/sandbox/mod.ts";
 import { findSkillDirs, PROJECT_ROOT } from "../src/skills/build.ts";
 import { type LogRecord, SqliteStore } from "../src/store/mod.ts";
-import { ApiClient } from "./_http.ts";
+import { ApiClient, failuresOf } from "./_http.ts";
 import type { BenchResult } from "./_report.ts";
 import { BenchServer } from "./_server.ts";
 import { round, threeStepPlan } from "./runs_scenario.ts";
@@ -38,7 +38,7 @@ export async function replayScenario(
 ): Promise<BenchResult> {
   const dataDir = await Deno.makeTempDir({ prefix: "aos_bench_replay_" });
   try {
-    await makeLogs(dataDir, options);
+    const failures = await makeLogs(dataDir, options);
     const store = SqliteStore.open(join(dataDir, "aos.db"));
     const sandbox = new Sandbox({
       modules: new DirectoryModules(
@@ -62,6 +62,7 @@ export async function replayScenario(
       await replayLog(await store.readLog(runIds[0]!), sandbox);
       let records = 0;
       let diverged = 0;
+      const divergences: string[] = [];
       let next = 0;
       const started = performance.now();
       await Promise.all(
@@ -70,7 +71,12 @@ export async function replayScenario(
             const log: LogRecord[] = await store.readLog(runIds[next++]!);
             const report = await replayLog(log, sandbox);
             records += report.records;
-            if (report.verdict !== "identical") diverged++;
+            if (report.verdict !== "identical") {
+              diverged++;
+              divergences.push(
+                `${report.run_id} record ${report.divergence?.index} ${report.divergence?.class}: ${report.divergence?.message}`,
+              );
+            }
           }
         }),
       );
@@ -82,14 +88,24 @@ export async function replayScenario(
           runs_per_s: round(runIds.length / seconds, 0),
           records,
           diverged,
+          // Runs that did not succeed while the logs were made (replayed too).
+          failed_runs: failures.count,
         },
         targets: {
           records_per_s: { op: ">=", value: 50_000 },
           diverged: { op: "<=", value: 0 },
         },
-        directions: { records: "higher", diverged: "lower" },
+        directions: {
+          records: "higher",
+          diverged: "lower",
+          failed_runs: "lower",
+        },
         notes:
-          `${runIds.length} three-step json_transform runs (${records} records) read from SQLite and certified, ${options.concurrency} at a time: chain check, reducer fold, every step re-executed in the sandbox`,
+          `${runIds.length} three-step json_transform runs (${records} records) read from SQLite and certified, ${options.concurrency} at a time: chain check, reducer fold, every step re-executed in the sandbox${failures.note}${
+            divergences.length === 0
+              ? ""
+              : `; diverged: ${divergences.slice(0, 5).join("; ")}`
+          }`,
       };
     } finally {
       await sandbox.close();
@@ -104,7 +120,7 @@ export async function replayScenario(
 async function makeLogs(
   dataDir: string,
   options: ReplayOptions,
-): Promise<void> {
+): Promise<{ count: number; note: string }> {
   const server = await BenchServer.start({ dataDir, env: options.env ?? {} });
   try {
     const client = new ApiClient(server.url, { key: options.key });
@@ -117,6 +133,7 @@ async function makeLogs(
     await Promise.all(Array.from({ length: 32 }, async () => {
       while (next < runs) await client.runToEnd(threeStepPlan(next++));
     }));
+    return failuresOf(client);
   } finally {
     await server.stop();
   }

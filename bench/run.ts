@@ -8,11 +8,16 @@
  *                     bench/results/ or a --save file) and flag every figure
  *                     more than 15% worse; exits 3 when one is, except with
  *                     --smoke, which only reports
+ *
+ * A run whose runs fail, whose replay diverges or whose runs do not park
+ * exits 4 whatever the flags: that is a broken system, not noise.
  *   --save FILE       also write this run's results as one result set
  *   --cpu-prof DIR    servers started by `runs` write V8 CPU profiles to DIR
  *
- * DATABASE_URL adds `runs_postgres`; AOS_BENCH_API_KEY is seeded into the
- * servers as the default tenant's key and sent by the client.
+ * `runs_postgres` uses the PostgreSQL server DATABASE_URL names (a database
+ * of its own on it), or else a throwaway local one; every other scenario
+ * uses SQLite. AOS_BENCH_API_KEY is seeded into the servers as the default
+ * tenant's key and sent by the client.
  */
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -36,13 +41,13 @@ import {
 import { historyScenario } from "./history_scenario.ts";
 import { idleRuns } from "./idle_runs_scenario.ts";
 import { replayScenario } from "./replay_scenario.ts";
-import { RUNS_DEFAULTS, runsScenario } from "./runs_scenario.ts";
+import {
+  RUNS_DEFAULTS,
+  runsOnPostgres,
+  runsScenario,
+} from "./runs_scenario.ts";
 import { storeAppend } from "./store_scenarios.ts";
 
-// With DATABASE_URL, `runs` is measured on PostgreSQL too (`runs_postgres`);
-// every other server keeps SQLite. With AOS_BENCH_API_KEY, servers seed it
-// as the default tenant's key and the client sends it.
-const databaseUrl = Deno.env.get("DATABASE_URL");
 const apiKey = Deno.env.get("AOS_BENCH_API_KEY");
 const serverEnv: Record<string, string> = apiKey === undefined
   ? {}
@@ -59,16 +64,13 @@ const profiled = () =>
 
 const SCENARIOS: Record<string, () => Promise<BenchResult>> = {
   runs: () => runsScenario({ ...RUNS_DEFAULTS, ...client, ...profiled() }),
-  ...(databaseUrl === undefined ? {} : {
-    runs_postgres: () =>
-      runsScenario({
-        ...RUNS_DEFAULTS,
-        ...client,
-        ...profiled(),
-        env: { ...serverEnv, DATABASE_URL: databaseUrl },
-        scenario: "runs_postgres",
-      }),
-  }),
+  runs_postgres: () =>
+    runsOnPostgres({
+      ...RUNS_DEFAULTS,
+      ...client,
+      ...profiled(),
+      scenario: "runs_postgres",
+    }),
   replay: () =>
     replayScenario({ recordsMin: 100_000, concurrency: 8, ...client }),
   idle_runs: () => idleRuns({ runs: 10_000, idleSeconds: 10, ...client }),
@@ -81,6 +83,7 @@ const SCENARIOS: Record<string, () => Promise<BenchResult>> = {
       concurrency: 32,
       loadSeconds: 5,
       listRequests: 200,
+      rounds: 3,
       ...client,
     }),
   skill_call: skillCall,
@@ -88,6 +91,12 @@ const SCENARIOS: Record<string, () => Promise<BenchResult>> = {
   timeout_enforcement: timeoutEnforcement,
   cluster_throughput: clusterThroughput,
 };
+
+/**
+ * Figures that say whether the system worked, not how fast: missing one of
+ * their targets fails the run (exit 4), the smoke variant included.
+ */
+const BROKEN_WHEN_MISSED = ["failed_runs", "diverged", "parked_sampled_ok"];
 
 /** The smoke variant: every scenario that takes sizes, at sizes CI affords. */
 const SMOKE: Record<string, () => Promise<BenchResult>> = {
@@ -99,6 +108,15 @@ const SMOKE: Record<string, () => Promise<BenchResult>> = {
       loadSeconds: 2,
       ...client,
       ...profiled(),
+    }),
+  runs_postgres: () =>
+    runsOnPostgres({
+      warmupRuns: 20,
+      sequentialRuns: 50,
+      concurrency: 8,
+      loadSeconds: 2,
+      ...client,
+      scenario: "runs_postgres",
     }),
   replay: () =>
     replayScenario({ recordsMin: 2_000, concurrency: 4, ...client }),
@@ -112,6 +130,7 @@ const SMOKE: Record<string, () => Promise<BenchResult>> = {
       concurrency: 8,
       loadSeconds: 1,
       listRequests: 20,
+      rounds: 1,
       ...client,
     }),
 };
@@ -172,6 +191,17 @@ if (import.meta.main) {
       );
     }
     console.log(JSON.stringify({ compare: values.compare, regressions }));
-    if (regressions.length > 0 && !values.smoke) Deno.exit(3);
   }
+  const broken = documents.flatMap((document) =>
+    BROKEN_WHEN_MISSED.filter((figure) =>
+      document.verdicts[figure] === "missed"
+    ).map((figure) =>
+      `${document.scenario}.${figure} = ${document.figures[figure]}`
+    )
+  );
+  if (broken.length > 0) {
+    console.error(`broken: ${broken.join(", ")}`);
+    Deno.exit(4);
+  }
+  if (regressions.length > 0 && !values.smoke) Deno.exit(3);
 }

@@ -4,7 +4,8 @@
  * latency, then throughput at a fixed concurrency, with the server's memory
  * sampled under load.
  */
-import { ApiClient } from "./_http.ts";
+import { startTestPostgres } from "../tests/support/postgres.ts";
+import { ApiClient, failuresOf } from "./_http.ts";
 import { type BenchResult, percentile } from "./_report.ts";
 import { BenchServer } from "./_server.ts";
 
@@ -96,6 +97,7 @@ export async function runsScenario(
     }
     latenciesMs.sort((a, b) => a - b);
     const load = await underLoad(server, client, options, () => index++);
+    const failures = failuresOf(client);
     return {
       scenario: options.scenario ?? "runs",
       figures: {
@@ -104,12 +106,14 @@ export async function runsScenario(
         runs_per_s: round(load.runs / load.seconds, 0),
         server_rss_mb: round(load.rssBytesMax / 2 ** 20, 1),
         server_cpu_per_run_ms: round(load.cpuMs / load.runs, 3),
+        failed_runs: failures.count,
       },
       targets: {
         sequential_p50_ms: { op: "<=", value: 3 },
         sequential_p99_ms: { op: "<=", value: 10 },
         runs_per_s: { op: ">=", value: 2000 },
         server_rss_mb: { op: "<=", value: 150 },
+        failed_runs: { op: "<=", value: 0 },
       },
       directions: {
         sequential_p50_ms: "lower",
@@ -119,7 +123,7 @@ export async function runsScenario(
         server_cpu_per_run_ms: "lower",
       },
       notes:
-        `${options.sequentialRuns} sequential runs, then ${options.concurrency} concurrent lanes for ${options.loadSeconds} s (${load.runs} runs); each run submits with POST /v1/runs and waits with GET /v1/runs/:id?wait_ms; SQLite synchronous=FULL`,
+        `${options.sequentialRuns} sequential runs, then ${options.concurrency} concurrent lanes for ${options.loadSeconds} s (${load.runs} runs); each run submits with POST /v1/runs and waits with GET /v1/runs/:id?wait_ms${failures.note}; SQLite synchronous=FULL`,
     };
   } finally {
     await server.stop();
@@ -157,6 +161,36 @@ async function underLoad(
   const seconds = (performance.now() - started) / 1000;
   rssBytesMax = Math.max(rssBytesMax, server.rssBytes());
   return { runs, seconds, rssBytesMax, cpuMs: server.cpuMs() - cpuStartMs };
+}
+
+/**
+ * `runs` on PostgreSQL: on a database of its own on the server DATABASE_URL
+ * names, or else on a throwaway local server, which runs with `fsync=off`
+ * (the result's notes say which).
+ */
+export async function runsOnPostgres(
+  options: RunsOptions,
+): Promise<BenchResult> {
+  const external = Deno.env.get("DATABASE_URL") !== undefined;
+  await using database = await startTestPostgres();
+  const result = await runsScenario({
+    ...options,
+    args: [...(options.args ?? []), "--store", database.url],
+  });
+  const durability = external
+    ? "PostgreSQL named by DATABASE_URL (a fresh database on it)"
+    : "a throwaway local PostgreSQL with fsync=off: durability is NOT on, set DATABASE_URL to measure a real server";
+  return {
+    ...result,
+    targets: {
+      runs_per_s: { op: ">=", value: 1200 },
+      sequential_p50_ms: { op: "<=", value: 5 },
+      failed_runs: { op: "<=", value: 0 },
+    },
+    notes: `${
+      (result.notes ?? "").replace(/; SQLite synchronous=FULL$/, "")
+    }; ${durability}`,
+  };
 }
 
 /** Rounds to `digits` decimals. */

@@ -3,7 +3,7 @@ import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { jsonDepth } from "../sandbox/output_limits.ts";
-import { AosError, toAosError } from "../errors/mod.ts";
+import { AosError, catalogEntry, toAosError } from "../errors/mod.ts";
 import type { Logger } from "../deps/mod.ts";
 
 /** Zod issues as JSON pointers, the form every validation error carries. */
@@ -34,6 +34,21 @@ export function parseWith<T>(
     {
       details: { issues: zodIssues(result.error) },
     },
+  );
+}
+
+/** Validates a request header with `schema`, or throws VALIDATION_HEADER_INVALID. */
+export function parseHeader<T>(
+  schema: z.ZodType<T, string>,
+  value: string,
+  header: string,
+): T {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  throw new AosError(
+    "VALIDATION_HEADER_INVALID",
+    `the ${header} header is not valid`,
+    { details: { header, issues: zodIssues(result.error) } },
   );
 }
 
@@ -133,6 +148,11 @@ export async function readJsonOrYaml(c: Context): Promise<unknown> {
       maxAliasCount: 100,
     });
   } catch (error) {
+    // The parser recurses per nesting level; running out of stack means the
+    // document nests far deeper than the limit.
+    if (String(error).includes("Maximum call stack size exceeded")) {
+      throw tooDeep();
+    }
     throw new AosError(
       "VALIDATION_JSON_MALFORMED",
       "the request body is not valid YAML",
@@ -157,17 +177,19 @@ export async function readJsonOrYaml(c: Context): Promise<unknown> {
   return value;
 }
 
+function tooDeep(): AosError {
+  return new AosError(
+    "VALIDATION_JSON_TOO_DEEP",
+    `the body nests deeper than ${JSON_DEPTH_MAX} levels`,
+    { details: { limit_depth: JSON_DEPTH_MAX } },
+  );
+}
+
 function checkDepth(text: string): void {
   if (
     jsonDepth(new TextEncoder().encode(text), JSON_DEPTH_MAX) > JSON_DEPTH_MAX
   ) {
-    throw new AosError(
-      "VALIDATION_JSON_TOO_DEEP",
-      `the JSON nests deeper than ${JSON_DEPTH_MAX} levels`,
-      {
-        details: { limit_depth: JSON_DEPTH_MAX },
-      },
-    );
+    throw tooDeep();
   }
 }
 
@@ -210,7 +232,15 @@ export function errorResponse(
         : failure.stack,
     });
   }
-  if (failure.code === "STORE_UNAVAILABLE") c.header("Retry-After", "1");
+  const retryAfterS = failure.details.retry_after_s;
+  if (typeof retryAfterS === "number" && Number.isInteger(retryAfterS)) {
+    c.header("Retry-After", String(retryAfterS));
+  } else if (
+    failure.code === "STORE_UNAVAILABLE" ||
+    catalogEntry(failure.code).retry_hint === "retry_after"
+  ) {
+    c.header("Retry-After", "1");
+  }
   return c.json(
     { error: failure.toJSON() },
     failure.httpStatus as ContentfulStatusCode,

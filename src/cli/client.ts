@@ -39,12 +39,23 @@ export class ServerUnreachableError extends Error {
   }
 }
 
-/** Sends one request to the AOS API. */
-export async function callApi(
+/** One request to the AOS API. */
+export interface ApiRequest {
+  method: string;
+  path: string;
+  json?: unknown;
+  form?: FormData;
+  /** A body sent as is, with its content type. */
+  text?: { body: string; contentType: string };
+  headers?: Record<string, string>;
+}
+
+/** Sends a request and returns the raw response (for streams). */
+export async function fetchApi(
   options: ClientOptions,
-  request: { method: string; path: string; json?: unknown; form?: FormData },
-): Promise<ApiAnswer> {
-  const headers: Record<string, string> = {};
+  request: ApiRequest,
+): Promise<Response> {
+  const headers: Record<string, string> = { ...request.headers };
   if (options.key !== undefined) {
     headers.authorization = `Bearer ${options.key}`;
   }
@@ -52,12 +63,14 @@ export async function callApi(
   if (request.json !== undefined) {
     headers["content-type"] = "application/json";
     body = JSON.stringify(request.json);
+  } else if (request.text !== undefined) {
+    headers["content-type"] = request.text.contentType;
+    body = request.text.body;
   } else if (request.form !== undefined) {
     body = request.form;
   }
-  let response: Response;
   try {
-    response = await fetch(`${options.url}${request.path}`, {
+    return await fetch(`${options.url}${request.path}`, {
       method: request.method,
       headers,
       ...(body === undefined ? {} : { body }),
@@ -65,6 +78,14 @@ export async function callApi(
   } catch (error) {
     throw new ServerUnreachableError(options.url, error);
   }
+}
+
+/** Sends one request to the AOS API. */
+export async function callApi(
+  options: ClientOptions,
+  request: ApiRequest,
+): Promise<ApiAnswer & { headers: Headers }> {
+  const response = await fetchApi(options, request);
   const text = await response.text();
   let parsed: Record<string, unknown>;
   try {
@@ -72,7 +93,7 @@ export async function callApi(
   } catch {
     parsed = { text };
   }
-  return { status: response.status, body: parsed };
+  return { status: response.status, body: parsed, headers: response.headers };
 }
 
 /** The `{ error: { code, message } }` of an answer, as one line for a terminal. */

@@ -1,23 +1,22 @@
-/** Shared by the `aos` commands that talk to a server. */
+/** Shared by the `aos` commands that talk to a server, and the run commands. */
 export {
   type ApiAnswer,
+  type ApiRequest,
   callApi,
   type ClientOptions,
   clientOptions,
   describeError,
+  fetchApi,
   ServerUnreachableError,
 } from "./client.ts";
 export { formatTable } from "./table.ts";
-
-/** Exit codes of the `aos` command. */
-export const EXIT = {
-  ok: 0,
-  /** The command failed (server error, failed run, refused request). */
-  failure: 1,
-  /** The command line was wrong. */
-  usage: 2,
-  /** The thing asked about does not exist. */
-  notFound: 3,
-  /** The server could not be reached. */
-  unreachable: 4,
-} as const;
+export { EXIT } from "./exit.ts";
+export { UsageError } from "./_common.ts";
+export {
+  cancelCommand,
+  eventsCommand,
+  exportCommand,
+  runsCommand,
+  statusCommand,
+} from "./inspect_commands.ts";
+export { runCommand } from "./run_command.ts";

@@ -74,6 +74,10 @@ export interface NodeConfig {
   >;
   /** The admin key (`AOS_ADMIN_KEY`); admin routes are closed without one. */
   adminKey?: string | undefined;
+  /** Most runs active at once; more submissions get 429 (`--runs-active-max`, `AOS_RUNS_ACTIVE_MAX`). */
+  runsActiveMax: number;
+  /** How long a used `Idempotency-Key` is remembered (`AOS_IDEMPOTENCY_RETENTION_HOURS`). */
+  idempotencyRetentionHours: number;
   /** Limits of each run's log (`AOS_RUN_LOG_*`). */
   runLog: RunLogLimits;
 }
@@ -118,6 +122,8 @@ const configSchema = z.object({
   secrets: z.record(z.string().regex(/^[A-Za-z0-9_]{1,64}$/), z.string()),
   adminKey: z.string().min(16, "the admin key needs at least 16 characters")
     .optional(),
+  runsActiveMax: z.coerce.number().int().min(1).max(1_000_000),
+  idempotencyRetentionHours: z.coerce.number().int().min(1).max(24 * 30),
   datasources: z.record(
     z.string().regex(/^[a-z0-9_]{1,64}$/),
     z.object({
@@ -167,6 +173,8 @@ export const DEFAULT_CONFIG: NodeConfig = {
   },
   secrets: {},
   datasources: {},
+  runsActiveMax: 1000,
+  idempotencyRetentionHours: 24,
   runLog: {
     softBytes: 16 * 1024 * 1024,
     hardBytes: 64 * 1024 * 1024,
@@ -272,6 +280,7 @@ export function loadNodeConfig(
       store: { type: "string" },
       "node-id": { type: "string" },
       "lease-ms": { type: "string" },
+      "runs-active-max": { type: "string" },
     },
     strict: true,
     allowPositionals: false,
@@ -336,6 +345,10 @@ export function loadNodeConfig(
     },
     secrets: secretsFrom(env),
     adminKey: env.AOS_ADMIN_KEY,
+    runsActiveMax: values["runs-active-max"] ?? env.AOS_RUNS_ACTIVE_MAX ??
+      DEFAULT_CONFIG.runsActiveMax,
+    idempotencyRetentionHours: env.AOS_IDEMPOTENCY_RETENTION_HOURS ??
+      DEFAULT_CONFIG.idempotencyRetentionHours,
     datasources: datasourcesFrom(env),
     runLog: {
       softBytes: env.AOS_RUN_LOG_SOFT_BYTES ?? DEFAULT_CONFIG.runLog.softBytes,

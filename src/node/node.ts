@@ -162,6 +162,10 @@ export async function openNode(
       ? undefined
       : sha256Hex(config.adminKey),
     nowMs: () => clock.nowMs(),
+    limits: {
+      runsActiveMax: config.runsActiveMax,
+      idempotencyRetentionMs: config.idempotencyRetentionHours * 3_600_000,
+    },
   });
   await runtime.resumeUnfinished();
   return {

@@ -3,6 +3,7 @@ import { parseArgs } from "node:util";
 import { EXIT } from "../cli/mod.ts";
 import { Metrics } from "../metrics/mod.ts";
 import type { Sandbox } from "../sandbox/mod.ts";
+import { AosError } from "../errors/mod.ts";
 import { findSkillDirs, PROJECT_ROOT } from "../skills/build.ts";
 import { SkillRegistry } from "../skills/registry.ts";
 import {
@@ -210,7 +211,13 @@ async function certify(context: Context): Promise<number> {
       await replayMetricsText(metrics),
     );
   }
-  return diverged === 0 ? EXIT.ok : EXIT.failure;
+  if (diverged === 0) return EXIT.ok;
+  const failure = new AosError(
+    "REPLAY_DIVERGED",
+    `${diverged} of ${replayed.length} logs diverged from their re-execution`,
+  );
+  console.error(`${failure.code}: ${failure.message}`);
+  return EXIT.failure;
 }
 
 async function dryRun(

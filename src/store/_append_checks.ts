@@ -53,3 +53,15 @@ export function leaseLost(
     },
   );
 }
+
+/**
+ * The error of a run creation whose idempotency claim is no longer pending:
+ * it outlived its lock and another request took the key over.
+ */
+export function idempotencyClaimLost(key: string): AosError {
+  return new AosError(
+    "IDEMPOTENCY_KEY_IN_PROGRESS",
+    `the claim on idempotency key ${key} was lost; retry the request`,
+    { details: { idempotency_key: key } },
+  );
+}

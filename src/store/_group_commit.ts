@@ -36,6 +36,8 @@ export interface GroupCommitOptions {
 export class GroupCommit {
   readonly #db: DatabaseSync;
   readonly #sync: (() => Promise<void>) | undefined;
+  readonly #begin: StatementSync;
+  readonly #commitStatement: StatementSync;
   readonly #savepoint: StatementSync;
   readonly #release: StatementSync;
   readonly #rollbackTo: StatementSync;
@@ -50,6 +52,8 @@ export class GroupCommit {
   constructor(db: DatabaseSync, options: GroupCommitOptions = {}) {
     this.#db = db;
     this.#sync = options.sync;
+    this.#begin = db.prepare("BEGIN IMMEDIATE");
+    this.#commitStatement = db.prepare("COMMIT");
     this.#savepoint = db.prepare("SAVEPOINT group_write");
     this.#release = db.prepare("RELEASE group_write");
     this.#rollbackTo = db.prepare("ROLLBACK TO group_write");
@@ -86,7 +90,15 @@ export class GroupCommit {
     const batch = this.#queue;
     this.#queue = [];
     if (batch.length === 0) return;
-    const failures = this.#commit(batch);
+    let failures: Map<PendingWrite, unknown> | undefined;
+    try {
+      failures = this.#commit(batch);
+    } catch (error) {
+      // The connection itself failed (closed, say): nothing was committed,
+      // and the writers hear it instead of the process.
+      for (const write of batch) write.reject(error);
+      return;
+    }
     if (failures === undefined) return;
     for (const write of batch) {
       if (failures.has(write)) write.reject(failures.get(write));
@@ -116,7 +128,7 @@ export class GroupCommit {
     this.#deferSync?.run();
     try {
       try {
-        this.#db.exec("BEGIN IMMEDIATE");
+        this.#begin.run();
       } catch (error) {
         const busy = new AosError("STORE_UNAVAILABLE", "the store is busy", {
           cause: error,
@@ -137,7 +149,7 @@ export class GroupCommit {
         }
       }
       try {
-        this.#db.exec("COMMIT");
+        this.#commitStatement.run();
       } catch (error) {
         if (this.#db.isTransaction) this.#db.exec("ROLLBACK");
         const failed = new AosError(

@@ -116,3 +116,11 @@ Deno.test("GroupCommit.drain() waits for writes still syncing", async () => {
   await drain;
   db.close();
 });
+
+Deno.test("GroupCommit rejects writes queued when the connection closed", async () => {
+  const db = database();
+  const group = new GroupCommit(db);
+  const write = group.submit(() => {});
+  db.close();
+  await assert.rejects(write);
+});

@@ -60,4 +60,38 @@ export const POSTGRES_MIGRATIONS: readonly { version: number; sql: string }[] =
         WHERE status IN ('running', 'paused');
     `,
     },
+    {
+      // The skill filter of listRuns, and Idempotency-Key of POST /v1/runs.
+      // Existing runs get their skills from the pins of their first record.
+      version: 4,
+      sql: `
+      CREATE TABLE run_skills (
+        skill TEXT COLLATE "C" NOT NULL,
+        run_id TEXT COLLATE "C" NOT NULL REFERENCES runs (run_id),
+        PRIMARY KEY (skill, run_id)
+      );
+      INSERT INTO run_skills (skill, run_id)
+        SELECT DISTINCT pin.value ->> 'name', first.run_id
+        FROM (SELECT run_id, (line::jsonb) -> 'body' -> 'pins' AS pins
+              FROM records WHERE seq = 0) AS first,
+          jsonb_each(CASE WHEN jsonb_typeof(first.pins) = 'object'
+                     THEN first.pins ELSE '{}'::jsonb END) AS pin
+        WHERE pin.value ->> 'name' IS NOT NULL
+        ON CONFLICT DO NOTHING;
+      CREATE INDEX runs_by_tenant_status ON runs (tenant, status, created_at DESC, run_id DESC);
+      CREATE TABLE idempotency_keys (
+        tenant TEXT COLLATE "C" NOT NULL,
+        key TEXT COLLATE "C" NOT NULL,
+        fingerprint TEXT NOT NULL,
+        state TEXT NOT NULL,
+        run_id TEXT,
+        response TEXT,
+        created_at BIGINT NOT NULL,
+        locked_until BIGINT NOT NULL,
+        expires_at BIGINT NOT NULL,
+        PRIMARY KEY (tenant, key)
+      );
+      CREATE INDEX idempotency_keys_by_expiry ON idempotency_keys (expires_at);
+    `,
+    },
   ];

@@ -79,4 +79,41 @@ export const SQLITE_MIGRATIONS: readonly { version: number; sql: string }[] = [
       );
     `,
   },
+  {
+    // Listing a tenant's runs of one status (GET /v1/runs?status=) reads
+    // only those runs, newest first, however much history the store holds.
+    version: 6,
+    sql: `
+      CREATE INDEX runs_by_tenant_status ON runs (tenant, status, created_at DESC, run_id DESC);
+    `,
+  },
+  {
+    // The skill filter of listRuns, and Idempotency-Key of POST /v1/runs.
+    // Existing runs get their skills from the pins of their first record.
+    version: 7,
+    sql: `
+      CREATE TABLE run_skills (
+        skill TEXT NOT NULL,
+        run_id TEXT NOT NULL REFERENCES runs (run_id),
+        PRIMARY KEY (skill, run_id)
+      ) WITHOUT ROWID;
+      INSERT OR IGNORE INTO run_skills (skill, run_id)
+        SELECT json_extract(pin.value, '$.name'), records.run_id
+        FROM records, json_each(json_extract(records.line, '$.body.pins')) AS pin
+        WHERE records.seq = 0 AND json_extract(pin.value, '$.name') IS NOT NULL;
+      CREATE TABLE idempotency_keys (
+        tenant TEXT NOT NULL,
+        key TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        state TEXT NOT NULL,
+        run_id TEXT,
+        response TEXT,
+        created_at INTEGER NOT NULL,
+        locked_until INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        PRIMARY KEY (tenant, key)
+      ) WITHOUT ROWID;
+      CREATE INDEX idempotency_keys_by_expiry ON idempotency_keys (expires_at);
+    `,
+  },
 ];

@@ -12,14 +12,18 @@ import {
   type PgRow,
   storeError,
 } from "./_pg_driver.ts";
+import { claimKey, recordRunMeta, releaseKey } from "./_pg_idempotency.ts";
 import { RUNNABLE_CHANNEL, RunnableListener } from "./_pg_listener.ts";
 import { migratePostgres } from "./postgres_migrate.ts";
 import { type LogRecord, recordFromLine, recordToLine } from "./record.ts";
 import {
+  type IdempotencyClaim,
+  type IdempotencyEntry,
   isTerminal,
   type Lease,
   type LeaseTiming,
   type RunListQuery,
+  type RunMeta,
   type RunPage,
   type RunStatus,
   type RunSummary,
@@ -134,7 +138,7 @@ export class PostgresStore implements Store {
     }
   }
 
-  async createRun(first: LogRecord, meta: { tenant: string }): Promise<void> {
+  async createRun(first: LogRecord, meta: RunMeta): Promise<void> {
     if (first.seq !== 0) throw sequenceConflict(first.run_id, 0, first.seq);
     await this.#transaction(async (client) => {
       const inserted = await client.query(
@@ -148,8 +152,27 @@ export class PostgresStore implements Store {
         });
       }
       await insertRecords(client, [first]);
+      await recordRunMeta(client, first.run_id, meta);
       await client.query(`SELECT pg_notify('${RUNNABLE_CHANNEL}', '')`);
     });
+  }
+
+  claimIdempotencyKey(
+    claim: IdempotencyClaim,
+  ): Promise<{ claimed: true } | { claimed: false; entry: IdempotencyEntry }> {
+    return this.#transaction((client) => claimKey(client, claim));
+  }
+
+  async releaseIdempotencyKey(
+    tenant: string,
+    key: string,
+    fingerprint: string,
+  ): Promise<void> {
+    try {
+      await releaseKey(this.#pool, tenant, key, fingerprint);
+    } catch (error) {
+      throw storeError(error);
+    }
   }
 
   async append(
@@ -220,6 +243,19 @@ export class PostgresStore implements Store {
     if (query.status !== undefined) {
       where.push(`status = ${param(query.status)}`);
     }
+    if (query.skill !== undefined) {
+      where.push(
+        `run_id IN (SELECT run_id FROM run_skills WHERE skill = ${
+          param(query.skill)
+        })`,
+      );
+    }
+    if (query.createdFromMs !== undefined) {
+      where.push(`created_at >= ${param(query.createdFromMs)}`);
+    }
+    if (query.createdBeforeMs !== undefined) {
+      where.push(`created_at < ${param(query.createdBeforeMs)}`);
+    }
     if (query.cursor !== undefined) {
       const cursor = decodeCursor(query.cursor);
       where.push(
@@ -243,6 +279,13 @@ export class PostgresStore implements Store {
         ? encodeCursor(lastRun.created_at, lastRun.run_id)
         : null,
     };
+  }
+
+  async countUnfinishedRuns(): Promise<number> {
+    const [row] = await this.#query(
+      "SELECT COUNT(*) AS count FROM runs WHERE status IN ('running', 'paused')",
+    );
+    return Number(row?.count ?? 0);
   }
 
   async listUnfinishedRuns(): Promise<string[]> {

@@ -5,11 +5,15 @@ import type { LogRecord } from "./record.ts";
 import { recordFromLine, recordToLine } from "./record.ts";
 import { SQLITE_MIGRATIONS } from "./_sqlite_schema.ts";
 import { SqliteLeases } from "./_sqlite_leases.ts";
+import { SqliteRunKeys } from "./_sqlite_run_keys.ts";
 import { GroupCommit } from "./_group_commit.ts";
 import type {
+  IdempotencyClaim,
+  IdempotencyEntry,
   Lease,
   LeaseTiming,
   RunListQuery,
+  RunMeta,
   RunPage,
   RunSnapshot,
   RunStatus,
@@ -32,6 +36,11 @@ export interface SqliteStoreOptions {
    * (never on a process crash) and is meant for throwaway test stores.
    */
   synchronous?: "FULL" | "NORMAL";
+  /**
+   * How long a write waits for another connection's write lock before it
+   * fails with STORE_UNAVAILABLE (default 5000 ms).
+   */
+  busyTimeoutMs?: number;
 }
 
 type Row = Record<string, unknown>;
@@ -51,6 +60,7 @@ export class SqliteStore implements Store {
   readonly #path: string;
   readonly #file: FileIdentity | undefined;
   readonly #leases = new SqliteLeases((sql) => this.#statement(sql));
+  readonly #keys = new SqliteRunKeys((sql) => this.#statement(sql));
   readonly #runnableListeners = new Set<() => void>();
   readonly #group: GroupCommit;
   readonly #wal: WalSync | undefined;
@@ -75,7 +85,9 @@ export class SqliteStore implements Store {
     const db = new DatabaseSync(path);
     db.exec("PRAGMA journal_mode = WAL");
     db.exec(`PRAGMA synchronous = ${options.synchronous ?? "FULL"}`);
-    db.exec("PRAGMA busy_timeout = 5000");
+    db.exec(
+      `PRAGMA busy_timeout = ${Math.trunc(options.busyTimeoutMs ?? 5000)}`,
+    );
     db.exec("PRAGMA foreign_keys = ON");
     const durable = (options.synchronous ?? "FULL") === "FULL" &&
       path !== ":memory:";
@@ -134,7 +146,7 @@ export class SqliteStore implements Store {
     }
   }
 
-  createRun(first: LogRecord, meta: { tenant: string }): Promise<void> {
+  createRun(first: LogRecord, meta: RunMeta): Promise<void> {
     return this.#group.submit(() => {
       if (first.seq !== 0) throw sequenceConflict(first.run_id, 0, first.seq);
       const exists = this.#statement("SELECT 1 FROM runs WHERE run_id = ?")
@@ -148,12 +160,29 @@ export class SqliteStore implements Store {
         "INSERT INTO runs (run_id, tenant, status, created_at, updated_at, last_seq, digest) VALUES (?, ?, 'running', ?, ?, 0, ?)",
       ).run(first.run_id, meta.tenant, first.at, first.at, first.hash);
       this.#insertRecord(first);
+      this.#keys.recordRunMeta(first.run_id, meta);
     }).then(() => this.#runnable());
   }
 
   /** Wakes this process's listeners; other processes on the file poll. */
   #runnable(): void {
     for (const listener of this.#runnableListeners) queueMicrotask(listener);
+  }
+
+  claimIdempotencyKey(
+    claim: IdempotencyClaim,
+  ): Promise<{ claimed: true } | { claimed: false; entry: IdempotencyEntry }> {
+    return this.#group.submit(() => this.#keys.claim(claim));
+  }
+
+  releaseIdempotencyKey(
+    tenant: string,
+    key: string,
+    fingerprint: string,
+  ): Promise<void> {
+    return this.#group.submit(() =>
+      this.#keys.release(tenant, key, fingerprint)
+    );
   }
 
   #insertRecord(record: LogRecord): void {
@@ -285,10 +314,26 @@ export class SqliteStore implements Store {
       where.push("status = ?");
       params.push(query.status);
     }
+    if (query.skill !== undefined) {
+      where.push(
+        "run_id IN (SELECT run_id FROM run_skills WHERE skill = ?)",
+      );
+      params.push(query.skill);
+    }
+    if (query.createdFromMs !== undefined) {
+      where.push("created_at >= ?");
+      params.push(query.createdFromMs);
+    }
+    if (query.createdBeforeMs !== undefined) {
+      where.push("created_at < ?");
+      params.push(query.createdBeforeMs);
+    }
     if (query.cursor !== undefined) {
       const cursor = decodeCursor(query.cursor);
-      where.push("(created_at < ? OR (created_at = ? AND run_id < ?))");
-      params.push(cursor.createdAt, cursor.createdAt, cursor.runId);
+      // A row value, so that the index seeks to the cursor instead of
+      // scanning every newer run.
+      where.push("(created_at, run_id) < (?, ?)");
+      params.push(cursor.createdAt, cursor.runId);
     }
     const sql = `SELECT * FROM runs ${
       where.length > 0 ? `WHERE ${where.join(" AND ")}` : ""
@@ -301,6 +346,13 @@ export class SqliteStore implements Store {
       runs,
       next_cursor: more ? encodeCursor(last.created_at, last.run_id) : null,
     };
+  }
+
+  countUnfinishedRuns(): Promise<number> {
+    const row = this.#statement(
+      "SELECT COUNT(*) AS count FROM runs WHERE status IN ('running', 'paused')",
+    ).get() as Row;
+    return Promise.resolve(Number(row.count));
   }
 
   listUnfinishedRuns(): Promise<string[]> {

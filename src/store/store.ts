@@ -1,3 +1,4 @@
+import type { JsonObject } from "./canonical_json.ts";
 import type { LogRecord } from "./record.ts";
 
 /**
@@ -58,6 +59,12 @@ export interface RunSnapshot {
 export interface RunListQuery {
   tenant?: string;
   status?: RunStatus;
+  /** Only runs that pinned this skill (by name) when they were created. */
+  skill?: string;
+  /** Only runs created at or after this time (ms since the epoch). */
+  createdFromMs?: number;
+  /** Only runs created before this time (ms since the epoch). */
+  createdBeforeMs?: number;
   /** At most this many runs (1..1000). */
   limit: number;
   /** The `next_cursor` of the previous page. */
@@ -68,6 +75,47 @@ export interface RunListQuery {
 export interface RunPage {
   runs: RunSummary[];
   next_cursor: string | null;
+}
+
+/** What `createRun` records besides the first record. */
+export interface RunMeta {
+  tenant: string;
+  /** Names of the skills the run pinned at submission (the `skill` filter of `listRuns`). */
+  skills?: readonly string[];
+  /**
+   * Completes the pending idempotency claim `key` of this tenant with
+   * `response`, in the same transaction that creates the run: a key never
+   * points at a run that does not exist, and an accepted run is never
+   * without its key. Refused with IDEMPOTENCY_KEY_IN_PROGRESS when the claim
+   * with this fingerprint is no longer pending (it expired and another
+   * request took the key over).
+   */
+  idempotency?: { key: string; fingerprint: string; response: JsonObject };
+}
+
+/** A claim on an idempotency key (`Idempotency-Key` of `POST /v1/runs`). */
+export interface IdempotencyClaim {
+  tenant: string;
+  key: string;
+  /** sha256 of the request as the server understood it. */
+  fingerprint: string;
+  nowMs: number;
+  /** A pending claim older than this is abandoned (its request died) and may be taken over. */
+  lockedUntilMs: number;
+  /** When the key is forgotten and may be used afresh. */
+  expiresAtMs: number;
+}
+
+/** What the store holds for a key that was already claimed. */
+export interface IdempotencyEntry {
+  fingerprint: string;
+  /** `pending` while the first request is being accepted. */
+  state: "pending" | "completed";
+  run_id: string | null;
+  /** The response the first request got; null while pending. */
+  response: JsonObject | null;
+  created_at: number;
+  expires_at: number;
 }
 
 /** A skill version known to the registry. */
@@ -115,7 +163,7 @@ export interface LeaseTiming {
  */
 export interface Store {
   /** Starts a run: writes its first record (seq 0) and its index row. */
-  createRun(first: LogRecord, meta: { tenant: string }): Promise<void>;
+  createRun(first: LogRecord, meta: RunMeta): Promise<void>;
   /**
    * Appends consecutive records of one run atomically, and sets the run's
    * status in the same transaction when `status` is given. With `epoch`, the
@@ -131,8 +179,25 @@ export interface Store {
   readLog(runId: string, options?: { fromSeq?: number }): Promise<LogRecord[]>;
   getRun(runId: string): Promise<RunSummary | undefined>;
   listRuns(query: RunListQuery): Promise<RunPage>;
+  /**
+   * Claims an idempotency key for a tenant. A key that is absent, expired,
+   * or pending past its lock is claimed (`{ claimed: true }`, state
+   * pending); otherwise the entry it has is returned untouched, for the
+   * caller to compare fingerprints. Expired keys are deleted on the way.
+   */
+  claimIdempotencyKey(
+    claim: IdempotencyClaim,
+  ): Promise<{ claimed: true } | { claimed: false; entry: IdempotencyEntry }>;
+  /** Gives up a pending claim (its request was refused), so the key may be used again. */
+  releaseIdempotencyKey(
+    tenant: string,
+    key: string,
+    fingerprint: string,
+  ): Promise<void>;
   /** Ids of every run that has not reached a final status, oldest first. */
   listUnfinishedRuns(): Promise<string[]>;
+  /** How many runs have not reached a final status, paused ones included (the back-pressure measure). */
+  countUnfinishedRuns(): Promise<number>;
   /**
    * Claims up to `limit` running or paused runs that no node holds (never leased,
    * released, or whose lease expired), oldest first, for `owner`: each

@@ -10,6 +10,7 @@ import {
   verifyChain,
 } from "./record.ts";
 import type { Store } from "./store.ts";
+import { idempotencyContract } from "./_store_contract_idempotency.ts";
 
 /** Opens a fresh, empty store; `second` opens another connection to the same one. */
 export interface StoreFactory {
@@ -213,6 +214,75 @@ export function storeContract(name: string, factory: StoreFactory): void {
     );
   });
 
+  test("listRuns() filters by skill and creation time, and pages within the filter", async (store) => {
+    for (let index = 0; index < 6; index++) {
+      const [first] = fakeLog(`r${index}`, 0, 1000 + index * 10);
+      await store.createRun(first!, {
+        tenant: "t",
+        skills: index % 3 === 0 ? ["spin", "json_transform"] : ["spin"],
+      });
+    }
+    const ids = (page: { runs: { run_id: string }[] }) =>
+      page.runs.map((run) => run.run_id);
+    assert.deepEqual(
+      ids(await store.listRuns({ limit: 10, skill: "json_transform" })),
+      ["r3", "r0"],
+    );
+    assert.deepEqual(
+      ids(await store.listRuns({ limit: 10, skill: "nothing" })),
+      [],
+    );
+    // created_at of rN is 1000 + 10N: [1010, 1040) holds r1, r2, r3.
+    const window = { createdFromMs: 1010, createdBeforeMs: 1040 };
+    assert.deepEqual(
+      ids(await store.listRuns({ limit: 10, ...window })),
+      ["r3", "r2", "r1"],
+    );
+    const firstPage = await store.listRuns({ limit: 2, ...window });
+    assert.deepEqual(ids(firstPage), ["r3", "r2"]);
+    assert.ok(firstPage.next_cursor !== null);
+    const secondPage = await store.listRuns({
+      limit: 2,
+      ...window,
+      cursor: firstPage.next_cursor,
+    });
+    assert.deepEqual(ids(secondPage), ["r1"]);
+    assert.equal(secondPage.next_cursor, null);
+    assert.deepEqual(
+      ids(
+        await store.listRuns({
+          limit: 10,
+          skill: "json_transform",
+          tenant: "t",
+          status: "running",
+          createdFromMs: 1001,
+        }),
+      ),
+      ["r3"],
+    );
+  });
+
+  test("listRuns() pages through runs created in the same millisecond, with tenant and status filters", async (store) => {
+    for (const id of ["a", "b", "c", "d", "e"]) {
+      const log = fakeLog(id, 1, 5000);
+      await store.createRun(log[0]!, { tenant: "t" });
+      if (id !== "c") await store.append([log[1]!], { status: "succeeded" });
+    }
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await store.listRuns({
+        tenant: "t",
+        status: "succeeded",
+        limit: 2,
+        ...(cursor === undefined ? {} : { cursor }),
+      });
+      seen.push(...page.runs.map((run) => run.run_id));
+      cursor = page.next_cursor ?? undefined;
+    } while (cursor !== undefined);
+    assert.deepEqual(seen, ["e", "d", "b", "a"]);
+  });
+
   test("listUnfinishedRuns() leaves out finished runs", async (store) => {
     for (const id of ["a", "b", "c"]) {
       const log = fakeLog(id, 1);
@@ -220,9 +290,12 @@ export function storeContract(name: string, factory: StoreFactory): void {
       if (id === "b") await store.append([log[1]!], { status: "failed" });
     }
     assert.deepEqual(await store.listUnfinishedRuns(), ["a", "c"]);
+    assert.equal(await store.countUnfinishedRuns(), 2);
     const running = await store.listRuns({ limit: 10, status: "failed" });
     assert.deepEqual(running.runs.map((run) => run.run_id), ["b"]);
   });
+
+  idempotencyContract(test, fakeLog);
 
   test("modules are content-addressed and skills point at them", async (store) => {
     const bytes = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0]);

@@ -1,0 +1,207 @@
+import type { Context, Hono } from "hono";
+import type { Runtime } from "../../actors/runtime.ts";
+import { formatTraceparent, parseTraceparent } from "../deps/mod.ts";
+import { AosError } from "../errors/mod.ts";
+import { planSchema } from "../plan/mod.ts";
+import { goalSchema } from "../planner/mod.ts";
+import type { JsonObject, RunStatus, Store } from "../store/mod.ts";
+import { Admission } from "./admission.ts";
+import {
+  parseHeader,
+  parseJsonText,
+  parseWith,
+  readJsonOrYaml,
+  readText,
+} from "./errors.ts";
+import { claimKey, requestFingerprint } from "./idempotency.ts";
+import { streamRunEvents } from "./run_event_stream.ts";
+import {
+  cancelBody,
+  eventsQuery,
+  idempotencyKey,
+  lastEventId,
+  runListQuery,
+  runViewQuery,
+} from "./run_schemas.ts";
+import { tenantOf } from "./tenant.ts";
+
+/** What the run routes need. */
+export interface RunRoutesDeps {
+  runtime: Runtime;
+  store: Store;
+  nowMs: () => number;
+  /** Most unfinished runs when a new one is accepted (back-pressure). */
+  runsActiveMax: number;
+  /** How long an `Idempotency-Key` is remembered. */
+  idempotencyRetentionMs: number;
+  /** How often a followed event stream re-reads the store when idle. */
+  eventsPollMs?: number;
+}
+
+/**
+ * `/v1/runs`: submit (with `Idempotency-Key` and back-pressure), list,
+ * view, cancel, and the log (`?follow=1` streams it). Every route acts for
+ * the request's tenant; another tenant's run is RUN_NOT_FOUND.
+ */
+export function addRunRoutes(app: Hono, deps: RunRoutesDeps): void {
+  const { runtime, store } = deps;
+  const admission = new Admission({
+    unfinishedRuns: () => store.countUnfinishedRuns(),
+    runsActiveMax: deps.runsActiveMax,
+  });
+
+  app.post("/v1/runs", async (c) => {
+    const tenant = tenantOf(c);
+    const header = c.req.header("idempotency-key");
+    const key = header === undefined
+      ? undefined
+      : parseHeader(idempotencyKey, header, "Idempotency-Key");
+    const body = await readJsonOrYaml(c);
+    // A body with "goal" asks a planner for the plan; otherwise it is the plan.
+    const isGoal = typeof body === "object" && body !== null &&
+      !Array.isArray(body) && "goal" in body;
+    const request = isGoal
+      ? parseWith(goalSchema, body, "body")
+      : parseWith(planSchema, body, "body");
+    const trace = parseTraceparent(c.req.header("traceparent"));
+    const traceparent = trace === undefined
+      ? undefined
+      : formatTraceparent(trace);
+    if (key === undefined) {
+      const { run_id } = await admission.admit(() =>
+        runtime.submit(request, { tenant, traceparent })
+      );
+      return accepted(c, acceptedBody(run_id));
+    }
+    const fingerprint = requestFingerprint(request);
+    const claim = await claimKey(store, {
+      tenant,
+      key,
+      fingerprint,
+      nowMs: deps.nowMs(),
+      retentionMs: deps.idempotencyRetentionMs,
+    });
+    if (claim.kind === "replay") {
+      c.header("Idempotent-Replayed", "true");
+      return accepted(c, claim.response);
+    }
+    try {
+      const { run_id } = await admission.admit(() =>
+        runtime.submit(request, {
+          tenant,
+          traceparent,
+          idempotency: { key, fingerprint, response: acceptedBody },
+        })
+      );
+      return accepted(c, acceptedBody(run_id));
+    } catch (error) {
+      // Nothing was accepted: free the key for a retry of this request. If
+      // even that fails, the claim lapses after its lock and a retry takes it.
+      await store.releaseIdempotencyKey(tenant, key, fingerprint).catch(
+        () => {},
+      );
+      throw error;
+    }
+  });
+
+  app.get("/v1/runs", async (c) => {
+    const query = parseWith(runListQuery, c.req.query(), "query");
+    const page = await store.listRuns({
+      tenant: tenantOf(c),
+      limit: query.limit,
+      ...(query.status === undefined
+        ? {}
+        : { status: query.status as RunStatus }),
+      ...(query.skill === undefined ? {} : { skill: query.skill }),
+      ...(query.created_from === undefined
+        ? {}
+        : { createdFromMs: query.created_from }),
+      ...(query.created_before === undefined
+        ? {}
+        : { createdBeforeMs: query.created_before }),
+      ...(query.cursor === undefined ? {} : { cursor: query.cursor }),
+    });
+    return c.json(page);
+  });
+
+  app.get("/v1/runs/:id", async (c) => {
+    const query = parseWith(runViewQuery, c.req.query(), "query");
+    const runId = c.req.param("id");
+    await ownRun(c, store, runId);
+    if (query.wait_ms !== undefined) {
+      await runtime.waitForEnd(runId, query.wait_ms);
+    }
+    const view = await runtime.view(runId);
+    if (view === undefined) throw runNotFound(runId);
+    return c.json(view);
+  });
+
+  app.post("/v1/runs/:id/cancel", async (c) => {
+    const runId = c.req.param("id");
+    await ownRun(c, store, runId);
+    const text = await readText(c, 64 * 1024);
+    const body = text.trim() === ""
+      ? {}
+      : parseWith(cancelBody, parseJsonText(text), "body");
+    await runtime.cancel(runId, body.reason ?? "cancelled by request");
+    await runtime.waitForEnd(runId, 10_000);
+    const view = await runtime.view(runId);
+    return c.json(view, 202);
+  });
+
+  app.get("/v1/runs/:id/events", async (c) => {
+    const query = parseWith(eventsQuery, c.req.query(), "query");
+    const runId = c.req.param("id");
+    const summary = await ownRun(c, store, runId);
+    const follow = query.follow === "1" || query.follow === "true" ||
+      (query.follow === undefined &&
+        /\btext\/event-stream\b/.test(c.req.header("accept") ?? ""));
+    if (follow) {
+      const resumeFrom = c.req.header("last-event-id");
+      const fromSeq = resumeFrom === undefined
+        ? query.from_seq
+        : parseHeader(lastEventId, resumeFrom, "Last-Event-ID") + 1;
+      return streamRunEvents(c, { store, runtime }, {
+        runId,
+        fromSeq,
+        ...(deps.eventsPollMs === undefined
+          ? {}
+          : { pollMs: deps.eventsPollMs }),
+      });
+    }
+    const events = await store.readLog(runId, { fromSeq: query.from_seq });
+    return c.json({
+      run_id: runId,
+      // The digest of what this answer holds, even if the run moved on since.
+      digest: events[events.length - 1]?.hash ?? summary.digest,
+      events,
+    });
+  });
+}
+
+function acceptedBody(runId: string): JsonObject {
+  return {
+    run_id: runId,
+    status: "running",
+    links: { self: `/v1/runs/${runId}` },
+  };
+}
+
+function accepted(c: Context, body: JsonObject): Response {
+  return c.json(body, 202, { Location: `/v1/runs/${String(body.run_id)}` });
+}
+
+/** The run's index row when it belongs to the request's tenant; RUN_NOT_FOUND otherwise. */
+async function ownRun(c: Context, store: Store, runId: string) {
+  const summary = await store.getRun(runId);
+  if (summary === undefined || summary.tenant !== tenantOf(c)) {
+    throw runNotFound(runId);
+  }
+  return summary;
+}
+
+function runNotFound(runId: string): AosError {
+  return new AosError("RUN_NOT_FOUND", `run ${runId} not found`, {
+    details: { run_id: runId },
+  });
+}
