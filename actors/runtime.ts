@@ -103,9 +103,8 @@ export class Runtime {
       {
         claimed: (runId) => {
           this.#supervisor.supervise(runId);
-          this.#supervisor.settled(runId).then(() =>
-            this.#ownership.released(runId)
-          );
+          const release = () => this.#ownership.released(runId);
+          this.#supervisor.settled(runId).then(release, release);
         },
         lost: (runId) => this.#actors.get(runId)?.stop(),
         cancelRequested: (runId, reason) => {
@@ -269,6 +268,19 @@ export class Runtime {
   }
 
   async #giveUp(runId: string, error: unknown): Promise<void> {
+    try {
+      await this.#failGivenUp(runId, error);
+    } catch (failure) {
+      // Lease lost or node closing: the run stays unfinished in the store,
+      // and whichever node holds it next starts it again.
+      this.#deps.log.log("warn", "give_up_not_recorded", {
+        run_id: runId,
+        error: String(failure),
+      });
+    }
+  }
+
+  async #failGivenUp(runId: string, error: unknown): Promise<void> {
     const epoch = this.#ownership.epoch(runId);
     if (epoch === undefined) return;
     const store = this.#runStore(runId, epoch);

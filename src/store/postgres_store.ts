@@ -14,6 +14,7 @@ import {
 } from "./_pg_driver.ts";
 import { claimKey, recordRunMeta, releaseKey } from "./_pg_idempotency.ts";
 import { RUNNABLE_CHANNEL, RunnableListener } from "./_pg_listener.ts";
+import { PgLeases } from "./_pg_leases.ts";
 import { migratePostgres } from "./postgres_migrate.ts";
 import { type LogRecord, recordFromLine, recordToLine } from "./record.ts";
 import {
@@ -53,6 +54,7 @@ export interface PostgresStoreOptions {
 export class PostgresStore implements Store {
   readonly #pool: PgPool;
   readonly #listener: RunnableListener;
+  readonly #leases = new PgLeases((text, values) => this.#query(text, values));
   readonly #connectionsMax: number;
 
   private constructor(
@@ -299,130 +301,35 @@ export class PostgresStore implements Store {
     owner: string,
     options: LeaseTiming & { limit: number },
   ): Promise<Lease[]> {
-    const expiresAt = options.nowMs + options.leaseMs;
-    return this.#transaction(async (client) => {
-      const { rows } = await client.query(
-        `WITH picked AS (
-           SELECT run_id FROM runs
-           WHERE status IN ('running', 'paused') AND lease_owner <> $1
-             AND (lease_owner = '' OR lease_expires_at <= $2)
-           ORDER BY created_at, run_id
-           LIMIT $3
-           FOR UPDATE SKIP LOCKED
-         )
-         UPDATE runs SET lease_owner = $1, lease_epoch = runs.lease_epoch + 1,
-           lease_expires_at = $4
-         FROM picked WHERE runs.run_id = picked.run_id
-         RETURNING runs.run_id, runs.lease_epoch, runs.created_at`,
-        [owner, options.nowMs, options.limit, expiresAt],
-      );
-      return rows
-        .sort((a, b) =>
-          Number(a.created_at) - Number(b.created_at) ||
-          (String(a.run_id) < String(b.run_id) ? -1 : 1)
-        )
-        .map((row) => ({
-          run_id: String(row.run_id),
-          owner,
-          epoch: Number(row.lease_epoch),
-          expires_at: expiresAt,
-        }));
-    });
+    return this.#leases.claim(owner, options);
   }
 
-  async renewLeases(
+  renewLeases(
     owner: string,
     leases: readonly { run_id: string; epoch: number }[],
     timing: LeaseTiming,
   ): Promise<Lease[]> {
-    if (leases.length === 0) return [];
-    const expiresAt = timing.nowMs + timing.leaseMs;
-    const rows = await this.#query(
-      `UPDATE runs SET lease_expires_at = $1
-       FROM unnest($2::text[], $3::bigint[]) AS held (run_id, epoch)
-       WHERE runs.run_id = held.run_id AND runs.lease_epoch = held.epoch
-         AND runs.lease_owner = $4
-       RETURNING runs.run_id, runs.lease_epoch`,
-      [
-        expiresAt,
-        leases.map((lease) => lease.run_id),
-        leases.map((lease) => lease.epoch),
-        owner,
-      ],
-    );
-    const renewed = new Set(rows.map((row) => String(row.run_id)));
-    return leases.filter((lease) => renewed.has(lease.run_id)).map((
-      lease,
-    ) => ({
-      run_id: lease.run_id,
-      epoch: lease.epoch,
-      owner,
-      expires_at: expiresAt,
-    }));
+    return this.#leases.renew(owner, leases, timing);
   }
 
-  async releaseLease(lease: { run_id: string; epoch: number }): Promise<void> {
-    await this.#query(
-      `WITH released AS (
-         UPDATE runs SET lease_owner = '', lease_expires_at = 0
-         WHERE run_id = $1 AND lease_epoch = $2 RETURNING run_id
-       )
-       SELECT pg_notify('${RUNNABLE_CHANNEL}', '') FROM released`,
-      [lease.run_id, lease.epoch],
-    );
+  releaseLease(lease: { run_id: string; epoch: number }): Promise<void> {
+    return this.#leases.release(lease);
   }
 
-  async releaseLeases(owner: string): Promise<void> {
-    await this.#query(
-      `WITH released AS (
-         UPDATE runs SET lease_owner = '', lease_expires_at = 0
-         WHERE lease_owner = $1 RETURNING run_id
-       )
-       SELECT pg_notify('${RUNNABLE_CHANNEL}', '')
-       WHERE EXISTS (SELECT 1 FROM released)`,
-      [owner],
-    );
+  releaseLeases(owner: string): Promise<void> {
+    return this.#leases.releaseAll(owner);
   }
 
-  async getLease(runId: string): Promise<Lease | undefined> {
-    const [row] = await this.#query(
-      "SELECT lease_owner, lease_epoch, lease_expires_at FROM runs WHERE run_id = $1",
-      [runId],
-    );
-    if (row === undefined) return undefined;
-    return {
-      run_id: runId,
-      owner: String(row.lease_owner),
-      epoch: Number(row.lease_epoch),
-      expires_at: Number(row.lease_expires_at),
-    };
+  getLease(runId: string): Promise<Lease | undefined> {
+    return this.#leases.get(runId);
   }
 
-  async requestCancel(runId: string, reason: string): Promise<boolean> {
-    const rows = await this.#query(
-      `WITH requested AS (
-         UPDATE runs SET cancel_reason = $2
-         WHERE run_id = $1 AND status IN ('running', 'paused') RETURNING run_id
-       )
-       SELECT run_id, pg_notify('${RUNNABLE_CHANNEL}', '') FROM requested`,
-      [runId, reason],
-    );
-    return rows.length > 0;
+  requestCancel(runId: string, reason: string): Promise<boolean> {
+    return this.#leases.requestCancel(runId, reason);
   }
 
-  async pendingCancels(
-    owner: string,
-  ): Promise<{ run_id: string; reason: string }[]> {
-    const rows = await this.#query(
-      `SELECT run_id, cancel_reason FROM runs
-       WHERE lease_owner = $1 AND status IN ('running', 'paused') AND cancel_reason IS NOT NULL
-       ORDER BY created_at, run_id`,
-      [owner],
-    );
-    return rows.map((row) => ({
-      run_id: String(row.run_id),
-      reason: String(row.cancel_reason),
-    }));
+  pendingCancels(owner: string): Promise<{ run_id: string; reason: string }[]> {
+    return this.#leases.pendingCancels(owner);
   }
 
   onRunnable(listener: () => void): () => void {

@@ -41,8 +41,8 @@ export interface EffectServer extends TestServer {
   counts: Map<string, number>;
   /** Resolves once `key` has been requested `count` times. */
   requested(key: string, count?: number): Promise<void>;
-  /** Holds every later request until `release()`. */
-  hold(): void;
+  /** Holds later requests (for `key` only, when given) until `release()`. */
+  hold(key?: string): void;
   release(): void;
 }
 
@@ -50,6 +50,7 @@ export function startEffectServer(): EffectServer {
   const counts = new Map<string, number>();
   const watchers: { key: string; count: number; resolve: () => void }[] = [];
   let gate: Promise<void> | undefined;
+  let gatedKey: string | undefined;
   let open: () => void = () => {};
   const server = startServer(async (request) => {
     const key = new URL(request.url).pathname.replace(/^\/effect\//, "");
@@ -61,7 +62,9 @@ export function startEffectServer(): EffectServer {
         watcher.resolve();
       }
     }
-    if (gate !== undefined) await gate;
+    if (gate !== undefined && (gatedKey === undefined || gatedKey === key)) {
+      await gate;
+    }
     return Response.json({ effect: key, done: true });
   });
   return {
@@ -71,7 +74,8 @@ export function startEffectServer(): EffectServer {
       if ((counts.get(key) ?? 0) >= count) return Promise.resolve();
       return new Promise((resolve) => watchers.push({ key, count, resolve }));
     },
-    hold() {
+    hold(key) {
+      gatedKey = key;
       gate = new Promise((resolve) => open = resolve);
     },
     release() {

@@ -1,15 +1,44 @@
 /**
  * A node paused past its lease (SIGSTOP) loses the run to another node; when
- * it resumes (SIGCONT) the store refuses it, it drops the run without
- * writing, and the run finishes once, on the other node.
+ * it resumes (SIGCONT) the store refuses its append, it drops the run
+ * without writing, and the run finishes once, on the other node.
+ *
+ * To have an append pending at the pause whatever the node does first on
+ * resuming, the test stalls the node's append inside PostgreSQL (it holds a
+ * lock on the records table), pauses the node, and ends the stalled
+ * transaction's connection: on resuming, the node finds its append failed
+ * for want of a connection and retries it, fenced by the old epoch.
  */
 import assert from "node:assert/strict";
+import pgUntyped from "pg";
 import { PostgresStore, verifyChain } from "../../src/store/mod.ts";
 import { startTestPostgres } from "../support/postgres.ts";
 import type { ServerProcess } from "../support/server_process.ts";
 import { startClusterNode, startEffectServer } from "./_cluster.ts";
 
 const LEASE_MS = 1_500;
+
+// pg ships no types (see tests/support/postgres.ts).
+const pg = pgUntyped as {
+  Client: new (config: { connectionString: string }) => {
+    on(event: "error", listener: (error: Error) => void): void;
+    connect(): Promise<void>;
+    query(text: string): Promise<{ rows: Record<string, unknown>[] }>;
+    end(): Promise<void>;
+  };
+};
+
+/** Resolves once some backend of the nodes' pools waits for a lock. */
+async function appendStalled(admin: InstanceType<typeof pg.Client>) {
+  for (;;) {
+    const { rows } = await admin.query(
+      "SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'aos' AND wait_event_type = 'Lock'",
+    );
+    if (Number(rows[0]?.n) > 0) return;
+    // Polling the server's own view: there is no event to wait on.
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
 
 Deno.test("fencing: a node paused past its lease is refused by the store on resuming and drops the run", async () => {
   const database = await startTestPostgres();
@@ -46,17 +75,37 @@ Deno.test("fencing: a node paused past its lease is refused by the store on resu
     const runId = String(submitted.body.run_id);
     // The paused node is inside step s1, waiting for the server's answer.
     await effects.requested("fence/s1");
-    paused.signal("SIGSTOP");
+    const admin = new pg.Client({ connectionString: database.url });
+    admin.on("error", () => {});
+    await admin.connect();
+    try {
+      await admin.query("BEGIN");
+      await admin.query("LOCK TABLE records IN EXCLUSIVE MODE");
+      effects.release();
+      // The answer arrives; recording it waits for the lock.
+      await appendStalled(admin);
+      paused.signal("SIGSTOP");
+      await admin.query(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'aos'",
+      );
+      await admin.query("COMMIT");
+    } finally {
+      await admin.end();
+    }
     const successor = await start("successor");
     const claim = await successor.waitFor((line) =>
       line.event === "run_claimed" && line.run_id === runId
     );
     assert.equal(claim.epoch, 2);
-    effects.release();
     await successor.waitFor((line) =>
       line.event === "run_finished" && line.run_id === runId
     );
     paused.signal("SIGCONT");
+    const refused = await paused.waitFor((line) =>
+      line.event === "append_refused" && line.run_id === runId
+    );
+    assert.equal(refused.code, "STORE_LEASE_LOST");
+    assert.equal(refused.epoch, 1);
     const lost = await paused.waitFor((line) =>
       line.event === "lease_lost" && line.run_id === runId
     );

@@ -1,0 +1,150 @@
+import { RUNNABLE_CHANNEL } from "./_pg_listener.ts";
+import type { PgRow } from "./_pg_driver.ts";
+import type { Lease, LeaseTiming } from "./store.ts";
+
+/**
+ * The lease and cancel-request statements of the PostgreSQL store. Each is
+ * one statement, atomic on its own: a claim locks the rows it picks with
+ * `FOR UPDATE SKIP LOCKED`, so concurrent claimers skip each other's rows
+ * instead of waiting for them, and never get the same run. Statements that
+ * make a run claimable (a release) or ask its holder to act (a cancel
+ * request) NOTIFY the nodes in the same transaction.
+ */
+export class PgLeases {
+  readonly #query: (text: string, values?: unknown[]) => Promise<PgRow[]>;
+
+  constructor(
+    query: (text: string, values?: unknown[]) => Promise<PgRow[]>,
+  ) {
+    this.#query = query;
+  }
+
+  async claim(
+    owner: string,
+    options: LeaseTiming & { limit: number },
+  ): Promise<Lease[]> {
+    const expiresAt = options.nowMs + options.leaseMs;
+    const rows = await this.#query(
+      `WITH picked AS (
+           SELECT run_id FROM runs
+           WHERE status IN ('running', 'paused') AND lease_owner <> $1
+             AND (lease_owner = '' OR lease_expires_at <= $2)
+           ORDER BY created_at, run_id
+           LIMIT $3
+           FOR UPDATE SKIP LOCKED
+         )
+         UPDATE runs SET lease_owner = $1, lease_epoch = runs.lease_epoch + 1,
+           lease_expires_at = $4
+         FROM picked WHERE runs.run_id = picked.run_id
+         RETURNING runs.run_id, runs.lease_epoch, runs.created_at`,
+      [owner, options.nowMs, options.limit, expiresAt],
+    );
+    return rows
+      .sort((a, b) =>
+        Number(a.created_at) - Number(b.created_at) ||
+        (String(a.run_id) < String(b.run_id) ? -1 : 1)
+      )
+      .map((row) => ({
+        run_id: String(row.run_id),
+        owner,
+        epoch: Number(row.lease_epoch),
+        expires_at: expiresAt,
+      }));
+  }
+
+  async renew(
+    owner: string,
+    leases: readonly { run_id: string; epoch: number }[],
+    timing: LeaseTiming,
+  ): Promise<Lease[]> {
+    if (leases.length === 0) return [];
+    const expiresAt = timing.nowMs + timing.leaseMs;
+    const rows = await this.#query(
+      `UPDATE runs SET lease_expires_at = $1
+       FROM unnest($2::text[], $3::bigint[]) AS held (run_id, epoch)
+       WHERE runs.run_id = held.run_id AND runs.lease_epoch = held.epoch
+         AND runs.lease_owner = $4
+       RETURNING runs.run_id, runs.lease_epoch`,
+      [
+        expiresAt,
+        leases.map((lease) => lease.run_id),
+        leases.map((lease) => lease.epoch),
+        owner,
+      ],
+    );
+    const renewed = new Set(rows.map((row) => String(row.run_id)));
+    return leases.filter((lease) => renewed.has(lease.run_id)).map((
+      lease,
+    ) => ({
+      run_id: lease.run_id,
+      epoch: lease.epoch,
+      owner,
+      expires_at: expiresAt,
+    }));
+  }
+
+  async release(lease: { run_id: string; epoch: number }): Promise<void> {
+    await this.#query(
+      `WITH released AS (
+         UPDATE runs SET lease_owner = '', lease_expires_at = 0
+         WHERE run_id = $1 AND lease_epoch = $2 RETURNING run_id
+       )
+       SELECT pg_notify('${RUNNABLE_CHANNEL}', '') FROM released`,
+      [lease.run_id, lease.epoch],
+    );
+  }
+
+  async releaseAll(owner: string): Promise<void> {
+    await this.#query(
+      `WITH released AS (
+         UPDATE runs SET lease_owner = '', lease_expires_at = 0
+         WHERE lease_owner = $1 RETURNING run_id
+       )
+       SELECT pg_notify('${RUNNABLE_CHANNEL}', '')
+       WHERE EXISTS (SELECT 1 FROM released)`,
+      [owner],
+    );
+  }
+
+  async get(runId: string): Promise<Lease | undefined> {
+    const [row] = await this.#query(
+      "SELECT lease_owner, lease_epoch, lease_expires_at FROM runs WHERE run_id = $1",
+      [runId],
+    );
+    if (row === undefined) return undefined;
+    return {
+      run_id: runId,
+      owner: String(row.lease_owner),
+      epoch: Number(row.lease_epoch),
+      expires_at: Number(row.lease_expires_at),
+    };
+  }
+
+  async requestCancel(runId: string, reason: string): Promise<boolean> {
+    const rows = await this.#query(
+      `WITH requested AS (
+         UPDATE runs SET cancel_reason = $2
+         WHERE run_id = $1 AND status IN ('running', 'paused') RETURNING run_id
+       )
+       SELECT run_id, pg_notify('${RUNNABLE_CHANNEL}', '') FROM requested`,
+      [runId, reason],
+    );
+    return rows.length > 0;
+  }
+
+  async pendingCancels(
+    owner: string,
+  ): Promise<{ run_id: string; reason: string }[]> {
+    const rows = await this.#query(
+      `SELECT run_id, cancel_reason FROM runs
+       WHERE lease_owner = $1 AND status IN ('running', 'paused')
+         AND cancel_reason IS NOT NULL
+       ORDER BY created_at, run_id`,
+      [owner],
+    );
+    return rows.map((row) => ({
+      run_id: String(row.run_id),
+      reason: String(row.cancel_reason),
+    }));
+  }
+}
