@@ -16,8 +16,8 @@
  *
  * `runs_postgres` uses the PostgreSQL server DATABASE_URL names (a database
  * of its own on it), or else a throwaway local one; every other scenario
- * uses SQLite. AOS_BENCH_API_KEY is seeded into the servers as the default
- * tenant's key and sent by the client.
+ * uses SQLite. AOS_BENCH_API_KEY (default: a fresh random key) is seeded into
+ * the servers as the default tenant's key and sent by the client.
  */
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -48,14 +48,18 @@ import {
 } from "./runs_scenario.ts";
 import { storeAppend } from "./store_scenarios.ts";
 
-const apiKey = Deno.env.get("AOS_BENCH_API_KEY");
-const serverEnv: Record<string, string> = apiKey === undefined
-  ? {}
-  : { AOS_BOOTSTRAP_TENANT_KEY: apiKey };
-const client = {
-  env: serverEnv,
-  ...(apiKey === undefined ? {} : { key: apiKey }),
-};
+// Every /v1 route needs a key, and the servers a scenario starts have empty
+// stores: the key is seeded into them as the default tenant's and sent by
+// the client. Without AOS_BENCH_API_KEY a fresh random key is used.
+const apiKey = Deno.env.get("AOS_BENCH_API_KEY") ?? randomApiKey();
+const client = { env: { AOS_BOOTSTRAP_TENANT_KEY: apiKey }, key: apiKey };
+
+function randomApiKey(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(32));
+  return `aos_${
+    Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("")
+  }`;
+}
 let cpuProfileDir: string | undefined;
 const profiled = () =>
   cpuProfileDir === undefined
