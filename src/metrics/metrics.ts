@@ -77,6 +77,12 @@ export const SANDBOX_LIMIT_KIND_NAMES = [
   "network_policy",
 ] as const;
 
+/** A tenant's spend today, as `nova_tenant_daily_spend_cents` shows it. */
+export interface TenantSpend {
+  tenant: string;
+  spentCents: number;
+}
+
 /** What the worker-pool gauges read when scraped. */
 export interface WorkerPoolStats {
   size: number;
@@ -123,6 +129,7 @@ export class Metrics {
   readonly httpRequestDurationSeconds: Histogram<"route">;
   #workerPool: () => WorkerPoolStats = () => ({ size: 0, busy: 0, queued: 0 });
   #dbPoolAvailable: () => number = () => 0;
+  #tenantDailySpend: () => Promise<TenantSpend[]> = () => Promise.resolve([]);
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     if (options.defaultMetrics ?? true) {
@@ -185,11 +192,21 @@ export class Metrics {
       "nova_budget_exceeded_total",
       "Runs or steps stopped because they would pass a budget.",
     );
+    // Read from the ledger at scrape time, so every node of a cluster shows
+    // the tenant's whole day, not only its own share.
+    const tenantSpend = () => this.#tenantDailySpend();
     this.tenantDailySpendCents = new Gauge({
       name: "nova_tenant_daily_spend_cents",
       help: "Cents a tenant has spent today (UTC), from the budget ledger.",
       labelNames: ["tenant"],
       registers,
+      async collect() {
+        const spends = await tenantSpend();
+        this.reset();
+        for (const { tenant, spentCents } of spends) {
+          this.set({ tenant }, spentCents);
+        }
+      },
     });
     this.llmCostCentsTotal = counter(
       "nova_llm_cost_cents_total",
@@ -291,6 +308,11 @@ export class Metrics {
   /** Where `nova_db_pool_available` reads from at scrape time. */
   watchDbPool(read: () => number): void {
     this.#dbPoolAvailable = read;
+  }
+
+  /** Where `nova_tenant_daily_spend_cents` reads from at scrape time. */
+  watchTenantSpend(read: () => Promise<TenantSpend[]>): void {
+    this.#tenantDailySpend = read;
   }
 
   /** The exposition text served at /metrics. */

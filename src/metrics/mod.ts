@@ -2,6 +2,7 @@
 export {
   Metrics,
   SANDBOX_LIMIT_KIND_NAMES,
+  type TenantSpend,
   type WorkerPoolStats,
 } from "./metrics.ts";
 export {

@@ -3,7 +3,7 @@ import type { Hono } from "hono";
 import { Runtime } from "../../actors/runtime.ts";
 import type { SupervisorOptions } from "../../actors/supervisor.ts";
 import { createApp } from "../api/mod.ts";
-import { BudgetLedger } from "../budget/mod.ts";
+import { BudgetLedger, utcDay } from "../budget/mod.ts";
 import { bootstrapKeys, TenantAdmin } from "../tenants/mod.ts";
 import type { NodeConfig } from "../config/mod.ts";
 import {
@@ -14,7 +14,7 @@ import {
   type Logger,
   type RandomSource,
 } from "../deps/mod.ts";
-import { Metrics, timed } from "../metrics/mod.ts";
+import { Metrics, type TenantSpend, timed } from "../metrics/mod.ts";
 import {
   DEFAULT_OUTPUT_LIMITS,
   GuardedHttpClient,
@@ -74,6 +74,7 @@ export async function openNode(
     (_method, seconds) => metrics.storeAppendSeconds.observe(seconds),
   );
   metrics.watchDbPool(() => dbPoolAvailable(opened));
+  metrics.watchTenantSpend(() => tenantSpendToday(opened, clock.nowMs()));
   const registry = timed(
     await SkillRegistry.open(store, {
       limits: {
@@ -251,4 +252,17 @@ function dbPoolAvailable(store: Store): number {
   return typeof pooled.poolAvailable === "function"
     ? pooled.poolAvailable()
     : 1;
+}
+
+/** Every tenant's spend on today's UTC day, from the ledger. */
+async function tenantSpendToday(
+  store: Store,
+  nowMs: number,
+): Promise<TenantSpend[]> {
+  const day = utcDay(nowMs);
+  const tenants = await store.listTenants();
+  return await Promise.all(tenants.map(async ({ id }) => ({
+    tenant: id,
+    spentCents: (await store.budgetDay(id, day)).spent_cents,
+  })));
 }

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { SimulatedClock } from "../../src/deps/mod.ts";
 import type { LogRecord, Store } from "../../src/store/mod.ts";
+import { parseExposition, seriesKey } from "./metrics_text.ts";
 import { assertLogsReplay } from "./replay_check.ts";
 import {
   FIXTURE_SKILLS,
@@ -116,6 +117,16 @@ export function budgetRaceTest(
         reserved_cents: 0,
         remaining_cents: 0,
       });
+      // The spend gauge reads the same ledger, to the cent.
+      const scraped = parseExposition(
+        await (await node.app.request("/metrics")).text(),
+      );
+      assert.equal(
+        scraped.get(
+          seriesKey("nova_tenant_daily_spend_cents", { tenant: "racer" }),
+        ),
+        FITS * STEP_CENTS,
+      );
       await assertLogsReplay(node.registry, logs);
     } finally {
       await node.close();
