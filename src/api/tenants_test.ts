@@ -1,8 +1,10 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import type { AosNode } from "../node/mod.ts";
+import { queryRows } from "../../tests/support/postgres.ts";
 import {
   openTestNode,
+  postgresUrlOf,
   requestJson,
   TEST_ADMIN_KEY,
   THREE_STEP_PLAN,
@@ -262,15 +264,10 @@ Deno.test("revoked and rotated keys stop working at once; keys are listed withou
       true,
     ]);
     assert.ok(keys.every((key) => !("sha256" in key) && !("key" in key)));
-    // Only digests reach the disk: no key text is in the database files.
-    const files = ["aos.db", "aos.db-wal"].map((name) =>
-      join(node.dataDir, name)
-    );
-    for (const file of files) {
-      const text = new TextDecoder("latin1").decode(Deno.readFileSync(file));
-      for (const key of [carol.key, spareKey, String(rotated.body.key)]) {
-        assert.ok(!text.includes(key), `${file} holds a key`);
-      }
+    // Only digests are stored: no key text is anywhere in the database.
+    const stored = await storedText(node.dataDir);
+    for (const key of [carol.key, spareKey, String(rotated.body.key)]) {
+      assert.ok(!stored.includes(key), "the store holds a key");
     }
     const stranger = await requestJson(
       node,
@@ -344,3 +341,33 @@ Deno.test("GET /v1/tenants/me/budget shows the tenant's day: its own limit, or t
     await node.close();
   }
 });
+
+/**
+ * Everything the node's store holds, as text: the SQLite files, or on
+ * PostgreSQL every row of every table.
+ */
+async function storedText(dataDir: string): Promise<string> {
+  const url = postgresUrlOf(dataDir);
+  if (url === undefined) {
+    return ["aos.db", "aos.db-wal"].map((name) =>
+      new TextDecoder("latin1").decode(
+        Deno.readFileSync(join(dataDir, name)),
+      )
+    ).join("\n");
+  }
+  const database = await url;
+  const tables = await queryRows(
+    database,
+    "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'",
+  );
+  const texts: string[] = [];
+  for (const { table_name } of tables) {
+    const rows = await queryRows(
+      database,
+      `SELECT row_to_json(t)::text AS row FROM "${table_name}" t`,
+    );
+    texts.push(...rows.map((row) => String(row.row)));
+  }
+  assert.ok(texts.length > 0);
+  return texts.join("\n");
+}

@@ -134,4 +134,19 @@ export const POSTGRES_MIGRATIONS: readonly { version: number; sql: string }[] =
       CREATE INDEX budget_entries_by_day ON budget_entries (tenant, day);
     `,
     },
+    {
+      // Snapshots of long runs' folded state, so recovery on any node reads
+      // only the records after the latest one.
+      version: 6,
+      sql: `
+      CREATE TABLE run_snapshots (
+        run_id TEXT COLLATE "C" PRIMARY KEY REFERENCES runs (run_id),
+        seq BIGINT NOT NULL,
+        hash TEXT NOT NULL,
+        log_bytes BIGINT NOT NULL,
+        version INTEGER NOT NULL,
+        state TEXT NOT NULL
+      );
+    `,
+    },
   ];

@@ -34,6 +34,7 @@ import {
   type RunListQuery,
   type RunMeta,
   type RunPage,
+  type RunSnapshot,
   type RunStatus,
   type RunSummary,
   type SkillRecord,
@@ -383,6 +384,40 @@ export class PostgresStore implements Store {
       [skill.name, skill.version],
     );
     return toSkill(row!);
+  }
+
+  async putSnapshot(snapshot: RunSnapshot): Promise<void> {
+    await this.#query(
+      `INSERT INTO run_snapshots (run_id, seq, hash, log_bytes, version, state)
+       VALUES ($1, $2, $3, $4, $5, $6)
+       ON CONFLICT (run_id) DO UPDATE SET seq = excluded.seq,
+         hash = excluded.hash, log_bytes = excluded.log_bytes,
+         version = excluded.version, state = excluded.state
+       WHERE excluded.seq > run_snapshots.seq`,
+      [
+        snapshot.run_id,
+        snapshot.seq,
+        snapshot.hash,
+        snapshot.log_bytes,
+        snapshot.version,
+        JSON.stringify(snapshot.state),
+      ],
+    );
+  }
+
+  async getSnapshot(runId: string): Promise<RunSnapshot | undefined> {
+    const [row] = await this.#query(
+      "SELECT * FROM run_snapshots WHERE run_id = $1",
+      [runId],
+    );
+    return row === undefined ? undefined : {
+      run_id: String(row.run_id),
+      seq: Number(row.seq),
+      hash: String(row.hash),
+      log_bytes: Number(row.log_bytes),
+      version: Number(row.version),
+      state: JSON.parse(String(row.state)),
+    };
   }
 
   async listSkills(): Promise<SkillRecord[]> {

@@ -121,6 +121,24 @@ async function execOn(url: string, text: string): Promise<void> {
   }
 }
 
+/** Rows of one query, on its own connection. */
+export async function queryRows(
+  url: string,
+  text: string,
+): Promise<Record<string, unknown>[]> {
+  const client = new pg.Client({ connectionString: url });
+  client.on("error", () => {});
+  await client.connect();
+  try {
+    const result = await client.query(text) as {
+      rows: Record<string, unknown>[];
+    };
+    return result.rows;
+  } finally {
+    await client.end();
+  }
+}
+
 function withDatabase(url: string, database: string): string {
   const parsed = new URL(url);
   parsed.pathname = `/${database}`;

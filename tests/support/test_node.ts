@@ -34,6 +34,11 @@ export interface TestNodeOptions {
 // the DATABASE_URL server (`deno task test:postgres` starts one).
 const postgresByDataDir = new Map<string, Promise<string>>();
 
+/** The database URL of a node's data folder when node tests run on PostgreSQL. */
+export function postgresUrlOf(dataDir: string): Promise<string> | undefined {
+  return postgresByDataDir.get(dataDir);
+}
+
 async function postgresFor(dataDir: string): Promise<Store | undefined> {
   if (Deno.env.get("AOS_TEST_STORE") !== "postgres") return undefined;
   const serverUrl = Deno.env.get("DATABASE_URL");

@@ -33,7 +33,7 @@ async function run(
 // tests look at what a run's outcome changes.
 const timingOrHttp = (key: string) =>
   key.startsWith("nova_http_") || key.startsWith("nova_store_append_") ||
-  key.startsWith("nova_worker_pool_") ||
+  key.startsWith("nova_worker_pool_") || key.startsWith("nova_db_pool_") ||
   key.startsWith("nova_registry_operation_") || !key.startsWith("nova_") ||
   /_(bucket|sum)[{]|_(bucket|sum)$/.test(key);
 
