@@ -4,6 +4,7 @@ import {
   leaseLost,
   sequenceConflict,
 } from "./_append_checks.ts";
+import { snapshotFromRow } from "./_snapshot_row.ts";
 import { decodeCursor, encodeCursor } from "./_cursor.ts";
 import {
   pg,
@@ -410,14 +411,7 @@ export class PostgresStore implements Store {
       "SELECT * FROM run_snapshots WHERE run_id = $1",
       [runId],
     );
-    return row === undefined ? undefined : {
-      run_id: String(row.run_id),
-      seq: Number(row.seq),
-      hash: String(row.hash),
-      log_bytes: Number(row.log_bytes),
-      version: Number(row.version),
-      state: JSON.parse(String(row.state)),
-    };
+    return row === undefined ? undefined : snapshotFromRow(row);
   }
 
   async listSkills(): Promise<SkillRecord[]> {

@@ -1,6 +1,7 @@
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { AosError } from "../errors/mod.ts";
 import { decodeCursor, encodeCursor } from "./_cursor.ts";
+import { snapshotFromRow } from "./_snapshot_row.ts";
 import type { LogRecord } from "./record.ts";
 import { recordFromLine, recordToLine } from "./record.ts";
 import { SQLITE_MIGRATIONS } from "./_sqlite_schema.ts";
@@ -496,14 +497,7 @@ export class SqliteStore implements Store {
       "SELECT * FROM run_snapshots WHERE run_id = ?",
     ).get(runId) as Row | undefined;
     return Promise.resolve(
-      row === undefined ? undefined : {
-        run_id: String(row.run_id),
-        seq: Number(row.seq),
-        hash: String(row.hash),
-        log_bytes: Number(row.log_bytes),
-        version: Number(row.version),
-        state: JSON.parse(String(row.state)),
-      },
+      row === undefined ? undefined : snapshotFromRow(row),
     );
   }
 
