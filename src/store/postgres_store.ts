@@ -4,7 +4,7 @@ import {
   leaseLost,
   sequenceConflict,
 } from "./_append_checks.ts";
-import { snapshotFromRow } from "./_snapshot_row.ts";
+import { skillFromRow, snapshotFromRow, summaryFromRow } from "./_rows.ts";
 import { decodeCursor, encodeCursor } from "./_cursor.ts";
 import {
   pg,
@@ -244,7 +244,7 @@ export class PostgresStore implements Store {
     const [row] = await this.#query("SELECT * FROM runs WHERE run_id = $1", [
       runId,
     ]);
-    return row === undefined ? undefined : toSummary(row);
+    return row === undefined ? undefined : summaryFromRow(row);
   }
 
   async listRuns(query: RunListQuery): Promise<RunPage> {
@@ -287,7 +287,7 @@ export class PostgresStore implements Store {
       } ORDER BY created_at DESC, run_id DESC LIMIT ${param(query.limit + 1)}`,
       params,
     );
-    const runs = rows.slice(0, query.limit).map(toSummary);
+    const runs = rows.slice(0, query.limit).map(summaryFromRow);
     const lastRun = runs[runs.length - 1];
     const more = rows.length > query.limit && lastRun !== undefined;
     return {
@@ -384,7 +384,7 @@ export class PostgresStore implements Store {
       "SELECT * FROM skills WHERE name = $1 AND version = $2",
       [skill.name, skill.version],
     );
-    return toSkill(row!);
+    return skillFromRow(row!);
   }
 
   async putSnapshot(snapshot: RunSnapshot): Promise<void> {
@@ -416,7 +416,7 @@ export class PostgresStore implements Store {
 
   async listSkills(): Promise<SkillRecord[]> {
     return (await this.#query("SELECT * FROM skills ORDER BY name, version"))
-      .map(toSkill);
+      .map(skillFromRow);
   }
 
   createTenant(tenant: TenantRecord): Promise<void> {
@@ -505,26 +505,4 @@ async function insertRecords(
       records.map(recordToLine),
     ],
   );
-}
-
-function toSkill(row: PgRow): SkillRecord {
-  return {
-    name: String(row.name),
-    version: String(row.version),
-    sha256: String(row.sha256),
-    manifest: JSON.parse(String(row.manifest)),
-    installed_at: Number(row.installed_at),
-  };
-}
-
-function toSummary(row: PgRow): RunSummary {
-  return {
-    run_id: String(row.run_id),
-    tenant: String(row.tenant),
-    status: String(row.status) as RunStatus,
-    created_at: Number(row.created_at),
-    updated_at: Number(row.updated_at),
-    last_seq: Number(row.last_seq),
-    digest: String(row.digest),
-  };
 }

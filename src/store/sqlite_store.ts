@@ -1,7 +1,7 @@
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { AosError } from "../errors/mod.ts";
 import { decodeCursor, encodeCursor } from "./_cursor.ts";
-import { snapshotFromRow } from "./_snapshot_row.ts";
+import { skillFromRow, snapshotFromRow, summaryFromRow } from "./_rows.ts";
 import type { LogRecord } from "./record.ts";
 import { recordFromLine, recordToLine } from "./record.ts";
 import { SQLITE_MIGRATIONS } from "./_sqlite_schema.ts";
@@ -310,7 +310,7 @@ export class SqliteStore implements Store {
   getRun(runId: string): Promise<RunSummary | undefined> {
     const row = this.#statement("SELECT * FROM runs WHERE run_id = ?")
       .get(runId) as Row | undefined;
-    return Promise.resolve(row === undefined ? undefined : toSummary(row));
+    return Promise.resolve(row === undefined ? undefined : summaryFromRow(row));
   }
 
   listRuns(query: RunListQuery): Promise<RunPage> {
@@ -353,7 +353,7 @@ export class SqliteStore implements Store {
       where.length > 0 ? `WHERE ${where.join(" AND ")}` : ""
     } ORDER BY created_at DESC, run_id DESC LIMIT ?`;
     const rows = this.#statement(sql).all(...params, query.limit + 1) as Row[];
-    const runs = rows.slice(0, query.limit).map(toSummary);
+    const runs = rows.slice(0, query.limit).map(summaryFromRow);
     const last = runs[runs.length - 1];
     const more = rows.length > query.limit && last !== undefined;
     return {
@@ -406,7 +406,7 @@ export class SqliteStore implements Store {
       const row = this.#statement(
         "SELECT * FROM skills WHERE name = ? AND version = ?",
       ).get(skill.name, skill.version) as Row;
-      return toSkill(row);
+      return skillFromRow(row);
     });
   }
 
@@ -414,7 +414,7 @@ export class SqliteStore implements Store {
     const rows = this.#statement(
       "SELECT * FROM skills ORDER BY name, version",
     ).all() as Row[];
-    return Promise.resolve(rows.map(toSkill));
+    return Promise.resolve(rows.map(skillFromRow));
   }
 
   createTenant(tenant: TenantRecord): Promise<void> {
@@ -531,28 +531,6 @@ export class SqliteStore implements Store {
     if (this.#db.isOpen) this.#db.close();
     this.#wal?.close();
   }
-}
-
-function toSkill(row: Row): SkillRecord {
-  return {
-    name: String(row.name),
-    version: String(row.version),
-    sha256: String(row.sha256),
-    manifest: JSON.parse(String(row.manifest)),
-    installed_at: Number(row.installed_at),
-  };
-}
-
-function toSummary(row: Row): RunSummary {
-  return {
-    run_id: String(row.run_id),
-    tenant: String(row.tenant),
-    status: String(row.status) as RunStatus,
-    created_at: Number(row.created_at),
-    updated_at: Number(row.updated_at),
-    last_seq: Number(row.last_seq),
-    digest: String(row.digest),
-  };
 }
 
 interface FileIdentity {
