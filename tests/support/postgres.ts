@@ -355,19 +355,23 @@ async function localServer(
       `-c synchronous_commit=${options.durableCommits ? "on" : "off"}`,
       "-c full_page_writes=off",
     ].join(" ");
-    // -W: do not wait here; the probe below waits, and reports the log if it never gets ready.
-    await must(pg, "pg_ctl", [
-      "start",
-      "-W",
-      "-D",
-      dataDir,
-      "-l",
-      logFile,
-      "-o",
-      settings,
-    ], root);
-    started = true;
-    await waitReady(pg, port, root, logFile, options);
+    // -W: do not wait in pg_ctl; the probe waits, and reports the log if
+    // the server never gets ready. Used for the first start and restarts.
+    const startServer = async () => {
+      await must(pg, "pg_ctl", [
+        "start",
+        "-W",
+        "-D",
+        dataDir,
+        "-l",
+        logFile,
+        "-o",
+        settings,
+      ], root);
+      started = true;
+      await waitReady(pg, port, root, logFile, options);
+    };
+    await startServer();
     const adminUrl =
       `postgres://postgres:${superPassword}@127.0.0.1:${port}/postgres`;
     const role = "aos_test";
@@ -392,27 +396,13 @@ async function localServer(
       ], root);
       started = false;
     };
-    const startAgain = async () => {
-      await must(pg, "pg_ctl", [
-        "start",
-        "-W",
-        "-D",
-        dataDir,
-        "-l",
-        logFile,
-        "-o",
-        settings,
-      ], root);
-      started = true;
-      await waitReady(pg, port, root, logFile, options);
-    };
     return {
       url,
       password,
       exec: (text) => execOn(url, text),
       stop,
       crash,
-      startAgain,
+      startAgain: startServer,
       [Symbol.asyncDispose]: stop,
     };
   } catch (error) {
