@@ -1,3 +1,8 @@
+import type {
+  AttemptReservation,
+  AttemptSettlement,
+  ReservationAnswer,
+} from "../src/budget/mod.ts";
 import type { RecordedError } from "../src/errors/mod.ts";
 import type { Plan } from "../src/plan/mod.ts";
 import type { Goal } from "../src/planner/mod.ts";
@@ -77,26 +82,9 @@ export type GoalPlanner = (request: {
 /** The tenant-day side of budget reservations (the budget ledger implements it). */
 export interface BudgetPort {
   /** Reserves `cents` of the tenant's current UTC day for one attempt; idempotent per attempt. */
-  reserve(request: {
-    run_id: string;
-    tenant: string;
-    step: string;
-    attempt: number;
-    cents: number;
-  }): Promise<{
-    granted: boolean;
-    day: string;
-    limit_cents: number;
-    spent_cents: number;
-    reserved_cents: number;
-  }>;
+  reserve(request: AttemptReservation): Promise<ReservationAnswer>;
   /** Settles an attempt's reservation: `charged_cents` spent, the rest freed; idempotent. */
-  settle(request: {
-    run_id: string;
-    step: string;
-    attempt: number;
-    charged_cents: number;
-  }): Promise<void>;
+  settle(request: AttemptSettlement): Promise<void>;
   /**
    * Settles the run's open reservations as its log says (released ones at
    * their charge, all of them once the run has ended); returns how many.

@@ -25,6 +25,32 @@ export interface TenantDayBudget {
   remaining_cents: number;
 }
 
+/** One attempt's ask for part of its tenant's day. */
+export interface AttemptReservation {
+  run_id: string;
+  tenant: string;
+  step: string;
+  attempt: number;
+  cents: number;
+}
+
+/** The day's answer to a reservation, with its totals after it. */
+export interface ReservationAnswer {
+  granted: boolean;
+  day: string;
+  limit_cents: number;
+  spent_cents: number;
+  reserved_cents: number;
+}
+
+/** What an attempt finally cost; the rest of its reservation is freed. */
+export interface AttemptSettlement {
+  run_id: string;
+  step: string;
+  attempt: number;
+  charged_cents: number;
+}
+
 /** The store key of an attempt's reservation (the same as the run reducer's). */
 function entryKey(runId: string, step: string, attempt: number): string {
   return `${runId}/${step}/${attempt}`;
@@ -53,19 +79,7 @@ export class BudgetLedger {
   }
 
   /** Reserves an attempt's estimate against the tenant's current UTC day. */
-  async reserve(request: {
-    run_id: string;
-    tenant: string;
-    step: string;
-    attempt: number;
-    cents: number;
-  }): Promise<{
-    granted: boolean;
-    day: string;
-    limit_cents: number;
-    spent_cents: number;
-    reserved_cents: number;
-  }> {
+  async reserve(request: AttemptReservation): Promise<ReservationAnswer> {
     const day = utcDay(this.#options.clock.nowMs());
     const limit_cents = await this.limitCents(request.tenant);
     const answer = await this.#store.reserveBudget({
@@ -86,12 +100,7 @@ export class BudgetLedger {
   }
 
   /** Settles an attempt's reservation. */
-  settle(request: {
-    run_id: string;
-    step: string;
-    attempt: number;
-    charged_cents: number;
-  }): Promise<void> {
+  settle(request: AttemptSettlement): Promise<void> {
     return this.#store.settleBudget(
       entryKey(request.run_id, request.step, request.attempt),
       request.charged_cents,
