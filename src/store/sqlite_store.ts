@@ -91,6 +91,7 @@ export class SqliteStore implements Store {
     this.#tenants = new SqliteTenants({
       statement: (sql) => this.#statement(sql),
       transaction: (work) => this.#transaction(work),
+      group: (work, options) => this.#group.submit(work, options),
     });
   }
 
@@ -363,8 +364,10 @@ export class SqliteStore implements Store {
   }
 
   countUnfinishedRuns(): Promise<number> {
+    // Left to itself the planner counts through runs_by_tenant_status, every
+    // run ever stored; the partial index holds only the unfinished ones.
     const row = this.#statement(
-      "SELECT COUNT(*) AS count FROM runs WHERE status IN ('running', 'paused')",
+      "SELECT COUNT(*) AS count FROM runs INDEXED BY runs_live WHERE status IN ('running', 'paused')",
     ).get() as Row;
     return Promise.resolve(Number(row.count));
   }
@@ -458,11 +461,11 @@ export class SqliteStore implements Store {
   }
 
   reserveBudget(request: BudgetReservationRequest): Promise<BudgetAnswer> {
-    return settle(() => this.#tenants.reserveBudget(request));
+    return this.#tenants.reserveBudget(request);
   }
 
   settleBudget(key: string, chargedCents: number): Promise<void> {
-    return settle(() => this.#tenants.settleBudget(key, chargedCents));
+    return this.#tenants.settleBudget(key, chargedCents);
   }
 
   budgetDay(tenant: string, day: string): Promise<BudgetDay> {

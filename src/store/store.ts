@@ -295,12 +295,18 @@ export interface Store {
    * reserved + `cents` stays within `limit_cents` (one conditional update,
    * `UPDATE … WHERE spent + reserved + x <= limit`). A key already held
    * answers granted without reserving again, with the totals of the day it
-   * was reserved on (which may precede `request.day`).
+   * was reserved on (which may precede `request.day`). The answer may come
+   * once the reservation is committed, before it is on disk: the run acts on
+   * it only through its BudgetReserved append, which is durable only once
+   * everything committed before it is.
    */
   reserveBudget(request: BudgetReservationRequest): Promise<BudgetAnswer>;
   /**
    * Settles a reservation: its cents leave `reserved`, `chargedCents` join
-   * `spent`. Settling a settled or unknown key changes nothing.
+   * `spent`. Settling a settled or unknown key changes nothing. Like a
+   * reservation, it may answer before it is on disk: the log's
+   * BudgetReleased, durable before the settlement starts, lets the next start
+   * settle it again (`BudgetLedger.reconcile`).
    */
   settleBudget(key: string, chargedCents: number): Promise<void>;
   /** A tenant's day (zeros when nothing was reserved that day). */
