@@ -172,11 +172,22 @@ export class SqliteStore implements Store {
         });
       }
       this.#statement(
-        "INSERT INTO runs (run_id, tenant, status, created_at, updated_at, last_seq, digest) VALUES (?, ?, 'running', ?, ?, 0, ?)",
-      ).run(first.run_id, meta.tenant, first.at, first.at, first.hash);
+        "INSERT INTO runs (run_id, tenant, status, created_at, updated_at, last_seq, digest, lease_owner, lease_epoch, lease_expires_at) VALUES (?, ?, 'running', ?, ?, 0, ?, ?, ?, ?)",
+      ).run(
+        first.run_id,
+        meta.tenant,
+        first.at,
+        first.at,
+        first.hash,
+        meta.lease?.owner ?? "",
+        meta.lease === undefined ? 0 : 1,
+        meta.lease?.expires_at ?? 0,
+      );
       this.#insertRecord(first);
       this.#keys.recordRunMeta(first.run_id, meta);
-    }).then(() => this.#runnable());
+    }).then(() => {
+      if (meta.lease === undefined) this.#runnable();
+    });
   }
 
   /** Wakes this process's listeners; other processes on the file poll. */
