@@ -36,6 +36,7 @@ import {
   type SkillPin,
   type TimedMessage,
 } from "./run_messages.ts";
+import { EndedRuns } from "./ended_runs.ts";
 import { type ForkRequest, forkRun } from "./run_fork.ts";
 import { ActorStoppedError } from "./actor.ts";
 import {
@@ -91,6 +92,7 @@ export class Runtime {
   readonly #supervisor: Supervisor;
   readonly #actors = new Map<string, RunActorHandle>();
   readonly #waiters = new Map<string, Set<() => void>>();
+  readonly #ended = new EndedRuns(ENDED_RUNS_KEPT);
   readonly #recordWatchers = new Set<(record: LogRecord) => void>();
   readonly #ownership: RunOwnership;
   readonly #leaseClock: Clock;
@@ -186,6 +188,9 @@ export class Runtime {
 
   #observe(records: readonly LogRecord[], state: RunState): void {
     const { log, metrics } = this.#deps;
+    if (isTerminal(state.status) && records.length > 0) {
+      this.#ended.add({ state, digest: records[records.length - 1]!.hash });
+    }
     for (const record of records) {
       for (const watcher of this.#recordWatchers) watcher(record);
       if (log.enabled("debug")) {
@@ -538,6 +543,8 @@ export class Runtime {
 
   /** The run as clients see it, folded from its log; undefined when unknown. */
   async view(runId: string): Promise<RunView | undefined> {
+    const ended = this.#ended.get(runId);
+    if (ended !== undefined) return viewRun(ended.state, ended.digest);
     const records = await this.#deps.store.readLog(runId);
     const state = fold(records.map(messageOf));
     if (state === undefined) return undefined;
@@ -886,6 +893,12 @@ function notPaused(
     { details: { run_id: runId, status, step } },
   );
 }
+
+/**
+ * Final states kept for the clients that wait on a run's end (`view`): more
+ * than the runs a node finishes while its waiters are being answered.
+ */
+const ENDED_RUNS_KEPT = 256;
 
 /** How long a control request waits for this node to start a run's actor. */
 const ACTOR_START_WAIT_MS = 5_000;
