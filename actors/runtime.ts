@@ -93,6 +93,8 @@ export class Runtime {
   readonly #actors = new Map<string, RunActorHandle>();
   readonly #waiters = new Map<string, Set<() => void>>();
   readonly #ended = new EndedRuns(ENDED_RUNS_KEPT);
+  /** First records of runs created held here whose actor has not started. */
+  readonly #created = new Map<string, LogRecord>();
   readonly #recordWatchers = new Set<(record: LogRecord) => void>();
   readonly #ownership: RunOwnership;
   readonly #leaseClock: Clock;
@@ -158,6 +160,9 @@ export class Runtime {
     runId: string,
   ): Promise<RunActorHandle | { exit: Promise<{ reason: "stopped" }> }> {
     const epoch = this.#ownership.epoch(runId);
+    // Only the first start of a run created here may skip reading its log.
+    const created = this.#created.get(runId);
+    this.#created.delete(runId);
     // The lease is gone (taken over, or the run was dropped): nothing to run.
     if (epoch === undefined) {
       return { exit: Promise.resolve({ reason: "stopped" }) };
@@ -173,6 +178,7 @@ export class Runtime {
       ...(this.#deps.logLimits === undefined
         ? {}
         : { logLimits: this.#deps.logLimits }),
+      ...(created === undefined ? {} : { created }),
     });
     this.#actors.set(runId, handle);
     for (const wake of this.#started.get(runId) ?? []) wake();
@@ -424,7 +430,10 @@ export class Runtime {
     // Unheld, whichever node sharing the store claims it first runs it; this
     // one looks at once, the others hear of it through the store.
     if (lease === undefined) this.#ownership.wake();
-    else this.#ownership.adopt(runId, lease);
+    else {
+      this.#created.set(runId, first);
+      if (!this.#ownership.adopt(runId, lease)) this.#created.delete(runId);
+    }
     return { run_id: runId };
   }
 
