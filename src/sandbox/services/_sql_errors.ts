@@ -23,6 +23,9 @@ const CONNECTION_CODES = new Set([
 export function sqlstateCode(sqlstate: string): ErrorCode {
   if (sqlstate === "25006") return "ERR_SQL_READ_ONLY";
   if (sqlstate === "57014") return "ERR_SQL_TIMEOUT";
+  // Transient by definition: PostgreSQL rolled the transaction back because
+  // of a concurrent one, and the same statement run again can succeed.
+  if (sqlstate === "40001" || sqlstate === "40P01") return "ERR_SQL_CONFLICT";
   // Class 42 is the statement (syntax, unknown table or column, types),
   // 08P01 a parameter count the statement does not take, 22P02 a
   // parameter that is not valid text for its type. 42501 is a privilege.
