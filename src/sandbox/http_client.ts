@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
-import { type Dispatcher, request as sendRequest } from "undici";
+import type { Dispatcher } from "undici";
 import { type Clock, liveClock } from "../deps/mod.ts";
 import { AosError } from "../errors/mod.ts";
 import { decodingPlan, readBody } from "./_http_body.ts";
@@ -21,6 +21,7 @@ import {
   REDIRECT_STATUSES,
   redirected,
   redirectUrl,
+  undici,
 } from "./_http_exchange.ts";
 import {
   requestHeaders,
@@ -241,7 +242,8 @@ export class GuardedHttpClient {
     hop: Hop,
     signal: AbortSignal,
   ): Promise<Exchange> {
-    const agent = pinnedAgent(
+    const { request: sendRequest } = await undici();
+    const agent = await pinnedAgent(
       target,
       this.#ca === undefined ? {} : { ca: this.#ca },
     );
