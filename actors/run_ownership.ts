@@ -53,6 +53,12 @@ export class RunOwnership {
   #closed = false;
   /** Runs being created held by this node (`leaseForNew` not yet settled). */
   #creating = 0;
+  /**
+   * The last claim may have left runnable runs behind for want of room: a
+   * run ending here must then look again. Otherwise every runnable run
+   * since has woken the claim loop itself (`onRunnable`).
+   */
+  #starved = false;
   #wakeRequested = false;
   #wakeUp: () => void = () => {};
   #loops: Promise<void>[] = [];
@@ -110,8 +116,7 @@ export class RunOwnership {
    * is created, or `forgo` when it was not.
    */
   leaseForNew(): { owner: string; expires_at: number } | undefined {
-    const held = this.#leases.size + this.#creating;
-    if (this.#closed || held >= this.#options.runsMax) return undefined;
+    if (this.#closed || this.#room() <= 0) return undefined;
     this.#creating++;
     return {
       owner: this.#options.nodeId,
@@ -147,11 +152,19 @@ export class RunOwnership {
     this.#creating--;
   }
 
-  /** The run's actor has ended here: give its lease up so another node may take it at once. */
-  released(runId: string): void {
+  /**
+   * The run's actor has ended here: give its lease up so another node may
+   * take it at once. `ended`: the run is over, and the append that ended it
+   * already cleared its lease in the store, so there is nothing to write.
+   */
+  released(runId: string, options: { ended?: boolean } = {}): void {
     const lease = this.#leases.get(runId);
     if (lease === undefined) return;
     this.#leases.delete(runId);
+    if (options.ended === true) {
+      if (this.#starved) this.wake();
+      return;
+    }
     const release = this.#store.releaseLease(lease).catch((error) => {
       this.#log.log("warn", "lease_release_failed", {
         run_id: runId,
@@ -179,13 +192,19 @@ export class RunOwnership {
   }
 
   async #claimOnce(): Promise<number> {
-    const room = this.#options.runsMax - this.#leases.size - this.#creating;
-    if (room <= 0 || this.#closed) return 0;
+    const room = this.#room();
+    if (this.#closed) return 0;
+    if (room <= 0) {
+      this.#starved = true;
+      return 0;
+    }
+    const limit = Math.min(room, this.#options.claimBatch);
     const leases = await this.#store.claimRuns(this.#options.nodeId, {
       nowMs: this.#clock.nowMs(),
       leaseMs: this.#options.leaseMs,
-      limit: Math.min(room, this.#options.claimBatch),
+      limit,
     });
+    this.#starved = leases.length === limit;
     for (const lease of leases) {
       this.#leases.set(lease.run_id, lease);
       this.#log.log("info", "run_claimed", {
@@ -196,6 +215,11 @@ export class RunOwnership {
       this.#hooks.claimed(lease.run_id);
     }
     return leases.length;
+  }
+
+  /** How many more runs this node may hold. */
+  #room(): number {
+    return this.#options.runsMax - this.#leases.size - this.#creating;
   }
 
   /** Hands cancel requests on held runs to the runtime (it ignores repeats). */
@@ -212,7 +236,9 @@ export class RunOwnership {
       this.#wakeRequested = false;
       let full = false;
       try {
-        full = await this.#claimOnce() === this.#options.claimBatch;
+        full = await this.#claimOnce() === this.#options.claimBatch ||
+          // Runs ended while it claimed, and it may have left some behind.
+          (this.#starved && this.#room() > 0);
         await this.#deliverCancels();
       } catch (error) {
         this.#log.log("warn", "claim_failed", { error: String(error) });

@@ -110,7 +110,11 @@ export class Runtime {
       {
         claimed: (runId) => {
           this.#supervisor.supervise(runId);
-          const release = () => this.#ownership.released(runId);
+          // A run that ended here had its lease cleared by its last append.
+          const release = () =>
+            this.#ownership.released(runId, {
+              ended: this.#ended.get(runId) !== undefined,
+            });
           this.#supervisor.settled(runId).then(release, release);
         },
         lost: (runId) => this.#actors.get(runId)?.stop(),

@@ -10,6 +10,7 @@ import { MemoryLogger } from "../../src/deps/mod.ts";
 import { openNode } from "../../src/node/mod.ts";
 import { emptyHead, sealRecord } from "../../src/store/mod.ts";
 import {
+  requestJson,
   TEST_ADMIN_KEY,
   TEST_TENANT_KEY,
   THREE_STEP_PLAN,
@@ -74,5 +75,44 @@ Deno.test("a submitted run is created held by its node, unheld when the node is 
   } finally {
     await other.close();
     await small.close();
+  }
+});
+
+Deno.test("a full node runs the run it created unheld once one of its own runs ends", async () => {
+  const dataDir = Deno.makeTempDirSync({ prefix: "aos-held-" });
+  const node = await openNode({
+    ...DEFAULT_CONFIG,
+    port: 0,
+    dataDir,
+    // A long poll: the run ending is what must wake the claim.
+    ownership: { nodeId: "one", leaseMs: 10_000, pollMs: 60_000, runsMax: 1 },
+    bootstrap: { adminKey: TEST_ADMIN_KEY, tenantKey: TEST_TENANT_KEY },
+  }, { log: new MemoryLogger() });
+  try {
+    const { run_id: gate } = await node.runtime.submit({
+      steps: [{ id: "gate", wait_signal: { name: "go" }, params: {} }],
+    }, { tenant: "default" });
+    await node.runtime.waitForRecord(
+      gate,
+      (record) => record.type === "SignalAwaited",
+    );
+    const { run_id: queued } = await node.runtime.submit(THREE_STEP_PLAN, {
+      tenant: "default",
+    });
+    assert.equal((await node.store.getLease(queued))?.owner, "");
+    const sent = await requestJson(
+      node,
+      "POST",
+      `/v1/runs/${gate}/signals/go`,
+      {},
+    );
+    assert.equal(sent.status, 202, JSON.stringify(sent.body));
+    await node.runtime.waitForEnd(gate, 10_000);
+    await node.runtime.waitForEnd(queued, 10_000);
+    assert.equal((await node.store.getRun(queued))?.status, "succeeded");
+    // The run that ended had its lease cleared by its last append.
+    assert.equal((await node.store.getLease(gate))?.owner, "");
+  } finally {
+    await node.close();
   }
 });
