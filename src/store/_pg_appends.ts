@@ -73,7 +73,7 @@ export async function appendRecords(
  * once made: epochs and sequences only grow, so what failed the check then
  * still fails it now (a run that vanished was never there).
  */
-async function refusal(
+export async function refusal(
   db: PgQueryable,
   first: LogRecord,
   epoch: number | undefined,

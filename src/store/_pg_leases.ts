@@ -18,6 +18,23 @@ const CLAIM = prepared(
    RETURNING runs.run_id, runs.lease_epoch, runs.created_at`,
 );
 
+// Rows are locked in run id order first, as batched appends lock them, so
+// a renewal and a batch never deadlock.
+const RENEW = prepared(
+  "aos_lease_renew",
+  `WITH held AS (
+     SELECT * FROM unnest($2::text[], $3::bigint[]) AS h (run_id, epoch)
+   ), locked AS MATERIALIZED (
+     SELECT runs.run_id FROM runs JOIN held ON held.run_id = runs.run_id
+     ORDER BY runs.run_id FOR UPDATE OF runs
+   )
+   UPDATE runs SET lease_expires_at = $1
+   FROM held JOIN locked ON locked.run_id = held.run_id
+   WHERE runs.run_id = held.run_id AND runs.lease_epoch = held.epoch
+     AND runs.lease_owner = $4
+   RETURNING runs.run_id, runs.lease_epoch`,
+);
+
 const PENDING_CANCELS = prepared(
   "aos_pending_cancels",
   `SELECT run_id, cancel_reason FROM runs
@@ -88,19 +105,12 @@ export class PgLeases {
   ): Promise<Lease[]> {
     if (leases.length === 0) return [];
     const expiresAt = timing.nowMs + timing.leaseMs;
-    const rows = await this.#query(
-      `UPDATE runs SET lease_expires_at = $1
-       FROM unnest($2::text[], $3::bigint[]) AS held (run_id, epoch)
-       WHERE runs.run_id = held.run_id AND runs.lease_epoch = held.epoch
-         AND runs.lease_owner = $4
-       RETURNING runs.run_id, runs.lease_epoch`,
-      [
-        expiresAt,
-        leases.map((lease) => lease.run_id),
-        leases.map((lease) => lease.epoch),
-        owner,
-      ],
-    );
+    const rows = await this.#query(RENEW([
+      expiresAt,
+      leases.map((lease) => lease.run_id),
+      leases.map((lease) => lease.epoch),
+      owner,
+    ]));
     const renewed = new Set(rows.map((row) => String(row.run_id)));
     return leases.filter((lease) => renewed.has(lease.run_id)).map((
       lease,

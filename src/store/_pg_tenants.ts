@@ -12,6 +12,7 @@ import type {
   BudgetReservationRequest,
 } from "./budget_records.ts";
 import type { ApiKeyRecord, TenantRecord } from "./tenant_records.ts";
+import { PgSettleBatch } from "./_pg_settle_batch.ts";
 
 /** What the tenant and budget tables need from the PostgreSQL store. */
 export interface PgAccess {
@@ -31,9 +32,11 @@ const SEED_LOCK_KEY = 0x414f534b; // "AOSK"
  */
 export class PgTenants {
   readonly #db: PgAccess;
+  readonly #settlements: PgSettleBatch;
 
   constructor(db: PgAccess) {
     this.#db = db;
+    this.#settlements = new PgSettleBatch((query) => db.query(query));
   }
 
   async createTenant(tenant: TenantRecord): Promise<void> {
@@ -146,8 +149,8 @@ export class PgTenants {
     return toDayAnswer(tenant, day, row);
   }
 
-  async settleBudget(key: string, chargedCents: number): Promise<void> {
-    await this.#db.query(SETTLE([key, chargedCents]));
+  settleBudget(key: string, chargedCents: number): Promise<void> {
+    return this.#settlements.settle(key, chargedCents);
   }
 
   async budgetDay(tenant: string, day: string): Promise<BudgetDay> {
@@ -231,24 +234,6 @@ const RESERVE = prepared(
      EXISTS (SELECT 1 FROM entry) AS granted,
      COALESCE((SELECT spent_cents FROM reserved), (SELECT spent_cents FROM seen), 0) AS spent_cents,
      COALESCE((SELECT reserved_cents FROM reserved), (SELECT reserved_cents FROM seen), 0) AS reserved_cents`,
-);
-
-// A settlement in one statement: the entry is marked settled and its cents
-// move from reserved to spent on its day. A zero-cent reservation charged
-// nothing leaves the day row alone (it may not even exist).
-const SETTLE = prepared(
-  "aos_budget_settle",
-  `WITH entry AS (
-     UPDATE budget_entries SET charged_cents = $2
-     WHERE key = $1 AND charged_cents IS NULL
-     RETURNING tenant, day, reserved_cents
-   )
-   INSERT INTO budget_days AS d (tenant, day, spent_cents, reserved_cents)
-   SELECT tenant, day, $2::bigint, -reserved_cents FROM entry
-   WHERE reserved_cents <> 0 OR $2::bigint <> 0
-   ON CONFLICT (tenant, day) DO UPDATE
-     SET spent_cents = d.spent_cents + excluded.spent_cents,
-       reserved_cents = d.reserved_cents + excluded.reserved_cents`,
 );
 
 function toDayAnswer(tenant: string, day: string, row: PgRow): BudgetAnswer {

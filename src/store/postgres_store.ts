@@ -12,7 +12,8 @@ import {
   storeError,
 } from "./_pg_driver.ts";
 import { claimKey, completeKey, releaseKey } from "./_pg_idempotency.ts";
-import { appendRecords, insertRun } from "./_pg_appends.ts";
+import { insertRun } from "./_pg_appends.ts";
+import { PgAppendBatch } from "./_pg_append_batch.ts";
 import { RunnableListener } from "./_pg_listener.ts";
 import { PgTenants } from "./_pg_tenants.ts";
 import type {
@@ -80,6 +81,7 @@ export class PostgresStore implements Store {
   readonly #tenants: PgTenants;
   readonly #leases = new PgLeases((text, values) => this.#query(text, values));
   readonly #connectionsMax: number;
+  readonly #appends: PgAppendBatch;
 
   private constructor(
     pool: PgPool,
@@ -93,6 +95,7 @@ export class PostgresStore implements Store {
       transaction: (work) => this.#transaction(work),
     });
     this.#connectionsMax = connectionsMax;
+    this.#appends = new PgAppendBatch(pool);
   }
 
   /** Connections free to take a query: idle ones plus those not yet opened. */
@@ -214,7 +217,7 @@ export class PostgresStore implements Store {
   ): Promise<void> {
     assertConsecutive(records);
     try {
-      await appendRecords(this.#pool, records, options);
+      await this.#appends.append(records, options);
     } catch (error) {
       throw storeError(error);
     }
