@@ -388,17 +388,26 @@ export class Runtime {
       at: clock.nowMs(),
     });
     reduce(undefined, messageOf(first));
-    await store.createRun(first, {
-      tenant: options.tenant,
-      skills: Object.values(pins).map((pin) => pin.name),
-      ...(options.idempotency === undefined ? {} : {
-        idempotency: {
-          key: options.idempotency.key,
-          fingerprint: options.idempotency.fingerprint,
-          response: options.idempotency.response(runId),
-        },
-      }),
-    });
+    // Created held by this node when it has room: it starts here at once,
+    // without a claim (one write fewer before its first step).
+    const lease = this.#ownership.leaseForNew();
+    try {
+      await store.createRun(first, {
+        tenant: options.tenant,
+        skills: Object.values(pins).map((pin) => pin.name),
+        ...(options.idempotency === undefined ? {} : {
+          idempotency: {
+            key: options.idempotency.key,
+            fingerprint: options.idempotency.fingerprint,
+            response: options.idempotency.response(runId),
+          },
+        }),
+        ...(lease === undefined ? {} : { lease }),
+      });
+    } catch (error) {
+      if (lease !== undefined) this.#ownership.forgo();
+      throw error;
+    }
     this.#deps.log.log("info", "run_submitted", {
       run_id: runId,
       tenant: options.tenant,
@@ -407,9 +416,10 @@ export class Runtime {
         ? { planner: goal!.planner }
         : { steps: plan.steps.length }),
     });
-    // Whichever node sharing the store claims it first runs it; this one
-    // looks at once, the others hear of it through the store.
-    this.#ownership.wake();
+    // Unheld, whichever node sharing the store claims it first runs it; this
+    // one looks at once, the others hear of it through the store.
+    if (lease === undefined) this.#ownership.wake();
+    else this.#ownership.adopt(runId, lease);
     return { run_id: runId };
   }
 

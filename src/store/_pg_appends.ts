@@ -3,7 +3,7 @@ import { leaseLost, sequenceConflict } from "./_append_checks.ts";
 import { type PgQueryable, prepared } from "./_pg_driver.ts";
 import { RUNNABLE_CHANNEL } from "./_pg_listener.ts";
 import { type LogRecord, recordToLine } from "./record.ts";
-import { isTerminal, type RunStatus } from "./store.ts";
+import { isTerminal, type RunMeta, type RunStatus } from "./store.ts";
 
 // The writes of a run's log on PostgreSQL, each one statement (one round
 // trip, its own transaction). The checks an append needs (the expected
@@ -91,11 +91,13 @@ export async function refusal(
   return sequenceConflict(first.run_id, Number(head.last_seq) + 1, first.seq);
 }
 
-const CREATE = prepared(
-  "aos_create_run",
+// A run created held (`RunMeta.lease`) is nobody else's to claim: only a
+// run created unheld wakes the nodes.
+const createRunText = (notify: boolean) =>
   `WITH run AS (
-     INSERT INTO runs (run_id, tenant, status, created_at, updated_at, last_seq, digest)
-     VALUES ($1, $2, 'running', $3, $3, 0, $4)
+     INSERT INTO runs (run_id, tenant, status, created_at, updated_at,
+       last_seq, digest, lease_owner, lease_epoch, lease_expires_at)
+     VALUES ($1, $2, 'running', $3, $3, 0, $4, $8, $9, $10)
      ON CONFLICT (run_id) DO NOTHING RETURNING run_id
    ), first AS (
      INSERT INTO records (run_id, seq, type, line)
@@ -104,28 +106,34 @@ const CREATE = prepared(
      INSERT INTO run_skills (skill, run_id)
      SELECT DISTINCT skill, run.run_id FROM run, unnest($7::text[]) AS skill
    )
-   SELECT pg_notify('${RUNNABLE_CHANNEL}', '') FROM run`,
-);
+   SELECT ${notify ? `pg_notify('${RUNNABLE_CHANNEL}', '')` : "1"} FROM run`;
+const CREATE = prepared("aos_create_run", createRunText(true));
+const CREATE_HELD = prepared("aos_create_run_held", createRunText(false));
 
 /**
- * Writes a run's first record, its index row and its skills in one
- * statement, and wakes the nodes (NOTIFY at commit); throws
+ * Writes a run's first record, its index row (held by `meta.lease`'s owner
+ * at epoch 1, when given) and its skills in one statement, and wakes the
+ * nodes (NOTIFY at commit) when the run is up for claiming; throws
  * STORE_RUN_EXISTS, writing nothing, when the run id is taken.
  */
 export async function insertRun(
   db: PgQueryable,
   first: LogRecord,
-  tenant: string,
+  meta: RunMeta,
   skills: readonly string[],
 ): Promise<void> {
-  const { rows } = await db.query(CREATE([
+  const lease = meta.lease;
+  const { rows } = await db.query((lease === undefined ? CREATE : CREATE_HELD)([
     first.run_id,
-    tenant,
+    meta.tenant,
     first.at,
     first.hash,
     first.type,
     recordToLine(first),
     [...skills],
+    lease?.owner ?? "",
+    lease === undefined ? 0 : 1,
+    lease?.expires_at ?? 0,
   ]));
   if (rows.length !== 1) {
     throw new AosError("STORE_RUN_EXISTS", `run ${first.run_id} exists`, {

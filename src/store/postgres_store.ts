@@ -182,13 +182,13 @@ export class PostgresStore implements Store {
     const skills = [...new Set(meta.skills ?? [])];
     if (meta.idempotency === undefined) {
       try {
-        return await insertRun(this.#pool, first, meta.tenant, skills);
+        return await insertRun(this.#pool, first, meta, skills);
       } catch (error) {
         throw storeError(error);
       }
     }
     await this.#transaction(async (client) => {
-      await insertRun(client, first, meta.tenant, skills);
+      await insertRun(client, first, meta, skills);
       await completeKey(client, first.run_id, meta);
     });
   }
