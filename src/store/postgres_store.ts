@@ -29,6 +29,7 @@ import { type LogRecord, recordFromLine } from "./record.ts";
 import {
   type IdempotencyClaim,
   type IdempotencyEntry,
+  isTerminal,
   type Lease,
   type LeaseTiming,
   type RunListQuery,
@@ -56,6 +57,9 @@ const GET_SNAPSHOT = prepared(
   "SELECT * FROM run_snapshots WHERE run_id = $1",
 );
 
+/** Runs remembered as ended here, awaiting their (no-op) lease release. */
+const ENDED_RUNS_MAX = 10_000;
+
 /** Options of `PostgresStore.open`. */
 export interface PostgresStoreOptions {
   /** Connections in the pool (default 10). */
@@ -82,6 +86,8 @@ export class PostgresStore implements Store {
   readonly #leases = new PgLeases((text, values) => this.#query(text, values));
   readonly #connectionsMax: number;
   readonly #appends: PgAppendBatch;
+  /** Runs a final append of this store ended, until their lease release. */
+  readonly #ended = new Set<string>();
 
   private constructor(
     pool: PgPool,
@@ -215,11 +221,18 @@ export class PostgresStore implements Store {
     records: readonly LogRecord[],
     options: { status?: RunStatus; epoch?: number } = {},
   ): Promise<void> {
-    assertConsecutive(records);
+    const first = assertConsecutive(records);
     try {
       await this.#appends.append(records, options);
     } catch (error) {
       throw storeError(error);
+    }
+    if (options.status !== undefined && isTerminal(options.status)) {
+      this.#ended.add(first.run_id);
+      // Bounded: a run's release normally follows its end at once.
+      if (this.#ended.size > ENDED_RUNS_MAX) {
+        this.#ended.delete(this.#ended.values().next().value!);
+      }
     }
   }
 
@@ -315,6 +328,9 @@ export class PostgresStore implements Store {
   }
 
   releaseLease(lease: { run_id: string; epoch: number }): Promise<void> {
+    // The append that ended the run here cleared its lease, and a finished
+    // run is never claimed again: there is nothing left to release.
+    if (this.#ended.delete(lease.run_id)) return Promise.resolve();
     return this.#leases.release(lease);
   }
 
