@@ -119,15 +119,18 @@ export class RunOwnership {
     };
   }
 
-  /** The run was created held under `terms` (from `leaseForNew`): run it. */
-  adopt(runId: string, terms: { owner: string; expires_at: number }): void {
+  /**
+   * The run was created held under `terms` (from `leaseForNew`): run it.
+   * Returns false when the node is closing and gave the run up instead.
+   */
+  adopt(runId: string, terms: { owner: string; expires_at: number }): boolean {
     this.#creating--;
     const lease: Lease = { run_id: runId, epoch: 1, ...terms };
     if (this.#closed) {
       // Closing: give the run up for the next start or another node.
       this.#leases.set(runId, lease);
       this.released(runId);
-      return;
+      return false;
     }
     this.#leases.set(runId, lease);
     this.#log.log("info", "run_claimed", {
@@ -136,6 +139,7 @@ export class RunOwnership {
       node: this.#options.nodeId,
     });
     this.#hooks.claimed(runId);
+    return true;
   }
 
   /** The run of `leaseForNew`'s terms was not created. */

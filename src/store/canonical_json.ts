@@ -30,7 +30,15 @@ export function canonicalJson(value: unknown): string {
   // anything parsed from canonical text: records read back from a store or a
   // log file) are written by the engine's own serialiser, which then writes
   // exactly the bytes `write` would; anything else takes the general path.
-  return inCanonicalShape(value, 0) ? JSON.stringify(value) : write(value, "$");
+  if (inCanonicalShape(value, 0)) return JSON.stringify(value);
+  try {
+    return write(value);
+  } catch (error) {
+    if (error !== NOT_JSON) throw error;
+    // The walk does not carry paths (they would be built for every value of
+    // every record); the rare refusal finds its path again.
+    throw new TypeError(`canonicalJson: ${notJsonAt(value, "$")}`);
+  }
 }
 
 // Deeper values take the general path, whose recursion reports them.
@@ -59,8 +67,7 @@ function inCanonicalShape(value: unknown, depth: number): boolean {
         }
         return true;
       }
-      const prototype = Object.getPrototypeOf(value);
-      if (prototype !== Object.prototype && prototype !== null) return false;
+      if (!isPlain(value)) return false;
       const object = value as Record<string, unknown>;
       const keys = Object.keys(object);
       for (let index = 0; index < keys.length; index++) {
@@ -78,42 +85,37 @@ function inCanonicalShape(value: unknown, depth: number): boolean {
   }
 }
 
-function write(value: unknown, path: string): string {
+const NOT_JSON = new Error("not JSON");
+
+function write(value: unknown): string {
   switch (typeof value) {
     case "string":
       return JSON.stringify(value);
     case "boolean":
       return value ? "true" : "false";
     case "number":
-      if (!Number.isFinite(value)) {
-        throw new TypeError(`canonicalJson: ${value} at ${path} is not JSON`);
-      }
+      if (!Number.isFinite(value)) throw NOT_JSON;
       return JSON.stringify(value);
     case "object":
       if (value === null) return "null";
-      if (Array.isArray(value)) return writeArray(value, path);
-      return writeObject(value as Record<string, unknown>, path);
+      if (Array.isArray(value)) return writeArray(value);
+      return writeObject(value as Record<string, unknown>);
     default:
-      throw new TypeError(
-        `canonicalJson: ${typeof value} at ${path} is not JSON`,
-      );
+      throw NOT_JSON;
   }
 }
 
-function writeArray(items: unknown[], path: string): string {
+function writeArray(items: unknown[]): string {
   let out = "[";
   for (let index = 0; index < items.length; index++) {
     if (index > 0) out += ",";
-    out += write(items[index], `${path}[${index}]`);
+    out += write(items[index]);
   }
   return out + "]";
 }
 
-function writeObject(object: Record<string, unknown>, path: string): string {
-  const prototype = Object.getPrototypeOf(object);
-  if (prototype !== Object.prototype && prototype !== null) {
-    throw new TypeError(`canonicalJson: a non-plain object at ${path}`);
-  }
+function writeObject(object: Record<string, unknown>): string {
+  if (!isPlain(object)) throw NOT_JSON;
   const keys = Object.keys(object).sort();
   let out = "{";
   let first = true;
@@ -123,9 +125,47 @@ function writeObject(object: Record<string, unknown>, path: string): string {
     if (item === undefined) continue;
     if (!first) out += ",";
     first = false;
-    out += JSON.stringify(key) + ":" + write(item, `${path}.${key}`);
+    out += JSON.stringify(key) + ":" + write(item);
   }
   return out + "}";
+}
+
+function isPlain(object: object): boolean {
+  const prototype = Object.getPrototypeOf(object);
+  return prototype === Object.prototype || prototype === null;
+}
+
+/** What the first value JSON cannot hold is, and where, in `write`'s order. */
+function notJsonAt(value: unknown, path: string): string | undefined {
+  switch (typeof value) {
+    case "string":
+    case "boolean":
+      return undefined;
+    case "number":
+      return Number.isFinite(value)
+        ? undefined
+        : `${value} at ${path} is not JSON`;
+    case "object": {
+      if (value === null) return undefined;
+      if (Array.isArray(value)) {
+        for (let index = 0; index < value.length; index++) {
+          const found = notJsonAt(value[index], `${path}[${index}]`);
+          if (found !== undefined) return found;
+        }
+        return undefined;
+      }
+      if (!isPlain(value)) return `a non-plain object at ${path}`;
+      const object = value as Record<string, unknown>;
+      for (const key of Object.keys(object).sort()) {
+        if (object[key] === undefined) continue;
+        const found = notJsonAt(object[key], `${path}.${key}`);
+        if (found !== undefined) return found;
+      }
+      return undefined;
+    }
+    default:
+      return `${typeof value} at ${path} is not JSON`;
+  }
 }
 
 /** Parses JSON text and re-serialises it canonically. */
@@ -182,9 +222,4 @@ function sameShape(a: unknown, b: unknown, depth: number): boolean {
     if (right[key] !== undefined) members--;
   }
   return members === 0;
-}
-
-function isPlain(value: object): boolean {
-  const prototype = Object.getPrototypeOf(value);
-  return prototype === Object.prototype || prototype === null;
 }
