@@ -110,6 +110,11 @@ export interface RunActorDeps {
   onIdle?: (state: RunState) => void;
   /** Size limits of the run's log and how often its state is snapshotted. */
   logLimits?: RunLogLimits;
+  /**
+   * The run's first record, when this process created the run and starts it
+   * before anything else could be appended: recovery need not read the log.
+   */
+  created?: LogRecord;
 }
 
 /** Records sealed and folded but not yet appended. */

@@ -63,6 +63,8 @@ export class RunOwnership {
   readonly #releases = new Set<Promise<void>>();
   #unsubscribe: (() => void) | undefined;
   #closed = false;
+  /** Runs being created held by this node (`leaseForNew` not yet settled). */
+  #creating = 0;
   #wakeRequested = false;
   #wakeUp: () => void = () => {};
   #loops: Promise<void>[] = [];
@@ -116,6 +118,51 @@ export class RunOwnership {
   wake(): void {
     this.#wakeRequested = true;
     this.#wakeUp();
+  }
+
+  /**
+   * Lease terms for a run this node is creating, so that the run is created
+   * already held (`RunMeta.lease`) and starts here without a claim; undefined
+   * when the node holds all the runs it may (the run is then created unheld,
+   * for whichever node has room). Settle the terms with `adopt` once the run
+   * is created, or `forgo` when it was not.
+   */
+  leaseForNew(): { owner: string; expires_at: number } | undefined {
+    const held = this.#leases.size + this.#creating;
+    if (this.#closed || held >= this.#options.runsMax) return undefined;
+    this.#creating++;
+    return {
+      owner: this.#options.nodeId,
+      expires_at: this.#clock.nowMs() + this.#options.leaseMs,
+    };
+  }
+
+  /**
+   * The run was created held under `terms` (from `leaseForNew`): run it.
+   * Returns false when the node is closing and gave the run up instead.
+   */
+  adopt(runId: string, terms: { owner: string; expires_at: number }): boolean {
+    this.#creating--;
+    const lease: Lease = { run_id: runId, epoch: 1, ...terms };
+    if (this.#closed) {
+      // Closing: give the run up for the next start or another node.
+      this.#leases.set(runId, lease);
+      this.released(runId);
+      return false;
+    }
+    this.#leases.set(runId, lease);
+    this.#log.log("info", "run_claimed", {
+      run_id: runId,
+      epoch: lease.epoch,
+      node: this.#options.nodeId,
+    });
+    this.#hooks.claimed(runId);
+    return true;
+  }
+
+  /** The run of `leaseForNew`'s terms was not created. */
+  forgo(): void {
+    this.#creating--;
   }
 
   /** The run's actor has ended here: give its lease up so another node may take it at once. */
@@ -206,7 +253,7 @@ export class RunOwnership {
   }
 
   async #claimOnce(): Promise<number> {
-    const room = this.#options.runsMax - this.#leases.size;
+    const room = this.#options.runsMax - this.#leases.size - this.#creating;
     if (room <= 0 || this.#closed) return 0;
     const leases = await this.#store.claimRuns(this.#options.nodeId, {
       nowMs: this.#clock.nowMs(),

@@ -49,15 +49,21 @@ export function snapshotOf(
 }
 
 /**
- * Folds a run's log into its state. With a usable snapshot only the records
- * after it are read; a snapshot that does not join the log (another version,
+ * Folds a run's log into its state. With `created` (the first record of a
+ * run this process just created and holds, so nothing follows it yet) the
+ * store is not read. With a usable snapshot only the records after it are
+ * read; a snapshot that does not join the log (another version,
  * or a hash that is not the record's before the rest) is ignored.
  */
 export async function recoverRun(
   runId: string,
-  deps: { store: RunLogStore },
+  deps: { store: RunLogStore; created?: LogRecord },
 ): Promise<RecoveredRun> {
-  const { store } = deps;
+  const { store, created } = deps;
+  if (created !== undefined) {
+    // A run this process just created and holds: its log is this record.
+    return foldOnto(undefined, emptyHead(runId), 0, -1, [created]);
+  }
   const snapshot = await store.getSnapshot?.(runId);
   if (snapshot !== undefined && snapshot.version === SNAPSHOT_VERSION) {
     // Read from the snapshot's own record: its hash must be the snapshot's.

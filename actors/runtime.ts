@@ -36,6 +36,7 @@ import {
   type SkillPin,
   type TimedMessage,
 } from "./run_messages.ts";
+import { EndedRuns } from "./ended_runs.ts";
 import { type ForkRequest, forkRun } from "./run_fork.ts";
 import { ActorStoppedError } from "./actor.ts";
 import {
@@ -92,6 +93,9 @@ export class Runtime {
   readonly #supervisor: Supervisor;
   readonly #actors = new Map<string, RunActorHandle>();
   readonly #waiters = new Map<string, Set<() => void>>();
+  readonly #ended = new EndedRuns(ENDED_RUNS_KEPT);
+  /** First records of runs created held here whose actor has not started. */
+  readonly #created = new Map<string, LogRecord>();
   readonly #recordWatchers = new Set<(record: LogRecord) => void>();
   readonly #ownership: RunOwnership;
   readonly #leaseClock: Clock;
@@ -210,6 +214,9 @@ export class Runtime {
     runId: string,
   ): Promise<RunActorHandle | { exit: Promise<{ reason: "stopped" }> }> {
     const epoch = this.#ownership.epoch(runId);
+    // Only the first start of a run created here may skip reading its log.
+    const created = this.#created.get(runId);
+    this.#created.delete(runId);
     // The lease is gone (taken over, or the run was dropped): nothing to run.
     if (epoch === undefined) {
       return { exit: Promise.resolve({ reason: "stopped" }) };
@@ -226,6 +233,7 @@ export class Runtime {
       ...(this.#deps.logLimits === undefined
         ? {}
         : { logLimits: this.#deps.logLimits }),
+      ...(created === undefined ? {} : { created }),
     });
     this.#actors.set(runId, handle);
     handle.exit.then((exit) => {
@@ -279,6 +287,9 @@ export class Runtime {
 
   #observe(records: readonly LogRecord[], state: RunState): void {
     const { log, metrics } = this.#deps;
+    if (isTerminal(state.status) && records.length > 0) {
+      this.#ended.add({ state, digest: records[records.length - 1]!.hash });
+    }
     for (const record of records) {
       for (const watcher of this.#recordWatchers) watcher(record);
       if (log.enabled("debug")) {
@@ -481,17 +492,26 @@ export class Runtime {
       at: clock.nowMs(),
     });
     reduce(undefined, messageOf(first));
-    await store.createRun(first, {
-      tenant: options.tenant,
-      skills: Object.values(pins).map((pin) => pin.name),
-      ...(options.idempotency === undefined ? {} : {
-        idempotency: {
-          key: options.idempotency.key,
-          fingerprint: options.idempotency.fingerprint,
-          response: options.idempotency.response(runId),
-        },
-      }),
-    });
+    // Created held by this node when it has room: it starts here at once,
+    // without a claim (one write fewer before its first step).
+    const lease = this.#ownership.leaseForNew();
+    try {
+      await store.createRun(first, {
+        tenant: options.tenant,
+        skills: Object.values(pins).map((pin) => pin.name),
+        ...(options.idempotency === undefined ? {} : {
+          idempotency: {
+            key: options.idempotency.key,
+            fingerprint: options.idempotency.fingerprint,
+            response: options.idempotency.response(runId),
+          },
+        }),
+        ...(lease === undefined ? {} : { lease }),
+      });
+    } catch (error) {
+      if (lease !== undefined) this.#ownership.forgo();
+      throw error;
+    }
     this.#deps.log.log("info", "run_submitted", {
       run_id: runId,
       tenant: options.tenant,
@@ -500,9 +520,13 @@ export class Runtime {
         ? { planner: goal!.planner }
         : { steps: plan.steps.length }),
     });
-    // Whichever node sharing the store claims it first runs it; this one
-    // looks at once, the others hear of it through the store.
-    this.#ownership.wake();
+    // Unheld, whichever node sharing the store claims it first runs it; this
+    // one looks at once, the others hear of it through the store.
+    if (lease === undefined) this.#ownership.wake();
+    else {
+      this.#created.set(runId, first);
+      if (!this.#ownership.adopt(runId, lease)) this.#created.delete(runId);
+    }
     return { run_id: runId };
   }
 
@@ -621,6 +645,8 @@ export class Runtime {
 
   /** The run as clients see it, folded from its log; undefined when unknown. */
   async view(runId: string): Promise<RunView | undefined> {
+    const ended = this.#ended.get(runId);
+    if (ended !== undefined) return viewRun(ended.state, ended.digest);
     const records = await this.#deps.store.readLog(runId);
     const state = fold(records.map(messageOf));
     if (state === undefined) return undefined;
@@ -982,6 +1008,12 @@ function notPaused(
     { details: { run_id: runId, status, step } },
   );
 }
+
+/**
+ * Final states kept for the clients that wait on a run's end (`view`): more
+ * than the runs a node finishes while its waiters are being answered.
+ */
+const ENDED_RUNS_KEPT = 256;
 
 /** How long a control request waits for this node to start a run's actor. */
 const ACTOR_START_WAIT_MS = 5_000;

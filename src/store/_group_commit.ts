@@ -6,7 +6,22 @@ interface PendingWrite {
   work: () => unknown;
   resolve: (result: unknown) => void;
   reject: (error: unknown) => void;
+  /** False: resolves at commit, without waiting for the sync. */
+  durable: boolean;
   result?: unknown;
+}
+
+/** Options of one `GroupCommit.submit`. */
+export interface GroupWriteOptions {
+  /**
+   * False: resolve once the group's transaction committed (visible to every
+   * reader), without waiting for the sync. Only for a write that nothing
+   * acts on outside the process before a later durable write of the same
+   * connection resolves (that write's sync covers this one: the WAL is
+   * synced as a whole), or whose loss in a crash is repaired from what is
+   * durable. Default true.
+   */
+  durable?: boolean;
 }
 
 /** Options of `GroupCommit`. */
@@ -69,12 +84,13 @@ export class GroupCommit {
    * Runs `work` in the next group; resolves with its result once committed
    * (and synced, with `sync`).
    */
-  submit<T>(work: () => T): Promise<T> {
+  submit<T>(work: () => T, options: GroupWriteOptions = {}): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       this.#queue.push({
         work,
         resolve: resolve as (result: unknown) => void,
         reject,
+        durable: options.durable ?? true,
       });
       if (this.#scheduled) return;
       this.#scheduled = true;
@@ -102,8 +118,9 @@ export class GroupCommit {
     if (failures === undefined) return;
     for (const write of batch) {
       if (failures.has(write)) write.reject(failures.get(write));
-      else if (this.#sync === undefined) write.resolve(write.result);
-      else this.#committed.push(write);
+      else if (this.#sync === undefined || !write.durable) {
+        write.resolve(write.result);
+      } else this.#committed.push(write);
     }
     this.#startSync();
   }
@@ -116,6 +133,7 @@ export class GroupCommit {
     await new Promise<void>((resolve) => {
       this.#committed.push({
         work: () => {},
+        durable: true,
         resolve: () => resolve(),
         reject: () => resolve(),
       });

@@ -57,6 +57,40 @@ Deno.test("GroupCommit resolves writes only after the sync that follows their co
   db.close();
 });
 
+Deno.test("GroupCommit resolves a durable: false write at commit, and the next durable write's sync covers it", async () => {
+  const db = database();
+  const disk = manualSync();
+  const group = new GroupCommit(db, { sync: disk.sync });
+  const insert = db.prepare("INSERT INTO t (k) VALUES (?)");
+  let durableDone = false;
+  const durable = group.submit(() => insert.run("a")).then(() =>
+    durableDone = true
+  );
+  const reserved = await group.submit(() => {
+    insert.run("b");
+    return "granted";
+  }, { durable: false });
+  assert.equal(reserved, "granted", "answers with the work's result");
+  assert.deepEqual(keys(db), ["a", "b"], "committed with its group");
+  assert.equal(disk.calls(), 1, "its group's sync is still running");
+  assert.equal(durableDone, false, "a durable write of the same group waits");
+  // What acts on the answer is a durable write, committed after it: it
+  // resolves only after a sync that starts after its commit.
+  let followDone = false;
+  const follow = group.submit(() => insert.run("c")).then(() =>
+    followDone = true
+  );
+  await turn();
+  disk.finish(0);
+  await durable;
+  await turn();
+  assert.equal(followDone, false, "the first sync may predate its commit");
+  assert.equal(disk.calls(), 2);
+  disk.finish(1);
+  await follow;
+  db.close();
+});
+
 Deno.test("GroupCommit rolls back a failing write alone and commits the rest", async () => {
   const db = database();
   const group = new GroupCommit(db);

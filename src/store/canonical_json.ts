@@ -26,45 +26,47 @@ export type JsonObject = { [key: string]: Json };
  * ```
  */
 export function canonicalJson(value: unknown): string {
-  return write(value, "$");
+  try {
+    return write(value);
+  } catch (error) {
+    if (error !== NOT_JSON) throw error;
+    // The walk does not carry paths (they would be built for every value of
+    // every record); the rare refusal finds its path again.
+    throw new TypeError(`canonicalJson: ${notJsonAt(value, "$")}`);
+  }
 }
 
-function write(value: unknown, path: string): string {
+const NOT_JSON = new Error("not JSON");
+
+function write(value: unknown): string {
   switch (typeof value) {
     case "string":
       return JSON.stringify(value);
     case "boolean":
       return value ? "true" : "false";
     case "number":
-      if (!Number.isFinite(value)) {
-        throw new TypeError(`canonicalJson: ${value} at ${path} is not JSON`);
-      }
+      if (!Number.isFinite(value)) throw NOT_JSON;
       return JSON.stringify(value);
     case "object":
       if (value === null) return "null";
-      if (Array.isArray(value)) return writeArray(value, path);
-      return writeObject(value as Record<string, unknown>, path);
+      if (Array.isArray(value)) return writeArray(value);
+      return writeObject(value as Record<string, unknown>);
     default:
-      throw new TypeError(
-        `canonicalJson: ${typeof value} at ${path} is not JSON`,
-      );
+      throw NOT_JSON;
   }
 }
 
-function writeArray(items: unknown[], path: string): string {
+function writeArray(items: unknown[]): string {
   let out = "[";
   for (let index = 0; index < items.length; index++) {
     if (index > 0) out += ",";
-    out += write(items[index], `${path}[${index}]`);
+    out += write(items[index]);
   }
   return out + "]";
 }
 
-function writeObject(object: Record<string, unknown>, path: string): string {
-  const prototype = Object.getPrototypeOf(object);
-  if (prototype !== Object.prototype && prototype !== null) {
-    throw new TypeError(`canonicalJson: a non-plain object at ${path}`);
-  }
+function writeObject(object: Record<string, unknown>): string {
+  if (!isPlain(object)) throw NOT_JSON;
   const keys = Object.keys(object).sort();
   let out = "{";
   let first = true;
@@ -74,9 +76,47 @@ function writeObject(object: Record<string, unknown>, path: string): string {
     if (item === undefined) continue;
     if (!first) out += ",";
     first = false;
-    out += JSON.stringify(key) + ":" + write(item, `${path}.${key}`);
+    out += JSON.stringify(key) + ":" + write(item);
   }
   return out + "}";
+}
+
+function isPlain(object: object): boolean {
+  const prototype = Object.getPrototypeOf(object);
+  return prototype === Object.prototype || prototype === null;
+}
+
+/** What the first value JSON cannot hold is, and where, in `write`'s order. */
+function notJsonAt(value: unknown, path: string): string | undefined {
+  switch (typeof value) {
+    case "string":
+    case "boolean":
+      return undefined;
+    case "number":
+      return Number.isFinite(value)
+        ? undefined
+        : `${value} at ${path} is not JSON`;
+    case "object": {
+      if (value === null) return undefined;
+      if (Array.isArray(value)) {
+        for (let index = 0; index < value.length; index++) {
+          const found = notJsonAt(value[index], `${path}[${index}]`);
+          if (found !== undefined) return found;
+        }
+        return undefined;
+      }
+      if (!isPlain(value)) return `a non-plain object at ${path}`;
+      const object = value as Record<string, unknown>;
+      for (const key of Object.keys(object).sort()) {
+        if (object[key] === undefined) continue;
+        const found = notJsonAt(object[key], `${path}.${key}`);
+        if (found !== undefined) return found;
+      }
+      return undefined;
+    }
+    default:
+      return `${typeof value} at ${path} is not JSON`;
+  }
 }
 
 /** Parses JSON text and re-serialises it canonically. */

@@ -159,9 +159,17 @@ export class PostgresStore implements Store {
     if (first.seq !== 0) throw sequenceConflict(first.run_id, 0, first.seq);
     await this.#transaction(async (client) => {
       const inserted = await client.query(
-        `INSERT INTO runs (run_id, tenant, status, created_at, updated_at, last_seq, digest)
-         VALUES ($1, $2, 'running', $3, $3, 0, $4) ON CONFLICT (run_id) DO NOTHING`,
-        [first.run_id, meta.tenant, first.at, first.hash],
+        `INSERT INTO runs (run_id, tenant, status, created_at, updated_at, last_seq, digest, lease_owner, lease_epoch, lease_expires_at)
+         VALUES ($1, $2, 'running', $3, $3, 0, $4, $5, $6, $7) ON CONFLICT (run_id) DO NOTHING`,
+        [
+          first.run_id,
+          meta.tenant,
+          first.at,
+          first.hash,
+          meta.lease?.owner ?? "",
+          meta.lease === undefined ? 0 : 1,
+          meta.lease?.expires_at ?? 0,
+        ],
       );
       if (inserted.rowCount === 0) {
         throw new AosError("STORE_RUN_EXISTS", `run ${first.run_id} exists`, {
@@ -170,7 +178,10 @@ export class PostgresStore implements Store {
       }
       await insertRecords(client, [first]);
       await recordRunMeta(client, first.run_id, meta);
-      await client.query(`SELECT pg_notify('${RUNNABLE_CHANNEL}', '')`);
+      // A run created held is nobody else's to claim.
+      if (meta.lease === undefined) {
+        await client.query(`SELECT pg_notify('${RUNNABLE_CHANNEL}', '')`);
+      }
     });
   }
 

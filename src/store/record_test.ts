@@ -81,3 +81,20 @@ Deno.test("sealRecord() hashes, and recordToLine() writes, exactly the canonical
     head = { run_id: head.run_id, next_seq: record.seq + 1, last_hash: hash };
   }
 });
+
+Deno.test("canonicalJson() names where the value JSON cannot hold is", () => {
+  assert.throws(
+    () => canonicalJson({ b: [1, { c: NaN }], a: { ok: true } }),
+    {
+      name: "TypeError",
+      message: "canonicalJson: NaN at $.b[1].c is not JSON",
+    },
+  );
+  assert.throws(
+    () => canonicalJson({ a: [new Date(0)] }),
+    { message: "canonicalJson: a non-plain object at $.a[0]" },
+  );
+  assert.throws(() => canonicalJson([undefined]), {
+    message: "canonicalJson: undefined at $[0] is not JSON",
+  });
+});

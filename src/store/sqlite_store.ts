@@ -91,6 +91,7 @@ export class SqliteStore implements Store {
     this.#tenants = new SqliteTenants({
       statement: (sql) => this.#statement(sql),
       transaction: (work) => this.#transaction(work),
+      group: (work, options) => this.#group.submit(work, options),
     });
   }
 
@@ -171,11 +172,22 @@ export class SqliteStore implements Store {
         });
       }
       this.#statement(
-        "INSERT INTO runs (run_id, tenant, status, created_at, updated_at, last_seq, digest) VALUES (?, ?, 'running', ?, ?, 0, ?)",
-      ).run(first.run_id, meta.tenant, first.at, first.at, first.hash);
+        "INSERT INTO runs (run_id, tenant, status, created_at, updated_at, last_seq, digest, lease_owner, lease_epoch, lease_expires_at) VALUES (?, ?, 'running', ?, ?, 0, ?, ?, ?, ?)",
+      ).run(
+        first.run_id,
+        meta.tenant,
+        first.at,
+        first.at,
+        first.hash,
+        meta.lease?.owner ?? "",
+        meta.lease === undefined ? 0 : 1,
+        meta.lease?.expires_at ?? 0,
+      );
       this.#insertRecord(first);
       this.#keys.recordRunMeta(first.run_id, meta);
-    }).then(() => this.#runnable());
+    }).then(() => {
+      if (meta.lease === undefined) this.#runnable();
+    });
   }
 
   /** Wakes this process's listeners; other processes on the file poll. */
@@ -388,8 +400,10 @@ export class SqliteStore implements Store {
   }
 
   countUnfinishedRuns(): Promise<number> {
+    // Left to itself the planner counts through runs_by_tenant_status, every
+    // run ever stored; the partial index holds only the unfinished ones.
     const row = this.#statement(
-      "SELECT COUNT(*) AS count FROM runs WHERE status IN ('running', 'paused')",
+      "SELECT COUNT(*) AS count FROM runs INDEXED BY runs_live WHERE status IN ('running', 'paused')",
     ).get() as Row;
     return Promise.resolve(Number(row.count));
   }
@@ -483,11 +497,11 @@ export class SqliteStore implements Store {
   }
 
   reserveBudget(request: BudgetReservationRequest): Promise<BudgetAnswer> {
-    return settle(() => this.#tenants.reserveBudget(request));
+    return this.#tenants.reserveBudget(request);
   }
 
   settleBudget(key: string, chargedCents: number): Promise<void> {
-    return settle(() => this.#tenants.settleBudget(key, chargedCents));
+    return this.#tenants.settleBudget(key, chargedCents);
   }
 
   budgetDay(tenant: string, day: string): Promise<BudgetDay> {

@@ -98,6 +98,13 @@ export interface RunMeta {
    * request took the key over).
    */
   idempotency?: { key: string; fingerprint: string; response: JsonObject };
+  /**
+   * Creates the run already held by `owner` until `expires_at`, at epoch 1
+   * (what its first claim would give it): the submitting node runs it
+   * without a claim, that is without one more write on the way to its
+   * first step. Absent, the run is created unheld for any node to claim.
+   */
+  lease?: { owner: string; expires_at: number };
 }
 
 /** A claim on an idempotency key (`Idempotency-Key` of `POST /v1/runs`). */
@@ -280,8 +287,8 @@ export interface Store {
   /** Cancel requests on running runs that `owner` holds. */
   pendingCancels(owner: string): Promise<{ run_id: string; reason: string }[]>;
   /**
-   * Calls `listener` whenever a run may have become claimable (a new run, a
-   * released lease) or was asked to cancel, also when another process
+   * Calls `listener` whenever a run may have become claimable (a new run
+   * not created held, a released lease) or was asked to cancel, also when another process
    * sharing the store caused it.
    * Best effort: a missed wake-up is covered by polling `claimRuns`.
    * Returns a function that stops listening.
@@ -330,12 +337,18 @@ export interface Store {
    * reserved + `cents` stays within `limit_cents` (one conditional update,
    * `UPDATE … WHERE spent + reserved + x <= limit`). A key already held
    * answers granted without reserving again, with the totals of the day it
-   * was reserved on (which may precede `request.day`).
+   * was reserved on (which may precede `request.day`). The answer may come
+   * once the reservation is committed, before it is on disk: the run acts on
+   * it only through its BudgetReserved append, which is durable only once
+   * everything committed before it is.
    */
   reserveBudget(request: BudgetReservationRequest): Promise<BudgetAnswer>;
   /**
    * Settles a reservation: its cents leave `reserved`, `chargedCents` join
-   * `spent`. Settling a settled or unknown key changes nothing.
+   * `spent`. Settling a settled or unknown key changes nothing. Like a
+   * reservation, it may answer before it is on disk: the log's
+   * BudgetReleased, durable before the settlement starts, lets the next start
+   * settle it again (`BudgetLedger.reconcile`).
    */
   settleBudget(key: string, chargedCents: number): Promise<void>;
   /** A tenant's day (zeros when nothing was reserved that day). */

@@ -356,6 +356,33 @@ export function storeContract(name: string, factory: StoreFactory): void {
     assert.equal(await store.getLease("missing"), undefined);
   });
 
+  test("createRun() with a lease creates the run held at epoch 1: nobody else claims it before the lease expires", async (store) => {
+    const log = fakeLog("held", 2, 1000);
+    await store.createRun(log[0]!, {
+      tenant: "t",
+      lease: { owner: "a", expires_at: 5100 },
+    });
+    const held = { run_id: "held", owner: "a", epoch: 1, expires_at: 5100 };
+    assert.deepEqual(await store.getLease("held"), held);
+    assert.deepEqual(
+      await store.claimRuns("b", { ...timing(5099), limit: 10 }),
+      [],
+    );
+    assert.deepEqual(
+      await store.renewLeases("a", [held], timing(5050)),
+      [{ ...held, expires_at: 5150 }],
+    );
+    await store.append([log[1]!], { epoch: 1 });
+    const taken = await store.claimRuns("b", { ...timing(5150), limit: 10 });
+    assert.deepEqual(taken, [
+      { run_id: "held", owner: "b", epoch: 2, expires_at: 5250 },
+    ]);
+    await assert.rejects(
+      () => store.append([log[2]!], { epoch: 1 }),
+      assertCode("STORE_LEASE_LOST"),
+    );
+  });
+
   test("paused runs are unfinished: claimRuns() hands them out and listUnfinishedRuns() lists them", async (store) => {
     for (const [index, status] of (["paused", "failed"] as const).entries()) {
       const log = fakeLog(`p${index}`, 1, 2000 + index);

@@ -5,6 +5,7 @@ import { assertRunsReplay } from "../support/replay_check.ts";
 import assert from "node:assert/strict";
 import createPlugin, { type CallContext, type Plugin } from "@extism/extism";
 import { startTestPostgres } from "../support/postgres.ts";
+import { openPgSession, waitForLockWaits } from "../support/pg_session.ts";
 import { openTestNode, requestJson } from "../support/test_node.ts";
 import {
   type CallResult,
@@ -97,6 +98,7 @@ Deno.test("postgres_query sends one request with params apart from the text, and
 
 Deno.test("postgres_query reports the service's ERR_SQL_* failures as its own", async () => {
   const codes = [
+    "ERR_SQL_CONFLICT",
     "ERR_SQL_READ_ONLY",
     "ERR_SQL_TIMEOUT",
     "ERR_SQL_CONNECTION",
@@ -315,6 +317,82 @@ Deno.test("postgres_query through a node and a real PostgreSQL, replayed with th
         });
         assert.equal(view.error?.code, "ERR_SQL_INVALID_QUERY");
         assert.equal(view.error?.details.sqlstate, "42703");
+      },
+    );
+
+    await t.step(
+      "a deadlock fails one attempt with ERR_SQL_CONFLICT, and the step's retry policy runs it again",
+      async () => {
+        // Two runs take two advisory locks in opposite orders, passing a
+        // gate together, so PostgreSQL must end one of them (40P01).
+        await using gate = await openPgSession(database.url);
+        await gate.query("begin");
+        await gate.query("select pg_advisory_xact_lock(9)");
+        const submit = async (first: number, second: number) => {
+          const { status, body } = await requestJson(node, "POST", "/v1/runs", {
+            steps: [{
+              id: "locks",
+              skill: "postgres_query",
+              params: {
+                datasource: "main",
+                query: `select pg_advisory_xact_lock(${first}) as a,
+                  pg_advisory_xact_lock_shared(9) as gate,
+                  pg_advisory_xact_lock(${second}) as b`,
+              },
+              retry: { max_attempts: 2, backoff_ms: 10 },
+            }],
+          });
+          assert.equal(status, 202, JSON.stringify(body));
+          runs.push(String(body.run_id));
+          return String(body.run_id);
+        };
+        const ids = [await submit(1, 2), await submit(2, 1)];
+        await waitForLockWaits(database.url, {
+          applicationName: "aos",
+          count: 2,
+        });
+        await gate.query("commit");
+        const failures: unknown[] = [];
+        for (const id of ids) {
+          const view = (await requestJson(
+            node,
+            "GET",
+            `/v1/runs/${id}?wait_ms=30000`,
+          )).body as unknown as RunView;
+          assert.equal(view.status, "succeeded", JSON.stringify(view.error));
+          const { events } = (await requestJson(
+            node,
+            "GET",
+            `/v1/runs/${id}/events`,
+          )).body as {
+            events: { type: string; body: Record<string, unknown> }[];
+          };
+          for (const event of events) {
+            if (event.type === "StepFailed") failures.push(event.body);
+            // The attempt the retry will be.
+            if (event.type === "RetryScheduled") {
+              assert.equal(event.body.attempt, 2);
+            }
+          }
+        }
+        assert.equal(failures.length, 1, JSON.stringify(failures));
+        const failure = failures[0] as {
+          attempt: number;
+          error: {
+            code: string;
+            retryable: boolean;
+            details: { sqlstate: string };
+          };
+        };
+        assert.deepEqual(
+          [
+            failure.attempt,
+            failure.error.code,
+            failure.error.retryable,
+            failure.error.details.sqlstate,
+          ],
+          [1, "ERR_SQL_CONFLICT", true, "40P01"],
+        );
       },
     );
 

@@ -13,6 +13,7 @@ const DATASOURCE_UNKNOWN = "ERR_SQL_DATASOURCE_UNKNOWN";
 const SQL_ERROR = "ERR_SQL_ERROR";
 // What the sql service reports, passed through with its message and details.
 const SERVICE_CODES = [
+  "ERR_SQL_CONFLICT",
   "ERR_SQL_CONNECTION",
   "ERR_SQL_DATASOURCE_UNKNOWN",
   "ERR_SQL_ERROR",
