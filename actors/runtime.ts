@@ -60,6 +60,9 @@ import { parkedWake } from "./run_park.ts";
 /** How often a wait on a run held by another node looks at the store. */
 const ELSEWHERE_POLL_MS = 200;
 
+/** How long a signal or resume waits for another node to give a run up. */
+const ELSEWHERE_WAIT_MS = 30_000;
+
 /** What the runtime is built from. */
 export interface RuntimeDeps {
   store: Store;
@@ -811,9 +814,13 @@ export class Runtime {
     await this.#parking.get(runId)?.landed;
     let handle = this.#actors.get(runId);
     const lease = handle === undefined
-      ? await this.#deps.store.getLease(runId)
+      ? await this.#leaseWhenFree(runId)
       : undefined;
     if (lease !== undefined && !this.#heldElsewhere(lease)) {
+      const now = await this.#deps.store.getRun(runId);
+      if (now !== undefined && isTerminal(now.status)) {
+        throw alreadyFinished(runId, now.status);
+      }
       // Parked, not claimed yet (just submitted, resumed after a restart),
       // or claimed here and starting: this node takes it and starts it.
       let wake!: () => void;
@@ -836,6 +843,26 @@ export class Runtime {
       );
     }
     return handle;
+  }
+
+  /**
+   * The run's lease once no other node holds it: a holder gives the run up
+   * as soon as it parks or ends, and the message is then delivered here
+   * (claim on release). Waits at most `ELSEWHERE_WAIT_MS` (a step in flight
+   * there may take long); the lease read last is returned either way.
+   */
+  async #leaseWhenFree(
+    runId: string,
+  ): Promise<{ owner: string; expires_at: number } | undefined> {
+    const deadline = this.#leaseClock.nowMs() + ELSEWHERE_WAIT_MS;
+    for (;;) {
+      const lease = await this.#deps.store.getLease(runId);
+      if (
+        lease === undefined || !this.#heldElsewhere(lease) || this.#closing ||
+        this.#leaseClock.nowMs() >= deadline
+      ) return lease;
+      await this.#leaseClock.delay(ELSEWHERE_POLL_MS).done;
+    }
   }
 
   #heldElsewhere(lease: { owner: string; expires_at: number }): boolean {

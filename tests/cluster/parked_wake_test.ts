@@ -15,10 +15,10 @@ import {
   TEST_TENANT_KEY,
 } from "../support/test_node.ts";
 
-Deno.test("postgres: a run parked by node A is signalled through node B, and after B is gone A's NOTIFY-armed timer wakes it", async () => {
-  await using database = await startTestPostgres();
-  const clock = new SimulatedClock(1_800_000_000_000);
-  const open = async (nodeId: string) =>
+type OpenNode = (nodeId: string) => ReturnType<typeof openNode>;
+
+function nodesOn(url: string, clock: SimulatedClock): OpenNode {
+  return async (nodeId: string) =>
     await openNode({
       ...DEFAULT_CONFIG,
       port: 0,
@@ -34,8 +34,14 @@ Deno.test("postgres: a run parked by node A is signalled through node B, and aft
     }, {
       log: new MemoryLogger(),
       clock,
-      store: await PostgresStore.open(database.url),
+      store: await PostgresStore.open(url),
     });
+}
+
+Deno.test("postgres: a run parked by node A is signalled through node B, and after B is gone A's NOTIFY-armed timer wakes it", async () => {
+  await using database = await startTestPostgres();
+  const clock = new SimulatedClock(1_800_000_000_000);
+  const open = nodesOn(database.url, clock);
   const a = await open("node-a");
   let b: Awaited<ReturnType<typeof open>> | undefined;
   try {
@@ -94,6 +100,42 @@ Deno.test("postgres: a run parked by node A is signalled through node B, and aft
     assert.equal(log.filter((r) => r.type === "SignalReceived").length, 1);
   } finally {
     await b?.close();
+    await a.close();
+  }
+});
+
+Deno.test("postgres: a signal sent to node B while node A runs the run is delivered once A gives it up", async () => {
+  await using database = await startTestPostgres();
+  const clock = new SimulatedClock(1_800_000_000_000);
+  const open = nodesOn(database.url, clock);
+  const a = await open("node-a");
+  const b = await open("node-b");
+  try {
+    const { run_id: runId } = await a.runtime.submit({
+      steps: [
+        // Shorter than the park threshold: A keeps the run while it naps.
+        { id: "nap", params: {}, sleep_ms: 500 },
+        { id: "gate", params: {}, wait_signal: { name: "go" } },
+      ],
+    }, { tenant: "default" });
+    const timer = await a.runtime.waitForRecord(
+      runId,
+      (record) => record.type === "TimerScheduled",
+    );
+    assert.equal((await b.store.getLease(runId))?.owner, "node-a");
+    const sent = requestJson(b, "POST", `/v1/runs/${runId}/signals/go`, {
+      n: 1,
+    });
+    await clock.delayDueBy(Number(timer.body.due_at));
+    clock.advanceTo(Number(timer.body.due_at));
+    const answer = await sent;
+    assert.equal(answer.status, 202, JSON.stringify(answer.body));
+    await b.runtime.waitForEnd(runId, 60_000);
+    const log = await b.store.readLog(runId);
+    assert.equal(log.at(-1)?.type, "RunSucceeded");
+    assert.equal(log.filter((r) => r.type === "SignalReceived").length, 1);
+  } finally {
+    await b.close();
     await a.close();
   }
 });
