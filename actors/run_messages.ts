@@ -1,5 +1,5 @@
 import { AosError, type RecordedError } from "../src/errors/mod.ts";
-import type { Plan } from "../src/plan/mod.ts";
+import type { Plan, RetryPolicy } from "../src/plan/mod.ts";
 import type { Goal } from "../src/planner/mod.ts";
 import type {
   Json,
@@ -24,6 +24,12 @@ export interface SkillPin {
   timeout_ms: number;
   /** What a step of this skill is expected to cost; reserved against a run's budget. */
   cost_estimate_cents?: number;
+  /**
+   * The manifest's retry policy: a step of this skill without a policy of
+   * its own (or a plan default) retries by it. Pinned with the module, so a
+   * later install cannot change how a running or replayed run retries.
+   */
+  retry?: RetryPolicy;
 }
 
 /** Kinds of recorded host calls. */

@@ -164,9 +164,16 @@ export function onExhaustedOf(step: PlanStep): "fail" | "pause" {
   return step.on_exhausted ?? "fail";
 }
 
-/** The retry policy of a step: its own, the plan default, `on_error: retry`'s default, or none. */
+/**
+ * The retry policy of a step: its own, else the plan default, else its
+ * skill's manifest default (pinned at submission), else `on_error: retry`'s
+ * default, else none.
+ */
 export function retryPolicyOf(state: RunState, step: PlanStep): RetryPolicy {
-  return step.retry ?? state.plan.defaults?.retry ??
+  const manifest = step.skill === undefined
+    ? undefined
+    : state.pins[step.skill]?.retry;
+  return step.retry ?? state.plan.defaults?.retry ?? manifest ??
     (onErrorOf(state, step) === "retry" ? DEFAULT_RETRY : NO_RETRY);
 }
 

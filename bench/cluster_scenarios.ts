@@ -64,7 +64,7 @@ export async function clusterThroughput(): Promise<BenchResult> {
   figures.sqlite_1_node_runs_per_s = round(await withNodes(1, () => []));
   for (const count of [1, 2, 3]) {
     // A fresh database for each size, so each starts from an empty store.
-    const database = await startTestPostgres({ local: true });
+    const database = await startTestPostgres({ local: true, durable: true });
     try {
       figures[`postgres_${count}_nodes_runs_per_s`] = round(
         await withNodes(count, (index) => [
@@ -85,7 +85,8 @@ export async function clusterThroughput(): Promise<BenchResult> {
     notes: `${RUNS} runs of three json_transform steps, ${CLIENTS} clients, ` +
       `one machine (${JSON.stringify(machine())}): every node and the ` +
       `database share its cores, so more nodes add coordination, not CPU. ` +
-      `PostgreSQL is the throwaway test server (fsync off); SQLite syncs ` +
+      `PostgreSQL is a throwaway local server, durable like a production ` +
+      `one (fsync, synchronous_commit and full_page_writes on); SQLite syncs ` +
       `every commit (synchronous=FULL). Figures are noisy on a busy machine.`,
   };
 }

@@ -4,7 +4,11 @@
  * latency, then throughput at a fixed concurrency, with the server's memory
  * sampled under load.
  */
-import { startTestPostgres } from "../tests/support/postgres.ts";
+import {
+  queryRows,
+  startTestPostgres,
+  type TestPostgres,
+} from "../tests/support/postgres.ts";
 import { ApiClient, failuresOf } from "./_http.ts";
 import { type BenchResult, percentile } from "./_report.ts";
 import { BenchServer } from "./_server.ts";
@@ -25,6 +29,18 @@ export interface RunsOptions {
   scenario?: string;
   /** Flags for the server's `deno run` (e.g. `--cpu-prof`). */
   denoFlags?: string[];
+  /** The database's side of the work, when the store is a local server. */
+  storeProbe?: StoreProbe;
+}
+
+/** What the benchmark can see of the database server behind the store. */
+export interface StoreProbe {
+  /** CPU ms the database's processes have used so far. */
+  cpuMs(): number;
+  /** Forgets the statements counted so far. */
+  resetStatements(): Promise<void>;
+  /** Statements (each one round trip) executed since the last reset. */
+  statements(): Promise<number>;
 }
 
 /** The defaults: ≥ 300 sequential runs, 32 lanes for ≥ 10 s. */
@@ -89,6 +105,8 @@ export async function runsScenario(
     for (let run = 0; run < options.warmupRuns; run++) {
       await client.runToEnd(threeStepPlan(index++));
     }
+    const probe = options.storeProbe;
+    await probe?.resetStatements();
     const latenciesMs: number[] = [];
     for (let run = 0; run < options.sequentialRuns; run++) {
       const started = performance.now();
@@ -96,7 +114,26 @@ export async function runsScenario(
       latenciesMs.push(performance.now() - started);
     }
     latenciesMs.sort((a, b) => a - b);
+    const storeFigures: Record<string, number> = {};
+    if (probe !== undefined) {
+      storeFigures.sequential_statements_per_run = round(
+        await probe.statements() / options.sequentialRuns,
+        1,
+      );
+      await probe.resetStatements();
+    }
+    const storeCpuStartMs = probe?.cpuMs() ?? 0;
     const load = await underLoad(server, client, options, () => index++);
+    if (probe !== undefined) {
+      storeFigures.database_cpu_per_run_ms = round(
+        (probe.cpuMs() - storeCpuStartMs) / load.runs,
+        3,
+      );
+      storeFigures.statements_per_run = round(
+        await probe.statements() / load.runs,
+        1,
+      );
+    }
     const failures = failuresOf(client);
     return {
       scenario: options.scenario ?? "runs",
@@ -106,6 +143,7 @@ export async function runsScenario(
         runs_per_s: round(load.runs / load.seconds, 0),
         server_rss_mb: round(load.rssBytesMax / 2 ** 20, 1),
         server_cpu_per_run_ms: round(load.cpuMs / load.runs, 3),
+        ...storeFigures,
         failed_runs: failures.count,
       },
       targets: {
@@ -121,6 +159,9 @@ export async function runsScenario(
         runs_per_s: "higher",
         server_rss_mb: "lower",
         server_cpu_per_run_ms: "lower",
+        database_cpu_per_run_ms: "lower",
+        statements_per_run: "lower",
+        sequential_statements_per_run: "lower",
       },
       notes:
         `${options.sequentialRuns} sequential runs, then ${options.concurrency} concurrent lanes for ${options.loadSeconds} s (${load.runs} runs); each run submits with POST /v1/runs and waits with GET /v1/runs/:id?wait_ms${failures.note}; SQLite synchronous=FULL`,
@@ -165,21 +206,31 @@ async function underLoad(
 
 /**
  * `runs` on PostgreSQL: on a database of its own on the server DATABASE_URL
- * names, or else on a throwaway local server, which runs with `fsync=off`
- * (the result's notes say which).
+ * names, or else on a throwaway local server that is durable like a
+ * production one (`fsync`, `synchronous_commit` and `full_page_writes` on)
+ * and counts statements with `pg_stat_statements`, so the result also says
+ * what each run costs the database: its CPU and its statements.
  */
 export async function runsOnPostgres(
   options: RunsOptions,
 ): Promise<BenchResult> {
   const external = Deno.env.get("DATABASE_URL") !== undefined;
-  await using database = await startTestPostgres();
+  await using database = await startTestPostgres({
+    durable: true,
+    settings: [
+      "shared_preload_libraries=pg_stat_statements",
+      "pg_stat_statements.track=all",
+    ],
+  });
+  const probe = external ? undefined : await statementProbe(database);
   const result = await runsScenario({
     ...options,
     args: [...(options.args ?? []), "--store", database.url],
+    ...(probe === undefined ? {} : { storeProbe: probe }),
   });
   const durability = external
     ? "PostgreSQL named by DATABASE_URL (a fresh database on it)"
-    : "a throwaway local PostgreSQL with fsync=off: durability is NOT on, set DATABASE_URL to measure a real server";
+    : "a throwaway local PostgreSQL 15 with fsync, synchronous_commit and full_page_writes on (durable: a 202 and every step are on disk); database_cpu_per_run_ms is the CPU of all its processes under load, statements_per_run counts the statements sent (BEGIN and COMMIT included; each is one round trip) under load, sequential_statements_per_run in the sequential phase, background claims and renewals included";
   return {
     ...result,
     targets: {
@@ -190,6 +241,34 @@ export async function runsOnPostgres(
     notes: `${
       (result.notes ?? "").replace(/; SQLite synchronous=FULL$/, "")
     }; ${durability}`,
+  };
+}
+
+/** A probe of a local test server with pg_stat_statements preloaded. */
+async function statementProbe(
+  database: TestPostgres,
+): Promise<StoreProbe | undefined> {
+  const admin = database.superuserUrl;
+  const cpuMs = database.cpuMs;
+  if (admin === undefined || cpuMs === undefined) return undefined;
+  await queryRows(admin, "CREATE EXTENSION IF NOT EXISTS pg_stat_statements");
+  return {
+    cpuMs,
+    resetStatements: async () => {
+      await queryRows(admin, "SELECT pg_stat_statements_reset()");
+    },
+    statements: async () => {
+      // The store's own statements (those of its role, not this probe's),
+      // as sent: statements run inside them (foreign key checks) are not
+      // round trips.
+      const [row] = await queryRows(
+        admin,
+        `SELECT COALESCE(SUM(calls), 0) AS calls FROM pg_stat_statements s
+         JOIN pg_roles r ON r.oid = s.userid
+         WHERE r.rolname <> 'postgres' AND s.toplevel`,
+      );
+      return Number(row?.calls ?? 0);
+    },
   };
 }
 

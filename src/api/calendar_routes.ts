@@ -10,7 +10,8 @@ import { z } from "zod";
 import { parseWith } from "./errors.ts";
 import type { MockCalendarService } from "../sandbox/services/calendar.ts";
 
-const eventsQuery = z.object({
+/** `GET /v1/calendars/mock/events`. */
+export const eventsQuery = z.object({
   /** Only this calendar's events; every calendar's when absent. */
   calendar: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).optional(),
 }).strict();

@@ -24,7 +24,8 @@ export interface ReplayRouteDeps {
   tenantOf: (c: Context) => string;
 }
 
-const replayBody = z.object({
+/** `POST /v1/runs/:id/replay`. */
+export const replayBody = z.object({
   /** Upgrade dry-run: replay against this installed version instead. */
   skill: z.string().regex(/^[a-z][a-z0-9_-]*@[0-9A-Za-z.+-]+$/).optional(),
 }).strict();

@@ -20,14 +20,16 @@ export const CONTROL_BODY_BYTES_MAX = 256 * 1024;
 
 const paramsSchema = z.record(z.string(), jsonSchema);
 
-const resumeBody = z.object({
+/** `POST /v1/runs/:id/resume`. */
+export const resumeBody = z.object({
   /** The paused step `params` go to; by default the one the run paused at. */
   step: z.string().max(64).optional(),
   params: paramsSchema.optional(),
   budget_cents: z.number().int().min(0).max(100_000_000).optional(),
 }).strict();
 
-const forkBody = z.object({
+/** `POST /v1/runs/:id/fork`. */
+export const forkBody = z.object({
   from_step: z.string().min(1).max(64),
   overrides: z.record(
     z.string(),

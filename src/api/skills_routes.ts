@@ -10,7 +10,8 @@ import { parseJsonText, parseWith, readBody, zodIssues } from "./errors.ts";
 /** Largest install request: a 16 MiB module in base64 plus its manifest. */
 export const INSTALL_BODY_BYTES_MAX = 24 * 1024 * 1024;
 
-const installJson = z.object({
+/** `POST /v1/skills` as JSON (multipart sends the same as form fields). */
+export const installJson = z.object({
   manifest: z.record(z.string(), z.unknown()).optional(),
   manifest_yaml: z.string().max(1024 * 1024).optional(),
   module_base64: z.string().min(1),

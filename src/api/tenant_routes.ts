@@ -5,7 +5,8 @@ import { TENANT_ID_PATTERN, type TenantAdmin } from "../tenants/mod.ts";
 import { requireAdmin, tenantOf } from "./auth.ts";
 import { parseJsonText, parseWith, readText } from "./errors.ts";
 
-const createBody = z.object({
+/** `POST /v1/tenants`. */
+export const createBody = z.object({
   id: z.string().regex(
     TENANT_ID_PATTERN,
     "a tenant id is 1 to 63 of a-z, 0-9, _ and -, starting with a letter or digit, and not 'me'",

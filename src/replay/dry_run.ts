@@ -4,6 +4,7 @@ import type { SkillModule } from "../sandbox/mod.ts";
 import type { LogRecord } from "../store/mod.ts";
 import type { ReplayReport } from "./divergence.ts";
 import { replayLog } from "./replay.ts";
+import { skillPin } from "../skills/pin.ts";
 
 /**
  * What an upgrade would do to a recorded run: nothing (`identical`), change
@@ -23,17 +24,7 @@ export interface DryRunReport extends Omit<ReplayReport, "verdict"> {
 
 /** The pin a run would record for this module. */
 export function candidatePin(module: SkillModule, sha256: string): SkillPin {
-  const manifest = module.manifest;
-  return {
-    name: manifest.name,
-    version: manifest.version,
-    sha256,
-    entrypoint: manifest.entrypoint,
-    timeout_ms: manifest.timeout_ms,
-    ...(manifest.cost_estimate_cents > 0
-      ? { cost_estimate_cents: manifest.cost_estimate_cents }
-      : {}),
-  };
+  return skillPin(module.manifest, sha256);
 }
 
 /**

@@ -34,12 +34,13 @@ export class HostCallJournal {
 
   /**
    * The answer to the next call. `live` computes a new answer; it runs only
-   * when the log holds none for this position.
+   * when the log holds none for this position, and is told the position
+   * (the call's index in the attempt), which a re-execution asks for again.
    */
   async answer(
     kind: HostCallKind,
     request: Json,
-    live: () => Promise<Json> | Json,
+    live: (index: number) => Promise<Json> | Json,
   ): Promise<Json> {
     const index = this.#index++;
     const requestSha256 = sha256Hex(canonicalJson(request));
@@ -71,7 +72,7 @@ export class HostCallJournal {
       request_sha256: requestSha256,
       // The same canonical round trip a recorded answer takes through the
       // log, so the guest sees identical values live and on replay.
-      result: JSON.parse(canonicalJson(await live())),
+      result: JSON.parse(canonicalJson(await live(index))),
     };
     await this.#port.persist(call);
     return call.result;

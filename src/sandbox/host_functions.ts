@@ -50,6 +50,8 @@ export interface CallState {
     gateway: HttpGateway | undefined;
     /** W3C trace context sent on outbound HTTP of this call. */
     traceparent?: string | undefined;
+    /** Whose effects this call makes: seeds each request's `Idempotency-Key`. */
+    effect?: { run_id: string; step: string; attempt: number } | undefined;
   };
   services: HostServices;
   /** The run and step this call executes, for services that key side effects by them. */

@@ -3,6 +3,7 @@ import { AosError, toAosError } from "../errors/mod.ts";
 import { canonicalJson, type Json } from "../store/mod.ts";
 import type { HostCallJournal } from "./host_calls.ts";
 import type { GuardedHttpClient, OutboundRequest } from "./http_client.ts";
+import { idempotencyKey, withIdempotencyKey } from "./idempotency_key.ts";
 
 /** What a call's HTTP may do: from the skill's manifest. */
 export interface HttpCallPolicy {
@@ -125,12 +126,18 @@ export async function answerHttp(
     gateway: HttpGateway | undefined;
     /** Sent as `traceparent` unless the guest set one; never recorded. */
     traceparent?: string | undefined;
+    /**
+     * The run, step and attempt making the call: with the call's index they
+     * give the `Idempotency-Key` sent unless the guest set one; never
+     * recorded. Absent: no key is sent.
+     */
+    effect?: { run_id: string; step: string; attempt: number } | undefined;
   },
 ): Promise<HttpAnswer> {
   const answer = await journal.answer(
     "http",
     request as unknown as Json,
-    async () => {
+    async (index) => {
       const { policy, gateway } = context;
       try {
         if (gateway === undefined) {
@@ -139,11 +146,18 @@ export async function answerHttp(
             "outbound HTTP is disabled on this host",
           );
         }
+        let live = withTraceparent(
+          resolveSecrets(request, policy, gateway),
+          context.traceparent,
+        );
+        if (context.effect !== undefined) {
+          live = withIdempotencyKey(
+            live,
+            idempotencyKey({ ...context.effect, index }),
+          );
+        }
         const response = await gateway.client.request(
-          withTraceparent(
-            resolveSecrets(request, policy, gateway),
-            context.traceparent,
-          ),
+          live,
           {
             allowedHosts: policy.allowedHosts,
           },

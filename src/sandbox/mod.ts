@@ -10,6 +10,12 @@ export {
   recordedFetch,
 } from "./host_functions.ts";
 export {
+  type EffectPosition,
+  IDEMPOTENCY_KEY_HEADER,
+  idempotencyKey,
+  withIdempotencyKey,
+} from "./idempotency_key.ts";
+export {
   answerHttp,
   type HttpAnswer,
   type HttpCallPolicy,

@@ -187,6 +187,11 @@ export class Sandbox implements StepExecutor {
           execution.traceparent ?? null,
           `${execution.run_id}/${execution.step}/${execution.attempt}`,
         ),
+        effect: {
+          run_id: execution.run_id,
+          step: execution.step,
+          attempt: execution.attempt,
+        },
       },
       services: this.#options.services ?? {},
       identity: { run_id: execution.run_id, step: execution.step },

@@ -17,10 +17,15 @@ export const manifestSchema = z.object({
   output_schema: z.record(z.string(), z.unknown()),
   timeout_ms: z.number().int().min(1).max(300_000).default(5_000),
   memory_mb: z.number().int().min(1).max(4096).default(16),
+  /**
+   * The retry policy of a step of this skill that has none of its own (see
+   * `skillPin`): the bounds of a plan step's `retry`. An empty `retry_on`
+   * means the codes the catalog marks retryable.
+   */
   retry: z.object({
     max_attempts: z.number().int().min(1).max(100),
-    backoff_ms: z.number().int().min(0),
-    retry_on: z.array(z.string()).default([]),
+    backoff_ms: z.number().int().min(0).max(86_400_000),
+    retry_on: z.array(z.string().regex(/^[A-Z][A-Z0-9_]+$/)).default([]),
   }).strict().optional(),
   permissions: z.array(z.string()).default([]),
   allowed_hosts: z.array(z.string()).default([]),

@@ -1,5 +1,6 @@
 import { join } from "node:path";
 import { compileSkillSchemas } from "./schema.ts";
+import { skillPin } from "./pin.ts";
 import type { SkillPin } from "../../actors/run_messages.ts";
 import { AosError } from "../errors/mod.ts";
 import {
@@ -214,18 +215,7 @@ export class SkillRegistry implements ModuleSource {
   pin(reference: string): SkillPin | undefined {
     const skill = this.find(reference);
     if (skill === undefined) return undefined;
-    return {
-      name: skill.name,
-      version: skill.version,
-      sha256: skill.sha256,
-      entrypoint: skill.manifest.entrypoint,
-      timeout_ms: skill.manifest.timeout_ms,
-      // Only when non-zero, so pins of free skills (and logs made before
-      // budgets) stay as they were.
-      ...(skill.manifest.cost_estimate_cents > 0
-        ? { cost_estimate_cents: skill.manifest.cost_estimate_cents }
-        : {}),
-    };
+    return skillPin(skill.manifest, skill.sha256);
   }
 
   /** The versions of `name`, oldest first. */

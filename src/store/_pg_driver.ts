@@ -4,12 +4,33 @@ import { AosError } from "../errors/mod.ts";
 /** A result row; int8 columns arrive as strings. */
 export type PgRow = Record<string, unknown>;
 
+/**
+ * A statement with a name: each connection parses and plans it once (at its
+ * first use there) and afterwards only binds and executes it.
+ */
+export interface PgNamedQuery {
+  name: string;
+  text: string;
+  values: unknown[];
+}
+
 /** The part of a pg client the store uses. */
 export interface PgQueryable {
   query(
-    text: string,
+    text: string | PgNamedQuery,
     values?: unknown[],
   ): Promise<{ rows: PgRow[]; rowCount: number | null }>;
+}
+
+/**
+ * A prepared statement of the store: `statement(values)` is the query to
+ * send. Names are unique per text (pg refuses one name for two texts).
+ */
+export function prepared(
+  name: string,
+  text: string,
+): (values: unknown[]) => PgNamedQuery {
+  return (values) => ({ name, text, values });
 }
 
 /** A connection checked out of the pool. */

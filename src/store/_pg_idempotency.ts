@@ -68,19 +68,15 @@ export async function releaseKey(
   );
 }
 
-/** What `createRun` writes besides the run: its skills, its completed key. */
-export async function recordRunMeta(
+/**
+ * Completes the pending claim `createRun` was given, inside its
+ * transaction: refused (the transaction rolls back) when the claim was lost.
+ */
+export async function completeKey(
   client: PgQueryable,
   runId: string,
   meta: RunMeta,
 ): Promise<void> {
-  const skills = [...new Set(meta.skills ?? [])];
-  if (skills.length > 0) {
-    await client.query(
-      "INSERT INTO run_skills (skill, run_id) SELECT unnest($1::text[]), $2",
-      [skills, runId],
-    );
-  }
   if (meta.idempotency === undefined) return;
   const { key, fingerprint, response } = meta.idempotency;
   const completed = await client.query(

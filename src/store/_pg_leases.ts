@@ -1,20 +1,91 @@
 import { RUNNABLE_CHANNEL } from "./_pg_listener.ts";
-import type { PgRow } from "./_pg_driver.ts";
+import { type PgNamedQuery, type PgRow, prepared } from "./_pg_driver.ts";
 import type { Lease, LeaseTiming } from "./store.ts";
+
+// Two index walks (runs_claimable, runs_by_wake), each skipping rows
+// another claimer locked: parked runs not due are never read.
+const CLAIM = prepared(
+  "aos_lease_claim",
+  `WITH free AS (
+     SELECT run_id, created_at FROM runs
+     WHERE status IN ('running', 'paused') AND NOT parked
+       AND lease_owner <> $1
+       AND (lease_owner = '' OR lease_expires_at <= $2)
+     ORDER BY created_at, run_id
+     LIMIT $3
+     FOR UPDATE SKIP LOCKED
+   ), due AS (
+     SELECT run_id, created_at FROM runs
+     WHERE parked AND wake_at <= $5 AND status IN ('running', 'paused')
+     ORDER BY wake_at
+     LIMIT $3
+     FOR UPDATE SKIP LOCKED
+   ), picked AS (
+     SELECT run_id FROM (SELECT * FROM free UNION ALL SELECT * FROM due) AS candidates
+     ORDER BY created_at, run_id
+     LIMIT $3
+   )
+   UPDATE runs SET lease_owner = $1, lease_epoch = runs.lease_epoch + 1,
+     lease_expires_at = $4, parked = false, wake_at = NULL
+   FROM picked WHERE runs.run_id = picked.run_id
+   RETURNING runs.run_id, runs.lease_epoch, runs.created_at`,
+);
+
+// Rows are locked in run id order first, as batched appends lock them, so
+// a renewal and a batch never deadlock.
+const RENEW = prepared(
+  "aos_lease_renew",
+  `WITH held AS (
+     SELECT * FROM unnest($2::text[], $3::bigint[]) AS h (run_id, epoch)
+   ), locked AS MATERIALIZED (
+     SELECT runs.run_id FROM runs JOIN held ON held.run_id = runs.run_id
+     ORDER BY runs.run_id FOR UPDATE OF runs
+   )
+   UPDATE runs SET lease_expires_at = $1
+   FROM held JOIN locked ON locked.run_id = held.run_id
+   WHERE runs.run_id = held.run_id AND runs.lease_epoch = held.epoch
+     AND runs.lease_owner = $4
+   RETURNING runs.run_id, runs.lease_epoch`,
+);
+
+const PENDING_CANCELS = prepared(
+  "aos_pending_cancels",
+  `SELECT run_id, cancel_reason FROM runs
+   WHERE lease_owner = $1 AND status IN ('running', 'paused')
+     AND cancel_reason IS NOT NULL
+   ORDER BY created_at, run_id`,
+);
+
+const RELEASE = prepared(
+  "aos_lease_release",
+  `WITH released AS (
+     UPDATE runs SET lease_owner = '', lease_expires_at = 0
+     WHERE run_id = $1 AND lease_epoch = $2 AND lease_owner <> ''
+     RETURNING status
+   )
+   SELECT pg_notify('${RUNNABLE_CHANNEL}', '') FROM released
+   WHERE status IN ('running', 'paused')`,
+);
 
 /**
  * The lease and cancel-request statements of the PostgreSQL store. Each is
  * one statement, atomic on its own: a claim locks the rows it picks with
  * `FOR UPDATE SKIP LOCKED`, so concurrent claimers skip each other's rows
  * instead of waiting for them, and never get the same run. Statements that
- * make a run claimable (a release) or ask its holder to act (a cancel
- * request) NOTIFY the nodes in the same transaction.
+ * make a run claimable (a release of a run still going) or ask its holder
+ * to act (a cancel request) NOTIFY the nodes in the same transaction.
  */
 export class PgLeases {
-  readonly #query: (text: string, values?: unknown[]) => Promise<PgRow[]>;
+  readonly #query: (
+    text: string | PgNamedQuery,
+    values?: unknown[],
+  ) => Promise<PgRow[]>;
 
   constructor(
-    query: (text: string, values?: unknown[]) => Promise<PgRow[]>,
+    query: (
+      text: string | PgNamedQuery,
+      values?: unknown[],
+    ) => Promise<PgRow[]>,
   ) {
     this.#query = query;
   }
@@ -24,39 +95,14 @@ export class PgLeases {
     options: LeaseTiming & { limit: number; wakeNowMs?: number },
   ): Promise<Lease[]> {
     const expiresAt = options.nowMs + options.leaseMs;
-    // Two index walks (runs_claimable, runs_by_wake), each skipping rows
-    // another claimer locked: parked runs not due are never read.
     const rows = await this.#query(
-      `WITH free AS (
-           SELECT run_id, created_at FROM runs
-           WHERE status IN ('running', 'paused') AND NOT parked
-             AND lease_owner <> $1
-             AND (lease_owner = '' OR lease_expires_at <= $2)
-           ORDER BY created_at, run_id
-           LIMIT $3
-           FOR UPDATE SKIP LOCKED
-         ), due AS (
-           SELECT run_id, created_at FROM runs
-           WHERE parked AND wake_at <= $5 AND status IN ('running', 'paused')
-           ORDER BY wake_at
-           LIMIT $3
-           FOR UPDATE SKIP LOCKED
-         ), picked AS (
-           SELECT run_id FROM (SELECT * FROM free UNION ALL SELECT * FROM due) AS candidates
-           ORDER BY created_at, run_id
-           LIMIT $3
-         )
-         UPDATE runs SET lease_owner = $1, lease_epoch = runs.lease_epoch + 1,
-           lease_expires_at = $4, parked = false, wake_at = NULL
-         FROM picked WHERE runs.run_id = picked.run_id
-         RETURNING runs.run_id, runs.lease_epoch, runs.created_at`,
-      [
+      CLAIM([
         owner,
         options.nowMs,
         options.limit,
         expiresAt,
         options.wakeNowMs ?? options.nowMs,
-      ],
+      ]),
     );
     return rows
       .sort((a, b) =>
@@ -133,19 +179,12 @@ export class PgLeases {
   ): Promise<Lease[]> {
     if (leases.length === 0) return [];
     const expiresAt = timing.nowMs + timing.leaseMs;
-    const rows = await this.#query(
-      `UPDATE runs SET lease_expires_at = $1
-       FROM unnest($2::text[], $3::bigint[]) AS held (run_id, epoch)
-       WHERE runs.run_id = held.run_id AND runs.lease_epoch = held.epoch
-         AND runs.lease_owner = $4
-       RETURNING runs.run_id, runs.lease_epoch`,
-      [
-        expiresAt,
-        leases.map((lease) => lease.run_id),
-        leases.map((lease) => lease.epoch),
-        owner,
-      ],
-    );
+    const rows = await this.#query(RENEW([
+      expiresAt,
+      leases.map((lease) => lease.run_id),
+      leases.map((lease) => lease.epoch),
+      owner,
+    ]));
     const renewed = new Set(rows.map((row) => String(row.run_id)));
     return leases.filter((lease) => renewed.has(lease.run_id)).map((
       lease,
@@ -158,14 +197,9 @@ export class PgLeases {
   }
 
   async release(lease: { run_id: string; epoch: number }): Promise<void> {
-    await this.#query(
-      `WITH released AS (
-         UPDATE runs SET lease_owner = '', lease_expires_at = 0
-         WHERE run_id = $1 AND lease_epoch = $2 RETURNING run_id
-       )
-       SELECT pg_notify('${RUNNABLE_CHANNEL}', '') FROM released`,
-      [lease.run_id, lease.epoch],
-    );
+    // A run that ended had its lease cleared by its last append: nothing to
+    // write then, and nothing for other nodes to claim, so no NOTIFY.
+    await this.#query(RELEASE([lease.run_id, lease.epoch]));
   }
 
   async releaseAll(owner: string): Promise<void> {
@@ -209,13 +243,7 @@ export class PgLeases {
   async pendingCancels(
     owner: string,
   ): Promise<{ run_id: string; reason: string }[]> {
-    const rows = await this.#query(
-      `SELECT run_id, cancel_reason FROM runs
-       WHERE lease_owner = $1 AND status IN ('running', 'paused')
-         AND cancel_reason IS NOT NULL
-       ORDER BY created_at, run_id`,
-      [owner],
-    );
+    const rows = await this.#query(PENDING_CANCELS([owner]));
     return rows.map((row) => ({
       run_id: String(row.run_id),
       reason: String(row.cancel_reason),

@@ -1,5 +1,10 @@
 import { AosError } from "../errors/mod.ts";
-import type { PgQueryable, PgRow } from "./_pg_driver.ts";
+import {
+  type PgNamedQuery,
+  type PgQueryable,
+  type PgRow,
+  prepared,
+} from "./_pg_driver.ts";
 import type {
   BudgetAnswer,
   BudgetDay,
@@ -7,10 +12,11 @@ import type {
   BudgetReservationRequest,
 } from "./budget_records.ts";
 import type { ApiKeyRecord, TenantRecord } from "./tenant_records.ts";
+import { PgSettleBatch } from "./_pg_settle_batch.ts";
 
 /** What the tenant and budget tables need from the PostgreSQL store. */
 export interface PgAccess {
-  query(text: string, values?: unknown[]): Promise<PgRow[]>;
+  query(text: string | PgNamedQuery, values?: unknown[]): Promise<PgRow[]>;
   transaction<T>(work: (client: PgQueryable) => Promise<T>): Promise<T>;
 }
 
@@ -26,9 +32,11 @@ const SEED_LOCK_KEY = 0x414f534b; // "AOSK"
  */
 export class PgTenants {
   readonly #db: PgAccess;
+  readonly #settlements: PgSettleBatch;
 
   constructor(db: PgAccess) {
     this.#db = db;
+    this.#settlements = new PgSettleBatch((query) => db.query(query));
   }
 
   async createTenant(tenant: TenantRecord): Promise<void> {
@@ -45,9 +53,7 @@ export class PgTenants {
   }
 
   async getTenant(id: string): Promise<TenantRecord | undefined> {
-    const [row] = await this.#db.query("SELECT * FROM tenants WHERE id = $1", [
-      id,
-    ]);
+    const [row] = await this.#db.query(GET_TENANT([id]));
     return row === undefined ? undefined : toTenant(row);
   }
 
@@ -71,10 +77,7 @@ export class PgTenants {
   }
 
   async findApiKey(sha256: string): Promise<ApiKeyRecord | undefined> {
-    const [row] = await this.#db.query(
-      "SELECT * FROM api_keys WHERE sha256 = $1 AND revoked_at IS NULL",
-      [sha256],
-    );
+    const [row] = await this.#db.query(FIND_API_KEY([sha256]));
     return row === undefined ? undefined : toKey(row);
   }
 
@@ -120,60 +123,34 @@ export class PgTenants {
     });
   }
 
-  reserveBudget(request: BudgetReservationRequest): Promise<BudgetAnswer> {
+  async reserveBudget(
+    request: BudgetReservationRequest,
+  ): Promise<BudgetAnswer> {
     const { key, run_id, tenant, day, cents, limit_cents } = request;
-    return this.#db.transaction(async (client) => {
-      // The entry first: a concurrent ask with the same key waits here and
-      // then finds it, so one key never reserves twice.
-      const entry = await client.query(
-        `INSERT INTO budget_entries (key, run_id, tenant, day, reserved_cents)
-         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (key) DO NOTHING RETURNING key`,
-        [key, run_id, tenant, day, cents],
-      );
-      if (entry.rows.length === 0) {
-        const { rows } = await client.query(
-          "SELECT day FROM budget_entries WHERE key = $1",
-          [key],
-        );
-        const heldDay = String(rows[0]?.day ?? day);
-        return { granted: true, ...await dayOf(client, tenant, heldDay) };
-      }
-      await client.query(
-        `INSERT INTO budget_days (tenant, day) VALUES ($1, $2)
-         ON CONFLICT (tenant, day) DO NOTHING`,
-        [tenant, day],
-      );
-      const updated = await client.query(
-        `UPDATE budget_days SET reserved_cents = reserved_cents + $3
-         WHERE tenant = $1 AND day = $2 AND spent_cents + reserved_cents + $3 <= $4
-         RETURNING spent_cents, reserved_cents`,
-        [tenant, day, cents, limit_cents],
-      );
-      const granted = updated.rows.length === 1;
-      if (!granted) {
-        await client.query("DELETE FROM budget_entries WHERE key = $1", [key]);
-      }
-      return { granted, ...await dayOf(client, tenant, day) };
-    });
+    const values = [key, run_id, tenant, day, cents, limit_cents];
+    let row: PgRow | undefined;
+    try {
+      row = (await this.#db.query(RESERVE(values)))[0];
+    } catch (error) {
+      // 23505: a concurrent ask with the same key won; this statement
+      // rolled back whole, and asked again it finds the key held.
+      if ((error as { code?: unknown }).code !== "23505") throw error;
+      row = (await this.#db.query(RESERVE(values)))[0];
+    }
+    if (row?.held_day !== null && row?.held_day !== undefined) {
+      return {
+        granted: true,
+        ...await this.budgetDay(tenant, String(row.held_day)),
+      };
+    }
+    if (row?.granted !== true) {
+      return { granted: false, ...await this.budgetDay(tenant, day) };
+    }
+    return toDayAnswer(tenant, day, row);
   }
 
-  async settleBudget(key: string, chargedCents: number): Promise<void> {
-    await this.#db.transaction(async (client) => {
-      const { rows } = await client.query(
-        `UPDATE budget_entries SET charged_cents = $2
-         WHERE key = $1 AND charged_cents IS NULL
-         RETURNING tenant, day, reserved_cents`,
-        [key, chargedCents],
-      );
-      const entry = rows[0];
-      if (entry === undefined) return;
-      await client.query(
-        `UPDATE budget_days SET reserved_cents = reserved_cents - $3,
-           spent_cents = spent_cents + $4
-         WHERE tenant = $1 AND day = $2`,
-        [entry.tenant, entry.day, Number(entry.reserved_cents), chargedCents],
-      );
-    });
+  settleBudget(key: string, chargedCents: number): Promise<void> {
+    return this.#settlements.settle(key, chargedCents);
   }
 
   async budgetDay(tenant: string, day: string): Promise<BudgetDay> {
@@ -213,13 +190,54 @@ async function insertKey(client: PgQueryable, key: ApiKeyRecord) {
 const DAY_SQL =
   "SELECT spent_cents, reserved_cents FROM budget_days WHERE tenant = $1 AND day = $2";
 
-async function dayOf(
-  client: PgQueryable,
-  tenant: string,
-  day: string,
-): Promise<BudgetDay> {
-  const { rows } = await client.query(DAY_SQL, [tenant, day]);
-  return toDay(tenant, day, rows[0]);
+const GET_TENANT = prepared(
+  "aos_get_tenant",
+  "SELECT * FROM tenants WHERE id = $1",
+);
+const FIND_API_KEY = prepared(
+  "aos_find_api_key",
+  "SELECT * FROM api_keys WHERE sha256 = $1 AND revoked_at IS NULL",
+);
+
+// A reservation in one statement. The entry is inserted only when the
+// reservation holds, so a refusal leaves nothing behind; a key already held
+// answers as granted (`held_day`). The day row is locked only by asks of
+// more than zero cents: a zero-cent ask changes no total, so it is granted
+// on the day as the statement sees it, and asks of steps without a cost
+// never queue on the tenant's one row. Concurrent asks with one key: the
+// second's entry INSERT fails on the key and takes its reservation with it.
+const RESERVE = prepared(
+  "aos_budget_reserve",
+  `WITH held AS (
+     SELECT day FROM budget_entries WHERE key = $1
+   ), reserved AS (
+     INSERT INTO budget_days AS d (tenant, day, reserved_cents)
+     SELECT $3, $4, $5::bigint
+     WHERE $5::bigint > 0 AND $5::bigint <= $6::bigint
+       AND NOT EXISTS (SELECT 1 FROM held)
+     ON CONFLICT (tenant, day) DO UPDATE
+       SET reserved_cents = d.reserved_cents + excluded.reserved_cents
+       WHERE d.spent_cents + d.reserved_cents + excluded.reserved_cents <= $6::bigint
+     RETURNING d.spent_cents, d.reserved_cents
+   ), seen AS (
+     SELECT spent_cents, reserved_cents FROM budget_days
+     WHERE tenant = $3 AND day = $4
+   ), entry AS (
+     INSERT INTO budget_entries (key, run_id, tenant, day, reserved_cents)
+     SELECT $1, $2, $3, $4, $5::bigint
+     WHERE NOT EXISTS (SELECT 1 FROM held) AND (
+       EXISTS (SELECT 1 FROM reserved) OR ($5::bigint = 0 AND
+         COALESCE((SELECT spent_cents + reserved_cents FROM seen), 0) <= $6::bigint))
+     RETURNING key
+   )
+   SELECT (SELECT day FROM held) AS held_day,
+     EXISTS (SELECT 1 FROM entry) AS granted,
+     COALESCE((SELECT spent_cents FROM reserved), (SELECT spent_cents FROM seen), 0) AS spent_cents,
+     COALESCE((SELECT reserved_cents FROM reserved), (SELECT reserved_cents FROM seen), 0) AS reserved_cents`,
+);
+
+function toDayAnswer(tenant: string, day: string, row: PgRow): BudgetAnswer {
+  return { granted: true, ...toDay(tenant, day, row) };
 }
 
 function toDay(tenant: string, day: string, row: PgRow | undefined): BudgetDay {

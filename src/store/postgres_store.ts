@@ -1,20 +1,20 @@
 import { AosError } from "../errors/mod.ts";
-import {
-  assertConsecutive,
-  leaseLost,
-  sequenceConflict,
-} from "./_append_checks.ts";
+import { assertConsecutive, sequenceConflict } from "./_append_checks.ts";
 import { skillFromRow, snapshotFromRow, summaryFromRow } from "./_rows.ts";
 import { decodeCursor, encodeCursor } from "./_cursor.ts";
 import {
   pg,
+  type PgNamedQuery,
   type PgPool,
   type PgQueryable,
   type PgRow,
+  prepared,
   storeError,
 } from "./_pg_driver.ts";
-import { claimKey, recordRunMeta, releaseKey } from "./_pg_idempotency.ts";
-import { RUNNABLE_CHANNEL, RunnableListener } from "./_pg_listener.ts";
+import { claimKey, completeKey, releaseKey } from "./_pg_idempotency.ts";
+import { insertRun } from "./_pg_appends.ts";
+import { PgAppendBatch } from "./_pg_append_batch.ts";
+import { RunnableListener } from "./_pg_listener.ts";
 import { PgTenants } from "./_pg_tenants.ts";
 import type {
   BudgetAnswer,
@@ -25,7 +25,7 @@ import type {
 import type { ApiKeyRecord, TenantRecord } from "./tenant_records.ts";
 import { PgLeases } from "./_pg_leases.ts";
 import { migratePostgres } from "./postgres_migrate.ts";
-import { type LogRecord, recordFromLine, recordToLine } from "./record.ts";
+import { type LogRecord, recordFromLine } from "./record.ts";
 import {
   type IdempotencyClaim,
   type IdempotencyEntry,
@@ -41,6 +41,24 @@ import {
   type SkillRecord,
   type Store,
 } from "./store.ts";
+
+// The store's frequent reads, prepared once per connection.
+const READ_LOG = prepared(
+  "aos_read_log",
+  "SELECT line FROM records WHERE run_id = $1 AND seq >= $2 ORDER BY seq",
+);
+const GET_RUN = prepared("aos_get_run", "SELECT * FROM runs WHERE run_id = $1");
+const COUNT_UNFINISHED = prepared(
+  "aos_count_unfinished",
+  "SELECT COUNT(*) AS count FROM runs WHERE status IN ('running', 'paused')",
+);
+const GET_SNAPSHOT = prepared(
+  "aos_get_snapshot",
+  "SELECT * FROM run_snapshots WHERE run_id = $1",
+);
+
+/** Runs remembered as ended here, awaiting their (no-op) lease release. */
+const ENDED_RUNS_MAX = 10_000;
 
 /** Options of `PostgresStore.open`. */
 export interface PostgresStoreOptions {
@@ -67,6 +85,9 @@ export class PostgresStore implements Store {
   readonly #tenants: PgTenants;
   readonly #leases = new PgLeases((text, values) => this.#query(text, values));
   readonly #connectionsMax: number;
+  readonly #appends: PgAppendBatch;
+  /** Runs a final append of this store ended, until their lease release. */
+  readonly #ended = new Set<string>();
 
   private constructor(
     pool: PgPool,
@@ -80,6 +101,7 @@ export class PostgresStore implements Store {
       transaction: (work) => this.#transaction(work),
     });
     this.#connectionsMax = connectionsMax;
+    this.#appends = new PgAppendBatch(pool);
   }
 
   /** Connections free to take a query: idle ones plus those not yet opened. */
@@ -115,9 +137,15 @@ export class PostgresStore implements Store {
     return new PostgresStore(pool, listener, connectionsMax);
   }
 
-  async #query(text: string, values: unknown[] = []): Promise<PgRow[]> {
+  async #query(
+    text: string | PgNamedQuery,
+    values: unknown[] = [],
+  ): Promise<PgRow[]> {
     try {
-      return (await this.#pool.query(text, values)).rows;
+      // pg lets a values argument replace a named query's own values.
+      return (await (typeof text === "string"
+        ? this.#pool.query(text, values)
+        : this.#pool.query(text))).rows;
     } catch (error) {
       throw storeError(error);
     }
@@ -157,31 +185,17 @@ export class PostgresStore implements Store {
 
   async createRun(first: LogRecord, meta: RunMeta): Promise<void> {
     if (first.seq !== 0) throw sequenceConflict(first.run_id, 0, first.seq);
+    const skills = [...new Set(meta.skills ?? [])];
+    if (meta.idempotency === undefined) {
+      try {
+        return await insertRun(this.#pool, first, meta, skills);
+      } catch (error) {
+        throw storeError(error);
+      }
+    }
     await this.#transaction(async (client) => {
-      const inserted = await client.query(
-        `INSERT INTO runs (run_id, tenant, status, created_at, updated_at, last_seq, digest, lease_owner, lease_epoch, lease_expires_at)
-         VALUES ($1, $2, 'running', $3, $3, 0, $4, $5, $6, $7) ON CONFLICT (run_id) DO NOTHING`,
-        [
-          first.run_id,
-          meta.tenant,
-          first.at,
-          first.hash,
-          meta.lease?.owner ?? "",
-          meta.lease === undefined ? 0 : 1,
-          meta.lease?.expires_at ?? 0,
-        ],
-      );
-      if (inserted.rowCount === 0) {
-        throw new AosError("STORE_RUN_EXISTS", `run ${first.run_id} exists`, {
-          details: { run_id: first.run_id },
-        });
-      }
-      await insertRecords(client, [first]);
-      await recordRunMeta(client, first.run_id, meta);
-      // A run created held is nobody else's to claim.
-      if (meta.lease === undefined) {
-        await client.query(`SELECT pg_notify('${RUNNABLE_CHANNEL}', '')`);
-      }
+      await insertRun(client, first, meta, skills);
+      await completeKey(client, first.run_id, meta);
     });
   }
 
@@ -208,53 +222,30 @@ export class PostgresStore implements Store {
     options: { status?: RunStatus; epoch?: number } = {},
   ): Promise<void> {
     const first = assertConsecutive(records);
-    const last = records[records.length - 1]!;
-    await this.#transaction(async (client) => {
-      const head = (await client.query(
-        "SELECT last_seq, digest, lease_epoch FROM runs WHERE run_id = $1 FOR UPDATE",
-        [first.run_id],
-      )).rows[0];
-      if (head === undefined) {
-        throw new AosError("RUN_NOT_FOUND", `run ${first.run_id} not found`, {
-          details: { run_id: first.run_id },
-        });
+    try {
+      await this.#appends.append(records, options);
+    } catch (error) {
+      throw storeError(error);
+    }
+    if (options.status !== undefined && isTerminal(options.status)) {
+      this.#ended.add(first.run_id);
+      // Bounded: a run's release normally follows its end at once.
+      if (this.#ended.size > ENDED_RUNS_MAX) {
+        this.#ended.delete(this.#ended.values().next().value!);
       }
-      const epoch = Number(head.lease_epoch);
-      if (options.epoch !== undefined && options.epoch !== epoch) {
-        throw leaseLost(first.run_id, options.epoch, epoch);
-      }
-      const nextSeq = Number(head.last_seq) + 1;
-      if (first.seq !== nextSeq || first.prev !== head.digest) {
-        throw sequenceConflict(first.run_id, nextSeq, first.seq);
-      }
-      await insertRecords(client, records);
-      const ends = options.status !== undefined && isTerminal(options.status);
-      await client.query(
-        `UPDATE runs SET last_seq = $1, digest = $2, updated_at = $3,
-           status = COALESCE($4, status)${
-          ends ? ", lease_owner = '', lease_expires_at = 0" : ""
-        }
-         WHERE run_id = $5`,
-        [last.seq, last.hash, last.at, options.status ?? null, first.run_id],
-      );
-    });
+    }
   }
 
   async readLog(
     runId: string,
     options: { fromSeq?: number } = {},
   ): Promise<LogRecord[]> {
-    const rows = await this.#query(
-      "SELECT line FROM records WHERE run_id = $1 AND seq >= $2 ORDER BY seq",
-      [runId, options.fromSeq ?? 0],
-    );
+    const rows = await this.#query(READ_LOG([runId, options.fromSeq ?? 0]));
     return rows.map((row) => recordFromLine(String(row.line), `run ${runId}`));
   }
 
   async getRun(runId: string): Promise<RunSummary | undefined> {
-    const [row] = await this.#query("SELECT * FROM runs WHERE run_id = $1", [
-      runId,
-    ]);
+    const [row] = await this.#query(GET_RUN([runId]));
     return row === undefined ? undefined : summaryFromRow(row);
   }
 
@@ -310,9 +301,7 @@ export class PostgresStore implements Store {
   }
 
   async countUnfinishedRuns(): Promise<number> {
-    const [row] = await this.#query(
-      "SELECT COUNT(*) AS count FROM runs WHERE status IN ('running', 'paused')",
-    );
+    const [row] = await this.#query(COUNT_UNFINISHED([]));
     return Number(row?.count ?? 0);
   }
 
@@ -358,6 +347,9 @@ export class PostgresStore implements Store {
   }
 
   releaseLease(lease: { run_id: string; epoch: number }): Promise<void> {
+    // The append that ended the run here cleared its lease, and a finished
+    // run is never claimed again: there is nothing left to release.
+    if (this.#ended.delete(lease.run_id)) return Promise.resolve();
     return this.#leases.release(lease);
   }
 
@@ -437,10 +429,7 @@ export class PostgresStore implements Store {
   }
 
   async getSnapshot(runId: string): Promise<RunSnapshot | undefined> {
-    const [row] = await this.#query(
-      "SELECT * FROM run_snapshots WHERE run_id = $1",
-      [runId],
-    );
+    const [row] = await this.#query(GET_SNAPSHOT([runId]));
     return row === undefined ? undefined : snapshotFromRow(row);
   }
 
@@ -519,20 +508,4 @@ export class PostgresStore implements Store {
     await this.#listener.close();
     await this.#pool.end().catch(() => {});
   }
-}
-
-async function insertRecords(
-  client: PgQueryable,
-  records: readonly LogRecord[],
-): Promise<void> {
-  await client.query(
-    `INSERT INTO records (run_id, seq, type, line)
-     SELECT $1, * FROM unnest($2::bigint[], $3::text[], $4::text[])`,
-    [
-      records[0]!.run_id,
-      records.map((record) => record.seq),
-      records.map((record) => record.type),
-      records.map(recordToLine),
-    ],
-  );
 }

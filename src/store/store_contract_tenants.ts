@@ -159,6 +159,51 @@ export function tenantStoreContract(test: ContractTest): void {
     });
   });
 
+  test("concurrent settlements: each key is charged once, and the days add up", async (store) => {
+    const keys = Array.from({ length: 30 }, (_, index) => `s${index}`);
+    for (const [index, key] of keys.entries()) {
+      const answer = await store.reserveBudget({
+        key,
+        run_id: `r${index}`,
+        tenant: "t",
+        day: index % 3 === 0 ? "2026-01-03" : "2026-01-02",
+        cents: index % 2,
+        limit_cents: 1_000,
+      });
+      assert.equal(answer.granted, true);
+    }
+    // Every key settled twice at once (the first charge counts), plus
+    // keys nobody reserved.
+    await Promise.all([
+      ...keys.map((key, index) => store.settleBudget(key, index)),
+      ...keys.map((key) => store.settleBudget(key, 999)),
+      store.settleBudget("unknown", 5),
+    ]);
+    const spent = (day: string) =>
+      keys.reduce(
+        (sum, _, index) =>
+          sum + ((index % 3 === 0) === (day === "2026-01-03") ? index : 0),
+        0,
+      );
+    for (const day of ["2026-01-02", "2026-01-03"]) {
+      assert.deepEqual(await store.budgetDay("t", day), {
+        tenant: "t",
+        day,
+        spent_cents: spent(day),
+        reserved_cents: 0,
+      });
+    }
+    assert.deepEqual(await store.openBudgetEntries(), []);
+    const entries = [
+      ...await store.budgetEntries("t", "2026-01-02"),
+      ...await store.budgetEntries("t", "2026-01-03"),
+    ];
+    assert.equal(entries.length, keys.length);
+    for (const entry of entries) {
+      assert.equal(entry.charged_cents, Number(entry.key.slice(1)));
+    }
+  });
+
   test(
     "50 racing reservations against a limit that fits 49: 49 granted",
     async (store, second) => {

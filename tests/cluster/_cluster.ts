@@ -34,12 +34,19 @@ export function startClusterNode(
 
 /**
  * A loopback server that stands for the outside world: every request to
- * `/effect/<key>` is one side effect, counted by key. Requests may be held
- * (`hold`) until the test lets them through.
+ * `/effect/<key>` asks for one side effect, named by key. Like a real
+ * effect API it honours `Idempotency-Key`: an effect is applied once per
+ * idempotency key, and a request repeating a key gets the answer of the
+ * first (awaiting it if that one is still in flight) without applying
+ * anything. Requests may be held (`hold`) until the test lets them through.
  */
 export interface EffectServer extends TestServer {
-  /** Requests received per key, in arrival order of keys. */
+  /** Requests received (raw deliveries) per key, in arrival order of keys. */
   counts: Map<string, number>;
+  /** The `Idempotency-Key` of every delivery per key, in arrival order (null: none). */
+  keys: Map<string, (string | null)[]>;
+  /** Times each key's effect was applied: once per distinct idempotency key. */
+  applied: Map<string, number>;
   /** Resolves once `key` has been requested `count` times. */
   requested(key: string, count?: number): Promise<void>;
   /** Holds later requests (for `key` only, when given) until `release()`. */
@@ -49,28 +56,57 @@ export interface EffectServer extends TestServer {
 
 export function startEffectServer(): EffectServer {
   const counts = new Map<string, number>();
+  const keys = new Map<string, (string | null)[]>();
+  const applied = new Map<string, number>();
+  const answers = new Map<
+    string,
+    { key: string; answer: Promise<Record<string, unknown>> }
+  >();
   const watchers: { key: string; count: number; resolve: () => void }[] = [];
+  let receipts = 0;
   let gate: Promise<void> | undefined;
   let gatedKey: string | undefined;
   let open: () => void = () => {};
+  const apply = async (key: string) => {
+    applied.set(key, (applied.get(key) ?? 0) + 1);
+    const receipt = ++receipts;
+    if (gate !== undefined && (gatedKey === undefined || gatedKey === key)) {
+      await gate;
+    }
+    return { effect: key, done: true, receipt };
+  };
   const server = startServer(async (request) => {
     const key = new URL(request.url).pathname.replace(/^\/effect\//, "");
+    const idempotencyKey = request.headers.get("idempotency-key");
     await request.body?.cancel();
     counts.set(key, (counts.get(key) ?? 0) + 1);
+    keys.set(key, [...keys.get(key) ?? [], idempotencyKey]);
     for (const watcher of [...watchers]) {
       if (watcher.key === key && counts.get(key)! >= watcher.count) {
         watchers.splice(watchers.indexOf(watcher), 1);
         watcher.resolve();
       }
     }
-    if (gate !== undefined && (gatedKey === undefined || gatedKey === key)) {
-      await gate;
+    if (idempotencyKey === null) return Response.json(await apply(key));
+    const stored = answers.get(idempotencyKey);
+    if (stored === undefined) {
+      const answer = apply(key);
+      answers.set(idempotencyKey, { key, answer });
+      return Response.json(await answer);
     }
-    return Response.json({ effect: key, done: true });
+    // As effect APIs do, a key reused for another request is refused.
+    if (stored.key !== key) {
+      return Response.json({ error: "idempotency key reused" }, {
+        status: 422,
+      });
+    }
+    return Response.json(await stored.answer);
   });
   return {
     ...server,
     counts,
+    keys,
+    applied,
     requested(key, count = 1) {
       if ((counts.get(key) ?? 0) >= count) return Promise.resolve();
       return new Promise((resolve) => watchers.push({ key, count, resolve }));

@@ -83,6 +83,7 @@ async function execute(
     recorded?: HostCallBody[];
     crashOn?: HostCallKind;
     step?: string;
+    attempt?: number;
   } = {},
 ): Promise<Execution> {
   const persisted: HostCallBody[] = [];
@@ -102,7 +103,7 @@ async function execute(
   const outcome = await sandbox.execute({
     run_id: "run_1",
     step: options.step ?? "book",
-    attempt: 1,
+    attempt: options.attempt ?? 1,
     pin: PIN,
     input,
     hostCalls: port,
@@ -586,6 +587,21 @@ Deno.test("calendar_write against a real CalDAV server (Radicale)", async (t) =>
       });
       assert.ok(replayed.ok && recovered.outcome.ok, JSON.stringify(replayed));
       assert.equal(replayed.output_sha256, recovered.outcome.output_sha256);
+    },
+  );
+
+  await t.step(
+    "a retry of the step (a new attempt, so a new Idempotency-Key) still writes its one event",
+    async () => {
+      const retried = output(
+        (await execute(harness.sandbox, input, { attempt: 2 })).outcome,
+      );
+      assert.equal(retried.uid, uid);
+      assert.equal(retried.created, false);
+      assert.deepEqual(
+        await davResources(radicale.collectionUrl, auth),
+        [`${uid}.ics`, `${derivedUid(EVENT, "lunch")}.ics`].sort(),
+      );
     },
   );
 

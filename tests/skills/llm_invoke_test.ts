@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { DEFAULT_CONFIG } from "../../src/config/mod.ts";
 import { liveClock, liveRandom } from "../../src/deps/mod.ts";
 import { replayLog } from "../../src/replay/mod.ts";
-import { Sandbox } from "../../src/sandbox/mod.ts";
+import { idempotencyKey, Sandbox } from "../../src/sandbox/mod.ts";
 import { PROJECT_ROOT } from "../../src/skills/build.ts";
 import { readContract, runContract } from "../../src/skills/contract.ts";
 import { parseManifest } from "../../src/skills/manifest.ts";
@@ -238,6 +238,15 @@ Deno.test("llm_invoke openai: answer, usage and cost; the key reaches the provid
     const events = await eventsText(node, runId);
     assert.ok(!events.includes(OPENAI_KEY), "the key reached the run's log");
     assert.ok(events.includes("Bearer {{secret:OPENAI_API_KEY}}"));
+    // The post carries the call's idempotency key, live only.
+    const log = (await requestJson(node, "GET", `/v1/runs/${runId}/events`))
+      .body.events as { type: string; body: Record<string, unknown> }[];
+    const call = log.find((record) =>
+      record.type === "HostCall" && record.body.kind === "http"
+    )!.body as { step: string; attempt: number; index: number };
+    const key = idempotencyKey({ run_id: runId, ...call });
+    assert.equal(request.headers["idempotency-key"], key);
+    assert.ok(!events.includes(key), "the idempotency key reached the log");
     assert.ok(!JSON.stringify(node.logger.lines).includes(OPENAI_KEY));
   } finally {
     await node.close();

@@ -53,6 +53,14 @@ export interface TestPostgres extends AsyncDisposable {
   crash?: () => Promise<void>;
   /** Starts a crashed local server again on the same port and waits until it is ready. */
   startAgain?: () => Promise<void>;
+  /** A local server only: a superuser URL on its `postgres` database (statistics views). */
+  superuserUrl?: string;
+  /**
+   * A local server only: CPU time (user + system, ms) its processes have
+   * used so far: the postmaster, its live children (backends, WAL writer,
+   * …) and the children it has reaped. Linux only.
+   */
+  cpuMs?: () => number;
 }
 
 /** Options of `startTestPostgres`. */
@@ -69,6 +77,13 @@ export interface StartTestPostgresOptions {
    * default turns it off for speed: a crash may lose the last commits).
    */
   durableCommits?: boolean;
+  /**
+   * Durable on disk like a production server: `fsync`, `synchronous_commit`
+   * and `full_page_writes` on (the default turns them off for speed).
+   */
+  durable?: boolean;
+  /** Extra server settings (`name=value`), applied last. */
+  settings?: readonly string[];
   /** Attempts of the readiness probe, one every `probeIntervalMs` (default 400). */
   probeAttemptsMax?: number;
   /** Pause between readiness probes (default 25 ms). */
@@ -347,13 +362,17 @@ async function localServer(
     ], root);
     await Deno.remove(`${root}/pwfile`);
     const port = freePort();
+    const durable = options.durable ?? false;
     const settings = [
       "-c listen_addresses=127.0.0.1",
       `-p ${port}`,
       `-k ${socketDir}`,
-      "-c fsync=off",
-      `-c synchronous_commit=${options.durableCommits ? "on" : "off"}`,
-      "-c full_page_writes=off",
+      `-c fsync=${durable ? "on" : "off"}`,
+      `-c synchronous_commit=${
+        durable || options.durableCommits ? "on" : "off"
+      }`,
+      `-c full_page_writes=${durable ? "on" : "off"}`,
+      ...(options.settings ?? []).map((setting) => `-c ${setting}`),
     ].join(" ");
     // -W: do not wait in pg_ctl; the probe waits, and reports the log if
     // the server never gets ready. Used for the first start and restarts.
@@ -403,12 +422,45 @@ async function localServer(
       stop,
       crash,
       startAgain: startServer,
+      superuserUrl: adminUrl,
+      cpuMs: () => serverCpuMs(dataDir),
       [Symbol.asyncDispose]: stop,
     };
   } catch (error) {
     await cleanUp().catch(() => {});
     throw error;
   }
+}
+
+const CLOCK_TICKS_PER_S = 100;
+
+/** Fields of /proc/<pid>/stat after the command name (which may hold spaces). */
+function statFields(pid: string): string[] | undefined {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  } catch {
+    return undefined; // the process ended meanwhile
+  }
+}
+
+/** CPU ms of the server in `dataDir`: postmaster, live and reaped children. */
+function serverCpuMs(dataDir: string): number {
+  const postmaster = Deno.readTextFileSync(`${dataDir}/postmaster.pid`)
+    .split("\n")[0]!.trim();
+  // After the name: state ppid … utime(11) stime(12) cutime(13) cstime(14).
+  const own = statFields(postmaster);
+  if (own === undefined) return NaN;
+  let ticks = Number(own[11]) + Number(own[12]) + Number(own[13]) +
+    Number(own[14]);
+  for (const entry of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(entry.name)) continue;
+    const fields = statFields(entry.name);
+    if (fields?.[1] === postmaster) {
+      ticks += Number(fields[11]) + Number(fields[12]);
+    }
+  }
+  return ticks * 1000 / CLOCK_TICKS_PER_S;
 }
 
 /** Polls pg_isready until the server accepts connections, a bounded number of times. */

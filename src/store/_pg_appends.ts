@@ -1,0 +1,143 @@
+import { AosError } from "../errors/mod.ts";
+import { leaseLost, sequenceConflict } from "./_append_checks.ts";
+import { type PgQueryable, prepared } from "./_pg_driver.ts";
+import { RUNNABLE_CHANNEL } from "./_pg_listener.ts";
+import { type LogRecord, recordToLine } from "./record.ts";
+import { isTerminal, type RunMeta, type RunStatus } from "./store.ts";
+
+// The writes of a run's log on PostgreSQL, each one statement (one round
+// trip, its own transaction). The checks an append needs (the expected
+// sequence, the previous hash, the fencing epoch) are conditions of the
+// UPDATE of the run's index row: in READ COMMITTED an UPDATE that meets a
+// row another transaction is changing waits for it and re-checks its
+// conditions on the row as that transaction left it, so check and write
+// are one atomic step, as under the FOR UPDATE lock they replace. The
+// records are inserted by the same statement, from the rows the UPDATE
+// returned: an append that fails a check writes nothing at all.
+
+const APPEND = prepared(
+  "aos_append",
+  `WITH head AS (
+     UPDATE runs SET last_seq = $2, digest = $3, updated_at = $4,
+       status = COALESCE($5, status),
+       lease_owner = CASE WHEN $6 THEN '' ELSE lease_owner END,
+       lease_expires_at = CASE WHEN $6 THEN 0 ELSE lease_expires_at END
+     WHERE run_id = $1 AND last_seq = $7 AND digest = $8
+       AND ($9::bigint IS NULL OR lease_epoch = $9::bigint)
+     RETURNING run_id
+   ), written AS (
+     INSERT INTO records (run_id, seq, type, line)
+     SELECT head.run_id, r.seq, r.type, r.line
+     FROM head, unnest($10::bigint[], $11::text[], $12::text[]) AS r (seq, type, line)
+   )
+   SELECT count(*)::int AS appended FROM head`,
+);
+
+const HEAD = prepared(
+  "aos_run_head",
+  "SELECT last_seq, digest, lease_epoch FROM runs WHERE run_id = $1",
+);
+
+/**
+ * Appends `records` (consecutive, of one run, starting at `first`) in one
+ * statement; throws the store's error when a check fails.
+ */
+export async function appendRecords(
+  db: PgQueryable,
+  records: readonly LogRecord[],
+  options: { status?: RunStatus; epoch?: number },
+): Promise<void> {
+  const first = records[0]!;
+  const last = records[records.length - 1]!;
+  const ends = options.status !== undefined && isTerminal(options.status);
+  const { rows } = await db.query(APPEND([
+    first.run_id,
+    last.seq,
+    last.hash,
+    last.at,
+    options.status ?? null,
+    ends,
+    first.seq - 1,
+    first.prev,
+    options.epoch ?? null,
+    records.map((record) => record.seq),
+    records.map((record) => record.type),
+    records.map(recordToLine),
+  ]));
+  if (Number(rows[0]?.appended) === 1) return;
+  throw await refusal(db, first, options.epoch);
+}
+
+/**
+ * Why an append was refused, read after the fact. A refusal stays true
+ * once made: epochs and sequences only grow, so what failed the check then
+ * still fails it now (a run that vanished was never there).
+ */
+export async function refusal(
+  db: PgQueryable,
+  first: LogRecord,
+  epoch: number | undefined,
+): Promise<AosError> {
+  const head = (await db.query(HEAD([first.run_id]))).rows[0];
+  if (head === undefined) {
+    return new AosError("RUN_NOT_FOUND", `run ${first.run_id} not found`, {
+      details: { run_id: first.run_id },
+    });
+  }
+  const current = Number(head.lease_epoch);
+  if (epoch !== undefined && epoch !== current) {
+    return leaseLost(first.run_id, epoch, current);
+  }
+  return sequenceConflict(first.run_id, Number(head.last_seq) + 1, first.seq);
+}
+
+// A run created held (`RunMeta.lease`) is nobody else's to claim: only a
+// run created unheld wakes the nodes.
+const createRunText = (notify: boolean) =>
+  `WITH run AS (
+     INSERT INTO runs (run_id, tenant, status, created_at, updated_at,
+       last_seq, digest, lease_owner, lease_epoch, lease_expires_at)
+     VALUES ($1, $2, 'running', $3, $3, 0, $4, $8, $9, $10)
+     ON CONFLICT (run_id) DO NOTHING RETURNING run_id
+   ), first AS (
+     INSERT INTO records (run_id, seq, type, line)
+     SELECT run.run_id, 0, $5, $6 FROM run
+   ), skills AS (
+     INSERT INTO run_skills (skill, run_id)
+     SELECT DISTINCT skill, run.run_id FROM run, unnest($7::text[]) AS skill
+   )
+   SELECT ${notify ? `pg_notify('${RUNNABLE_CHANNEL}', '')` : "1"} FROM run`;
+const CREATE = prepared("aos_create_run", createRunText(true));
+const CREATE_HELD = prepared("aos_create_run_held", createRunText(false));
+
+/**
+ * Writes a run's first record, its index row (held by `meta.lease`'s owner
+ * at epoch 1, when given) and its skills in one statement, and wakes the
+ * nodes (NOTIFY at commit) when the run is up for claiming; throws
+ * STORE_RUN_EXISTS, writing nothing, when the run id is taken.
+ */
+export async function insertRun(
+  db: PgQueryable,
+  first: LogRecord,
+  meta: RunMeta,
+  skills: readonly string[],
+): Promise<void> {
+  const lease = meta.lease;
+  const { rows } = await db.query((lease === undefined ? CREATE : CREATE_HELD)([
+    first.run_id,
+    meta.tenant,
+    first.at,
+    first.hash,
+    first.type,
+    recordToLine(first),
+    [...skills],
+    lease?.owner ?? "",
+    lease === undefined ? 0 : 1,
+    lease?.expires_at ?? 0,
+  ]));
+  if (rows.length !== 1) {
+    throw new AosError("STORE_RUN_EXISTS", `run ${first.run_id} exists`, {
+      details: { run_id: first.run_id },
+    });
+  }
+}

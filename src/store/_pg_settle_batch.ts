@@ -1,0 +1,87 @@
+import { isUnavailable, type PgNamedQuery, prepared } from "./_pg_driver.ts";
+import { type Pending, PgBatcher } from "./_pg_batcher.ts";
+import type { PgRow } from "./_pg_driver.ts";
+
+// A settlement in one statement: the entry is marked settled and its cents
+// move from reserved to spent on its day. A zero-cent reservation charged
+// nothing leaves the day row alone (it may not even exist).
+const SETTLE = prepared(
+  "aos_budget_settle",
+  `WITH entry AS (
+     UPDATE budget_entries SET charged_cents = $2
+     WHERE key = $1 AND charged_cents IS NULL
+     RETURNING tenant, day, reserved_cents
+   )
+   INSERT INTO budget_days AS d (tenant, day, spent_cents, reserved_cents)
+   SELECT tenant, day, $2::bigint, -reserved_cents FROM entry
+   WHERE reserved_cents <> 0 OR $2::bigint <> 0
+   ON CONFLICT (tenant, day) DO UPDATE
+     SET spent_cents = d.spent_cents + excluded.spent_cents,
+       reserved_cents = d.reserved_cents + excluded.reserved_cents`,
+);
+
+// Many settlements in one statement: the cents of the entries settled are
+// summed per day, so each day row changes once, and day rows are changed
+// in (tenant, day) order, so concurrent batches cannot deadlock on them.
+const SETTLE_MANY = prepared(
+  "aos_budget_settle_many",
+  `WITH input AS (
+     SELECT * FROM unnest($1::text[], $2::bigint[]) AS i (key, charged)
+   ), entry AS (
+     UPDATE budget_entries e SET charged_cents = input.charged
+     FROM input WHERE e.key = input.key AND e.charged_cents IS NULL
+     RETURNING e.tenant, e.day, e.reserved_cents, input.charged
+   ), per_day AS (
+     SELECT tenant, day, sum(charged)::bigint AS spent,
+       sum(reserved_cents)::bigint AS released
+     FROM entry GROUP BY tenant, day
+   )
+   INSERT INTO budget_days AS d (tenant, day, spent_cents, reserved_cents)
+   SELECT tenant, day, spent, -released FROM per_day
+   WHERE spent <> 0 OR released <> 0
+   ORDER BY tenant, day
+   ON CONFLICT (tenant, day) DO UPDATE
+     SET spent_cents = d.spent_cents + excluded.spent_cents,
+       reserved_cents = d.reserved_cents + excluded.reserved_cents`,
+);
+
+/**
+ * Group commit of budget settlements (see `PgBatcher`): the settlements of
+ * many run actors in one statement. One settlement per key at a time, so
+ * settling a key twice still charges it once, with the first charge.
+ */
+export class PgSettleBatch {
+  readonly #query: (query: PgNamedQuery) => Promise<PgRow[]>;
+  readonly #batcher: PgBatcher<number>;
+
+  constructor(query: (query: PgNamedQuery) => Promise<PgRow[]>) {
+    this.#query = query;
+    this.#batcher = new PgBatcher((batch) => this.#commit(batch));
+  }
+
+  /** Settles reservation `key` with `chargedCents` in the next batch. */
+  settle(key: string, chargedCents: number): Promise<void> {
+    return this.#batcher.submit(key, chargedCents);
+  }
+
+  async #commit(batch: Pending<number>[]): Promise<void> {
+    const alone = ({ key, write, resolve, reject }: Pending<number>) =>
+      this.#query(SETTLE([key, write])).then(() => resolve(), reject);
+    if (batch.length === 1) return await alone(batch[0]!);
+    try {
+      await this.#query(SETTLE_MANY([
+        batch.map((pending) => pending.key),
+        batch.map((pending) => pending.write),
+      ]));
+    } catch (error) {
+      if (isUnavailable(error)) {
+        for (const pending of batch) pending.reject(error);
+        return;
+      }
+      // Nothing was written; each settlement alone finds out whose it is.
+      await Promise.all(batch.map(alone));
+      return;
+    }
+    for (const pending of batch) pending.resolve();
+  }
+}
