@@ -58,8 +58,13 @@ export async function replayScenario(
         runIds.push(...page.runs.map((run) => run.run_id));
         cursor = page.next_cursor ?? undefined;
       } while (cursor !== undefined);
-      // Warm the module's pool so its start-up is not timed.
-      await replayLog(await store.readLog(runIds[0]!), sandbox);
+      // Warm the module's pool, every worker of it (as many logs at once as
+      // are timed), so that its start-up is not timed.
+      await Promise.all(
+        runIds.slice(0, options.concurrency).map(async (runId) =>
+          replayLog(await store.readLog(runId), sandbox)
+        ),
+      );
       let records = 0;
       let diverged = 0;
       const divergences: string[] = [];

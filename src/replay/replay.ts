@@ -8,10 +8,10 @@ import type { StepExecutor, StepOutcome } from "../../actors/run_actor.ts";
 import { reduce, type RunState } from "../../actors/run_reducer.ts";
 import { pinFor, planStep } from "../../actors/run_state.ts";
 import {
-  canonicalJson,
   type Json,
   type LogRecord,
   recordFromLine,
+  sameCanonicalJson,
   verifyChain,
 } from "../store/mod.ts";
 import {
@@ -151,7 +151,7 @@ function checkDecision(
 ): Divergence | null {
   const expected = { type: record.type, body: record.body };
   const actual = messageJson(decision);
-  if (canonicalJson(expected) === canonicalJson(actual)) return null;
+  if (sameCanonicalJson(expected, actual)) return null;
   return divergence({
     class: "plan_changed",
     index,
@@ -246,7 +246,7 @@ async function checkStep(
   }
   const expected = recordedOutcome(record);
   const actual = outcomeJson(outcome);
-  if (canonicalJson(expected) === canonicalJson(actual)) return null;
+  if (sameCanonicalJson(expected, actual)) return null;
   return divergence({
     ...base,
     class: "output_changed",

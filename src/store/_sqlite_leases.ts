@@ -115,9 +115,12 @@ export class SqliteLeases {
   }
 
   releaseAll(owner: string): number {
+    // Only unfinished runs can be held (an append that finishes a run drops
+    // its lease), and naming them lets the partial index of live runs answer
+    // instead of a pass over every run ever stored.
     return Number(
       this.#statement(
-        "UPDATE runs SET lease_owner = '', lease_expires_at = 0 WHERE lease_owner = ?",
+        "UPDATE runs SET lease_owner = '', lease_expires_at = 0 WHERE lease_owner = ? AND status IN ('running', 'paused')",
       ).run(owner).changes,
     );
   }

@@ -26,6 +26,11 @@ export type JsonObject = { [key: string]: Json };
  * ```
  */
 export function canonicalJson(value: unknown): string {
+  // Values already in canonical shape (every object's keys in order, as in
+  // anything parsed from canonical text: records read back from a store or a
+  // log file) are written by the engine's own serialiser, which then writes
+  // exactly the bytes `write` would; anything else takes the general path.
+  if (inCanonicalShape(value, 0)) return JSON.stringify(value);
   try {
     return write(value);
   } catch (error) {
@@ -33,6 +38,50 @@ export function canonicalJson(value: unknown): string {
     // The walk does not carry paths (they would be built for every value of
     // every record); the rare refusal finds its path again.
     throw new TypeError(`canonicalJson: ${notJsonAt(value, "$")}`);
+  }
+}
+
+// Deeper values take the general path, whose recursion reports them.
+const SHAPE_DEPTH_MAX = 64;
+
+/**
+ * True when `JSON.stringify(value)` is the canonical JSON of `value`: plain
+ * objects whose keys (as `Object.keys` lists them, which is the order
+ * `JSON.stringify` writes) are already sorted, finite numbers, and no member
+ * or item that `JSON.stringify` would drop or turn into `null` where
+ * `canonicalJson` throws. Undefined object members are fine: both omit them.
+ */
+function inCanonicalShape(value: unknown, depth: number): boolean {
+  switch (typeof value) {
+    case "string":
+    case "boolean":
+      return true;
+    case "number":
+      return Number.isFinite(value);
+    case "object": {
+      if (value === null) return true;
+      if (depth >= SHAPE_DEPTH_MAX) return false;
+      if (Array.isArray(value)) {
+        for (let index = 0; index < value.length; index++) {
+          if (!inCanonicalShape(value[index], depth + 1)) return false;
+        }
+        return true;
+      }
+      if (!isPlain(value)) return false;
+      const object = value as Record<string, unknown>;
+      const keys = Object.keys(object);
+      for (let index = 0; index < keys.length; index++) {
+        const key = keys[index]!;
+        if (index > 0 && !(keys[index - 1]! < key)) return false;
+        const item = object[key];
+        if (item !== undefined && !inCanonicalShape(item, depth + 1)) {
+          return false;
+        }
+      }
+      return true;
+    }
+    default:
+      return false;
   }
 }
 
@@ -122,4 +171,55 @@ function notJsonAt(value: unknown, path: string): string | undefined {
 /** Parses JSON text and re-serialises it canonically. */
 export function canonicalizeText(text: string): string {
   return canonicalJson(JSON.parse(text));
+}
+
+/**
+ * `canonicalJson(a) === canonicalJson(b)`, without writing either when they
+ * are equal in structure: same keys (undefined members being absent), equal
+ * strings, numbers and booleans, arrays of the same length. Anything else
+ * (a difference, or a value JSON cannot hold) is decided by writing both,
+ * so the answer, and an error on non-JSON, are those of `canonicalJson`.
+ */
+export function sameCanonicalJson(a: unknown, b: unknown): boolean {
+  return sameShape(a, b, 0) ||
+    canonicalJson(a) === canonicalJson(b);
+}
+
+function sameShape(a: unknown, b: unknown, depth: number): boolean {
+  if (typeof a !== typeof b) return false;
+  switch (typeof a) {
+    case "string":
+    case "boolean":
+      return a === b;
+    case "number":
+      return a === b && Number.isFinite(a);
+    case "object":
+      break;
+    default:
+      return false;
+  }
+  if (a === null || b === null) return a === b;
+  if (depth >= SHAPE_DEPTH_MAX) return false;
+  if (Array.isArray(a)) {
+    if (!Array.isArray(b) || a.length !== b.length) return false;
+    for (let index = 0; index < a.length; index++) {
+      if (!sameShape(a[index], b[index], depth + 1)) return false;
+    }
+    return true;
+  }
+  if (Array.isArray(b) || !isPlain(a) || !isPlain(b as object)) return false;
+  const left = a as Record<string, unknown>;
+  const right = b as Record<string, unknown>;
+  let members = 0;
+  for (const key of Object.keys(left)) {
+    const item = left[key];
+    if (item === undefined) continue;
+    members++;
+    if (!Object.hasOwn(right, key)) return false;
+    if (!sameShape(item, right[key], depth + 1)) return false;
+  }
+  for (const key of Object.keys(right)) {
+    if (right[key] !== undefined) members--;
+  }
+  return members === 0;
 }

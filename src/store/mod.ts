@@ -4,6 +4,7 @@ export {
   canonicalJson,
   type Json,
   type JsonObject,
+  sameCanonicalJson,
 } from "./canonical_json.ts";
 export {
   type ChainBreak,

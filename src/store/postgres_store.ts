@@ -72,11 +72,14 @@ export interface PostgresStoreOptions {
 
 /**
  * The shared store: PostgreSQL through a pool of node-postgres connections,
- * so several `aos serve` processes can share runs. Appends lock the run's
- * index row (`FOR UPDATE`) to check the expected sequence and the fencing
- * epoch; claims take runnable rows with `FOR UPDATE SKIP LOCKED`, so
- * concurrent claimers never wait for nor get the same run; new runs and
- * released leases are announced with NOTIFY. A lost connection becomes
+ * so several `aos serve` processes can share runs. An append updates the
+ * run's index row only when the expected sequence, the previous hash and
+ * the fencing epoch all still hold, and inserts its records in the same
+ * statement; appends (and budget settlements) of many run actors are
+ * committed together (`PgAppendBatch`). Claims take runnable rows with
+ * `FOR UPDATE SKIP LOCKED`, so concurrent claimers never wait for nor get
+ * the same run; new unheld runs and released leases of runs still going are
+ * announced with NOTIFY. A lost connection becomes
  * STORE_UNAVAILABLE and the pool reconnects on the next call.
  */
 export class PostgresStore implements Store {
