@@ -103,6 +103,11 @@ export interface RunActorDeps {
   log: Logger;
   /** Told about every record after it is durable and applied. */
   onRecords?: (records: readonly LogRecord[], state: RunState) => void;
+  /**
+   * Told when the actor has handled its last queued message (the shell may
+   * park the run then; see `parkedWake`).
+   */
+  onIdle?: (state: RunState) => void;
   /** Size limits of the run's log and how often its state is snapshotted. */
   logLimits?: RunLogLimits;
   /**
@@ -215,7 +220,8 @@ class RunBehavior implements Behavior<RunMessage, RunState> {
     this.#deps.onRecords?.(records, state);
     this.carryOut(effects);
     await this.#snapshot();
-    return state;
+    if (this.actor.backlog === 0) this.#deps.onIdle?.(this.#state);
+    return this.#state;
   }
 
   /** Seals `message` and the decisions the reducer takes after it onto `batch`. */
@@ -372,9 +378,11 @@ class RunBehavior implements Behavior<RunMessage, RunState> {
    * fires at once.
    */
   #startTimer(timerId: string, dueAt: number): void {
-    const delay = this.#deps.clock.delay(
-      Math.max(0, dueAt - this.#deps.clock.nowMs()),
-    );
+    const leftMs = dueAt - this.#deps.clock.nowMs();
+    // One already due (a parked run woken by it) fires without a clock wait.
+    const delay = leftMs > 0
+      ? this.#deps.clock.delay(leftMs)
+      : { done: Promise.resolve(), cancel: () => {} };
     this.#timers.set(timerId, delay);
     delay.done.then(() => {
       if (this.#timers.get(timerId) !== delay) return;

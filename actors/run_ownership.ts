@@ -13,15 +13,22 @@ export interface OwnershipOptions {
   runsMax: number;
   /** Most runs taken in one claim. */
   claimBatch: number;
+  /**
+   * A run with nothing to do but wait is parked (no actor, no lease) when
+   * its wait is open-ended or its earliest timer is at least this far off;
+   * shorter waits keep their actor.
+   */
+  parkMinMs: number;
 }
 
-/** Defaults: 10 s leases renewed every third of that, a 2 s poll, 256 runs. */
+/** Defaults: 10 s leases renewed every third of that, a 2 s poll, 256 runs, parking past 1 s. */
 export const DEFAULT_OWNERSHIP: OwnershipOptions = {
   nodeId: "local",
   leaseMs: 10_000,
   pollMs: 2_000,
   runsMax: 256,
   claimBatch: 32,
+  parkMinMs: 1_000,
 };
 
 /** What ownership does with the runs it gains and loses. */
@@ -36,14 +43,19 @@ export interface OwnershipHooks {
 
 /**
  * The runs a node holds: it claims runnable runs when woken (a new run, a
- * released lease: `Store.onRunnable`) or when the poll interval passes,
- * renews its leases every third of their duration, and reports leases it
- * lost. Timing uses its own clock (the live one in a node), never the runs'
- * clock: leases are operational, not part of any run's log.
+ * released lease, a run parked until a time: `Store.onRunnable`), when the
+ * earliest wake time of a parked run comes (one timer, re-armed after every
+ * claim), or when the poll interval passes; renews its leases every third
+ * of their duration, and reports leases it lost. Parked runs hold no lease,
+ * so they cost no renewal. Lease timing uses its own clock (the live one in
+ * a node), never the runs' clock: leases are operational, not part of any
+ * run's log. Wake times are the runs' own (their timers' due times), so
+ * they are read on `wakeClock`.
  */
 export class RunOwnership {
   readonly #store: Store;
   readonly #clock: Clock;
+  readonly #wakeClock: Clock;
   readonly #log: Logger;
   readonly #options: OwnershipOptions;
   readonly #hooks: OwnershipHooks;
@@ -59,12 +71,13 @@ export class RunOwnership {
   readonly #waits = new Set<() => void>();
 
   constructor(
-    deps: { store: Store; clock: Clock; log: Logger },
+    deps: { store: Store; clock: Clock; wakeClock?: Clock; log: Logger },
     options: OwnershipOptions,
     hooks: OwnershipHooks,
   ) {
     this.#store = deps.store;
     this.#clock = deps.clock;
+    this.#wakeClock = deps.wakeClock ?? deps.clock;
     this.#log = deps.log;
     this.#options = options;
     this.#hooks = hooks;
@@ -76,6 +89,11 @@ export class RunOwnership {
 
   get options(): Readonly<OwnershipOptions> {
     return this.#options;
+  }
+
+  /** How many leases this node holds (and renews). */
+  get held(): number {
+    return this.#leases.size;
   }
 
   /** The epoch this node holds `runId` at; undefined when it does not hold it. */
@@ -163,6 +181,62 @@ export class RunOwnership {
     this.wake();
   }
 
+  /**
+   * The run's actor has stopped to wait for `wakeAt` or a message: park it
+   * in the store without a lease. A park the store refuses (a cancel request
+   * arrived meanwhile) becomes a release, so a node claims the run at once.
+   */
+  park(runId: string, wakeAt: number | null): Promise<void> {
+    const lease = this.#leases.get(runId);
+    if (lease === undefined) return Promise.resolve();
+    this.#leases.delete(runId);
+    const parking = this.#store.parkRun(lease, { wakeAt }).then(
+      async (parked) => {
+        if (parked) {
+          this.#log.log("debug", "run_parked", {
+            run_id: runId,
+            wake_at: wakeAt,
+          });
+        } else await this.#store.releaseLease(lease);
+      },
+    ).catch((error) => {
+      // The lease stays until it expires; another node then claims the run.
+      this.#log.log("warn", "run_park_failed", {
+        run_id: runId,
+        error: String(error),
+      });
+    }).finally(() => this.wake());
+    this.#releases.add(parking);
+    parking.finally(() => this.#releases.delete(parking));
+    return parking;
+  }
+
+  /**
+   * Claims `runId` for a message that arrived here, whether it is parked or
+   * just unheld; false when another node holds it (or this one already does).
+   * A message must be delivered, so this passes `runsMax`.
+   */
+  async claim(runId: string): Promise<boolean> {
+    if (this.#closed || this.#leases.has(runId)) return false;
+    const lease = await this.#store.claimRun(this.#options.nodeId, runId, {
+      nowMs: this.#clock.nowMs(),
+      leaseMs: this.#options.leaseMs,
+    });
+    if (lease === undefined || this.#closed) return false;
+    this.#took(lease);
+    return true;
+  }
+
+  #took(lease: Lease): void {
+    this.#leases.set(lease.run_id, lease);
+    this.#log.log("info", "run_claimed", {
+      run_id: lease.run_id,
+      epoch: lease.epoch,
+      node: this.#options.nodeId,
+    });
+    this.#hooks.claimed(lease.run_id);
+  }
+
   /** Drops `runId` because its lease is gone; `reason` says how it was found out. */
   lost(runId: string, reason: "renewal" | "append_refused"): void {
     const lease = this.#leases.get(runId);
@@ -183,18 +257,11 @@ export class RunOwnership {
     if (room <= 0 || this.#closed) return 0;
     const leases = await this.#store.claimRuns(this.#options.nodeId, {
       nowMs: this.#clock.nowMs(),
+      wakeNowMs: this.#wakeClock.nowMs(),
       leaseMs: this.#options.leaseMs,
       limit: Math.min(room, this.#options.claimBatch),
     });
-    for (const lease of leases) {
-      this.#leases.set(lease.run_id, lease);
-      this.#log.log("info", "run_claimed", {
-        run_id: lease.run_id,
-        epoch: lease.epoch,
-        node: this.#options.nodeId,
-      });
-      this.#hooks.claimed(lease.run_id);
-    }
+    for (const lease of leases) this.#took(lease);
     return leases.length;
   }
 
@@ -211,16 +278,32 @@ export class RunOwnership {
     while (!this.#closed) {
       this.#wakeRequested = false;
       let full = false;
+      let wakeAt: number | undefined;
       try {
         full = await this.#claimOnce() === this.#options.claimBatch;
         await this.#deliverCancels();
+        wakeAt = await this.#nextWake();
       } catch (error) {
         this.#log.log("warn", "claim_failed", { error: String(error) });
       }
       if (this.#closed) return;
       if (full || this.#wakeRequested) continue;
-      await this.#wait(this.#options.pollMs, true);
+      await this.#wait(this.#options.pollMs, true, wakeAt);
     }
+  }
+
+  /**
+   * The earliest future wake time of a parked run, when this node has room
+   * to take it. A due one left unclaimed (another node is taking it, or
+   * this one is full) is left to wake-ups and the poll, so the loop never
+   * spins on it.
+   */
+  async #nextWake(): Promise<number | undefined> {
+    if (this.#leases.size >= this.#options.runsMax) return undefined;
+    const wakeAt = await this.#store.nextWakeAt();
+    return wakeAt !== undefined && wakeAt > this.#wakeClock.nowMs()
+      ? wakeAt
+      : undefined;
   }
 
   async #renewLoop(): Promise<void> {
@@ -253,16 +336,29 @@ export class RunOwnership {
     }
   }
 
-  /** Waits `delayMs`, or less when woken (`wakeable`) or closed. */
-  async #wait(delayMs: number, wakeable: boolean): Promise<void> {
+  /**
+   * Waits `delayMs`, or less when woken (`wakeable`), closed, or when the
+   * runs' clock reaches `wakeAt`.
+   */
+  async #wait(
+    delayMs: number,
+    wakeable: boolean,
+    wakeAt?: number,
+  ): Promise<void> {
     const delay = this.#clock.delay(delayMs);
+    const due = wakeAt === undefined
+      ? undefined
+      : this.#wakeClock.delay(Math.max(0, wakeAt - this.#wakeClock.nowMs()));
     const woken = new Promise<void>((resolve) => {
       if (wakeable) this.#wakeUp = resolve;
     });
     this.#waits.add(delay.cancel);
-    await Promise.race([delay.done, woken]);
+    if (due !== undefined) this.#waits.add(due.cancel);
+    await Promise.race([delay.done, woken, ...(due ? [due.done] : [])]);
     delay.cancel();
+    due?.cancel();
     this.#waits.delete(delay.cancel);
+    if (due !== undefined) this.#waits.delete(due.cancel);
   }
 
   /** Stops claiming and renewing; leases given up through `released` are awaited. */

@@ -55,9 +55,13 @@ import {
   RunOwnership,
 } from "./run_ownership.ts";
 import { fencedRunStore } from "./run_store.ts";
+import { parkedWake } from "./run_park.ts";
 
 /** How often a wait on a run held by another node looks at the store. */
 const ELSEWHERE_POLL_MS = 200;
+
+/** How long a signal or resume waits for another node to give a run up. */
+const ELSEWHERE_WAIT_MS = 30_000;
 
 /** What the runtime is built from. */
 export interface RuntimeDeps {
@@ -100,29 +104,55 @@ export class Runtime {
   readonly #leaseClock: Clock;
   #closing = false;
   readonly #started = new Map<string, Set<() => void>>();
+  /**
+   * Runs whose actor stops to park: their wake time, and when the park has
+   * landed in the store (a message for the run waits for that).
+   */
+  readonly #parking = new Map<
+    string,
+    { wakeAt: number | null; landed: Promise<void>; land: () => void }
+  >();
+  readonly #parkWatchers = new Map<string, Set<() => void>>();
+  /** Cancel requests heard before the run's actor started here. */
+  readonly #cancels = new Map<string, string>();
 
   constructor(deps: RuntimeDeps) {
     this.#deps = deps;
     this.#leaseClock = deps.leaseClock ?? deps.clock;
     this.#ownership = new RunOwnership(
-      { store: deps.store, clock: this.#leaseClock, log: deps.log },
+      {
+        store: deps.store,
+        clock: this.#leaseClock,
+        wakeClock: deps.clock,
+        log: deps.log,
+      },
       { ...DEFAULT_OWNERSHIP, ...deps.ownership },
       {
         claimed: (runId) => {
           this.#supervisor.supervise(runId);
-          const release = () => this.#ownership.released(runId);
+          const release = () => {
+            if (!this.#parking.has(runId)) {
+              this.#ownership.released(runId);
+              return;
+            }
+            const parking = this.#parking.get(runId)!;
+            this.#ownership.park(runId, parking.wakeAt).finally(() => {
+              this.#parking.delete(runId);
+              parking.land();
+              for (const wake of this.#parkWatchers.get(runId) ?? []) wake();
+            });
+          };
           this.#supervisor.settled(runId).then(release, release);
         },
         lost: (runId) => this.#actors.get(runId)?.stop(),
         cancelRequested: (runId, reason) => {
           const handle = this.#actors.get(runId);
-          if (handle === undefined || handle.state().cancel_reason !== null) {
+          if (handle === undefined) {
+            // Starting (or parking): handed over when the actor starts.
+            this.#cancels.set(runId, reason);
             return;
           }
-          handle.actor.ask({ type: "CancelRequested", body: { reason } })
-            .catch(() => {
-              // the actor ended or crashed; its successor finds the request again
-            });
+          this.#requestCancel(handle, reason);
         },
       },
     );
@@ -139,6 +169,33 @@ export class Runtime {
   /** Runs with a live actor on this node. */
   get activeRuns(): number {
     return this.#supervisor.ids.length;
+  }
+
+  /** Runs this node holds a lease on (and renews); parked runs are not among them. */
+  get heldRuns(): number {
+    return this.#ownership.held;
+  }
+
+  /**
+   * Resolves once `runId` is parked by this node: no actor, no lease. A run
+   * that has not started waiting yet is waited for.
+   */
+  async waitForPark(runId: string): Promise<void> {
+    let wake!: () => void;
+    const parked = new Promise<void>((resolve) => wake = resolve);
+    const watchers = this.#parkWatchers.get(runId) ?? new Set();
+    watchers.add(wake);
+    this.#parkWatchers.set(runId, watchers);
+    try {
+      const lease = await this.#deps.store.getLease(runId);
+      const idle = !this.#actors.has(runId) && !this.#parking.has(runId) &&
+        this.#ownership.epoch(runId) === undefined;
+      if (lease?.owner === "" && idle) return;
+      await parked;
+    } finally {
+      watchers.delete(wake);
+      if (watchers.size === 0) this.#parkWatchers.delete(runId);
+    }
   }
 
   /** This node's name in run leases. */
@@ -175,21 +232,60 @@ export class Runtime {
       clock: this.#deps.clock,
       log: this.#deps.log,
       onRecords: (records, state) => this.#observe(records, state),
+      onIdle: (state) => this.#idle(state),
       ...(this.#deps.logLimits === undefined
         ? {}
         : { logLimits: this.#deps.logLimits }),
       ...(created === undefined ? {} : { created }),
     });
     this.#actors.set(runId, handle);
-    for (const wake of this.#started.get(runId) ?? []) wake();
-    this.#started.delete(runId);
     handle.exit.then((exit) => {
       if (exit.reason === "crashed") {
         this.#deps.metrics.unhandledExceptionsTotal.inc();
       }
       if (this.#actors.get(runId) === handle) this.#actors.delete(runId);
     });
+    const cancel = this.#cancels.get(runId);
+    this.#cancels.delete(runId);
+    if (cancel !== undefined) this.#requestCancel(handle, cancel);
+    else if (!this.#started.has(runId)) this.#idle(handle.state());
+    // A run started for a message waits for it before it may park again.
+    for (const wake of this.#started.get(runId) ?? []) wake();
+    this.#started.delete(runId);
     return handle;
+  }
+
+  #requestCancel(handle: RunActorHandle, reason: string): void {
+    if (handle.state().cancel_reason !== null) return;
+    handle.actor.ask({ type: "CancelRequested", body: { reason } })
+      .catch(() => {
+        // the actor ended or crashed; its successor finds the request again
+      });
+  }
+
+  /**
+   * Parks the run when it has nothing to do but wait (see `parkedWake`)
+   * long enough: its actor stops, and once it has, its lease is given up
+   * for a parked row in the store (see the `claimed` hook).
+   */
+  #idle(state: RunState): void {
+    const runId = state.run_id;
+    const handle = this.#actors.get(runId);
+    if (
+      this.#closing || handle === undefined || handle.actor.backlog > 0 ||
+      this.#cancels.has(runId)
+    ) return;
+    const wake = parkedWake(state);
+    if (wake === undefined) return;
+    const parkMinMs = this.#ownership.options.parkMinMs;
+    if (
+      wake.wake_at !== null &&
+      wake.wake_at - this.#deps.clock.nowMs() < parkMinMs
+    ) return;
+    let land!: () => void;
+    const landed = new Promise<void>((resolve) => land = resolve);
+    this.#parking.set(runId, { wakeAt: wake.wake_at, landed, land });
+    handle.stop();
   }
 
   #observe(records: readonly LogRecord[], state: RunState): void {
@@ -714,16 +810,25 @@ export class Runtime {
     if (isTerminal(summary.status)) {
       throw alreadyFinished(runId, summary.status);
     }
+    // A park under way here lands first, so the run is claimable again.
+    await this.#parking.get(runId)?.landed;
     let handle = this.#actors.get(runId);
-    if (handle === undefined && !await this.#heldElsewhere(runId)) {
-      // Not claimed yet (just submitted or resumed after a restart), or
-      // claimed and starting: this node takes it shortly.
+    const lease = handle === undefined
+      ? await this.#leaseWhenFree(runId)
+      : undefined;
+    if (lease !== undefined && !this.#heldElsewhere(lease)) {
+      const now = await this.#deps.store.getRun(runId);
+      if (now !== undefined && isTerminal(now.status)) {
+        throw alreadyFinished(runId, now.status);
+      }
+      // Parked, not claimed yet (just submitted, resumed after a restart),
+      // or claimed here and starting: this node takes it and starts it.
       let wake!: () => void;
       const started = new Promise<void>((resolve) => wake = resolve);
       const waiting = this.#started.get(runId) ?? new Set();
       waiting.add(wake);
       this.#started.set(runId, waiting);
-      this.#ownership.wake();
+      if (lease.owner !== this.nodeId) await this.#ownership.claim(runId);
       const timer = this.#leaseClock.delay(ACTOR_START_WAIT_MS);
       await Promise.race([started, timer.done]);
       timer.cancel();
@@ -740,21 +845,49 @@ export class Runtime {
     return handle;
   }
 
-  async #heldElsewhere(runId: string): Promise<boolean> {
-    const lease = await this.#deps.store.getLease(runId);
-    return lease !== undefined && lease.owner !== this.nodeId &&
+  /**
+   * The run's lease once no other node holds it: a holder gives the run up
+   * as soon as it parks or ends, and the message is then delivered here
+   * (claim on release). Waits at most `ELSEWHERE_WAIT_MS` (a step in flight
+   * there may take long); the lease read last is returned either way.
+   */
+  async #leaseWhenFree(
+    runId: string,
+  ): Promise<{ owner: string; expires_at: number } | undefined> {
+    const deadline = this.#leaseClock.nowMs() + ELSEWHERE_WAIT_MS;
+    for (;;) {
+      const lease = await this.#deps.store.getLease(runId);
+      if (
+        lease === undefined || !this.#heldElsewhere(lease) || this.#closing ||
+        this.#leaseClock.nowMs() >= deadline
+      ) return lease;
+      await this.#leaseClock.delay(ELSEWHERE_POLL_MS).done;
+    }
+  }
+
+  #heldElsewhere(lease: { owner: string; expires_at: number }): boolean {
+    return lease.owner !== "" && lease.owner !== this.nodeId &&
       lease.expires_at > this.#leaseClock.nowMs();
   }
 
-  /** Sends `message` to the run's actor; a run that ends meanwhile is RUN_ALREADY_FINISHED. */
+  /**
+   * Sends `message` to the run's actor, waking the run when it is parked; a
+   * run that ends meanwhile is RUN_ALREADY_FINISHED. An actor that stopped
+   * to park before taking the message refused it, so it is sent again.
+   */
   async #tell(runId: string, message: RunMessage): Promise<RunState> {
-    const handle = await this.#liveActor(runId);
-    try {
-      return await handle.actor.ask(message);
-    } catch (error) {
-      if (!(error instanceof ActorStoppedError)) throw error;
-      const summary = await this.#deps.store.getRun(runId);
-      throw alreadyFinished(runId, summary?.status ?? "failed");
+    for (let attempt = 1;; attempt++) {
+      const handle = await this.#liveActor(runId);
+      try {
+        return await handle.actor.ask(message);
+      } catch (error) {
+        if (!(error instanceof ActorStoppedError)) throw error;
+        const summary = await this.#deps.store.getRun(runId);
+        if (
+          summary === undefined || isTerminal(summary.status) ||
+          attempt >= TELL_ATTEMPTS_MAX
+        ) throw alreadyFinished(runId, summary?.status ?? "failed");
+      }
     }
   }
 
@@ -911,6 +1044,9 @@ const ENDED_RUNS_KEPT = 256;
 
 /** How long a control request waits for this node to start a run's actor. */
 const ACTOR_START_WAIT_MS = 5_000;
+
+/** How often a message is sent again to a run whose actor stopped before taking it. */
+const TELL_ATTEMPTS_MAX = 5;
 
 function alreadyFinished(runId: string, status: string): AosError {
   return new AosError(

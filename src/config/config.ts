@@ -38,6 +38,11 @@ export interface NodeConfig {
     leaseMs: number;
     pollMs: number;
     runsMax: number;
+    /**
+     * A run waiting on nothing but a timer at least this far off, or on a
+     * message, is parked: no actor, lease or slot (default 1 s).
+     */
+    parkMinMs?: number | undefined;
   };
   logLevel: LogLevel;
   /** Skill folders registered at start besides the built-in `skills-wasm/`. */
@@ -105,6 +110,7 @@ const configSchema = z.object({
     leaseMs: z.coerce.number().int().min(100).max(3_600_000),
     pollMs: z.coerce.number().int().min(10).max(600_000),
     runsMax: z.coerce.number().int().min(1).max(100_000),
+    parkMinMs: z.coerce.number().int().min(0).max(1e15).optional(),
   }),
   logLevel: z.enum(["debug", "info", "warn", "error"]),
   extraSkillDirs: z.array(z.string().min(1)),
@@ -284,7 +290,8 @@ function hostnameOf(env: Record<string, string | undefined>): string {
  * `--pool-size`/`AOS_POOL_SIZE`, `--store`/`DATABASE_URL` (`sqlite` or a
  * `postgres://` URL), `--node-id`/`AOS_NODE_ID` (default `local` on SQLite,
  * `<hostname>-<pid>` on PostgreSQL), `--lease-ms`/`AOS_LEASE_MS`,
- * `AOS_CLAIM_POLL_MS`, `AOS_RUNS_MAX`. Throws a readable error on a bad value.
+ * `AOS_CLAIM_POLL_MS`, `AOS_RUNS_MAX`, `AOS_PARK_MIN_MS`. Throws a readable
+ * error on a bad value.
  */
 export function loadNodeConfig(
   args: string[],
@@ -325,6 +332,9 @@ export function loadNodeConfig(
         DEFAULT_CONFIG.ownership.leaseMs,
       pollMs: env.AOS_CLAIM_POLL_MS ?? DEFAULT_CONFIG.ownership.pollMs,
       runsMax: env.AOS_RUNS_MAX ?? DEFAULT_CONFIG.ownership.runsMax,
+      ...(nonEmpty(env.AOS_PARK_MIN_MS) === undefined
+        ? {}
+        : { parkMinMs: env.AOS_PARK_MIN_MS }),
     },
     port: values.port ?? env.AOS_PORT ?? DEFAULT_CONFIG.port,
     host: values.host ?? env.AOS_HOST ?? DEFAULT_CONFIG.host,

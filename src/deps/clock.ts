@@ -9,25 +9,59 @@ export interface Clock {
   delay(delayMs: number): { done: Promise<void>; cancel: () => void };
 }
 
+/**
+ * The longest delay one `setTimeout` takes (2^31 - 1 ms, about 24.8 days):
+ * a longer one overflows and fires at once.
+ */
+export const TIMEOUT_MAX_MS = 2 ** 31 - 1;
+
+/** The timer functions a timeout clock runs on (the host's, or a test's). */
+export interface TimerHost {
+  now(): number;
+  setTimeout(callback: () => void, delayMs: number): unknown;
+  clearTimeout(id: unknown): void;
+}
+
+/**
+ * A clock on host timers. A delay past what one timeout takes is waited out
+ * in chunks, re-reading the time after each, so a 30-day sleep neither
+ * fires at once nor drifts by the time spent asleep.
+ */
+export function timeoutClock(host: TimerHost): Clock {
+  return {
+    nowMs: () => host.now(),
+    delay(delayMs) {
+      let timer: unknown;
+      let settle: () => void = () => {};
+      const done = new Promise<void>((resolve) => {
+        settle = resolve;
+        const dueMs = host.now() + delayMs;
+        const arm = (leftMs: number) => {
+          timer = host.setTimeout(() => {
+            const rest = dueMs - host.now();
+            if (rest > 0) arm(rest);
+            else resolve();
+          }, Math.min(Math.max(0, leftMs), TIMEOUT_MAX_MS));
+        };
+        arm(delayMs);
+      });
+      return {
+        done,
+        cancel: () => {
+          if (timer !== undefined) host.clearTimeout(timer);
+          settle();
+        },
+      };
+    },
+  };
+}
+
 /** The real clock. */
-export const liveClock: Clock = {
-  nowMs: () => Date.now(),
-  delay(delayMs) {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    let settle: () => void = () => {};
-    const done = new Promise<void>((resolve) => {
-      settle = resolve;
-      timer = setTimeout(resolve, delayMs);
-    });
-    return {
-      done,
-      cancel: () => {
-        clearTimeout(timer);
-        settle();
-      },
-    };
-  },
-};
+export const liveClock: Clock = timeoutClock({
+  now: () => Date.now(),
+  setTimeout: (callback, delayMs) => setTimeout(callback, delayMs),
+  clearTimeout: (id) => clearTimeout(id as number),
+});
 
 /**
  * A clock that moves only when told to: delays resolve when `advance` passes

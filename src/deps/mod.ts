@@ -2,7 +2,14 @@
  * The seam between AOS and the outside world. Only code holding these reads
  * time, draws randomness or writes logs; each has a live and a simulated side.
  */
-export { type Clock, liveClock, SimulatedClock } from "./clock.ts";
+export {
+  type Clock,
+  liveClock,
+  SimulatedClock,
+  TIMEOUT_MAX_MS,
+  timeoutClock,
+  type TimerHost,
+} from "./clock.ts";
 export {
   jsonLogger,
   type LogFields,

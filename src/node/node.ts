@@ -165,7 +165,15 @@ export async function openNode(
     random,
     log,
     metrics,
-    ownership: config.ownership,
+    ownership: {
+      nodeId: config.ownership.nodeId,
+      leaseMs: config.ownership.leaseMs,
+      pollMs: config.ownership.pollMs,
+      runsMax: config.ownership.runsMax,
+      ...(config.ownership.parkMinMs === undefined
+        ? {}
+        : { parkMinMs: config.ownership.parkMinMs }),
+    },
     leaseClock: seams.leaseClock ?? liveClock,
     logLimits: config.runLog,
   });

@@ -2,18 +2,31 @@ import { RUNNABLE_CHANNEL } from "./_pg_listener.ts";
 import { type PgNamedQuery, type PgRow, prepared } from "./_pg_driver.ts";
 import type { Lease, LeaseTiming } from "./store.ts";
 
+// Two index walks (runs_claimable, runs_by_wake), each skipping rows
+// another claimer locked: parked runs not due are never read.
 const CLAIM = prepared(
   "aos_lease_claim",
-  `WITH picked AS (
-     SELECT run_id FROM runs
-     WHERE status IN ('running', 'paused') AND lease_owner <> $1
+  `WITH free AS (
+     SELECT run_id, created_at FROM runs
+     WHERE status IN ('running', 'paused') AND NOT parked
+       AND lease_owner <> $1
        AND (lease_owner = '' OR lease_expires_at <= $2)
      ORDER BY created_at, run_id
      LIMIT $3
      FOR UPDATE SKIP LOCKED
+   ), due AS (
+     SELECT run_id, created_at FROM runs
+     WHERE parked AND wake_at <= $5 AND status IN ('running', 'paused')
+     ORDER BY wake_at
+     LIMIT $3
+     FOR UPDATE SKIP LOCKED
+   ), picked AS (
+     SELECT run_id FROM (SELECT * FROM free UNION ALL SELECT * FROM due) AS candidates
+     ORDER BY created_at, run_id
+     LIMIT $3
    )
    UPDATE runs SET lease_owner = $1, lease_epoch = runs.lease_epoch + 1,
-     lease_expires_at = $4
+     lease_expires_at = $4, parked = false, wake_at = NULL
    FROM picked WHERE runs.run_id = picked.run_id
    RETURNING runs.run_id, runs.lease_epoch, runs.created_at`,
 );
@@ -79,11 +92,17 @@ export class PgLeases {
 
   async claim(
     owner: string,
-    options: LeaseTiming & { limit: number },
+    options: LeaseTiming & { limit: number; wakeNowMs?: number },
   ): Promise<Lease[]> {
     const expiresAt = options.nowMs + options.leaseMs;
     const rows = await this.#query(
-      CLAIM([owner, options.nowMs, options.limit, expiresAt]),
+      CLAIM([
+        owner,
+        options.nowMs,
+        options.limit,
+        expiresAt,
+        options.wakeNowMs ?? options.nowMs,
+      ]),
     );
     return rows
       .sort((a, b) =>
@@ -96,6 +115,61 @@ export class PgLeases {
         epoch: Number(row.lease_epoch),
         expires_at: expiresAt,
       }));
+  }
+
+  async claimOne(
+    owner: string,
+    runId: string,
+    timing: LeaseTiming,
+  ): Promise<Lease | undefined> {
+    const expiresAt = timing.nowMs + timing.leaseMs;
+    // One UPDATE: a concurrent claimer's row lock makes this one re-check
+    // the lease after it commits, so only one of them gets the run.
+    const [row] = await this.#query(
+      `UPDATE runs SET lease_owner = $2, lease_epoch = lease_epoch + 1,
+         lease_expires_at = $4, parked = false, wake_at = NULL
+       WHERE run_id = $1 AND status IN ('running', 'paused')
+         AND lease_owner <> $2 AND (lease_owner = '' OR lease_expires_at <= $3)
+       RETURNING lease_epoch`,
+      [runId, owner, timing.nowMs, expiresAt],
+    );
+    if (row === undefined) return undefined;
+    return {
+      run_id: runId,
+      owner,
+      epoch: Number(row.lease_epoch),
+      expires_at: expiresAt,
+    };
+  }
+
+  async park(
+    lease: { run_id: string; epoch: number },
+    wakeAt: number | null,
+  ): Promise<boolean> {
+    const rows = await this.#query(
+      `WITH parked AS (
+         UPDATE runs SET lease_owner = '', lease_expires_at = 0,
+           lease_epoch = lease_epoch + 1, parked = true, wake_at = $3
+         WHERE run_id = $1 AND lease_epoch = $2 AND cancel_reason IS NULL
+           AND status IN ('running', 'paused')
+         RETURNING run_id, wake_at
+       )
+       SELECT run_id,
+         CASE WHEN wake_at IS NULL THEN NULL
+           ELSE pg_notify('${RUNNABLE_CHANNEL}', '') END AS notified
+       FROM parked`,
+      [lease.run_id, lease.epoch, wakeAt],
+    );
+    return rows.length > 0;
+  }
+
+  async nextWakeAt(): Promise<number | undefined> {
+    const [row] = await this.#query(
+      "SELECT MIN(wake_at) AS wake_at FROM runs WHERE parked",
+    );
+    return row === undefined || row.wake_at === null
+      ? undefined
+      : Number(row.wake_at);
   }
 
   async renew(
@@ -157,7 +231,7 @@ export class PgLeases {
   async requestCancel(runId: string, reason: string): Promise<boolean> {
     const rows = await this.#query(
       `WITH requested AS (
-         UPDATE runs SET cancel_reason = $2
+         UPDATE runs SET cancel_reason = $2, parked = false
          WHERE run_id = $1 AND status IN ('running', 'paused') RETURNING run_id
        )
        SELECT run_id, pg_notify('${RUNNABLE_CHANNEL}', '') FROM requested`,

@@ -149,4 +149,17 @@ export const POSTGRES_MIGRATIONS: readonly { version: number; sql: string }[] =
       );
     `,
     },
+    {
+      // Parked runs: nothing to do until a time or a message. They hold no
+      // lease; wake_at (null: only a message wakes the run) is indexed so
+      // claimers find the due ones without reading the others.
+      version: 7,
+      sql: `
+      ALTER TABLE runs ADD COLUMN parked BOOLEAN NOT NULL DEFAULT false;
+      ALTER TABLE runs ADD COLUMN wake_at BIGINT;
+      CREATE INDEX runs_claimable ON runs (created_at, run_id)
+        WHERE status IN ('running', 'paused') AND NOT parked;
+      CREATE INDEX runs_by_wake ON runs (wake_at) WHERE parked;
+    `,
+    },
   ];

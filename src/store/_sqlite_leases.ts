@@ -16,25 +16,76 @@ export class SqliteLeases {
     this.#statement = statement;
   }
 
-  claim(owner: string, options: LeaseTiming & { limit: number }): Lease[] {
+  claim(
+    owner: string,
+    options: LeaseTiming & { limit: number; wakeNowMs?: number },
+  ): Lease[] {
+    // Two index walks: runs not parked (runs_claimable) and parked runs
+    // that are due (runs_by_wake); parked runs not due are never read.
     const rows = this.#statement(
-      `SELECT run_id FROM runs WHERE status IN ('running', 'paused')
-         AND lease_owner <> ? AND (lease_owner = '' OR lease_expires_at <= ?)
-       ORDER BY created_at, run_id LIMIT ?`,
-    ).all(owner, options.nowMs, options.limit) as Row[];
+      `SELECT run_id FROM (
+         SELECT run_id, created_at FROM runs
+         WHERE status IN ('running', 'paused') AND parked = 0
+           AND lease_owner <> ? AND (lease_owner = '' OR lease_expires_at <= ?)
+         UNION ALL
+         SELECT run_id, created_at FROM runs
+         WHERE parked = 1 AND wake_at <= ? AND status IN ('running', 'paused')
+       ) ORDER BY created_at, run_id LIMIT ?`,
+    ).all(
+      owner,
+      options.nowMs,
+      options.wakeNowMs ?? options.nowMs,
+      options.limit,
+    ) as Row[];
     const expiresAt = options.nowMs + options.leaseMs;
-    return rows.map((row) => {
-      const claimed = this.#statement(
-        `UPDATE runs SET lease_owner = ?, lease_epoch = lease_epoch + 1, lease_expires_at = ?
-         WHERE run_id = ? RETURNING lease_epoch`,
-      ).get(owner, expiresAt, String(row.run_id)) as Row;
-      return {
-        run_id: String(row.run_id),
-        owner,
-        epoch: Number(claimed.lease_epoch),
-        expires_at: expiresAt,
-      };
-    });
+    return rows.map((row) => this.#take(owner, String(row.run_id), expiresAt));
+  }
+
+  #take(owner: string, runId: string, expiresAt: number): Lease {
+    const claimed = this.#statement(
+      `UPDATE runs SET lease_owner = ?, lease_epoch = lease_epoch + 1, lease_expires_at = ?,
+         parked = 0, wake_at = NULL
+       WHERE run_id = ? RETURNING lease_epoch`,
+    ).get(owner, expiresAt, runId) as Row;
+    return {
+      run_id: runId,
+      owner,
+      epoch: Number(claimed.lease_epoch),
+      expires_at: expiresAt,
+    };
+  }
+
+  claimOne(
+    owner: string,
+    runId: string,
+    timing: LeaseTiming,
+  ): Lease | undefined {
+    const row = this.#statement(
+      `SELECT run_id FROM runs WHERE run_id = ? AND status IN ('running', 'paused')
+         AND lease_owner <> ? AND (lease_owner = '' OR lease_expires_at <= ?)`,
+    ).get(runId, owner, timing.nowMs);
+    if (row === undefined) return undefined;
+    return this.#take(owner, runId, timing.nowMs + timing.leaseMs);
+  }
+
+  park(
+    lease: { run_id: string; epoch: number },
+    wakeAt: number | null,
+  ): boolean {
+    return this.#statement(
+      `UPDATE runs SET lease_owner = '', lease_expires_at = 0,
+         lease_epoch = lease_epoch + 1, parked = 1, wake_at = ?
+       WHERE run_id = ? AND lease_epoch = ? AND cancel_reason IS NULL
+         AND status IN ('running', 'paused')
+       RETURNING run_id`,
+    ).get(wakeAt, lease.run_id, lease.epoch) !== undefined;
+  }
+
+  nextWakeAt(): number | undefined {
+    const row = this.#statement(
+      "SELECT MIN(wake_at) AS wake_at FROM runs WHERE parked = 1",
+    ).get() as Row;
+    return row.wake_at === null ? undefined : Number(row.wake_at);
   }
 
   renew(
@@ -90,7 +141,7 @@ export class SqliteLeases {
   requestCancel(runId: string, reason: string): boolean {
     return Number(
       this.#statement(
-        "UPDATE runs SET cancel_reason = ? WHERE run_id = ? AND status IN ('running', 'paused')",
+        "UPDATE runs SET cancel_reason = ?, parked = 0 WHERE run_id = ? AND status IN ('running', 'paused')",
       ).run(reason, runId).changes,
     ) > 0;
   }

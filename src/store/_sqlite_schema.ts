@@ -156,4 +156,17 @@ export const SQLITE_MIGRATIONS: readonly { version: number; sql: string }[] = [
       CREATE INDEX budget_entries_by_day ON budget_entries (tenant, day);
     `,
   },
+  {
+    // Parked runs: nothing to do until a time or a message. They hold no
+    // lease; wake_at (null: only a message wakes the run) is indexed so
+    // claimers find the due ones without reading the others.
+    version: 9,
+    sql: `
+      ALTER TABLE runs ADD COLUMN parked INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE runs ADD COLUMN wake_at INTEGER;
+      CREATE INDEX runs_claimable ON runs (created_at, run_id)
+        WHERE status IN ('running', 'paused') AND parked = 0;
+      CREATE INDEX runs_by_wake ON runs (wake_at) WHERE parked = 1;
+    `,
+  },
 ];

@@ -317,9 +317,28 @@ export class PostgresStore implements Store {
 
   claimRuns(
     owner: string,
-    options: LeaseTiming & { limit: number },
+    options: LeaseTiming & { limit: number; wakeNowMs?: number },
   ): Promise<Lease[]> {
     return this.#leases.claim(owner, options);
+  }
+
+  claimRun(
+    owner: string,
+    runId: string,
+    timing: LeaseTiming,
+  ): Promise<Lease | undefined> {
+    return this.#leases.claimOne(owner, runId, timing);
+  }
+
+  parkRun(
+    lease: { run_id: string; epoch: number },
+    options: { wakeAt: number | null },
+  ): Promise<boolean> {
+    return this.#leases.park(lease, options.wakeAt);
+  }
+
+  nextWakeAt(): Promise<number | undefined> {
+    return this.#leases.nextWakeAt();
   }
 
   renewLeases(

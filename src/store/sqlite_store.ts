@@ -260,9 +260,34 @@ export class SqliteStore implements Store {
 
   claimRuns(
     owner: string,
-    options: LeaseTiming & { limit: number },
+    options: LeaseTiming & { limit: number; wakeNowMs?: number },
   ): Promise<Lease[]> {
     return this.#group.submit(() => this.#leases.claim(owner, options));
+  }
+
+  claimRun(
+    owner: string,
+    runId: string,
+    timing: LeaseTiming,
+  ): Promise<Lease | undefined> {
+    return this.#group.submit(() =>
+      this.#leases.claimOne(owner, runId, timing)
+    );
+  }
+
+  parkRun(
+    lease: { run_id: string; epoch: number },
+    options: { wakeAt: number | null },
+  ): Promise<boolean> {
+    return this.#group.submit(() => this.#leases.park(lease, options.wakeAt))
+      .then((parked) => {
+        if (parked && options.wakeAt !== null) this.#runnable();
+        return parked;
+      });
+  }
+
+  nextWakeAt(): Promise<number | undefined> {
+    return settle(() => this.#leases.nextWakeAt());
   }
 
   renewLeases(

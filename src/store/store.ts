@@ -220,8 +220,42 @@ export interface Store {
    */
   claimRuns(
     owner: string,
-    options: LeaseTiming & { limit: number },
+    options: LeaseTiming & {
+      limit: number;
+      /**
+       * The runs' clock now (ms), which parked runs' wake times are on;
+       * `nowMs` when absent. Parked runs are claimed once their wake time
+       * is at or before it, never before.
+       */
+      wakeNowMs?: number;
+    },
   ): Promise<Lease[]>;
+  /**
+   * Claims one run for `owner` when no node holds it, parked or not (a
+   * message for it arrived at `owner`); raises its epoch and unparks it.
+   * Undefined when another node holds it, `owner` holds it already, or the
+   * run is unknown or ended.
+   */
+  claimRun(
+    owner: string,
+    runId: string,
+    timing: LeaseTiming,
+  ): Promise<Lease | undefined>;
+  /**
+   * Parks a run its holder has nothing to do for until `wakeAt` (ms on the
+   * runs' clock; null when only a message can wake it): gives the lease up
+   * and raises the epoch (so nothing written under the old one lands),
+   * records the wake time, and tells the nodes when there is one. A parked
+   * run is claimed only once due (`claimRuns`) or for a message
+   * (`claimRun`, `requestCancel`). Refused (false, nothing changed) when
+   * the lease is no longer at `epoch` or a cancel request waits.
+   */
+  parkRun(
+    lease: { run_id: string; epoch: number },
+    options: { wakeAt: number | null },
+  ): Promise<boolean>;
+  /** The earliest wake time of a parked run; undefined when none waits on a time. */
+  nextWakeAt(): Promise<number | undefined>;
   /**
    * Extends the leases `owner` still holds at the given epochs; returns the
    * renewed ones. A lease missing from the answer was lost.
@@ -245,7 +279,8 @@ export interface Store {
   getLease(runId: string): Promise<Lease | undefined>;
   /**
    * Records a request to cancel a running run, for whichever node holds it
-   * (it finds the request through `pendingCancels`), and wakes the nodes.
+   * (it finds the request through `pendingCancels`; a parked run becomes
+   * claimable at once), and wakes the nodes.
    * False when the run is unknown or has ended.
    */
   requestCancel(runId: string, reason: string): Promise<boolean>;

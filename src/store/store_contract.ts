@@ -12,6 +12,7 @@ import {
 import type { Store } from "./store.ts";
 import { tenantStoreContract } from "./store_contract_tenants.ts";
 import { idempotencyContract } from "./_store_contract_idempotency.ts";
+import { parkingContract } from "./_store_contract_parking.ts";
 import { concurrentAppendsContract } from "./_store_contract_appends.ts";
 
 /** Opens a fresh, empty store; `second` opens another connection to the same one. */
@@ -576,4 +577,5 @@ export function storeContract(name: string, factory: StoreFactory): void {
   });
 
   tenantStoreContract(test);
+  parkingContract(test);
 }

@@ -20,7 +20,15 @@ Deno.test("cancel on a node that does not hold the run: the holder cancels it", 
       ...DEFAULT_CONFIG,
       port: 0,
       dataDir,
-      ownership: { nodeId, leaseMs: 10_000, pollMs: 50, runsMax: 10 },
+      // The sleeping run stays held (not parked), so the cancel goes to a
+      // node that holds it.
+      ownership: {
+        nodeId,
+        leaseMs: 10_000,
+        pollMs: 50,
+        runsMax: 10,
+        parkMinMs: 86_400_000,
+      },
       bootstrap: { adminKey: TEST_ADMIN_KEY, tenantKey: TEST_TENANT_KEY },
     }, { log: new MemoryLogger() });
   const holder = await open("holder");

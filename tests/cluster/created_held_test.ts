@@ -24,7 +24,14 @@ Deno.test("a submitted run is created held by its node, unheld when the node is 
       ...DEFAULT_CONFIG,
       port: 0,
       dataDir,
-      ownership: { nodeId, leaseMs: 10_000, pollMs: 50, runsMax },
+      // The napping run keeps its slot (it is not parked), so `small` is full.
+      ownership: {
+        nodeId,
+        leaseMs: 10_000,
+        pollMs: 50,
+        runsMax,
+        parkMinMs: 86_400_000,
+      },
       bootstrap: { adminKey: TEST_ADMIN_KEY, tenantKey: TEST_TENANT_KEY },
     }, { log });
   const smallLog = new MemoryLogger();

@@ -32,7 +32,7 @@ const pg = pgUntyped as {
 async function appendStalled(admin: InstanceType<typeof pg.Client>) {
   for (;;) {
     const { rows } = await admin.query(
-      "SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'aos' AND wait_event_type = 'Lock'",
+      "SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'aos' AND datname = current_database() AND wait_event_type = 'Lock'",
     );
     if (Number(rows[0]?.n) > 0) return;
     // Polling the server's own view: there is no event to wait on.
@@ -86,7 +86,7 @@ Deno.test("fencing: a node paused past its lease is refused by the store on resu
       await appendStalled(admin);
       paused.signal("SIGSTOP");
       await admin.query(
-        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'aos'",
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'aos' AND datname = current_database()",
       );
       await admin.query("COMMIT");
     } finally {
