@@ -17,11 +17,16 @@ const GROWING = [
 
 /**
  * Why a plan step may still visit rows in order instead of seeking: it reads
- * the partial index of unfinished runs (however long the history, only those
- * are in it), or the statement stops after a page (`ORDER BY … LIMIT`).
+ * a partial index of unfinished runs (live, claimable, or parked on a time:
+ * however long the history, only those are in it), or the statement stops
+ * after a page (`ORDER BY … LIMIT`).
  */
 function scanAllowed(sql: string, detail: string): boolean {
-  if (/USING (COVERING )?INDEX runs_live\b/.test(detail)) return true;
+  if (
+    /USING (COVERING )?INDEX (runs_live|runs_claimable|runs_by_wake)\b/.test(
+      detail,
+    )
+  ) return true;
   return /\bORDER BY\b[\s\S]*\bLIMIT\b/.test(sql);
 }
 
@@ -59,7 +64,15 @@ Deno.test("SqliteStore: no statement the store prepares reads a growing table in
     await store.pendingCancels("n1");
     await store.countUnfinishedRuns();
     await store.listUnfinishedRuns();
-    await store.releaseLease(claimed!);
+    assert.equal(
+      await store.parkRun(claimed!, { wakeAt: nowMs + 60_000 }),
+      true,
+    );
+    await store.nextWakeAt();
+    await store.claimRuns("n2", { ...timing, limit: 8 });
+    const woken = await store.claimRun("n1", "open", timing);
+    assert.ok(woken !== undefined);
+    await store.releaseLease(woken);
     await store.putSnapshot({
       run_id: "held",
       seq: 1,
