@@ -131,6 +131,9 @@ export class Runtime {
         claimed: (runId) => {
           this.#supervisor.supervise(runId);
           const release = () => {
+            // A cancel heard for this start is in the store still: whichever
+            // node holds the run next finds it there.
+            this.#cancels.delete(runId);
             if (!this.#parking.has(runId)) {
               // A run that ended here had its lease cleared by its last append.
               this.#ownership.released(runId, {
