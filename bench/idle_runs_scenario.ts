@@ -88,9 +88,14 @@ export async function idleRuns(
         parked_cpu_ms_per_s: { op: "<=", value: 1 },
         parked_sampled_ok: { op: ">=", value: 1 },
       },
+      // CPU time per second is a cost: without these, the `per_s` in their
+      // names would read as a rate that improves upward.
       directions: {
         parked_runs: "higher",
         parked_sampled_ok: "higher",
+        idle_cpu_ms_per_s_empty: "lower",
+        idle_cpu_ms_per_s_parked: "lower",
+        parked_cpu_ms_per_s: "lower",
       },
       notes:
         `${runIds.length} runs parked on a one-hour sleep_ms timer (server started with AOS_RUNS_ACTIVE_MAX=${

@@ -141,7 +141,10 @@ function hasRecordKeys(value: object): boolean {
   return keys.sort().join() === RECORD_KEYS.join();
 }
 
-/** Parses one line of a log and checks its shape and its own hash. */
+/**
+ * Parses one line of a log and checks its shape and format version; its hash
+ * and link to the previous record are checked by `verifyChain`.
+ */
 export function recordFromLine(line: string, where = "record"): LogRecord {
   let value: unknown;
   try {
