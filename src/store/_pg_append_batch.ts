@@ -1,6 +1,6 @@
-import { isUnavailable, type PgQueryable, prepared } from "./_pg_driver.ts";
+import { type PgQueryable, prepared } from "./_pg_driver.ts";
 import { appendRecords, refusal } from "./_pg_appends.ts";
-import { type Pending, PgBatcher } from "./_pg_batcher.ts";
+import { type Pending, PgBatcher, sendTogether } from "./_pg_batcher.ts";
 import { type LogRecord, recordToLine } from "./record.ts";
 import { isTerminal, type RunStatus } from "./store.ts";
 
@@ -78,21 +78,13 @@ export class PgAppendBatch {
     const alone = (pending: Pending<AppendWrite>) =>
       appendRecords(this.#db, pending.write.records, pending.write.options)
         .then(pending.resolve, pending.reject);
-    if (batch.length === 1) return await alone(batch[0]!);
-    let appended: Set<string>;
-    try {
-      const { rows } = await this.#db.query(APPEND_MANY(valuesOf(batch)));
-      appended = new Set(rows.map((row) => String(row.run_id)));
-    } catch (error) {
-      if (isUnavailable(error)) {
-        for (const pending of batch) pending.reject(error);
-        return;
-      }
-      // A statement error: nothing was written. Each append alone finds
-      // out whether the error is its own, so it fails no other run.
-      await Promise.all(batch.map(alone));
-      return;
-    }
+    const sent = await sendTogether(
+      batch,
+      () => this.#db.query(APPEND_MANY(valuesOf(batch))),
+      alone,
+    );
+    if (sent === undefined) return;
+    const appended = new Set(sent.rows.map((row) => String(row.run_id)));
     await Promise.all(batch.map(async ({ write, resolve, reject }) => {
       const first = write.records[0]!;
       if (appended.has(first.run_id)) return resolve();

@@ -1,3 +1,5 @@
+import { isUnavailable } from "./_pg_driver.ts";
+
 /** One write waiting for its batch; `key` names what it changes. */
 export interface Pending<T> {
   key: string;
@@ -80,5 +82,34 @@ export class PgBatcher<T> {
     }
     this.#queue = rest;
     return batch;
+  }
+}
+
+/**
+ * Sends a batch's writes as one statement (`many`) and gives its result for
+ * the caller to settle them by. When the batch is settled here instead, the
+ * answer is undefined: a batch of one goes `alone`; a database that cannot
+ * be reached fails every write; a statement error wrote nothing, so each
+ * write goes `alone` to find out whether the error is its own, and fails no
+ * other.
+ */
+export async function sendTogether<T, R>(
+  batch: Pending<T>[],
+  many: () => Promise<R>,
+  alone: (pending: Pending<T>) => Promise<void>,
+): Promise<R | undefined> {
+  if (batch.length === 1) {
+    await alone(batch[0]!);
+    return undefined;
+  }
+  try {
+    return await many();
+  } catch (error) {
+    if (isUnavailable(error)) {
+      for (const pending of batch) pending.reject(error);
+    } else {
+      await Promise.all(batch.map(alone));
+    }
+    return undefined;
   }
 }

@@ -1,5 +1,5 @@
-import { isUnavailable, type PgNamedQuery, prepared } from "./_pg_driver.ts";
-import { type Pending, PgBatcher } from "./_pg_batcher.ts";
+import { type PgNamedQuery, prepared } from "./_pg_driver.ts";
+import { type Pending, PgBatcher, sendTogether } from "./_pg_batcher.ts";
 import type { PgRow } from "./_pg_driver.ts";
 
 // A settlement in one statement: the entry is marked settled and its cents
@@ -67,21 +67,16 @@ export class PgSettleBatch {
   async #commit(batch: Pending<number>[]): Promise<void> {
     const alone = ({ key, write, resolve, reject }: Pending<number>) =>
       this.#query(SETTLE([key, write])).then(() => resolve(), reject);
-    if (batch.length === 1) return await alone(batch[0]!);
-    try {
-      await this.#query(SETTLE_MANY([
-        batch.map((pending) => pending.key),
-        batch.map((pending) => pending.write),
-      ]));
-    } catch (error) {
-      if (isUnavailable(error)) {
-        for (const pending of batch) pending.reject(error);
-        return;
-      }
-      // Nothing was written; each settlement alone finds out whose it is.
-      await Promise.all(batch.map(alone));
-      return;
-    }
+    const sent = await sendTogether(
+      batch,
+      () =>
+        this.#query(SETTLE_MANY([
+          batch.map((pending) => pending.key),
+          batch.map((pending) => pending.write),
+        ])),
+      alone,
+    );
+    if (sent === undefined) return;
     for (const pending of batch) pending.resolve();
   }
 }
