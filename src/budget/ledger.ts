@@ -78,22 +78,24 @@ export class BudgetLedger {
       this.#options.dailyBudgetCentsDefault;
   }
 
-  /** Reserves an attempt's estimate against the tenant's current UTC day. */
+  /**
+   * Reserves an attempt's estimate against the tenant's current UTC day,
+   * under the tenant's limit, which the store reads in the reservation.
+   */
   async reserve(request: AttemptReservation): Promise<ReservationAnswer> {
     const day = utcDay(this.#options.clock.nowMs());
-    const limit_cents = await this.limitCents(request.tenant);
     const answer = await this.#store.reserveBudget({
       key: entryKey(request.run_id, request.step, request.attempt),
       run_id: request.run_id,
       tenant: request.tenant,
       day,
       cents: request.cents,
-      limit_cents,
+      default_limit_cents: this.#options.dailyBudgetCentsDefault,
     });
     return {
       granted: answer.granted,
       day: answer.day,
-      limit_cents,
+      limit_cents: answer.limit_cents,
       spent_cents: answer.spent_cents,
       reserved_cents: answer.reserved_cents,
     };

@@ -142,12 +142,18 @@ export class SqliteTenants {
   // again if a crash lost it (`BudgetLedger.reconcile`).
   reserveBudget(request: BudgetReservationRequest): Promise<BudgetAnswer> {
     return this.#db.group(() => {
-      const { key, run_id, tenant, day, cents, limit_cents } = request;
+      const { key, run_id, tenant, day, cents } = request;
+      const limit_cents = this.getTenant(tenant)?.daily_budget_cents ??
+        request.default_limit_cents;
       const held = this.#db.statement(
         "SELECT day FROM budget_entries WHERE key = ?",
       ).get(key) as Row | undefined;
       if (held !== undefined) {
-        return { granted: true, ...this.budgetDay(tenant, String(held.day)) };
+        return {
+          granted: true,
+          limit_cents,
+          ...this.budgetDay(tenant, String(held.day)),
+        };
       }
       this.#db.statement(
         "INSERT INTO budget_days (tenant, day) VALUES (?, ?) ON CONFLICT (tenant, day) DO NOTHING",
@@ -161,7 +167,7 @@ export class SqliteTenants {
           "INSERT INTO budget_entries (key, run_id, tenant, day, reserved_cents) VALUES (?, ?, ?, ?, ?)",
         ).run(key, run_id, tenant, day, cents);
       }
-      return { granted, ...this.budgetDay(tenant, day) };
+      return { granted, limit_cents, ...this.budgetDay(tenant, day) };
     }, { durable: false });
   }
 

@@ -11,8 +11,13 @@ export interface BudgetReservationRequest {
   /** The UTC day, `YYYY-MM-DD`. */
   day: string;
   cents: number;
-  /** The tenant's limit for the day; the reservation is refused past it. */
-  limit_cents: number;
+  /**
+   * The day's limit when the tenant's record sets none (no record, or
+   * `daily_budget_cents` null). The store reads the tenant's own limit in
+   * the reservation itself, so asking costs no read of it beforehand; the
+   * reservation is refused past the limit that applies.
+   */
+  default_limit_cents: number;
 }
 
 /** A tenant's use of one UTC day. */
@@ -28,6 +33,8 @@ export interface BudgetDay {
 /** The store's answer to a reservation, with the day's totals after it. */
 export interface BudgetAnswer extends BudgetDay {
   granted: boolean;
+  /** The limit the reservation was held to (the tenant's, else the default). */
+  limit_cents: number;
 }
 
 /** One reservation of the ledger. */

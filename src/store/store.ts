@@ -334,7 +334,8 @@ export interface Store {
   ): Promise<boolean>;
   /**
    * Reserves budget atomically: granted only while the day's spent +
-   * reserved + `cents` stays within `limit_cents` (one conditional update,
+   * reserved + `cents` stays within the tenant's daily limit (its record's
+   * `daily_budget_cents`, else `default_limit_cents`; one conditional update,
    * `UPDATE … WHERE spent + reserved + x <= limit`). A key already held
    * answers granted without reserving again, with the totals of the day it
    * was reserved on (which may precede `request.day`). The answer may come

@@ -103,7 +103,7 @@ export function tenantStoreContract(test: ContractTest): void {
         tenant: "t",
         day: "2026-01-02",
         cents,
-        limit_cents: 10,
+        default_limit_cents: 10,
       });
     assert.equal((await ask("a", 6)).granted, true);
     const again = await ask("a", 6);
@@ -115,7 +115,7 @@ export function tenantStoreContract(test: ContractTest): void {
       tenant: "t",
       day: "2026-01-03",
       cents: 6,
-      limit_cents: 10,
+      default_limit_cents: 10,
     });
     assert.equal(nextDay.day, "2026-01-02", "a held key answers with its day");
     assert.equal(nextDay.granted, true);
@@ -126,6 +126,7 @@ export function tenantStoreContract(test: ContractTest): void {
       day: "2026-01-02",
       spent_cents: 0,
       reserved_cents: 6,
+      limit_cents: 10,
     });
     assert.equal((await ask("c", 4)).granted, true);
     await store.settleBudget("a", 2);
@@ -159,6 +160,40 @@ export function tenantStoreContract(test: ContractTest): void {
     });
   });
 
+  test("reserveBudget() holds a tenant to its own daily limit, others to the default", async (store) => {
+    await store.createTenant({
+      id: "capped",
+      created_at: 1,
+      daily_budget_cents: 5,
+    });
+    await store.createTenant({
+      id: "open",
+      created_at: 1,
+      daily_budget_cents: null,
+    });
+    const ask = (tenant: string, key: string, cents: number) =>
+      store.reserveBudget({
+        key,
+        run_id: "r",
+        tenant,
+        day: "2026-01-02",
+        cents,
+        default_limit_cents: 8,
+      });
+    const capped = await ask("capped", "c1", 6);
+    assert.equal(capped.granted, false, "the tenant's own 5 cents, not 8");
+    assert.equal(capped.limit_cents, 5);
+    assert.equal((await ask("capped", "c2", 5)).granted, true);
+    const over = await ask("capped", "c3", 0);
+    assert.equal(over.granted, true, "a zero-cent ask at the limit fits");
+    const open = await ask("open", "o1", 8);
+    assert.deepEqual([open.granted, open.limit_cents], [true, 8]);
+    const unknown = await ask("nobody", "n1", 9);
+    assert.deepEqual([unknown.granted, unknown.limit_cents], [false, 8]);
+    const held = await ask("capped", "c2", 5);
+    assert.deepEqual([held.granted, held.limit_cents], [true, 5]);
+  });
+
   test("concurrent settlements: each key is charged once, and the days add up", async (store) => {
     const keys = Array.from({ length: 30 }, (_, index) => `s${index}`);
     for (const [index, key] of keys.entries()) {
@@ -168,7 +203,7 @@ export function tenantStoreContract(test: ContractTest): void {
         tenant: "t",
         day: index % 3 === 0 ? "2026-01-03" : "2026-01-02",
         cents: index % 2,
-        limit_cents: 1_000,
+        default_limit_cents: 1_000,
       });
       assert.equal(answer.granted, true);
     }
@@ -219,7 +254,7 @@ export function tenantStoreContract(test: ContractTest): void {
                 tenant: "t",
                 day: "2026-01-02",
                 cents: 3,
-                limit_cents: 49 * 3,
+                default_limit_cents: 49 * 3,
               }),
           ),
         );
