@@ -26,6 +26,7 @@ import {
   type Json,
   type JsonObject,
   type LogRecord,
+  type RunStatus,
   sealRecord,
   type Store,
 } from "../src/store/mod.ts";
@@ -652,6 +653,25 @@ export class Runtime {
     return count;
   }
 
+  /**
+   * A run's tenant and status as this node knows them without the store:
+   * the run ended here lately, its actor lives here, or it was just created
+   * here. Undefined otherwise (ask the store). A run's tenant never changes,
+   * and what an actor holds is what its log says, so the answer is the
+   * store's.
+   */
+  known(runId: string): { tenant: string; status: RunStatus } | undefined {
+    const state = this.#ended.get(runId)?.state ??
+      this.#actors.get(runId)?.state();
+    if (state !== undefined) {
+      return { tenant: state.tenant, status: state.status };
+    }
+    const created = this.#created.get(runId);
+    if (created === undefined) return undefined;
+    const body = created.body as { tenant?: unknown };
+    return { tenant: String(body.tenant), status: "running" };
+  }
+
   /** The run as clients see it, folded from its log; undefined when unknown. */
   async view(runId: string): Promise<RunView | undefined> {
     const ended = this.#ended.get(runId);
@@ -716,7 +736,10 @@ export class Runtime {
     waiters.add(wake);
     this.#waiters.set(runId, waiters);
     try {
-      const summary = await this.#deps.store.getRun(runId);
+      // A run held or ended here needs no read: the waiter is registered
+      // already, so its end cannot slip between this look and the wait.
+      const summary = this.known(runId) ??
+        await this.#deps.store.getRun(runId);
       if (
         summary === undefined || isTerminal(summary.status) ||
         summary.status === "paused"

@@ -127,7 +127,10 @@ export function addRunRoutes(app: Hono, deps: RunRoutesDeps): void {
   app.get("/v1/runs/:id", async (c) => {
     const query = parseWith(runViewQuery, c.req.query(), "query");
     const runId = c.req.param("id");
-    await ownRun(c, store, runId);
+    // A run this node holds or just ended needs no read of its index row.
+    const known = runtime.known(runId);
+    if (known === undefined) await ownRun(c, store, runId);
+    else if (known.tenant !== tenantOf(c)) throw runNotFound(runId);
     if (query.wait_ms !== undefined) {
       await runtime.waitForEnd(runId, query.wait_ms);
     }
