@@ -475,6 +475,8 @@ export class Runtime {
         fingerprint: string;
         response: (runId: string) => JsonObject;
       };
+      /** Back-pressure: RUN_QUEUE_FULL when this many runs are unfinished (`RunMeta.unfinishedMax`). */
+      unfinishedMax?: number;
     },
   ): Promise<{ run_id: string }> {
     const goal = "goal" in request ? request as Goal : undefined;
@@ -517,6 +519,9 @@ export class Runtime {
           },
         }),
         ...(lease === undefined ? {} : { lease }),
+        ...(options.unfinishedMax === undefined
+          ? {}
+          : { unfinishedMax: options.unfinishedMax }),
       });
     } catch (error) {
       if (lease !== undefined) this.#ownership.forgo();

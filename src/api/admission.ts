@@ -2,8 +2,6 @@ import { AosError } from "../errors/mod.ts";
 
 /** Options of `Admission`. */
 export interface AdmissionOptions {
-  /** Runs accepted and not yet finished: running, or waiting for a node to claim them. */
-  unfinishedRuns: () => Promise<number>;
   /** Most unfinished runs a new submission may join. */
   runsActiveMax: number;
   /** What `Retry-After` advises a refused client to wait (seconds). */
@@ -13,12 +11,14 @@ export interface AdmissionOptions {
 /**
  * Back-pressure on submissions: a new run is refused with RUN_QUEUE_FULL
  * (429, `Retry-After`) while `runsActiveMax` runs are unfinished, counting
- * those this node is still accepting. The measure is the store's, so it is
- * the backlog every node sharing the store works off. Refusal happens before
- * anything is written, so a run is either refused whole or accepted and kept:
- * nothing accepted is ever dropped. A submission racing another node's may
- * pass the bound by the handful in flight at that moment; one node never
- * does, because its own in-flight submissions are counted.
+ * those this node is still accepting. The measure is the store's, taken by
+ * the statement that creates the run (`RunMeta.unfinishedMax`), so it is
+ * the backlog every node sharing the store works off, and checking it
+ * costs no read of its own. A refused run is written nothing: a run is
+ * either refused whole or accepted and kept, and nothing accepted is ever
+ * dropped. A submission racing another node's may pass the bound by the
+ * handful in flight at that moment; one node never does, because its own
+ * in-flight submissions are counted.
  */
 export class Admission {
   readonly #options: Required<AdmissionOptions>;
@@ -28,29 +28,37 @@ export class Admission {
     this.#options = { retryAfterS: 1, ...options };
   }
 
-  /** Runs `accept` unless the backlog is full; the slot is held while it runs. */
-  async admit<T>(accept: () => Promise<T>): Promise<T> {
+  /**
+   * Runs `accept` with the bound its run's creation must keep
+   * (`unfinishedMax`); the slot is held while it runs.
+   */
+  async admit<T>(accept: (unfinishedMax: number) => Promise<T>): Promise<T> {
     const { runsActiveMax, retryAfterS } = this.#options;
-    const unfinished = await this.#options.unfinishedRuns();
-    // A submission that finished since the count was read may be counted
-    // twice; that errs on the side of refusing, never of overfilling.
-    if (unfinished + this.#accepting >= runsActiveMax) {
+    // This node's other submissions under way may not be in the store's
+    // count yet; those already in it are counted twice, which errs on the
+    // side of refusing, never of overfilling.
+    const others = this.#accepting;
+    this.#accepting++;
+    try {
+      return await accept(runsActiveMax - others);
+    } catch (error) {
+      if (!(error instanceof AosError) || error.code !== "RUN_QUEUE_FULL") {
+        throw error;
+      }
+      const unfinished = Number(error.details.unfinished);
       throw new AosError(
         "RUN_QUEUE_FULL",
         `${unfinished} runs are unfinished (limit ${runsActiveMax}); retry later`,
         {
+          cause: error,
           details: {
             limit: runsActiveMax,
             unfinished,
-            accepting: this.#accepting,
+            accepting: others,
             retry_after_s: retryAfterS,
           },
         },
       );
-    }
-    this.#accepting++;
-    try {
-      return await accept();
     } finally {
       this.#accepting--;
     }

@@ -45,10 +45,7 @@ export interface RunRoutesDeps {
  */
 export function addRunRoutes(app: Hono, deps: RunRoutesDeps): void {
   const { runtime, store } = deps;
-  const admission = new Admission({
-    unfinishedRuns: () => store.countUnfinishedRuns(),
-    runsActiveMax: deps.runsActiveMax,
-  });
+  const admission = new Admission({ runsActiveMax: deps.runsActiveMax });
 
   app.post("/v1/runs", async (c) => {
     const tenant = tenantOf(c);
@@ -68,8 +65,8 @@ export function addRunRoutes(app: Hono, deps: RunRoutesDeps): void {
       ? undefined
       : formatTraceparent(trace);
     if (key === undefined) {
-      const { run_id } = await admission.admit(() =>
-        runtime.submit(request, { tenant, traceparent })
+      const { run_id } = await admission.admit((unfinishedMax) =>
+        runtime.submit(request, { tenant, traceparent, unfinishedMax })
       );
       return accepted(c, acceptedBody(run_id));
     }
@@ -86,10 +83,11 @@ export function addRunRoutes(app: Hono, deps: RunRoutesDeps): void {
       return accepted(c, claim.response);
     }
     try {
-      const { run_id } = await admission.admit(() =>
+      const { run_id } = await admission.admit((unfinishedMax) =>
         runtime.submit(request, {
           tenant,
           traceparent,
+          unfinishedMax,
           idempotency: { key, fingerprint, response: acceptedBody },
         })
       );

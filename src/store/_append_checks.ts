@@ -65,3 +65,15 @@ export function idempotencyClaimLost(key: string): AosError {
     { details: { idempotency_key: key } },
   );
 }
+
+/**
+ * The error of a run creation refused by back-pressure: `unfinished` runs
+ * were unfinished when it was asked to stay below `unfinishedMax`.
+ */
+export function queueFull(unfinished: number, unfinishedMax: number): AosError {
+  return new AosError(
+    "RUN_QUEUE_FULL",
+    `${unfinished} runs are unfinished (at most ${unfinishedMax} for a new one); retry later`,
+    { details: { unfinished, unfinished_max: unfinishedMax } },
+  );
+}

@@ -1,5 +1,5 @@
 import { AosError } from "../errors/mod.ts";
-import { leaseLost, sequenceConflict } from "./_append_checks.ts";
+import { leaseLost, queueFull, sequenceConflict } from "./_append_checks.ts";
 import { type PgQueryable, prepared } from "./_pg_driver.ts";
 import { RUNNABLE_CHANNEL } from "./_pg_listener.ts";
 import { type LogRecord, recordToLine } from "./record.ts";
@@ -92,12 +92,21 @@ export async function refusal(
 }
 
 // A run created held (`RunMeta.lease`) is nobody else's to claim: only a
-// run created unheld wakes the nodes.
+// run created unheld wakes the nodes. With a bound on unfinished runs
+// (`RunMeta.unfinishedMax`, $11), the statement counts them (the partial
+// index of unfinished runs) and inserts only below the bound: the
+// back-pressure check costs no round trip of its own. Without one the
+// count is never evaluated.
 const createRunText = (notify: boolean) =>
-  `WITH run AS (
+  `WITH live AS (
+     SELECT count(*) AS unfinished FROM runs
+     WHERE status IN ('running', 'paused')
+   ), run AS (
      INSERT INTO runs (run_id, tenant, status, created_at, updated_at,
        last_seq, digest, lease_owner, lease_epoch, lease_expires_at)
-     VALUES ($1, $2, 'running', $3, $3, 0, $4, $8, $9, $10)
+     SELECT $1::text, $2::text, 'running', $3::bigint, $3::bigint, 0,
+       $4::text, $8::text, $9::bigint, $10::bigint
+     WHERE $11::bigint IS NULL OR (SELECT unfinished FROM live) < $11::bigint
      ON CONFLICT (run_id) DO NOTHING RETURNING run_id
    ), first AS (
      INSERT INTO records (run_id, seq, type, line)
@@ -106,15 +115,22 @@ const createRunText = (notify: boolean) =>
      INSERT INTO run_skills (skill, run_id)
      SELECT DISTINCT skill, run.run_id FROM run, unnest($7::text[]) AS skill
    )
-   SELECT ${notify ? `pg_notify('${RUNNABLE_CHANNEL}', '')` : "1"} FROM run`;
+   SELECT (SELECT count(*) FROM run)::int AS created,
+     CASE WHEN $11::bigint IS NOT NULL THEN (SELECT unfinished FROM live)
+     END AS unfinished${
+    notify
+      ? `, (SELECT pg_notify('${RUNNABLE_CHANNEL}', '') FROM run) AS notified`
+      : ""
+  }`;
 const CREATE = prepared("aos_create_run", createRunText(true));
 const CREATE_HELD = prepared("aos_create_run_held", createRunText(false));
 
 /**
  * Writes a run's first record, its index row (held by `meta.lease`'s owner
  * at epoch 1, when given) and its skills in one statement, and wakes the
- * nodes (NOTIFY at commit) when the run is up for claiming; throws
- * STORE_RUN_EXISTS, writing nothing, when the run id is taken.
+ * nodes (NOTIFY at commit) when the run is up for claiming. Writes nothing
+ * and throws RUN_QUEUE_FULL when `meta.unfinishedMax` runs or more are
+ * unfinished, STORE_RUN_EXISTS when the run id is taken.
  */
 export async function insertRun(
   db: PgQueryable,
@@ -134,10 +150,17 @@ export async function insertRun(
     lease?.owner ?? "",
     lease === undefined ? 0 : 1,
     lease?.expires_at ?? 0,
+    meta.unfinishedMax ?? null,
   ]));
-  if (rows.length !== 1) {
-    throw new AosError("STORE_RUN_EXISTS", `run ${first.run_id} exists`, {
-      details: { run_id: first.run_id },
-    });
+  const row = rows[0];
+  if (Number(row?.created) === 1) return;
+  const unfinished = Number(row?.unfinished ?? 0);
+  if (
+    meta.unfinishedMax !== undefined && unfinished >= meta.unfinishedMax
+  ) {
+    throw queueFull(unfinished, meta.unfinishedMax);
   }
+  throw new AosError("STORE_RUN_EXISTS", `run ${first.run_id} exists`, {
+    details: { run_id: first.run_id },
+  });
 }

@@ -26,6 +26,7 @@ import { isTerminal } from "./store.ts";
 import {
   assertConsecutive,
   leaseLost,
+  queueFull,
   sequenceConflict,
 } from "./_append_checks.ts";
 import { SqliteTenants } from "./_sqlite_tenants.ts";
@@ -170,6 +171,13 @@ export class SqliteStore implements Store {
         throw new AosError("STORE_RUN_EXISTS", `run ${first.run_id} exists`, {
           details: { run_id: first.run_id },
         });
+      }
+      if (meta.unfinishedMax !== undefined) {
+        // Under the group's write lock: exact, whoever else writes the file.
+        const unfinished = this.#countUnfinished();
+        if (unfinished >= meta.unfinishedMax) {
+          throw queueFull(unfinished, meta.unfinishedMax);
+        }
       }
       this.#statement(
         "INSERT INTO runs (run_id, tenant, status, created_at, updated_at, last_seq, digest, lease_owner, lease_epoch, lease_expires_at) VALUES (?, ?, 'running', ?, ?, 0, ?, ?, ?, ?)",
@@ -400,12 +408,16 @@ export class SqliteStore implements Store {
   }
 
   countUnfinishedRuns(): Promise<number> {
+    return Promise.resolve(this.#countUnfinished());
+  }
+
+  #countUnfinished(): number {
     // Left to itself the planner counts through runs_by_tenant_status, every
     // run ever stored; the partial index holds only the unfinished ones.
     const row = this.#statement(
       "SELECT COUNT(*) AS count FROM runs INDEXED BY runs_live WHERE status IN ('running', 'paused')",
     ).get() as Row;
-    return Promise.resolve(Number(row.count));
+    return Number(row.count);
   }
 
   listUnfinishedRuns(): Promise<string[]> {

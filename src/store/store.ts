@@ -105,6 +105,14 @@ export interface RunMeta {
    * first step. Absent, the run is created unheld for any node to claim.
    */
   lease?: { owner: string; expires_at: number };
+  /**
+   * Back-pressure: the run is refused with RUN_QUEUE_FULL (details
+   * `unfinished`, `unfinished_max`), nothing written, when this many runs
+   * or more are unfinished (running or paused, parked ones included). The
+   * count is taken by the statement (transaction) that creates the run, so
+   * the check costs no read of its own.
+   */
+  unfinishedMax?: number;
 }
 
 /** A claim on an idempotency key (`Idempotency-Key` of `POST /v1/runs`). */

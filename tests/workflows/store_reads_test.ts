@@ -55,6 +55,7 @@ Deno.test("a run awaited over HTTP on the node that holds it reads neither its i
       assert.equal(calls.get("getRun"), undefined, "index row read");
       assert.equal(calls.get("readLog"), undefined, "log read");
       assert.equal(calls.get("getTenant"), undefined, "tenant read");
+      assert.equal(calls.get("countUnfinishedRuns"), undefined, "count read");
     }
     // Another tenant's key still finds no such run, held here or not.
     const other = await requestJson(node, "POST", "/v1/tenants", {
