@@ -14,7 +14,7 @@ import { authenticate, tenantOf } from "./auth.ts";
 import { addReplayRoutes } from "./replay_routes.ts";
 import { addSkillRoutes } from "./skills_routes.ts";
 import { addTenantRoutes } from "./tenant_routes.ts";
-import type { TenantAdmin } from "../tenants/mod.ts";
+import type { ApiKeyCache, TenantAdmin } from "../tenants/mod.ts";
 import { calendarRoutes } from "./calendar_routes.ts";
 import { addRunControlRoutes } from "./run_control_routes.ts";
 import type { MockCalendarService } from "../sandbox/services/calendar.ts";
@@ -30,6 +30,8 @@ export interface ApiDeps {
   calendar?: MockCalendarService;
   /** sha256 of the configured admin key (`AOS_ADMIN_KEY`), besides stored admin keys. */
   adminKeySha256: string | undefined;
+  /** The store's API keys, cached by the node. */
+  apiKeys: ApiKeyCache;
   tenants: TenantAdmin;
   budget: BudgetLedger;
   nowMs: () => number;
@@ -122,7 +124,10 @@ export function createApp(deps: ApiDeps): Hono {
   // body is read; routes then ask for a tenant (tenantOf) or an admin.
   app.use("/v1/*", async (c, next) => {
     if (!PUBLIC_ROUTES.has(c.req.path)) {
-      await authenticate(c, { store, adminKeySha256: deps.adminKeySha256 });
+      await authenticate(c, {
+        keys: deps.apiKeys,
+        adminKeySha256: deps.adminKeySha256,
+      });
     }
     await next();
   });

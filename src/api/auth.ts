@@ -2,7 +2,8 @@ import { Buffer } from "node:buffer";
 import type { Context } from "hono";
 import { timingSafeEqual } from "node:crypto";
 import { AosError } from "../errors/mod.ts";
-import { sha256Hex, type Store } from "../store/mod.ts";
+import { sha256Hex } from "../store/mod.ts";
+import type { ApiKeyCache } from "../tenants/mod.ts";
 
 /** Who a request acts as. */
 export type Principal =
@@ -11,7 +12,8 @@ export type Principal =
 
 /** What authentication consults. */
 export interface AuthDeps {
-  store: Store;
+  /** The store's keys, through the node's cache. */
+  keys: Pick<ApiKeyCache, "find">;
   /** sha256 of the configured admin key (`AOS_ADMIN_KEY`), if any. */
   adminKeySha256: string | undefined;
 }
@@ -22,8 +24,8 @@ const principals = new WeakMap<Request, Principal>();
  * Finds the principal of a request's key (`Authorization: Bearer <key>`).
  * Keys are looked up by their sha256, so the store never holds a key; the
  * configured admin key is compared as a digest in constant time. A revoked
- * key is unknown from the moment it is revoked: every request looks its
- * key up again.
+ * key is unknown from the moment it is revoked on this node, and as soon as
+ * the store's news of it arrives on the others (`ApiKeyCache`).
  */
 export async function authenticate(c: Context, deps: AuthDeps): Promise<void> {
   const header = c.req.header("authorization");
@@ -44,7 +46,7 @@ export async function authenticate(c: Context, deps: AuthDeps): Promise<void> {
     principals.set(c.req.raw, { role: "admin", key_id: "config" });
     return;
   }
-  const record = await deps.store.findApiKey(digest);
+  const record = await deps.keys.find(digest);
   if (record === undefined) {
     throw new AosError("AUTH_KEY_INVALID", "the API key is unknown or revoked");
   }

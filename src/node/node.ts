@@ -4,7 +4,7 @@ import { Runtime } from "../../actors/runtime.ts";
 import type { SupervisorOptions } from "../../actors/supervisor.ts";
 import { createApp } from "../api/mod.ts";
 import { BudgetLedger, utcDay } from "../budget/mod.ts";
-import { bootstrapKeys, TenantAdmin } from "../tenants/mod.ts";
+import { ApiKeyCache, bootstrapKeys, TenantAdmin } from "../tenants/mod.ts";
 import type { NodeConfig } from "../config/mod.ts";
 import {
   type Clock,
@@ -177,6 +177,10 @@ export async function openNode(
     leaseClock: seams.leaseClock ?? liveClock,
     logLimits: config.runLog,
   });
+  // Operational time: a run's simulated clock must not freeze the cache.
+  const apiKeys = new ApiKeyCache(store, {
+    nowMs: () => (seams.leaseClock ?? liveClock).nowMs(),
+  });
   const app = createApp({
     calendar,
     runtime,
@@ -187,6 +191,7 @@ export async function openNode(
     adminKeySha256: config.adminKey === undefined
       ? undefined
       : sha256Hex(config.adminKey),
+    apiKeys,
     tenants: new TenantAdmin({ store, random, nowMs: () => clock.nowMs() }),
     budget,
     nowMs: () => clock.nowMs(),
@@ -204,6 +209,7 @@ export async function openNode(
     metrics,
     log,
     async close() {
+      apiKeys.close();
       await runtime.close();
       await sandbox.close();
       await sql.close();

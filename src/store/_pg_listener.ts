@@ -3,20 +3,31 @@ import { pg, type PgClient } from "./_pg_driver.ts";
 /** The channel new runs and released leases are announced on. */
 export const RUNNABLE_CHANNEL = "aos_runnable";
 
+/** The channel revoked and rotated API keys are announced on. */
+export const API_KEYS_CHANNEL = "aos_api_keys";
+
+const CHANNELS = [RUNNABLE_CHANNEL, API_KEYS_CHANNEL] as const;
+
+/** A channel the store listens on. */
+export type StoreChannel = typeof CHANNELS[number];
+
 /** Reconnection backoff of the LISTEN connection: doubles up to the max. */
 const RECONNECT_BASE_MS = 100;
 const RECONNECT_MAX_MS = 2_000;
 
 /**
- * One dedicated connection that LISTENs on `RUNNABLE_CHANNEL` and tells the
- * listeners about every notification. When the connection is lost (the
- * server restarted), it reconnects with backoff and then wakes the listeners
- * once, since notifications sent meanwhile are lost; claimers poll as well,
- * so a wake-up is never the only way work is found.
+ * One dedicated connection that LISTENs on the store's channels and tells
+ * each channel's listeners about every notification on it. When the
+ * connection is lost (the server restarted), it reconnects with backoff and
+ * then wakes every listener once, since notifications sent meanwhile are
+ * lost; claimers poll as well, so a wake-up is never the only way work is
+ * found, and cached API keys have a maximum age.
  */
-export class RunnableListener {
+export class StoreListener {
   readonly #url: string;
-  readonly #listeners = new Set<() => void>();
+  readonly #listeners = new Map<StoreChannel, Set<() => void>>(
+    CHANNELS.map((channel) => [channel, new Set()]),
+  );
   #client: PgClient | undefined;
   #closed = false;
   #retry: ReturnType<typeof setTimeout> | undefined;
@@ -31,14 +42,18 @@ export class RunnableListener {
     await this.#connect();
   }
 
-  add(listener: () => void): () => void {
+  add(channel: StoreChannel, listener: () => void): () => void {
     const once = () => listener();
-    this.#listeners.add(once);
-    return () => this.#listeners.delete(once);
+    const listeners = this.#listeners.get(channel)!;
+    listeners.add(once);
+    return () => listeners.delete(once);
   }
 
-  #wake(): void {
-    for (const listener of this.#listeners) listener();
+  #wake(channel?: StoreChannel): void {
+    for (const [name, listeners] of this.#listeners) {
+      if (channel !== undefined && name !== channel) continue;
+      for (const listener of listeners) listener();
+    }
   }
 
   async #connect(): Promise<void> {
@@ -60,11 +75,14 @@ export class RunnableListener {
     client.on("error", onLost);
     client.on("end", onLost);
     client.on("notification", (message) => {
-      if (message.channel === RUNNABLE_CHANNEL) this.#wake();
+      const channel = CHANNELS.find((name) => name === message.channel);
+      if (channel !== undefined) this.#wake(channel);
     });
     try {
       await client.connect();
-      await client.query(`LISTEN ${RUNNABLE_CHANNEL}`);
+      await client.query(
+        CHANNELS.map((channel) => `LISTEN ${channel}`).join("; "),
+      );
     } catch (error) {
       lost = true;
       client.end().catch(() => {});
@@ -96,7 +114,7 @@ export class RunnableListener {
 
   async close(): Promise<void> {
     this.#closed = true;
-    this.#listeners.clear();
+    for (const listeners of this.#listeners.values()) listeners.clear();
     if (this.#retry !== undefined) clearTimeout(this.#retry);
     this.#retry = undefined;
     const client = this.#client;

@@ -13,11 +13,14 @@ import type {
 } from "./budget_records.ts";
 import type { ApiKeyRecord, TenantRecord } from "./tenant_records.ts";
 import { PgSettleBatch } from "./_pg_settle_batch.ts";
+import { API_KEYS_CHANNEL } from "./_pg_listener.ts";
 
 /** What the tenant and budget tables need from the PostgreSQL store. */
 export interface PgAccess {
   query(text: string | PgNamedQuery, values?: unknown[]): Promise<PgRow[]>;
   transaction<T>(work: (client: PgQueryable) => Promise<T>): Promise<T>;
+  /** Tells this process's listeners that keys were revoked (`onApiKeysRevoked`). */
+  keysRevoked(): void;
 }
 
 // Serializes first starts that seed keys; any constant shared by AOS works.
@@ -63,17 +66,25 @@ export class PgTenants {
     );
   }
 
+  // Revocations NOTIFY the other processes (at commit) and tell this one's
+  // listeners before they resolve, so a cached key stops working at once
+  // here and as soon as the news arrives elsewhere.
   async putApiKey(key: ApiKeyRecord, revokeOthers: boolean): Promise<void> {
     await this.#db.transaction(async (client) => {
       if (revokeOthers) {
         await client.query(
-          `UPDATE api_keys SET revoked_at = $1
-           WHERE tenant IS NOT DISTINCT FROM $2 AND role = $3 AND revoked_at IS NULL`,
+          `WITH revoked AS (
+             UPDATE api_keys SET revoked_at = $1
+             WHERE tenant IS NOT DISTINCT FROM $2 AND role = $3 AND revoked_at IS NULL
+             RETURNING key_id
+           )
+           SELECT pg_notify('${API_KEYS_CHANNEL}', '') FROM revoked LIMIT 1`,
           [key.created_at, key.tenant, key.role],
         );
       }
       await insertKey(client, key);
     });
+    if (revokeOthers) this.#db.keysRevoked();
   }
 
   async findApiKey(sha256: string): Promise<ApiKeyRecord | undefined> {
@@ -93,9 +104,14 @@ export class PgTenants {
     at: number,
   ): Promise<ApiKeyRecord | undefined> {
     await this.#db.query(
-      "UPDATE api_keys SET revoked_at = $2 WHERE key_id = $1 AND revoked_at IS NULL",
+      `WITH revoked AS (
+         UPDATE api_keys SET revoked_at = $2
+         WHERE key_id = $1 AND revoked_at IS NULL RETURNING key_id
+       )
+       SELECT pg_notify('${API_KEYS_CHANNEL}', '') FROM revoked`,
       [keyId, at],
     );
+    this.#db.keysRevoked();
     const [row] = await this.#db.query(
       "SELECT * FROM api_keys WHERE key_id = $1",
       [keyId],

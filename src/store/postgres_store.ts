@@ -14,7 +14,11 @@ import {
 import { claimKey, completeKey, releaseKey } from "./_pg_idempotency.ts";
 import { insertRun } from "./_pg_appends.ts";
 import { PgAppendBatch } from "./_pg_append_batch.ts";
-import { RunnableListener } from "./_pg_listener.ts";
+import {
+  API_KEYS_CHANNEL,
+  RUNNABLE_CHANNEL,
+  StoreListener,
+} from "./_pg_listener.ts";
 import { PgTenants } from "./_pg_tenants.ts";
 import type {
   BudgetAnswer,
@@ -84,17 +88,19 @@ export interface PostgresStoreOptions {
  */
 export class PostgresStore implements Store {
   readonly #pool: PgPool;
-  readonly #listener: RunnableListener;
+  readonly #listener: StoreListener;
   readonly #tenants: PgTenants;
   readonly #leases = new PgLeases((text, values) => this.#query(text, values));
   readonly #connectionsMax: number;
   readonly #appends: PgAppendBatch;
   /** Runs a final append of this store ended, until their lease release. */
   readonly #ended = new Set<string>();
+  /** Told at once of the key revocations this store makes. */
+  readonly #keysRevoked = new Set<() => void>();
 
   private constructor(
     pool: PgPool,
-    listener: RunnableListener,
+    listener: StoreListener,
     connectionsMax: number,
   ) {
     this.#pool = pool;
@@ -102,6 +108,9 @@ export class PostgresStore implements Store {
     this.#tenants = new PgTenants({
       query: (text, values) => this.#query(text, values),
       transaction: (work) => this.#transaction(work),
+      keysRevoked: () => {
+        for (const listener of this.#keysRevoked) listener();
+      },
     });
     this.#connectionsMax = connectionsMax;
     this.#appends = new PgAppendBatch(pool);
@@ -130,7 +139,7 @@ export class PostgresStore implements Store {
     // An idle connection the server dropped reports here; the pool discards
     // it. Unheard, the error would end the process.
     pool.on("error", () => {});
-    const listener = new RunnableListener(url);
+    const listener = new StoreListener(url);
     try {
       await listener.start();
     } catch (error) {
@@ -373,7 +382,17 @@ export class PostgresStore implements Store {
   }
 
   onRunnable(listener: () => void): () => void {
-    return this.#listener.add(listener);
+    return this.#listener.add(RUNNABLE_CHANNEL, listener);
+  }
+
+  onApiKeysRevoked(listener: () => void): () => void {
+    const once = () => listener();
+    this.#keysRevoked.add(once);
+    const stop = this.#listener.add(API_KEYS_CHANNEL, once);
+    return () => {
+      this.#keysRevoked.delete(once);
+      stop();
+    };
   }
 
   async putModule(sha256: string, bytes: Uint8Array): Promise<void> {

@@ -73,6 +73,11 @@ export class SqliteStore implements Store {
   readonly #leases = new SqliteLeases((sql) => this.#statement(sql));
   readonly #keys = new SqliteRunKeys((sql) => this.#statement(sql));
   readonly #runnableListeners = new Set<() => void>();
+  /**
+   * Told at once of the key revocations this store makes. Another process
+   * on the same file is not heard: caches fall back on their maximum age.
+   */
+  readonly #keysRevokedListeners = new Set<() => void>();
   readonly #group: GroupCommit;
   readonly #wal: WalSync | undefined;
 
@@ -334,6 +339,12 @@ export class SqliteStore implements Store {
     return settle(() => this.#leases.pendingCancels(owner));
   }
 
+  onApiKeysRevoked(listener: () => void): () => void {
+    const once = () => listener();
+    this.#keysRevokedListeners.add(once);
+    return () => this.#keysRevokedListeners.delete(once);
+  }
+
   onRunnable(listener: () => void): () => void {
     const once = () => listener();
     this.#runnableListeners.add(once);
@@ -484,9 +495,14 @@ export class SqliteStore implements Store {
     key: ApiKeyRecord,
     options: { revokeOthers?: boolean } = {},
   ): Promise<void> {
-    return settle(() =>
-      this.#tenants.putApiKey(key, options.revokeOthers ?? false)
-    );
+    return settle(() => {
+      this.#tenants.putApiKey(key, options.revokeOthers ?? false);
+      if (options.revokeOthers) this.#keysRevoked();
+    });
+  }
+
+  #keysRevoked(): void {
+    for (const listener of this.#keysRevokedListeners) listener();
   }
 
   findApiKey(sha256: string): Promise<ApiKeyRecord | undefined> {
@@ -498,7 +514,11 @@ export class SqliteStore implements Store {
   }
 
   revokeApiKey(keyId: string, at: number): Promise<ApiKeyRecord | undefined> {
-    return settle(() => this.#tenants.revokeApiKey(keyId, at));
+    return settle(() => {
+      const revoked = this.#tenants.revokeApiKey(keyId, at);
+      this.#keysRevoked();
+      return revoked;
+    });
   }
 
   seedApiKeys(
@@ -578,6 +598,7 @@ export class SqliteStore implements Store {
   async close(): Promise<void> {
     if (this.#db.isOpen) await this.#group.drain();
     this.#runnableListeners.clear();
+    this.#keysRevokedListeners.clear();
     this.#statements.clear();
     if (this.#db.isOpen) this.#db.close();
     this.#wal?.close();

@@ -327,6 +327,15 @@ export interface Store {
   ): Promise<void>;
   /** The working (not revoked) key whose sha256 is `sha256`. */
   findApiKey(sha256: string): Promise<ApiKeyRecord | undefined>;
+  /**
+   * Calls `listener` when keys may have stopped working: a key was revoked
+   * or a tenant's keys rotated, by this store (before the call that did it
+   * resolves) or by another process sharing the store (once the news
+   * arrives), or such news may have been missed (the store's notification
+   * connection was lost and made again). For caches of `findApiKey`.
+   * Returns a function that stops listening.
+   */
+  onApiKeysRevoked(listener: () => void): () => void;
   /** A tenant's keys, revoked ones included, oldest first. */
   listApiKeys(tenant: string): Promise<ApiKeyRecord[]>;
   /** Revokes a key at `at`; returns it as stored afterwards, undefined when unknown. */
