@@ -13,6 +13,7 @@ import type {
 } from "./budget_records.ts";
 import type { ApiKeyRecord, TenantRecord } from "./tenant_records.ts";
 import { PgSettleBatch } from "./_pg_settle_batch.ts";
+import { PgReserveBatch } from "./_pg_reserve_batch.ts";
 import { API_KEYS_CHANNEL } from "./_pg_listener.ts";
 
 /** What the tenant and budget tables need from the PostgreSQL store. */
@@ -36,10 +37,16 @@ const SEED_LOCK_KEY = 0x414f534b; // "AOSK"
 export class PgTenants {
   readonly #db: PgAccess;
   readonly #settlements: PgSettleBatch;
+  readonly #zeroReservations: PgReserveBatch;
 
   constructor(db: PgAccess) {
     this.#db = db;
     this.#settlements = new PgSettleBatch((query) => db.query(query));
+    this.#zeroReservations = new PgReserveBatch({
+      query: (query) => db.query(query),
+      alone: (request) => this.#reserveAlone(request),
+      budgetDay: (tenant, day) => this.budgetDay(tenant, day),
+    });
   }
 
   async createTenant(tenant: TenantRecord): Promise<void> {
@@ -139,7 +146,17 @@ export class PgTenants {
     });
   }
 
-  async reserveBudget(
+  /**
+   * Reserves budget: zero-cent asks (steps without a cost estimate) in
+   * batches, others one statement each (they queue on the day row).
+   */
+  reserveBudget(request: BudgetReservationRequest): Promise<BudgetAnswer> {
+    return request.cents === 0
+      ? this.#zeroReservations.reserve(request)
+      : this.#reserveAlone(request);
+  }
+
+  async #reserveAlone(
     request: BudgetReservationRequest,
   ): Promise<BudgetAnswer> {
     const { key, run_id, tenant, day, cents, default_limit_cents } = request;

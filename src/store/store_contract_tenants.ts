@@ -194,6 +194,77 @@ export function tenantStoreContract(test: ContractTest): void {
     assert.deepEqual([held.granted, held.limit_cents], [true, 5]);
   });
 
+  test(
+    "concurrent zero-cent reservations answer as one at a time would",
+    async (store, second) => {
+      const other = await second();
+      try {
+        await store.createTenant({
+          id: "capped",
+          created_at: 1,
+          daily_budget_cents: 4,
+        });
+        const day = "2026-01-02";
+        const ask = (
+          on: typeof store,
+          tenant: string,
+          key: string,
+          cents = 0,
+        ) =>
+          on.reserveBudget({
+            key,
+            run_id: `run-${key}`,
+            tenant,
+            day,
+            cents,
+            default_limit_cents: 100,
+          });
+        // `capped` spends past its limit: zero-cent asks are refused there.
+        assert.equal((await ask(store, "capped", "spend", 4)).granted, true);
+        await store.settleBudget("spend", 5);
+        assert.equal((await ask(store, "t", "held")).granted, true);
+        const keys = Array.from({ length: 40 }, (_, index) => `z${index % 20}`);
+        const answers = await Promise.all([
+          // Each key asked twice, on both connections at once.
+          ...keys.map((key, index) =>
+            ask(index % 2 === 0 ? store : other, "t", key)
+          ),
+          ...Array.from(
+            { length: 6 },
+            (_, index) => ask(store, "capped", `c${index}`),
+          ),
+          ask(other, "t", "held"),
+        ]);
+        assert.ok(
+          answers.slice(0, 40).every((answer) => answer.granted),
+        );
+        assert.ok(
+          answers.slice(0, 40).every((answer) => answer.limit_cents === 100),
+        );
+        for (const refused of answers.slice(40, 46)) {
+          assert.deepEqual(refused, {
+            granted: false,
+            limit_cents: 4,
+            tenant: "capped",
+            day,
+            spent_cents: 5,
+            reserved_cents: 0,
+          });
+        }
+        assert.equal(answers[46]!.granted, true);
+        const entries = await store.budgetEntries("t", day);
+        assert.deepEqual(
+          entries.map((entry) => entry.key).sort(),
+          ["held", ...new Set(keys)].sort(),
+        );
+        assert.ok(entries.every((entry) => entry.reserved_cents === 0));
+        assert.equal((await store.budgetEntries("capped", day)).length, 1);
+      } finally {
+        await other.close();
+      }
+    },
+  );
+
   test("concurrent settlements: each key is charged once, and the days add up", async (store) => {
     const keys = Array.from({ length: 30 }, (_, index) => `s${index}`);
     for (const [index, key] of keys.entries()) {
