@@ -145,6 +145,8 @@ class RunBehavior implements Behavior<RunMessage, RunState> {
   readonly #executions = new Map<string, AbortController>();
   /** Reservations asked of the store and not answered yet, by `step#attempt`. */
   readonly #reserving = new Set<string>();
+  /** Settlements of no cents still at the store (awaited when the run ends). */
+  readonly #settling = new Set<Promise<void>>();
 
   constructor(
     state: RunState,
@@ -210,10 +212,24 @@ class RunBehavior implements Behavior<RunMessage, RunState> {
       statusChanged ? { status: state.status } : {},
     );
     // Settled before anyone hears of the records, so a finished run's
-    // tenant day is already up to date when its end is observed.
+    // tenant day is already up to date when its end is observed. A
+    // settlement that moves no cents (a step without a cost, charged
+    // nothing) changes no total that a reservation or a reader sees: the
+    // run goes on without waiting for it, until it ends.
     for (const effect of effects) {
-      if (effect.kind === "SettleBudget") await this.#settle(effect);
+      if (effect.kind !== "SettleBudget") continue;
+      const settling = this.#settle(effect);
+      if (
+        effect.reserved_cents !== 0 || effect.charged_cents !== 0 ||
+        isTerminal(state.status)
+      ) {
+        await settling;
+        continue;
+      }
+      this.#settling.add(settling);
+      settling.finally(() => this.#settling.delete(settling));
     }
+    if (isTerminal(state.status)) await Promise.all(this.#settling);
     this.#state = state;
     this.#head = head;
     this.#logBytes += batch.bytes;

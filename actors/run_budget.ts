@@ -163,6 +163,7 @@ export function applyBudget(
           kind: "SettleBudget",
           step: step.id,
           attempt,
+          reserved_cents: reservation.cents,
           charged_cents: reservation.charged_cents ?? 0,
         }],
       };

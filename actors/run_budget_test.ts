@@ -116,6 +116,7 @@ Deno.test("reduce() reserves a ledger step's estimate before starting it, then c
     kind: "SettleBudget",
     step: "a",
     attempt: 1,
+    reserved_cents: 5,
     charged_cents: 2,
   });
   assert.equal(run.state.charged_cents, 2);
@@ -160,6 +161,7 @@ Deno.test("reduce() refunds a failed attempt and reserves again for its retry", 
     kind: "SettleBudget",
     step: "a",
     attempt: 1,
+    reserved_cents: 5,
     charged_cents: 0,
   });
   run.send({ type: "TimerFired", body: { timer_id: "a#2" } });

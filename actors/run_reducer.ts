@@ -59,6 +59,8 @@ export type Effect =
     kind: "SettleBudget";
     step: string;
     attempt: number;
+    /** What the reservation held. */
+    reserved_cents: number;
     charged_cents: number;
   }
   /** Send TimerFired for `timer_id` at `due_at` (now, when it is past). */
