@@ -125,8 +125,12 @@ export function addRunRoutes(app: Hono, deps: RunRoutesDeps): void {
   app.get("/v1/runs/:id", async (c) => {
     const query = parseWith(runViewQuery, c.req.query(), "query");
     const runId = c.req.param("id");
-    // A run this node holds or just ended needs no read of its index row.
-    const known = runtime.known(runId);
+    // A client waiting on a run this node holds or just ended is answered
+    // without reading its index row. A plain read asks the store, so it
+    // says so (503) when the store is away, whatever this node remembers.
+    const known = query.wait_ms === undefined
+      ? undefined
+      : runtime.known(runId);
     if (known === undefined) await ownRun(c, store, runId);
     else if (known.tenant !== tenantOf(c)) throw runNotFound(runId);
     if (query.wait_ms !== undefined) {
