@@ -8,6 +8,8 @@ interface PendingWrite {
   reject: (error: unknown) => void;
   /** False: resolves at commit, without waiting for the sync. */
   durable: boolean;
+  /** False: runs without a savepoint of its own (see `GroupWriteOptions`). */
+  savepoint: boolean;
   result?: unknown;
 }
 
@@ -22,6 +24,16 @@ export interface GroupWriteOptions {
    * durable. Default true.
    */
   durable?: boolean;
+  /**
+   * False: the work runs without a savepoint of its own, which saves two
+   * statements. Only for work that, when it refuses, throws before its
+   * first write: a single statement, or a conditional write first whose
+   * refusal changes nothing, after which nothing is expected to fail.
+   * Should such work throw anyway (an I/O error half-way, say), the group
+   * cannot undo it alone: it rolls back whole and runs again with every
+   * write in a savepoint. Default true.
+   */
+  savepoint?: boolean;
 }
 
 /** Options of `GroupCommit`. */
@@ -46,7 +58,9 @@ export interface GroupCommitOptions {
  *
  * Each write runs inside a savepoint: one that throws (a sequence conflict,
  * say) is rolled back alone and rejected with its error, and the others
- * commit. A failed commit or sync rejects every write it carried.
+ * commit. A write that needs none says so (`savepoint: false`). A failed
+ * commit or sync rejects every write it carried. The work of a write is
+ * statements of this connection only: a group may run it twice.
  */
 export class GroupCommit {
   readonly #db: DatabaseSync;
@@ -109,6 +123,7 @@ export class GroupCommit {
         resolve: resolve as (result: unknown) => void,
         reject,
         durable: options.durable ?? true,
+        savepoint: options.savepoint ?? true,
       });
       if (this.#scheduled) return;
       this.#scheduled = true;
@@ -197,43 +212,64 @@ export class GroupCommit {
   #commit(batch: PendingWrite[]): Map<PendingWrite, unknown> | undefined {
     this.#deferSync?.run();
     try {
-      try {
-        this.#begin.run();
-      } catch (error) {
-        const busy = new AosError("STORE_UNAVAILABLE", "the store is busy", {
-          cause: error,
-        });
-        for (const write of batch) write.reject(busy);
-        return undefined;
-      }
-      const failures = new Map<PendingWrite, unknown>();
-      for (const write of batch) {
-        this.#savepoint.run();
-        try {
-          write.result = write.work();
-          this.#release.run();
-        } catch (error) {
-          this.#rollbackTo.run();
-          this.#release.run();
-          failures.set(write, error);
-        }
-      }
-      try {
-        this.#commitStatement.run();
-      } catch (error) {
-        if (this.#db.isTransaction) this.#db.exec("ROLLBACK");
-        const failed = new AosError(
-          "STORE_UNAVAILABLE",
-          "the store could not commit",
-          { cause: error },
-        );
-        for (const write of batch) write.reject(failed);
-        return undefined;
-      }
-      return failures;
+      let failures = this.#transaction(batch, false);
+      // A write without a savepoint threw: what it wrote before throwing
+      // cannot be undone alone, so the whole group runs again, each write
+      // in a savepoint this time.
+      if (failures === "retry") failures = this.#transaction(batch, true);
+      return failures === "retry" ? undefined : failures;
     } finally {
       this.#restoreSync?.run();
     }
+  }
+
+  #transaction(
+    batch: PendingWrite[],
+    savepoints: boolean,
+  ): Map<PendingWrite, unknown> | undefined | "retry" {
+    try {
+      this.#begin.run();
+    } catch (error) {
+      const busy = new AosError("STORE_UNAVAILABLE", "the store is busy", {
+        cause: error,
+      });
+      for (const write of batch) write.reject(busy);
+      return undefined;
+    }
+    const failures = new Map<PendingWrite, unknown>();
+    for (const write of batch) {
+      if (!savepoints && !write.savepoint) {
+        try {
+          write.result = write.work();
+        } catch {
+          if (this.#db.isTransaction) this.#db.exec("ROLLBACK");
+          return "retry";
+        }
+        continue;
+      }
+      this.#savepoint.run();
+      try {
+        write.result = write.work();
+        this.#release.run();
+      } catch (error) {
+        this.#rollbackTo.run();
+        this.#release.run();
+        failures.set(write, error);
+      }
+    }
+    try {
+      this.#commitStatement.run();
+    } catch (error) {
+      if (this.#db.isTransaction) this.#db.exec("ROLLBACK");
+      const failed = new AosError(
+        "STORE_UNAVAILABLE",
+        "the store could not commit",
+        { cause: error },
+      );
+      for (const write of batch) write.reject(failed);
+      return undefined;
+    }
+    return failures;
   }
 
   #startSync(): void {

@@ -112,6 +112,41 @@ Deno.test("GroupCommit rolls back a failing write alone and commits the rest", a
   db.close();
 });
 
+Deno.test("GroupCommit runs a write without a savepoint, and a group again with savepoints when one throws after writing", async () => {
+  const db = database();
+  const group = new GroupCommit(db);
+  const insert = db.prepare("INSERT INTO t (k) VALUES (?)");
+  const plain = await Promise.all([
+    group.submit(() => insert.run("a"), { savepoint: false }),
+    group.submit(() => insert.run("b"), { savepoint: false }),
+  ]);
+  assert.equal(plain.length, 2);
+  assert.deepEqual(keys(db), ["a", "b"]);
+  let runs = 0;
+  const outcomes = await Promise.allSettled([
+    group.submit(() => insert.run("c"), { savepoint: false }),
+    group.submit(() => {
+      runs++;
+      insert.run("d");
+      throw new Error("failed half-way");
+    }, { savepoint: false }),
+    group.submit(() => insert.run("e")),
+  ]);
+  assert.deepEqual(outcomes.map((outcome) => outcome.status), [
+    "fulfilled",
+    "rejected",
+    "fulfilled",
+  ]);
+  assert.equal(
+    runs,
+    2,
+    "the group ran again, the failing write in a savepoint",
+  );
+  assert.deepEqual(keys(db), ["a", "b", "c", "e"], "nothing of d was kept");
+  assert.equal(db.isTransaction, false);
+  db.close();
+});
+
 Deno.test("GroupCommit rejects every write of a group whose sync fails", async () => {
   const db = database();
   const group = new GroupCommit(db, {
