@@ -407,11 +407,16 @@ export class PostgresStore implements Store {
     return this.#leases.claimOne(owner, runId, timing);
   }
 
-  parkRun(
+  async parkRun(
     lease: { run_id: string; epoch: number },
     options: { wakeAt: number | null },
   ): Promise<boolean> {
-    return this.#leases.park(lease, options.wakeAt);
+    // A park that changed the row committed with its flush, which covers
+    // the parked run's continuations acknowledged before it.
+    const covering = this.#durability.covering();
+    const parked = await this.#leases.park(lease, options.wakeAt);
+    if (parked) this.#durability.flushed(covering);
+    return parked;
   }
 
   nextWakeAt(): Promise<number | undefined> {
