@@ -33,8 +33,8 @@ export type {
   TenantRecord,
 } from "./tenant_records.ts";
 export { SqliteStore, type SqliteStoreOptions } from "./sqlite_store.ts";
-export { PostgresStore, type PostgresStoreOptions } from "./postgres_store.ts";
-export { migratePostgres } from "./postgres_migrate.ts";
+export type { PostgresStore, PostgresStoreOptions } from "./postgres_store.ts";
+export { migratePostgres, openPostgresStore } from "./postgres_open.ts";
 export {
   isTerminal,
   type Lease,
