@@ -20,6 +20,13 @@ const decoder = new TextDecoder();
 // Room for the largest payload either way: a call's input or output, or a
 // host answer, each bounded by the kernel's budget, plus framing.
 const FRAMING_BYTES = 1024 * 1024;
+// The worker's V8 young generation. Left to itself V8 grows it to 6-8 MB
+// per worker under a steady stream of calls, though a call leaves little
+// alive in the worker's heap (the guest's data lives in Wasm memory and in
+// buffers outside the heap): at 2 MB each worker stays about 7 MB smaller,
+// and CPU per call was the same within the noise of the measurement
+// (docs/benchmarks.md, "Memory").
+const YOUNG_GENERATION_MB = 2;
 
 /** What starting an instance needs. */
 export interface InstanceOptions {
@@ -76,7 +83,10 @@ export class PluginInstance {
       fetchIndex: options.bridge.fetchIndex,
       kernelBytesMax: options.kernelBytesMax,
     };
-    const worker = new Worker(WORKER_URL, { workerData: init });
+    const worker = new Worker(WORKER_URL, {
+      workerData: init,
+      resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB },
+    });
     // An uncaught error ends the worker; its exit is what callers see.
     worker.on("error", () => {});
     const instance = new PluginInstance(

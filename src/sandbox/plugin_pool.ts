@@ -18,6 +18,12 @@ export interface PluginPoolOptions {
   sizeMax: number;
   /** Most callers waiting for an instance; more are refused. */
   queueMax: number;
+  /**
+   * An instance left idle this long is closed (its worker thread ends), so
+   * a skill that is no longer called holds no memory; the next call starts
+   * one again. Undefined: instances stay until the pool closes.
+   */
+  idleMs?: number;
   clock: Clock;
   random: RandomSource;
 }
@@ -31,12 +37,15 @@ export interface PluginPoolOptions {
 export class PluginPool {
   readonly #options: PluginPoolOptions;
   readonly #bridge: HostBridge;
-  readonly #idle: PluginInstance[] = [];
+  // Most recently released last: acquire takes from the end, so the oldest
+  // idle instances are at the front, where retirement looks.
+  readonly #idle: { instance: PluginInstance; sinceMs: number }[] = [];
   readonly #guestErrors = new WeakMap<PluginInstance, string>();
   readonly #waiting: ((instance: PluginInstance | Error) => void)[] = [];
   #module: Promise<WebAssembly.Module> | undefined;
   #alive = 0;
   #closed = false;
+  #retirement: { cancel: () => void } | undefined;
 
   constructor(options: PluginPoolOptions) {
     this.#options = options;
@@ -74,7 +83,7 @@ export class PluginPool {
   acquire(): Promise<PluginInstance> {
     if (this.#closed) return Promise.reject(new Error("pool closed"));
     const idle = this.#idle.pop();
-    if (idle !== undefined) return Promise.resolve(idle);
+    if (idle !== undefined) return Promise.resolve(idle.instance);
     if (this.#alive < this.#options.sizeMax) return this.#create();
     if (this.#waiting.length >= this.#options.queueMax) {
       return Promise.reject(
@@ -102,13 +111,51 @@ export class PluginPool {
     if (healthy && !this.#closed && !instance.exited) {
       const next = this.#waiting.shift();
       if (next !== undefined) return next(instance);
-      this.#idle.push(instance);
+      this.#idle.push({ instance, sinceMs: this.#options.clock.nowMs() });
+      this.#armRetirement();
       return;
     }
     this.#alive--;
     await instance.terminate().catch(() => {});
     const next = this.#waiting.shift();
     if (next !== undefined) this.#create().then(next, next);
+  }
+
+  // One timer per pool, armed only while an instance is idle: it fires when
+  // the oldest idle instance has been idle for idleMs, closes every instance
+  // idle that long, and re-arms for the next oldest.
+  #armRetirement(): void {
+    const idleMs = this.#options.idleMs;
+    const oldest = this.#idle[0];
+    if (idleMs === undefined || oldest === undefined) return;
+    if (this.#retirement !== undefined) return;
+    const clock = this.#options.clock;
+    const delayMs = Math.max(0, oldest.sinceMs + idleMs - clock.nowMs());
+    const wait = clock.delay(delayMs);
+    let cancelled = false;
+    this.#retirement = {
+      cancel: () => {
+        cancelled = true;
+        wait.cancel();
+      },
+    };
+    wait.done.then(() => {
+      if (cancelled) return;
+      this.#retirement = undefined;
+      this.#retireIdle(idleMs);
+      this.#armRetirement();
+    });
+  }
+
+  #retireIdle(idleMs: number): void {
+    const nowMs = this.#options.clock.nowMs();
+    while (
+      this.#idle.length > 0 && nowMs - this.#idle[0]!.sinceMs >= idleMs
+    ) {
+      const { instance } = this.#idle.shift()!;
+      this.#alive--;
+      instance.terminate().catch(() => {});
+    }
   }
 
   /**
@@ -215,11 +262,13 @@ export class PluginPool {
   /** Closes every instance; waiting callers are refused. */
   async close(): Promise<void> {
     this.#closed = true;
+    this.#retirement?.cancel();
+    this.#retirement = undefined;
     for (const waiter of this.#waiting.splice(0)) {
       waiter(new Error("pool closed"));
     }
     await Promise.all(
-      this.#idle.splice(0).map((instance) =>
+      this.#idle.splice(0).map(({ instance }) =>
         instance.terminate().catch(() => {})
       ),
     );

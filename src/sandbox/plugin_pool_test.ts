@@ -5,6 +5,7 @@ import { SeededRandom, SimulatedClock } from "../deps/mod.ts";
 import { PROJECT_ROOT } from "../skills/build.ts";
 import { compileWat } from "../../tests/support/hostile_modules.ts";
 import { HostCallJournal } from "./host_calls.ts";
+import type { PluginInstance } from "./_plugin_instance.ts";
 import { PluginPool, type PluginPoolOptions } from "./plugin_pool.ts";
 
 const SPIN = Deno.readFileSync(
@@ -165,5 +166,58 @@ Deno.test("PluginPool stops a call at its time limit while the guest waits for a
     assert.deepEqual(waiting.stats, { size: 0, busy: 0, queued: 0 });
   } finally {
     await waiting.close();
+  }
+});
+
+Deno.test("PluginPool closes an instance left idle for idleMs, and starts one again when called", async () => {
+  const clock = new SimulatedClock();
+  const spins = pool({ clock, idleMs: 1_000, sizeMax: 2 });
+  const exited = (instance: PluginInstance) =>
+    new Promise<void>((resolve) =>
+      (PluginPool.workerOf(instance) as unknown as {
+        once(event: "exit", listener: () => void): void;
+      }).once("exit", resolve)
+    );
+  const echo = async (instance: PluginInstance, value: string) => {
+    const output = await spins.call(
+      instance,
+      "run",
+      JSON.stringify({ iterations: 1, value }),
+      {},
+    );
+    assert.equal(JSON.parse(new TextDecoder().decode(output)).value, value);
+  };
+  try {
+    const first = await spins.acquire();
+    const second = await spins.acquire();
+    await echo(first, "a");
+    await echo(second, "b");
+    const firstExited = exited(first);
+    const secondExited = exited(second);
+    await spins.release(first, true);
+    clock.advance(600);
+    await spins.release(second, true);
+    clock.advance(399);
+    assert.equal(spins.stats.size, 2, "nothing is idle for 1 s yet");
+
+    // The first has now been idle for 1 s, the second for 400 ms.
+    clock.advance(1);
+    await firstExited;
+    assert.deepEqual(spins.stats, { size: 1, busy: 0, queued: 0 });
+    assert.equal(second.exited, false);
+
+    clock.advance(600);
+    await secondExited;
+    assert.deepEqual(spins.stats, { size: 0, busy: 0, queued: 0 });
+
+    // The next call starts an instance again; one in use is never closed.
+    const third = await spins.acquire();
+    clock.advance(10_000);
+    await echo(third, "c");
+    assert.equal(third.exited, false);
+    await spins.release(third, true);
+    assert.deepEqual(spins.stats, { size: 1, busy: 0, queued: 0 });
+  } finally {
+    await spins.close();
   }
 });

@@ -67,6 +67,11 @@ export interface SandboxOptions {
   poolSizeMax?: number;
   /** Callers waiting per module before calls are refused (default 1000). */
   poolQueueMax?: number;
+  /**
+   * An instance idle this long is closed, its worker thread and memory
+   * freed (default 60 s); the next call starts one again (tens of ms).
+   */
+  poolIdleMs?: number;
   limits?: Partial<SandboxLimits>;
   /** Outbound HTTP for skills granted `http`; none when undefined. */
   http?: HttpGateway;
@@ -81,6 +86,9 @@ interface LoadedSkill {
 }
 
 const PAGES_PER_MB = 16;
+// A worker costs 15-25 MB; a skill not called for a minute gives it back, and
+// pays a start (about 40 ms) at its next call.
+const POOL_IDLE_MS = 60_000;
 
 const GUEST_ERROR_PREFIX = "Plugin-originated error: ";
 // Extism kernel memory holds a call's input and output; the input is the
@@ -161,6 +169,7 @@ export class Sandbox implements StepExecutor {
       kernelBytesMax: 2 * this.#limits.output.bytesMax + KERNEL_INPUT_BYTES,
       sizeMax: this.#options.poolSizeMax ?? 2,
       queueMax: this.#options.poolQueueMax ?? 1000,
+      idleMs: this.#options.poolIdleMs ?? POOL_IDLE_MS,
       clock: this.#options.clock,
       random: this.#options.random,
     });
