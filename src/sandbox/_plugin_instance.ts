@@ -57,6 +57,7 @@ export class PluginInstance {
   readonly #channel: Channel;
   readonly #bridge: HostBridge;
   #exitCode: number | undefined;
+  #callStartedMs: number | undefined;
   // Rejects the host answer being awaited, if any, when the worker exits.
   #interrupt: ((error: WorkerExited) => void) | undefined;
 
@@ -127,6 +128,22 @@ export class PluginInstance {
     }
   }
 
+  /**
+   * Microseconds (mod 2^32) the worker has spent in calls: the calls it
+   * finished, as it counts them (the time this thread takes to notice one
+   * finished is not in it), and the one it is on, if any, since this thread
+   * handed it over (`nowMs` is `performance.now()` time).
+   */
+  busyUs(nowMs: number): number {
+    const finishedUs = Atomics.load(this.#channel.header, WORD.busy);
+    const onCall = this.#callStartedMs !== undefined &&
+      this.#channel.state !== STATE.DONE;
+    const currentUs = onCall
+      ? Math.round((nowMs - this.#callStartedMs!) * 1000)
+      : 0;
+    return (finishedUs + currentUs) >>> 0;
+  }
+
   /** True once the worker has exited. */
   get exited(): boolean {
     return this.#exitCode !== undefined;
@@ -143,9 +160,22 @@ export class PluginInstance {
     input: string,
     state: unknown,
   ): Promise<Uint8Array | undefined> {
+    if (this.#exitCode !== undefined) throw new WorkerExited(this.#exitCode);
+    this.#callStartedMs = performance.now();
+    try {
+      return await this.#run(entrypoint, input, state);
+    } finally {
+      this.#callStartedMs = undefined;
+    }
+  }
+
+  async #run(
+    entrypoint: string,
+    input: string,
+    state: unknown,
+  ): Promise<Uint8Array | undefined> {
     const channel = this.#channel;
     const header = channel.header;
-    if (this.#exitCode !== undefined) throw new WorkerExited(this.#exitCode);
     const nameBytes = channel.writeText(entrypoint);
     header[WORD.kind] = nameBytes;
     header[WORD.length] = channel.writeText(input, nameBytes);

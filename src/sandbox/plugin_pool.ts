@@ -24,6 +24,15 @@ export interface PluginPoolOptions {
    * one again. Undefined: instances stay until the pool closes.
    */
   idleMs?: number;
+  /**
+   * With instances alive but all busy, a caller first waits for one to be
+   * released, and a new instance is started when callers still wait after
+   * this long and every instance's worker spent at least half of it in
+   * calls: short calls then share one worker thread (each costs 15-25 MB)
+   * while slow or busy ones, such as calls waiting on the network, still
+   * get up to sizeMax. Undefined: a new instance is started at once.
+   */
+  growAfterMs?: number;
   clock: Clock;
   random: RandomSource;
 }
@@ -46,6 +55,9 @@ export class PluginPool {
   #alive = 0;
   #closed = false;
   #retirement: { cancel: () => void } | undefined;
+  #growth: ReturnType<typeof setTimeout> | undefined;
+  #starting = 0;
+  readonly #instances = new Set<PluginInstance>();
 
   constructor(options: PluginPoolOptions) {
     this.#options = options;
@@ -63,19 +75,24 @@ export class PluginPool {
 
   async #create(): Promise<PluginInstance> {
     this.#alive++;
+    this.#starting++;
     try {
       this.#module ??= WebAssembly.compile(
         this.#options.bytes as Uint8Array<ArrayBuffer>,
       );
-      return await PluginInstance.start({
+      const instance = await PluginInstance.start({
         module: await this.#module,
         bridge: this.#bridge,
         kernelBytesMax: this.#options.kernelBytesMax,
         startTimeoutMs: this.#options.timeoutMs + START_BACKSTOP_MS,
       });
+      this.#instances.add(instance);
+      return instance;
     } catch (error) {
       this.#alive--;
       throw error;
+    } finally {
+      this.#starting--;
     }
   }
 
@@ -84,7 +101,12 @@ export class PluginPool {
     if (this.#closed) return Promise.reject(new Error("pool closed"));
     const idle = this.#idle.pop();
     if (idle !== undefined) return Promise.resolve(idle.instance);
-    if (this.#alive < this.#options.sizeMax) return this.#create();
+    const room = this.#alive < this.#options.sizeMax;
+    if (
+      room && (this.#alive === 0 || this.#options.growAfterMs === undefined)
+    ) {
+      return this.#create();
+    }
     if (this.#waiting.length >= this.#options.queueMax) {
       return Promise.reject(
         new AosError(
@@ -99,25 +121,67 @@ export class PluginPool {
         ),
       );
     }
-    return new Promise((resolve, reject) => {
+    const waiter = new Promise<PluginInstance>((resolve, reject) => {
       this.#waiting.push((result) =>
         result instanceof Error ? reject(result) : resolve(result)
       );
     });
+    if (room) this.#armGrowth();
+    return waiter;
+  }
+
+  // One timer per pool, armed while callers wait and there is room. When it
+  // fires, callers still wait, no instance is starting, and every instance's
+  // worker was in calls at least half of the time since it was armed (as the
+  // worker counts it), the first waiting caller gets a new instance. How long
+  // a caller waited does not decide: callers also wait while this thread is
+  // busy (a collection, a group commit) with every worker already done, and
+  // a worker of a busy machine can be off its core for tens of ms in the
+  // middle of a short call.
+  #armGrowth(): void {
+    const growAfterMs = this.#options.growAfterMs;
+    if (growAfterMs === undefined || this.#growth !== undefined) return;
+    const armedMs = performance.now();
+    const marks = [...this.#instances].map((instance) => ({
+      instance,
+      busyUs: instance.busyUs(armedMs),
+    }));
+    this.#growth = setTimeout(() => {
+      this.#growth = undefined;
+      if (this.#closed || this.#waiting.length === 0) return;
+      if (this.#alive >= this.#options.sizeMax) return;
+      const nowMs = performance.now();
+      const windowUs = (nowMs - armedMs) * 1000;
+      const saturated = marks.length === this.#instances.size &&
+        marks.every(({ instance, busyUs }) =>
+          ((instance.busyUs(nowMs) - busyUs) >>> 0) >= windowUs * BUSY_TO_GROW
+        );
+      if (this.#starting === 0 && saturated) {
+        const next = this.#nextWaiting()!;
+        this.#create().then(next, next);
+      }
+      if (this.#waiting.length > 0) this.#armGrowth();
+    }, growAfterMs);
+  }
+
+  #nextWaiting(): ((instance: PluginInstance | Error) => void) | undefined {
+    const next = this.#waiting.shift();
+    return next;
   }
 
   /** Returns an instance; `healthy: false` closes it and frees its place. */
   async release(instance: PluginInstance, healthy: boolean): Promise<void> {
     if (healthy && !this.#closed && !instance.exited) {
-      const next = this.#waiting.shift();
+      const next = this.#nextWaiting();
       if (next !== undefined) return next(instance);
       this.#idle.push({ instance, sinceMs: this.#options.clock.nowMs() });
       this.#armRetirement();
       return;
     }
     this.#alive--;
+    this.#instances.delete(instance);
     await instance.terminate().catch(() => {});
-    const next = this.#waiting.shift();
+    const next = this.#nextWaiting();
     if (next !== undefined) this.#create().then(next, next);
   }
 
@@ -154,6 +218,7 @@ export class PluginPool {
     ) {
       const { instance } = this.#idle.shift()!;
       this.#alive--;
+      this.#instances.delete(instance);
       instance.terminate().catch(() => {});
     }
   }
@@ -264,6 +329,9 @@ export class PluginPool {
     this.#closed = true;
     this.#retirement?.cancel();
     this.#retirement = undefined;
+    clearTimeout(this.#growth);
+    this.#growth = undefined;
+    this.#instances.clear();
     for (const waiter of this.#waiting.splice(0)) {
       waiter(new Error("pool closed"));
     }
@@ -279,6 +347,9 @@ export class PluginPool {
 export interface WorkerLike {
   terminate(): Promise<number>;
 }
+
+// Share of a growth window an instance's worker must have spent in calls.
+const BUSY_TO_GROW = 0.5;
 
 // Generous: worker start-up on a loaded 2-core machine can take seconds, and
 // this only has to stop a module whose _initialize never returns.

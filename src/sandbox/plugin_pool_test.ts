@@ -221,3 +221,48 @@ Deno.test("PluginPool closes an instance left idle for idleMs, and starts one ag
     await spins.close();
   }
 });
+
+Deno.test("PluginPool with growAfterMs hands a released instance to a waiting caller rather than starting another", async () => {
+  const spins = pool({ sizeMax: 2, queueMax: 10, growAfterMs: 60_000 });
+  try {
+    const first = await spins.acquire();
+    const waiting = spins.acquire();
+    assert.deepEqual(spins.stats, { size: 1, busy: 1, queued: 1 });
+    await spins.release(first, true);
+    assert.equal(await waiting, first);
+    assert.equal(spins.stats.size, 1);
+    await spins.release(first, true);
+  } finally {
+    await spins.close();
+  }
+});
+
+Deno.test("PluginPool with growAfterMs starts another instance once callers waited that long on a working instance", async () => {
+  const spins = pool({ sizeMax: 2, queueMax: 10, growAfterMs: 5 });
+  try {
+    const first = await spins.acquire();
+    const long = spins.call(
+      first,
+      "run",
+      JSON.stringify({ iterations: 1_000_000_000, value: 1 }),
+      {},
+    );
+    // The first is on a call that lasts seconds: a new instance serves this.
+    const second = await spins.acquire();
+    assert.notEqual(second, first);
+    assert.deepEqual(spins.stats, { size: 2, busy: 2, queued: 0 });
+    const output = await spins.call(
+      second,
+      "run",
+      JSON.stringify({ iterations: 1, value: "grown" }),
+      {},
+    );
+    assert.equal(JSON.parse(new TextDecoder().decode(output)).value, "grown");
+    await spins.release(second, true);
+    await PluginPool.workerOf(first).terminate();
+    await assert.rejects(long, isCode("SANDBOX_WORKER_DIED"));
+    await spins.release(first, false);
+  } finally {
+    await spins.close();
+  }
+});
