@@ -281,7 +281,9 @@ const RESERVE = prepared(
      (SELECT cents FROM day_limit) AS limit_cents,
      EXISTS (SELECT 1 FROM entry) AS granted,
      COALESCE((SELECT spent_cents FROM reserved), (SELECT spent_cents FROM seen), 0) AS spent_cents,
-     COALESCE((SELECT reserved_cents FROM reserved), (SELECT reserved_cents FROM seen), 0) AS reserved_cents`,
+     COALESCE((SELECT reserved_cents FROM reserved), (SELECT reserved_cents FROM seen), 0) AS reserved_cents,
+     -- Commits without waiting for its flush (Store.reserveBudget says why).
+     set_config('synchronous_commit', 'off', true) AS commit_mode`,
 );
 
 function toDay(tenant: string, day: string, row: PgRow | undefined): BudgetDay {
