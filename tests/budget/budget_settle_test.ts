@@ -68,7 +68,9 @@ Deno.test("a run goes on past a settlement of no cents, and its end waits for al
         ),
         stuck,
       ]);
-      assert.equal(settlements.held.length, index);
+      // Its predecessors' settlements were asked for and are still held
+      // (a later one may be by now, too: records are heard once durable).
+      assert.ok(settlements.held.length >= index);
     }
     await settlements.nextSettlement();
     while (settlements.held.length < steps.length) {
