@@ -1,5 +1,6 @@
 import { type PgNamedQuery, type PgRow, prepared } from "./_pg_driver.ts";
 import { type Pending, PgBatcher, sendTogether } from "./_pg_batcher.ts";
+import { COMMIT_MODE } from "./_pg_appends.ts";
 import type {
   BudgetAnswer,
   BudgetDay,
@@ -11,12 +12,13 @@ import type {
 // the statement sees it (within the tenant's limit). Its entry is inserted
 // unless its key is held already; a concurrent ask with the same key that
 // got there first makes the insert do nothing, and that ask is then sent
-// again alone, which finds the key held.
+// again alone, which finds the key held. Like one alone, the batch commits
+// without waiting for its flush (Store.reserveBudget says why).
 const RESERVE_ZERO_MANY = prepared(
   "aos_budget_reserve_zero_many",
-  `WITH input AS (
-     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[],
-       $5::bigint[]) AS i (key, run_id, tenant, day, default_limit)
+  `WITH ${COMMIT_MODE("false")}, input AS (
+     SELECT i.* FROM commit_mode, unnest($1::text[], $2::text[], $3::text[],
+       $4::text[], $5::bigint[]) AS i (key, run_id, tenant, day, default_limit)
    ), asked AS (
      SELECT i.key, i.run_id, i.tenant, i.day, h.day AS held_day,
        COALESCE(t.daily_budget_cents, i.default_limit) AS limit_cents,
