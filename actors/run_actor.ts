@@ -181,6 +181,8 @@ class RunBehavior implements Behavior<RunMessage, RunState> {
   readonly #executions = new Map<string, AbortController>();
   /** Reservations asked of the store and not answered yet, by `step#attempt`. */
   readonly #reserving = new Set<string>();
+  /** Set once the actor has exited. */
+  #released = false;
   /** Tells observers of the appended records once they are durable. */
   readonly #publisher: RunPublisher | undefined;
 
@@ -275,6 +277,16 @@ class RunBehavior implements Behavior<RunMessage, RunState> {
     await this.#snapshot();
     if (this.actor.backlog === 0) this.#deps.onIdle?.(this.#state);
     return this.#state;
+  }
+
+  /**
+   * The barrier before a call leaves the process. An actor that has exited
+   * (its records may be lost) lets nothing leave.
+   */
+  async #barrier(): Promise<void> {
+    if (this.#released) throw new ActorStoppedError(this.#state.run_id);
+    await this.#deps.store.syncBarrier(this.#mark());
+    if (this.#released) throw new ActorStoppedError(this.#state.run_id);
   }
 
   /** The run's last appended record, for a barrier to check. */
@@ -432,6 +444,7 @@ class RunBehavior implements Behavior<RunMessage, RunState> {
 
   /** Cancels what the actor started (timers, executions) once it has exited, however it exited. */
   release(): void {
+    this.#released = true;
     for (const timer of this.#timers.values()) timer.cancel();
     this.#timers.clear();
     for (const execution of this.#executions.values()) execution.abort();
@@ -467,7 +480,7 @@ class RunBehavior implements Behavior<RunMessage, RunState> {
       persist: async (call) => {
         await this.actor.ask({ type: "HostCall", body: call });
       },
-      barrier: () => this.#deps.store.syncBarrier(this.#mark()),
+      barrier: () => this.#barrier(),
     };
     this.#deps.planner({
       run_id: this.#state.run_id,
@@ -500,7 +513,7 @@ class RunBehavior implements Behavior<RunMessage, RunState> {
       persist: async (call) => {
         await this.actor.ask({ type: "HostCall", body: call });
       },
-      barrier: () => this.#deps.store.syncBarrier(this.#mark()),
+      barrier: () => this.#barrier(),
     };
     const controller = new AbortController();
     this.#executions.set(step, controller);
