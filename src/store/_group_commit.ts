@@ -40,8 +40,11 @@ export interface GroupWriteOptions {
 export interface GroupCommitOptions {
   /**
    * Makes every commit so far durable (an `fdatasync` of the WAL file, run
-   * off the JavaScript thread). Undefined: writes resolve at commit, durable
-   * only as far as the connection's `synchronous` setting makes them.
+   * off the JavaScript thread). The connection then runs with
+   * `synchronous=NORMAL` (its commits do not sync), so every write of it
+   * must go through the group, or be followed by `drain()`, to be durable
+   * when it resolves. Undefined: writes resolve at commit, durable only as
+   * far as the connection's `synchronous` setting makes them.
    */
   sync?: () => Promise<void>;
 }
@@ -70,8 +73,6 @@ export class GroupCommit {
   readonly #savepoint: StatementSync;
   readonly #release: StatementSync;
   readonly #rollbackTo: StatementSync;
-  readonly #deferSync: StatementSync | undefined;
-  readonly #restoreSync: StatementSync | undefined;
   #queue: PendingWrite[] = [];
   #scheduled = false;
   /** Committed writes waiting for the next sync. */
@@ -86,12 +87,6 @@ export class GroupCommit {
     this.#savepoint = db.prepare("SAVEPOINT group_write");
     this.#release = db.prepare("RELEASE group_write");
     this.#rollbackTo = db.prepare("ROLLBACK TO group_write");
-    if (this.#sync !== undefined) {
-      // Other writes of the connection keep synchronous=FULL; the group's
-      // transaction alone leaves its WAL sync to `sync`.
-      this.#deferSync = db.prepare("PRAGMA synchronous = NORMAL");
-      this.#restoreSync = db.prepare("PRAGMA synchronous = FULL");
-    }
   }
 
   /**
@@ -159,17 +154,12 @@ export class GroupCommit {
 
   /** One transaction over `batch`; the writes that failed alone, or undefined when all failed. */
   #commit(batch: PendingWrite[]): Map<PendingWrite, unknown> | undefined {
-    this.#deferSync?.run();
-    try {
-      let failures = this.#transaction(batch, false);
-      // A write without a savepoint threw: what it wrote before throwing
-      // cannot be undone alone, so the whole group runs again, each write
-      // in a savepoint this time.
-      if (failures === "retry") failures = this.#transaction(batch, true);
-      return failures === "retry" ? undefined : failures;
-    } finally {
-      this.#restoreSync?.run();
-    }
+    let failures = this.#transaction(batch, false);
+    // A write without a savepoint threw: what it wrote before throwing
+    // cannot be undone alone, so the whole group runs again, each write in
+    // a savepoint this time.
+    if (failures === "retry") failures = this.#transaction(batch, true);
+    return failures === "retry" ? undefined : failures;
   }
 
   #transaction(

@@ -35,7 +35,8 @@ import type { ApiKeyRecord, TenantRecord } from "./tenant_records.ts";
 /** Options of `SqliteStore.open`. */
 export interface SqliteStoreOptions {
   /**
-   * `FULL` (default) syncs the WAL on every commit, so an acknowledged append
+   * `FULL` (default): a write resolves only once the WAL holding it is
+   * synced (the group commit's `fdatasync`), so an acknowledged write
    * survives power loss; `NORMAL` may lose the last commits on power loss
    * (never on a process crash) and is meant for throwaway test stores.
    */
@@ -45,6 +46,12 @@ export interface SqliteStoreOptions {
    * fails with STORE_UNAVAILABLE (default 5000 ms).
    */
   busyTimeoutMs?: number;
+  /**
+   * Runs each sync of the WAL (`sync`, an `fdatasync` off the JavaScript
+   * thread) with `synchronous: "FULL"`: tests watch or hold the disk with
+   * it. Default: `sync()`.
+   */
+  syncWal?: (sync: () => Promise<void>) => Promise<void>;
 }
 
 type Row = Record<string, unknown>;
@@ -54,9 +61,12 @@ type Row = Record<string, unknown>;
  * `node:sqlite`. Every call is synchronous inside SQLite, and writes take the
  * write lock up front (`BEGIN IMMEDIATE`) so a read-then-write transaction
  * never fails half-way with `SQLITE_BUSY` when several processes share a file.
- * Run creations, appends and lease changes are group-committed
- * (`_group_commit.ts`): those of one event-loop turn share a transaction and
- * one `fsync`, and each resolves only once it is on disk.
+ * Every write is group-committed (`_group_commit.ts`): those of one
+ * event-loop turn share a transaction and one `fsync`, and each resolves
+ * only once it is on disk. With `synchronous: "FULL"` the connection itself
+ * runs with `synchronous=NORMAL` once migrated (its commits do not sync):
+ * the group's WAL sync is what makes a write durable, so no write may
+ * bypass the group.
  */
 export class SqliteStore implements Store {
   readonly #db: DatabaseSync;
@@ -86,7 +96,6 @@ export class SqliteStore implements Store {
     );
     this.#tenants = new SqliteTenants({
       statement: (sql) => this.#statement(sql),
-      transaction: (work) => this.#transaction(work),
       group: (work, options) => this.#group.submit(work, options),
     });
   }
@@ -105,9 +114,12 @@ export class SqliteStore implements Store {
     const store = new SqliteStore(
       db,
       path,
-      durable ? new WalSync(path) : undefined,
+      durable ? new WalSync(path, options.syncWal) : undefined,
     );
     store.#migrate();
+    // From here every write goes through the group commit, whose WAL sync
+    // makes it durable: a commit that synced itself would only sync twice.
+    if (durable) db.exec("PRAGMA synchronous = NORMAL");
     return store;
   }
 
@@ -357,10 +369,11 @@ export class SqliteStore implements Store {
   }
 
   putModule(sha256: string, bytes: Uint8Array): Promise<void> {
-    this.#statement(
-      "INSERT INTO skill_modules (sha256, bytes) VALUES (?, ?) ON CONFLICT (sha256) DO NOTHING",
-    ).run(sha256, bytes);
-    return Promise.resolve();
+    return this.#group.submit(() => {
+      this.#statement(
+        "INSERT INTO skill_modules (sha256, bytes) VALUES (?, ?) ON CONFLICT (sha256) DO NOTHING",
+      ).run(sha256, bytes);
+    }, { savepoint: false });
   }
 
   getModule(sha256: string): Promise<Uint8Array | undefined> {
@@ -373,7 +386,7 @@ export class SqliteStore implements Store {
   }
 
   putSkill(skill: SkillRecord): Promise<SkillRecord> {
-    return settle(() => {
+    return this.#group.submit(() => {
       this.#statement(
         "INSERT INTO skills (name, version, sha256, manifest, installed_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (name, version) DO NOTHING",
       ).run(
@@ -387,7 +400,7 @@ export class SqliteStore implements Store {
         "SELECT * FROM skills WHERE name = ? AND version = ?",
       ).get(skill.name, skill.version) as Row;
       return skillFromRow(row);
-    });
+    }, { savepoint: false });
   }
 
   listSkills(): Promise<SkillRecord[]> {
@@ -398,7 +411,7 @@ export class SqliteStore implements Store {
   }
 
   createTenant(tenant: TenantRecord): Promise<void> {
-    return settle(() => this.#tenants.createTenant(tenant));
+    return this.#tenants.createTenant(tenant);
   }
 
   getTenant(id: string): Promise<TenantRecord | undefined> {
@@ -413,9 +426,7 @@ export class SqliteStore implements Store {
     key: ApiKeyRecord,
     options: { revokeOthers?: boolean } = {},
   ): Promise<void> {
-    return settle(() =>
-      this.#tenants.putApiKey(key, options.revokeOthers ?? false)
-    );
+    return this.#tenants.putApiKey(key, options.revokeOthers ?? false);
   }
 
   findApiKey(sha256: string): Promise<ApiKeyRecord | undefined> {
@@ -427,14 +438,14 @@ export class SqliteStore implements Store {
   }
 
   revokeApiKey(keyId: string, at: number): Promise<ApiKeyRecord | undefined> {
-    return settle(() => this.#tenants.revokeApiKey(keyId, at));
+    return this.#tenants.revokeApiKey(keyId, at);
   }
 
   seedApiKeys(
     tenants: readonly TenantRecord[],
     keys: readonly ApiKeyRecord[],
   ): Promise<boolean> {
-    return settle(() => this.#tenants.seedApiKeys(tenants, keys));
+    return this.#tenants.seedApiKeys(tenants, keys);
   }
 
   reserveBudget(request: BudgetReservationRequest): Promise<BudgetAnswer> {
@@ -457,8 +468,10 @@ export class SqliteStore implements Store {
     return settle(() => this.#tenants.openBudgetEntries());
   }
 
+  // A snapshot answers at commit: it only saves work on recovery, and one a
+  // crash loses is folded again from the log it summarises.
   putSnapshot(snapshot: RunSnapshot): Promise<void> {
-    return settle(() => {
+    return this.#group.submit(() => {
       this.#statement(
         "INSERT INTO run_snapshots (run_id, seq, hash, log_bytes, version, state) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (run_id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, log_bytes = excluded.log_bytes, version = excluded.version, state = excluded.state WHERE excluded.seq > run_snapshots.seq",
       ).run(
@@ -469,7 +482,7 @@ export class SqliteStore implements Store {
         snapshot.version,
         JSON.stringify(snapshot.state),
       );
-    });
+    }, { durable: false, savepoint: false });
   }
 
   getSnapshot(runId: string): Promise<RunSnapshot | undefined> {
@@ -538,13 +551,20 @@ function fileIdentity(path: string): FileIdentity | undefined {
  */
 class WalSync {
   readonly #path: string;
+  readonly #around: (sync: () => Promise<void>) => Promise<void>;
   #file: Deno.FsFile | undefined;
 
-  constructor(databasePath: string) {
+  constructor(
+    databasePath: string,
+    around: (sync: () => Promise<void>) => Promise<void> = (sync) => sync(),
+  ) {
     this.#path = `${databasePath}-wal`;
+    this.#around = around;
   }
 
-  readonly sync = async (): Promise<void> => {
+  readonly sync = (): Promise<void> => this.#around(this.#syncData);
+
+  readonly #syncData = async (): Promise<void> => {
     this.#file ??= await Deno.open(this.#path, { read: true });
     await this.#file.syncData();
   };
