@@ -8,6 +8,7 @@ import { SQLITE_MIGRATIONS } from "./_sqlite_schema.ts";
 import { SqliteLeases } from "./_sqlite_leases.ts";
 import { SqliteRunKeys } from "./_sqlite_run_keys.ts";
 import { GroupCommit } from "./_group_commit.ts";
+import { WalCheckpointer } from "./_wal_checkpointer.ts";
 import type {
   IdempotencyClaim,
   IdempotencyEntry,
@@ -61,12 +62,12 @@ type Row = Record<string, unknown>;
  * `node:sqlite`. Every call is synchronous inside SQLite, and writes take the
  * write lock up front (`BEGIN IMMEDIATE`) so a read-then-write transaction
  * never fails half-way with `SQLITE_BUSY` when several processes share a file.
- * Every write is group-committed (`_group_commit.ts`): those of one
+ * Writes are group-committed (`_group_commit.ts`): those of one
  * event-loop turn share a transaction and one `fsync`, and each resolves
  * only once it is on disk. With `synchronous: "FULL"` the connection itself
  * runs with `synchronous=NORMAL` once migrated (its commits do not sync):
- * the group's WAL sync is what makes a write durable, so no write may
- * bypass the group.
+ * the group's WAL sync is what makes a write durable, so no write bypasses
+ * the group but a snapshot's (see `putSnapshot`).
  */
 export class SqliteStore implements Store {
   readonly #db: DatabaseSync;
@@ -80,20 +81,25 @@ export class SqliteStore implements Store {
   readonly #runnableListeners = new Set<() => void>();
   readonly #group: GroupCommit;
   readonly #wal: WalSync | undefined;
+  #checkpointer: WalCheckpointer | undefined;
 
   private constructor(
     db: DatabaseSync,
     path: string,
     wal: WalSync | undefined,
+    checkpointer: WalCheckpointer | undefined,
   ) {
     this.#db = db;
     this.#path = path;
     this.#file = fileIdentity(path);
     this.#wal = wal;
-    this.#group = new GroupCommit(
-      db,
-      wal === undefined ? {} : { sync: wal.sync },
-    );
+    this.#checkpointer = checkpointer;
+    this.#group = new GroupCommit(db, {
+      ...(wal === undefined ? {} : { sync: wal.sync }),
+      ...(checkpointer === undefined
+        ? {}
+        : { checkpoint: () => this.#checkpointWal() }),
+    });
     this.#tenants = new SqliteTenants({
       statement: (sql) => this.#statement(sql),
       group: (work, options) => this.#group.submit(work, options),
@@ -105,9 +111,8 @@ export class SqliteStore implements Store {
     const db = new DatabaseSync(path);
     db.exec("PRAGMA journal_mode = WAL");
     db.exec(`PRAGMA synchronous = ${options.synchronous ?? "FULL"}`);
-    db.exec(
-      `PRAGMA busy_timeout = ${Math.trunc(options.busyTimeoutMs ?? 5000)}`,
-    );
+    const busyTimeoutMs = Math.trunc(options.busyTimeoutMs ?? 5000);
+    db.exec(`PRAGMA busy_timeout = ${busyTimeoutMs}`);
     db.exec("PRAGMA foreign_keys = ON");
     const durable = (options.synchronous ?? "FULL") === "FULL" &&
       path !== ":memory:";
@@ -115,11 +120,16 @@ export class SqliteStore implements Store {
       db,
       path,
       durable ? new WalSync(path, options.syncWal) : undefined,
+      durable ? new WalCheckpointer(path, { busyTimeoutMs }) : undefined,
     );
     store.#migrate();
-    // From here every write goes through the group commit, whose WAL sync
-    // makes it durable: a commit that synced itself would only sync twice.
-    if (durable) db.exec("PRAGMA synchronous = NORMAL");
+    if (durable) {
+      // From here every write goes through the group commit, whose WAL sync
+      // makes it durable: a commit that synced itself would only sync twice.
+      db.exec("PRAGMA synchronous = NORMAL");
+      // The group commit has the WAL checkpointed on another thread.
+      db.exec("PRAGMA wal_autocheckpoint = 0");
+    }
     return store;
   }
 
@@ -177,6 +187,17 @@ export class SqliteStore implements Store {
       this.#keys.recordRunMeta(first.run_id, meta);
     }, { savepoint: meta.idempotency !== undefined }).then(() => {
       if (meta.lease === undefined) this.#runnable();
+    });
+  }
+
+  // A checkpointer that failed hands checkpoints back to SQLite, which runs
+  // them inside a COMMIT once the WAL holds 1,000 pages (its default).
+  #checkpointWal(): Promise<void> {
+    const checkpointer = this.#checkpointer;
+    if (checkpointer === undefined) return Promise.resolve();
+    return checkpointer.checkpoint().then(() => {}, () => {
+      this.#checkpointer = undefined;
+      if (this.#db.isOpen) this.#db.exec("PRAGMA wal_autocheckpoint = 1000");
     });
   }
 
@@ -468,10 +489,12 @@ export class SqliteStore implements Store {
     return settle(() => this.#tenants.openBudgetEntries());
   }
 
-  // A snapshot answers at commit: it only saves work on recovery, and one a
-  // crash loses is folded again from the log it summarises.
+  // The one write outside the group commit: a snapshot only saves work on
+  // recovery (one a crash loses is folded again from the log it summarises),
+  // so it commits at once, visible before the call returns, and is made
+  // durable by the group's next sync of the WAL.
   putSnapshot(snapshot: RunSnapshot): Promise<void> {
-    return this.#group.submit(() => {
+    return settle(() => {
       this.#statement(
         "INSERT INTO run_snapshots (run_id, seq, hash, log_bytes, version, state) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (run_id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, log_bytes = excluded.log_bytes, version = excluded.version, state = excluded.state WHERE excluded.seq > run_snapshots.seq",
       ).run(
@@ -482,7 +505,7 @@ export class SqliteStore implements Store {
         snapshot.version,
         JSON.stringify(snapshot.state),
       );
-    }, { durable: false, savepoint: false });
+    });
   }
 
   getSnapshot(runId: string): Promise<RunSnapshot | undefined> {
@@ -519,6 +542,9 @@ export class SqliteStore implements Store {
 
   async close(): Promise<void> {
     if (this.#db.isOpen) await this.#group.drain();
+    // Its connection closes first: the last one to close checkpoints the
+    // WAL and removes it.
+    await this.#checkpointer?.close();
     this.#runnableListeners.clear();
     this.#statements.clear();
     if (this.#db.isOpen) this.#db.close();
