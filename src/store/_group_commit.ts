@@ -86,9 +86,27 @@ export class GroupCommit {
   readonly #rollbackTo: StatementSync;
   #queue: PendingWrite[] = [];
   #scheduled = false;
-  /** Committed writes waiting for the next sync. */
+  /** Committed writes (and barriers) waiting for the next sync. */
   #committed: PendingWrite[] = [];
   #syncing = false;
+  /** Transactions committed so far, and how many of them are known durable. */
+  #committedCount = 0;
+  #durableCount = 0;
+  #syncCount = 0;
+  /**
+   * Set when a sync failed: the kernel may have dropped the pages it could
+   * not write, so a later sync that succeeds proves nothing about them. The
+   * store is broken from then on (as PostgreSQL panics on a failed fsync).
+   */
+  #syncFailure: AosError | undefined;
+  /** Barriers waiting until `target` transactions are durable. */
+  #barriers: {
+    target: number;
+    resolve: () => void;
+    reject: (e: unknown) => void;
+    /** Waits for a sync without asking for one. */
+    passive?: boolean;
+  }[] = [];
   readonly #checkpoint: (() => Promise<void>) | undefined;
   readonly #checkpointEveryCommits: number;
   #commitsSinceCheckpoint = 0;
@@ -146,6 +164,8 @@ export class GroupCommit {
       return;
     }
     if (failures === undefined) return;
+    this.#committedCount++;
+    if (this.#sync === undefined) this.#durableCount = this.#committedCount;
     this.#checkpointAfterCommit();
     for (const write of batch) {
       if (failures.has(write)) write.reject(failures.get(write));
@@ -156,22 +176,53 @@ export class GroupCommit {
     this.#startSync();
   }
 
-  /** Waits until every write committed so far is durable. */
+  /**
+   * The barrier: resolves once every write committed so far (those answered
+   * at commit included) is durable. Costs nothing when they already are;
+   * otherwise it waits for the first sync that starts after this call.
+   */
   async drain(): Promise<void> {
     await this.#checkpointing;
     this.flush();
-    if (!this.#syncing && this.#committed.length === 0) return;
-    // Settles with the first sync that starts after everything queued now.
-    await new Promise<void>((resolve) => {
-      this.#committed.push({
-        work: () => {},
-        durable: true,
-        savepoint: true,
-        resolve: () => resolve(),
-        reject: () => resolve(),
-      });
+    if (this.#syncFailure !== undefined) throw this.#syncFailure;
+    if (this.#durableCount >= this.#committedCount) return;
+    const target = this.#committedCount;
+    await new Promise<void>((resolve, reject) => {
+      this.#barriers.push({ target, resolve, reject });
       this.#startSync();
     });
+  }
+
+  /**
+   * Resolves once the first `committed` transactions are durable, without
+   * starting a sync: the next durable write's or barrier's sync does.
+   */
+  whenDurable(committed: number): Promise<void> {
+    if (this.#syncFailure !== undefined) {
+      return Promise.reject(this.#syncFailure);
+    }
+    if (this.#durableCount >= committed) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      this.#barriers.push({
+        target: committed,
+        resolve,
+        reject,
+        passive: true,
+      });
+    });
+  }
+
+  /**
+   * Transactions committed, and how many of them are known to be on disk
+   * (`durable`; equal to `committed` when nothing waits for a sync), and
+   * how many syncs ran.
+   */
+  watermark(): { committed: number; durable: number; syncs: number } {
+    return {
+      committed: this.#committedCount,
+      durable: this.#durableCount,
+      syncs: this.#syncCount,
+    };
   }
 
   /** One transaction over `batch`; the writes that failed alone, or undefined when all failed. */
@@ -245,21 +296,47 @@ export class GroupCommit {
   }
 
   #startSync(): void {
-    if (this.#syncing || this.#committed.length === 0) return;
+    if (this.#syncing) return;
+    if (
+      this.#committed.length === 0 &&
+      !this.#barriers.some((barrier) =>
+        !barrier.passive && barrier.target > this.#durableCount
+      )
+    ) return;
     const batch = this.#committed;
     this.#committed = [];
+    if (this.#syncFailure !== undefined) {
+      for (const write of batch) write.reject(this.#syncFailure);
+      for (const barrier of this.#barriers.splice(0)) {
+        barrier.reject(this.#syncFailure);
+      }
+      return;
+    }
+    // Everything committed before the sync starts is covered by it.
+    const covered = this.#committedCount;
     this.#syncing = true;
+    this.#syncCount++;
     this.#sync!().then(
       () => {
+        this.#durableCount = Math.max(this.#durableCount, covered);
         for (const write of batch) write.resolve(write.result);
+        const waiting = this.#barriers;
+        this.#barriers = [];
+        for (const barrier of waiting) {
+          if (barrier.target <= this.#durableCount) barrier.resolve();
+          else this.#barriers.push(barrier);
+        }
       },
       (error) => {
-        const failed = new AosError(
+        this.#syncFailure = new AosError(
           "STORE_UNAVAILABLE",
           "the store could not sync its log to disk",
           { cause: error },
         );
-        for (const write of batch) write.reject(failed);
+        for (const write of batch) write.reject(this.#syncFailure);
+        for (const barrier of this.#barriers.splice(0)) {
+          barrier.reject(this.#syncFailure);
+        }
       },
     ).finally(() => {
       this.#syncing = false;

@@ -10,15 +10,17 @@ import { SqliteRunKeys } from "./_sqlite_run_keys.ts";
 import { GroupCommit } from "./_group_commit.ts";
 import { WalCheckpointer } from "./_wal_checkpointer.ts";
 import type {
+  AppendOptions,
+  DurabilityWatermark,
   IdempotencyClaim,
   IdempotencyEntry,
   Lease,
   LeaseTiming,
+  LogMark,
   RunListQuery,
   RunMeta,
   RunPage,
   RunSnapshot,
-  RunStatus,
   RunSummary,
   SkillRecord,
   Store,
@@ -224,12 +226,26 @@ export class SqliteStore implements Store {
 
   append(
     records: readonly LogRecord[],
-    options: { status?: RunStatus; epoch?: number } = {},
+    options: AppendOptions = {},
   ): Promise<void> {
     return this.#group.submit(
       () => this.#appends.append(records, options),
-      { savepoint: false },
+      { savepoint: false, durable: options.durable ?? true },
     );
+  }
+
+  // One process writes through this connection, and a commit it made is
+  // lost only if the process dies with it, so a mark needs no check.
+  syncBarrier(_mark?: LogMark): Promise<void> {
+    return this.#group.drain();
+  }
+
+  whenDurable(committed: number): Promise<void> {
+    return this.#group.whenDurable(committed);
+  }
+
+  durability(): DurabilityWatermark {
+    return this.#group.watermark();
   }
 
   claimRuns(
