@@ -182,6 +182,24 @@ Deno.test("GroupCommit commits nothing while a checkpoint runs, then commits wha
   db.close();
 });
 
+Deno.test("GroupCommit goes on committing after a checkpoint that failed", async () => {
+  const db = database();
+  let checkpoints = 0;
+  const group = new GroupCommit(db, {
+    checkpointEveryCommits: 1,
+    checkpoint: () => {
+      checkpoints++;
+      return Promise.reject(new Error("the checkpoint thread died"));
+    },
+  });
+  const insert = db.prepare("INSERT INTO t (k) VALUES (?)");
+  for (const key of ["a", "b", "c"]) await group.submit(() => insert.run(key));
+  assert.deepEqual(keys(db), ["a", "b", "c"]);
+  assert.equal(checkpoints, 3);
+  await group.drain();
+  db.close();
+});
+
 Deno.test("GroupCommit rejects every write of a group whose sync fails", async () => {
   const db = database();
   const group = new GroupCommit(db, {

@@ -55,7 +55,14 @@ port.on("message", (message: "checkpoint" | "close") => {
     if (
       Number(row.busy) === 0 && Number(row.log) > 0 &&
       Number(row.checkpointed) === Number(row.log)
-    ) restartWal();
+    ) {
+      try {
+        restartWal();
+      } catch {
+        // Busy (another process writing, say): the main connection's next
+        // commit starts the WAL over instead, as it would without this.
+      }
+    }
     answer = {
       ok: true,
       busy: Number(row.busy),

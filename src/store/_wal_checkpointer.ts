@@ -18,7 +18,13 @@ const WORKER_URL = new URL("./_wal_checkpoint_worker.ts", import.meta.url);
 export class WalCheckpointer {
   readonly #init: CheckpointWorkerInit;
   #worker: Worker | undefined;
-  #answer: ((answer: CheckpointAnswer) => void) | undefined;
+  /** The request under way: answered by the thread's reply, or failed with it. */
+  #pending:
+    | {
+      resolve: (answer: CheckpointAnswer) => void;
+      reject: (error: unknown) => void;
+    }
+    | undefined;
   #running: Promise<CheckpointAnswer> | undefined;
   #closed = false;
 
@@ -26,31 +32,37 @@ export class WalCheckpointer {
     this.#init = { path, busyTimeoutMs: options.busyTimeoutMs };
   }
 
-  /** Runs one PASSIVE checkpoint; rejects when the thread failed. */
+  /**
+   * Runs one PASSIVE checkpoint; rejects when it failed or the thread did.
+   * One at a time: a call while one runs gets that one's answer.
+   */
   checkpoint(): Promise<CheckpointAnswer> {
     if (this.#closed) return Promise.reject(new Error("checkpointer closed"));
     this.#running ??= new Promise<CheckpointAnswer>((resolve, reject) => {
-      const worker = this.#start(reject);
-      this.#answer = resolve;
+      this.#pending = { resolve, reject };
+      const worker = this.#start();
       // Held while it works: a process waiting for its answer stays alive.
       worker.ref();
       worker.postMessage("checkpoint");
     }).finally(() => {
       this.#worker?.unref();
       this.#running = undefined;
-      this.#answer = undefined;
+      this.#pending = undefined;
     });
     return this.#running;
   }
 
-  #start(fail: (error: unknown) => void): Worker {
+  #start(): Worker {
     if (this.#worker !== undefined) return this.#worker;
     const worker = new Worker(WORKER_URL, { workerData: this.#init });
     // Idle, it does not keep its process alive (a store left open).
-    worker.on("message", (answer: CheckpointAnswer) => this.#answer?.(answer));
+    worker.on("message", (answer: CheckpointAnswer) => {
+      if (answer.ok) this.#pending?.resolve(answer);
+      else this.#pending?.reject(new Error(answer.error));
+    });
     const lost = (error: unknown) => {
       this.#worker = undefined;
-      fail(error);
+      this.#pending?.reject(error);
     };
     worker.on("error", lost);
     worker.on("exit", (code: number) => {
