@@ -22,6 +22,8 @@ const db = new DatabaseSync(init.path);
 db.exec(`PRAGMA busy_timeout = ${Math.trunc(init.busyTimeoutMs)}`);
 // A checkpoint syncs the WAL before it copies and the database after.
 db.exec("PRAGMA synchronous = FULL");
+// A checkpoint copies frames from the WAL file, not through the page cache.
+db.exec("PRAGMA cache_size = -256");
 const checkpoint = db.prepare("PRAGMA wal_checkpoint(PASSIVE)");
 const userVersion = db.prepare("PRAGMA user_version");
 

@@ -54,7 +54,12 @@ export class WalCheckpointer {
 
   #start(): Worker {
     if (this.#worker !== undefined) return this.#worker;
-    const worker = new Worker(WORKER_URL, { workerData: this.#init });
+    const worker = new Worker(WORKER_URL, {
+      workerData: this.#init,
+      // Its JavaScript allocates next to nothing: a small young generation
+      // and page cache keep the thread's memory small.
+      resourceLimits: { maxYoungGenerationSizeMb: 1 },
+    });
     // Idle, it does not keep its process alive (a store left open).
     worker.on("message", (answer: CheckpointAnswer) => {
       if (answer.ok) this.#pending?.resolve(answer);
