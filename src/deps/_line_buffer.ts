@@ -4,48 +4,57 @@ export interface LineSink {
   writeSync(bytes: Uint8Array): number;
 }
 
-// A burst that logs this much in one event-loop turn is written at once
-// rather than held: the buffer stays small whatever the rate.
+// Lines wait at most this long: a busy node's event loop turns far more
+// often than that, so a write carries the lines of many turns.
+const HOLD_MS = 10;
+
+// This much held is written at once: the buffer stays small whatever the
+// rate.
 const PENDING_CHARS_MAX = 64 * 1024;
 
 const encoder = new TextEncoder();
 
 /**
- * Lines held until the end of the event-loop turn, then written in one
- * `writeSync`: a busy node logs several lines per run, and a system call per
- * line was most of what logging cost. The write stays synchronous so that
- * `flush()` can always finish it, on exit and on a fatal error, with every
- * line in the order it was logged.
+ * Lines held for up to 10 ms (or 64 KB), then written in one `writeSync`: a
+ * busy node logs several lines per run, and a system call per line (each
+ * waking the reader of the pipe) was most of what logging cost. The write
+ * stays synchronous so that `flush()` can always finish it, on exit and on a
+ * fatal error, with every line in the order it was logged; an asynchronous
+ * write still under way then could be neither awaited nor repeated.
  */
 export class LineBuffer {
   readonly #sink: LineSink;
   #pending: string[] = [];
   #pendingChars = 0;
-  #scheduled = false;
+  #timer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(sink: LineSink) {
     this.#sink = sink;
   }
 
-  /** Holds `line` (with its newline) until the turn ends or the buffer is full. */
+  /** Holds `line` (with its newline) until it is written with others. */
   push(line: string): void {
     this.#pending.push(line);
     this.#pendingChars += line.length;
     if (this.#pendingChars >= PENDING_CHARS_MAX) {
       this.flush();
-    } else if (!this.#scheduled) {
-      this.#scheduled = true;
-      // After the turn's I/O, like the store's group commit: one write for
-      // every line the turn logged.
-      setImmediate(() => {
-        this.#scheduled = false;
+    } else if (this.#timer === undefined) {
+      const timer = setTimeout(() => {
+        this.#timer = undefined;
         this.flush();
-      });
+      }, HOLD_MS);
+      // Held lines never keep a process alive: its end flushes them.
+      Deno.unrefTimer(timer);
+      this.#timer = timer;
     }
   }
 
   /** Writes every held line now. */
   flush(): void {
+    if (this.#timer !== undefined) {
+      clearTimeout(this.#timer);
+      this.#timer = undefined;
+    }
     if (this.#pending.length === 0) return;
     const bytes = encoder.encode(this.#pending.join(""));
     this.#pending = [];

@@ -46,8 +46,8 @@ function processStreams(): { out: LineBuffer; err: LineBuffer } {
 
 /**
  * A logger writing JSON lines to stdout (debug, info) and stderr (warn,
- * error). Lines are written at the end of the event-loop turn that logged
- * them (`LineBuffer`), error lines at once.
+ * error). Lines are held briefly and written together (`LineBuffer`),
+ * error lines at once with everything held before them.
  */
 export function jsonLogger(level: LogLevel, nowMs: () => number): Logger {
   const { out, err } = processStreams();
