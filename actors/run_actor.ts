@@ -38,6 +38,12 @@ export interface HostCallPort {
   readonly recorded: readonly HostCallBody[];
   /** Appends a new answer to the run's log; resolves once it is durable. */
   persist(call: HostCallBody): Promise<void>;
+  /**
+   * Resolves once every record of the run appended so far is durable (the
+   * step's StepStarted with all before it): awaited before a call leaves
+   * the process. Absent on replay, where nothing leaves.
+   */
+  barrier?: () => Promise<void>;
   /** Told when a recorded answer is served (replay counts them). */
   served?: (index: number) => void;
 }
@@ -101,8 +107,19 @@ export interface RunActorDeps {
   planner: GoalPlanner;
   clock: Clock;
   log: Logger;
-  /** Told about every record after it is durable and applied. */
+  /**
+   * Told about every record after it is durable and applied, in log order.
+   * The records of a step's own continuations are appended without waiting
+   * for the disk, so this may come after the actor has moved on.
+   */
   onRecords?: (records: readonly LogRecord[], state: RunState) => void;
+  /**
+   * True while someone waits to hear of this run's records as they come (an
+   * event stream, a record waiter): records appended without waiting for
+   * the disk are then made durable at once (a barrier) rather than by the
+   * run's next durable write.
+   */
+  observed?: () => boolean;
   /**
    * Told when the actor has handled its last queued message (the shell may
    * park the run then; see `parkedWake`).
@@ -115,6 +132,29 @@ export interface RunActorDeps {
    * before anything else could be appended: recovery need not read the log.
    */
   created?: LogRecord;
+}
+
+/**
+ * Messages that only continue the run's own work (a reservation's answer, a
+ * step's outcome): their batch is appended without waiting for the disk
+ * unless it changes the run's status. Nothing outside the process depends
+ * on such a record until a barrier (`HostCallPort.barrier`, the observers'
+ * wait) or a later durable write of the run makes it durable, and after a
+ * crash that loses it the run redoes the work: a pure step gives the same
+ * output, and an effect step sent nothing whose intent was not durable
+ * (docs/ARCHITECTURE.md, "Durable before observed").
+ */
+const CONTINUATIONS: ReadonlySet<RunMessage["type"]> = new Set([
+  "BudgetReserved",
+  "BudgetRefused",
+  "StepSucceeded",
+  "StepFailed",
+]);
+
+/** An appended batch waiting to be told to observers. */
+interface Publication {
+  records: readonly LogRecord[];
+  state: RunState;
 }
 
 /** Records sealed and folded but not yet appended. */
@@ -145,6 +185,8 @@ class RunBehavior implements Behavior<RunMessage, RunState> {
   readonly #executions = new Map<string, AbortController>();
   /** Reservations asked of the store and not answered yet, by `step#attempt`. */
   readonly #reserving = new Set<string>();
+  /** Appended batches not yet known durable, so not yet told to observers. */
+  readonly #unpublished: Publication[] = [];
 
   constructor(
     state: RunState,
@@ -205,9 +247,14 @@ class RunBehavior implements Behavior<RunMessage, RunState> {
     }
     const { records, effects, state, head } = batch;
     const statusChanged = state.status !== this.#state.status;
+    const durable = statusChanged || !CONTINUATIONS.has(message.type);
     await this.#deps.store.append(
       records,
-      statusChanged ? { status: state.status } : {},
+      statusChanged
+        ? { status: state.status }
+        : durable
+        ? {}
+        : { durable: false },
     );
     // Settled before anyone hears of the records, so a finished run's
     // tenant day is already up to date when its end is observed.
@@ -217,11 +264,65 @@ class RunBehavior implements Behavior<RunMessage, RunState> {
     this.#state = state;
     this.#head = head;
     this.#logBytes += batch.bytes;
-    this.#deps.onRecords?.(records, state);
+    this.#publish(records, state, durable);
     this.carryOut(effects);
     await this.#snapshot();
     if (this.actor.backlog === 0) this.#deps.onIdle?.(this.#state);
     return this.#state;
+  }
+
+  /**
+   * Tells observers of `records` once they are durable, in log order. A
+   * durable append makes every earlier append of the run durable too (the
+   * store's log is synced as a whole), so it publishes them all at once.
+   */
+  #publish(
+    records: readonly LogRecord[],
+    state: RunState,
+    durable: boolean,
+  ): void {
+    const onRecords = this.#deps.onRecords;
+    if (onRecords === undefined) return;
+    if (durable) {
+      this.#publishUpTo(undefined);
+      onRecords(records, state);
+      return;
+    }
+    const entry: Publication = { records, state };
+    this.#unpublished.push(entry);
+    const store = this.#deps.store;
+    const durableSoon = this.#deps.observed?.() === true
+      ? store.syncBarrier(this.#mark())
+      : store.whenDurable(store.durability().committed);
+    durableSoon.then(
+      () => this.#publishUpTo(entry),
+      (error) => {
+        // The records may be lost: nobody hears of them, and the run
+        // restarts from what its log holds.
+        this.#unpublished.length = 0;
+        this.actor.crash(error);
+      },
+    );
+  }
+
+  /** Publishes the unpublished batches up to `last` (all when undefined). */
+  #publishUpTo(last: Publication | undefined): void {
+    const onRecords = this.#deps.onRecords!;
+    if (last !== undefined && !this.#unpublished.includes(last)) return;
+    while (this.#unpublished.length > 0) {
+      const entry = this.#unpublished.shift()!;
+      onRecords(entry.records, entry.state);
+      if (entry === last) return;
+    }
+  }
+
+  /** The run's last appended record, for a barrier to check. */
+  #mark() {
+    return {
+      run_id: this.#head.run_id,
+      seq: this.#head.next_seq - 1,
+      hash: this.#head.last_hash,
+    };
   }
 
   /** Seals `message` and the decisions the reducer takes after it onto `batch`. */
@@ -263,9 +364,13 @@ class RunBehavior implements Behavior<RunMessage, RunState> {
       return;
     }
     try {
-      await store.putSnapshot(
-        snapshotOf(this.#state, this.#head, this.#logBytes),
-      );
+      // A snapshot must name a record that is on disk (and, after a
+      // database restart, still in the log).
+      const head = this.#head;
+      const state = this.#state;
+      const logBytes = this.#logBytes;
+      await store.syncBarrier(this.#mark());
+      await store.putSnapshot(snapshotOf(state, head, logBytes));
       this.#snapshotSeq = seq;
     } catch (error) {
       this.#deps.log.log("warn", "snapshot_failed", {
@@ -401,6 +506,7 @@ class RunBehavior implements Behavior<RunMessage, RunState> {
       persist: async (call) => {
         await this.actor.ask({ type: "HostCall", body: call });
       },
+      barrier: () => this.#deps.store.syncBarrier(this.#mark()),
     };
     this.#deps.planner({
       run_id: this.#state.run_id,
@@ -433,6 +539,7 @@ class RunBehavior implements Behavior<RunMessage, RunState> {
       persist: async (call) => {
         await this.actor.ask({ type: "HostCall", body: call });
       },
+      barrier: () => this.#deps.store.syncBarrier(this.#mark()),
     };
     const controller = new AbortController();
     this.#executions.set(step, controller);

@@ -55,7 +55,10 @@ export function snapshotOf(
  */
 export async function recoverRun(
   runId: string,
-  deps: { store: RunLogStore; created?: LogRecord },
+  deps: {
+    store: Pick<RunLogStore, "readLog" | "append" | "getSnapshot">;
+    created?: LogRecord;
+  },
 ): Promise<RecoveredRun> {
   const { store, created } = deps;
   if (created !== undefined) {

@@ -1,11 +1,17 @@
 import type { Clock, Logger } from "../src/deps/mod.ts";
 import { AosError } from "../src/errors/mod.ts";
-import type { LogRecord, RunStatus, Store } from "../src/store/mod.ts";
+import type { AppendOptions, LogRecord, Store } from "../src/store/mod.ts";
 
 /** What a run actor reads and writes: its own log, and its state snapshots when the store keeps them. */
 export type RunLogStore = Pick<
   Store,
-  "readLog" | "append" | "putSnapshot" | "getSnapshot"
+  | "readLog"
+  | "append"
+  | "putSnapshot"
+  | "getSnapshot"
+  | "syncBarrier"
+  | "whenDurable"
+  | "durability"
 >;
 
 /** Options of `fencedRunStore`. */
@@ -92,9 +98,24 @@ export function fencedRunStore(
   return {
     ...snapshots,
     readLog,
+    // A barrier waits out an unavailable store like an append; one whose
+    // commits were lost meanwhile fails on its mark instead.
+    async syncBarrier(mark) {
+      for (let attempt = 0;; attempt++) {
+        try {
+          return await store.syncBarrier(
+            mark === undefined ? undefined : { ...mark, epoch: options.epoch },
+          );
+        } catch (error) {
+          await waitOut(error, attempt, "barrier", mark?.run_id ?? "");
+        }
+      }
+    },
+    whenDurable: (committed) => store.whenDurable(committed),
+    durability: () => store.durability(),
     async append(
       records: readonly LogRecord[],
-      appendOptions: { status?: RunStatus } = {},
+      appendOptions: Omit<AppendOptions, "epoch"> = {},
     ) {
       const runId = records[0]?.run_id ?? "";
       let uncertain = false;

@@ -100,6 +100,8 @@ export class Runtime {
   /** First records of runs created held here whose actor has not started. */
   readonly #created = new Map<string, LogRecord>();
   readonly #recordWatchers = new Set<(record: LogRecord) => void>();
+  /** How many record watchers each run has (their runs' records are made durable at once). */
+  readonly #watchedRuns = new Map<string, number>();
   readonly #ownership: RunOwnership;
   readonly #leaseClock: Clock;
   #closing = false;
@@ -238,6 +240,7 @@ export class Runtime {
       clock: this.#deps.clock,
       log: this.#deps.log,
       onRecords: (records, state) => this.#observe(records, state),
+      observed: () => this.#watchedRuns.has(runId),
       onIdle: (state) => this.#idle(state),
       ...(this.#deps.logLimits === undefined
         ? {}
@@ -659,6 +662,9 @@ export class Runtime {
     const records = await this.#deps.store.readLog(runId);
     const state = fold(records.map(messageOf));
     if (state === undefined) return undefined;
+    // A client never learns of a record that is not on disk (a final record
+    // was durable when appended, and so was everything before it).
+    if (!isTerminal(state.status)) await this.#deps.store.syncBarrier();
     return viewRun(state, records[records.length - 1]!.hash);
   }
 
@@ -666,7 +672,9 @@ export class Runtime {
   async events(runId: string, fromSeq = 0): Promise<LogRecord[] | undefined> {
     const summary = await this.#deps.store.getRun(runId);
     if (summary === undefined) return undefined;
-    return await this.#deps.store.readLog(runId, { fromSeq });
+    const records = await this.#deps.store.readLog(runId, { fromSeq });
+    await this.#deps.store.syncBarrier();
+    return records;
   }
 
   /**
@@ -682,12 +690,29 @@ export class Runtime {
       if (record.run_id === runId) listener(record);
     };
     this.#recordWatchers.add(watcher);
-    return () => this.#recordWatchers.delete(watcher);
+    const unwatch = this.#watchRun(runId);
+    return () => {
+      this.#recordWatchers.delete(watcher);
+      unwatch();
+    };
+  }
+
+  /** Counts a watcher of `runId`'s records; returns the function that uncounts it. */
+  #watchRun(runId: string): () => void {
+    this.#watchedRuns.set(runId, (this.#watchedRuns.get(runId) ?? 0) + 1);
+    let counted = true;
+    return () => {
+      if (!counted) return;
+      counted = false;
+      const left = (this.#watchedRuns.get(runId) ?? 1) - 1;
+      if (left === 0) this.#watchedRuns.delete(runId);
+      else this.#watchedRuns.set(runId, left);
+    };
   }
 
   /**
    * The first record of `runId` (already in the log, or appended later on
-   * this node) that satisfies `predicate`.
+   * this node) that satisfies `predicate`, once it is durable.
    */
   async waitForRecord(
     runId: string,
@@ -700,11 +725,19 @@ export class Runtime {
       };
       this.#recordWatchers.add(watcher);
     });
+    const unwatch = this.#watchRun(runId);
     try {
-      const existing = (await this.#deps.store.readLog(runId)).find(predicate);
-      return existing ?? await later;
+      const records = await this.#deps.store.readLog(runId);
+      const existing = records.find(predicate);
+      if (existing !== undefined) {
+        // What was read may be committed but not yet on disk.
+        await this.#deps.store.syncBarrier();
+        return existing;
+      }
+      return await later;
     } finally {
       this.#recordWatchers.delete(watcher);
+      unwatch();
     }
   }
 

@@ -107,6 +107,7 @@ export async function runsScenario(
     }
     const probe = options.storeProbe;
     await probe?.resetStatements();
+    const syncsBefore = await storeSyncs(server.url);
     const latenciesMs: number[] = [];
     for (let run = 0; run < options.sequentialRuns; run++) {
       const started = performance.now();
@@ -114,7 +115,14 @@ export async function runsScenario(
       latenciesMs.push(performance.now() - started);
     }
     latenciesMs.sort((a, b) => a - b);
+    const syncsAfter = await storeSyncs(server.url);
     const storeFigures: Record<string, number> = {};
+    if (syncsBefore !== undefined && syncsAfter !== undefined) {
+      storeFigures.sequential_syncs_per_run = round(
+        (syncsAfter - syncsBefore) / options.sequentialRuns,
+        2,
+      );
+    }
     if (probe !== undefined) {
       storeFigures.sequential_statements_per_run = round(
         await probe.statements() / options.sequentialRuns,
@@ -162,14 +170,27 @@ export async function runsScenario(
         database_cpu_per_run_ms: "lower",
         statements_per_run: "lower",
         sequential_statements_per_run: "lower",
+        sequential_syncs_per_run: "lower",
       },
       notes:
-        `${options.sequentialRuns} sequential runs, then ${options.concurrency} concurrent lanes for ${options.loadSeconds} s (${load.runs} runs); each run submits with POST /v1/runs and waits with GET /v1/runs/:id?wait_ms${failures.note}; SQLite synchronous=FULL`,
+        `${options.sequentialRuns} sequential runs, then ${options.concurrency} concurrent lanes for ${options.loadSeconds} s (${load.runs} runs); each run submits with POST /v1/runs and waits with GET /v1/runs/:id?wait_ms${failures.note}; SQLite synchronous=FULL; sequential_syncs_per_run is the server's nova_store_syncs_total over the sequential phase (log syncs waited for, background claims and renewals included)`,
     };
   } finally {
     await server.stop();
     await Deno.remove(dataDir, { recursive: true });
   }
+}
+
+/**
+ * The server's `nova_store_syncs_total` (log syncs it waited for); undefined
+ * for a server that does not export it.
+ */
+async function storeSyncs(url: string): Promise<number | undefined> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const line = text.split("\n").find((entry) =>
+    entry.startsWith("nova_store_syncs_total ")
+  );
+  return line === undefined ? undefined : Number(line.split(" ")[1]);
 }
 
 async function underLoad(

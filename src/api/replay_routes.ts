@@ -72,6 +72,8 @@ export function addReplayRoutes(app: Hono, deps: ReplayRouteDeps): void {
     }
     const report = await oneAtATime(async () => {
       const records = await deps.store.readLog(runId);
+      // The report names records: only ones on disk.
+      await deps.store.syncBarrier();
       const sandbox = replaySandbox(modules);
       try {
         return candidate === undefined

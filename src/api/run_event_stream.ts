@@ -53,6 +53,9 @@ export function streamRunEvents(
         // after it holds every record up to its last seq.
         const summary = await store.getRun(runId);
         const records = await store.readLog(runId, { fromSeq: nextSeq });
+        // Records are sent only once on disk: a record appended without
+        // waiting for the disk may be committed and not yet durable.
+        if (records.length > 0) await store.syncBarrier();
         for (const record of records) {
           await stream.writeSSE({
             id: String(record.seq),

@@ -121,6 +121,8 @@ export function addRunRoutes(app: Hono, deps: RunRoutesDeps): void {
         : { createdBeforeMs: query.created_before }),
       ...(query.cursor === undefined ? {} : { cursor: query.cursor }),
     });
+    // Runs' digests name records that may be committed but not yet on disk.
+    await store.syncBarrier();
     return c.json(page);
   });
 
@@ -170,6 +172,8 @@ export function addRunRoutes(app: Hono, deps: RunRoutesDeps): void {
       });
     }
     const events = await store.readLog(runId, { fromSeq: query.from_seq });
+    // A client never learns of a record that is not on disk.
+    await store.syncBarrier();
     return c.json({
       run_id: runId,
       // The digest of what this answer holds, even if the run moved on since.

@@ -129,6 +129,7 @@ export class Metrics {
   readonly httpRequestDurationSeconds: Histogram<"route">;
   #workerPool: () => WorkerPoolStats = () => ({ size: 0, busy: 0, queued: 0 });
   #dbPoolAvailable: () => number = () => 0;
+  #storeSyncs: () => number = () => 0;
   #tenantDailySpend: () => Promise<TenantSpend[]> = () => Promise.resolve([]);
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
@@ -264,9 +265,21 @@ export class Metrics {
     );
     this.storeAppendSeconds = histogram(
       "nova_store_append_seconds",
-      "Time to append records to a run's log, durable on return.",
+      "Time to append records to a run's log: durable on return, or committed for a step's own continuations (made durable by a later barrier).",
       STORE_BUCKETS,
     );
+    // Read from the store at scrape time: its own count only grows.
+    const storeSyncs = () => this.#storeSyncs();
+    new Counter({
+      name: "nova_store_syncs_total",
+      help:
+        "Log syncs the store waited for (SQLite WAL fdatasyncs; PostgreSQL commits and barriers that waited for a WAL flush).",
+      registers,
+      collect() {
+        this.reset();
+        this.inc(storeSyncs());
+      },
+    });
     this.sandboxLimitBreachesTotal = counter(
       "nova_sandbox_limit_breaches_total",
       "Steps stopped at a sandbox limit, by kind.",
@@ -308,6 +321,11 @@ export class Metrics {
   /** Where `nova_db_pool_available` reads from at scrape time. */
   watchDbPool(read: () => number): void {
     this.#dbPoolAvailable = read;
+  }
+
+  /** Where `nova_store_syncs_total` reads from at scrape time. */
+  watchStoreSyncs(read: () => number): void {
+    this.#storeSyncs = read;
   }
 
   /** Where `nova_tenant_daily_spend_cents` reads from at scrape time. */

@@ -74,6 +74,7 @@ export async function openNode(
     (_method, seconds) => metrics.storeAppendSeconds.observe(seconds),
   );
   metrics.watchDbPool(() => dbPoolAvailable(opened));
+  metrics.watchStoreSyncs(() => opened.durability().syncs);
   metrics.watchTenantSpend(() => tenantSpendToday(opened, clock.nowMs()));
   const registry = timed(
     await SkillRegistry.open(store, {

@@ -3,6 +3,9 @@ import type { HostCallPort } from "../../actors/run_actor.ts";
 import { AosError } from "../errors/mod.ts";
 import { canonicalJson, type Json, sha256Hex } from "../store/mod.ts";
 
+/** Host calls answered inside the process, which need no barrier. */
+const LOCAL_KINDS: ReadonlySet<HostCallKind> = new Set(["now", "random"]);
+
 /**
  * The host calls of one step attempt. Answers already in the log are served
  * first, in order, and must be asked for with the same kind and request;
@@ -63,6 +66,11 @@ export class HostCallJournal {
       this.#port.served?.(index);
       return recorded.result;
     }
+    // An answer that leaves the process (every kind but the clock and the
+    // randomness) waits until the step's intent is durable: its
+    // StepStarted and every record before it, appended without waiting for
+    // the disk, must not be lost once the world has seen the call.
+    if (!LOCAL_KINDS.has(kind)) await this.#port.barrier?.();
     const call: HostCallBody = {
       step: this.#step,
       attempt: this.#attempt,

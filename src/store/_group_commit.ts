@@ -8,6 +8,8 @@ interface PendingWrite {
   reject: (error: unknown) => void;
   /** False: resolves at commit, without waiting for the sync. */
   durable: boolean;
+  /** False: runs without a savepoint of its own (see `GroupWriteOptions`). */
+  savepoint: boolean;
   result?: unknown;
 }
 
@@ -22,6 +24,16 @@ export interface GroupWriteOptions {
    * durable. Default true.
    */
   durable?: boolean;
+  /**
+   * False: the work runs without a savepoint of its own, which saves two
+   * statements. Only for work that, when it refuses, throws before its
+   * first write: a single statement, or a conditional write first whose
+   * refusal changes nothing, after which nothing is expected to fail.
+   * Should such work throw anyway (an I/O error half-way, say), the group
+   * cannot undo it alone: it rolls back whole and runs again with every
+   * write in a savepoint. Default true.
+   */
+  savepoint?: boolean;
 }
 
 /** Options of `GroupCommit`. */
@@ -46,7 +58,9 @@ export interface GroupCommitOptions {
  *
  * Each write runs inside a savepoint: one that throws (a sequence conflict,
  * say) is rolled back alone and rejected with its error, and the others
- * commit. A failed commit or sync rejects every write it carried.
+ * commit. A write that needs none says so (`savepoint: false`). A failed
+ * commit or sync rejects every write it carried. The work of a write is
+ * statements of this connection only: a group may run it twice.
  */
 export class GroupCommit {
   readonly #db: DatabaseSync;
@@ -60,9 +74,27 @@ export class GroupCommit {
   readonly #restoreSync: StatementSync | undefined;
   #queue: PendingWrite[] = [];
   #scheduled = false;
-  /** Committed writes waiting for the next sync. */
+  /** Committed writes (and barriers) waiting for the next sync. */
   #committed: PendingWrite[] = [];
   #syncing = false;
+  /** Transactions committed so far, and how many of them are known durable. */
+  #committedCount = 0;
+  #durableCount = 0;
+  #syncCount = 0;
+  /**
+   * Set when a sync failed: the kernel may have dropped the pages it could
+   * not write, so a later sync that succeeds proves nothing about them. The
+   * store is broken from then on (as PostgreSQL panics on a failed fsync).
+   */
+  #syncFailure: AosError | undefined;
+  /** Barriers waiting until `target` transactions are durable. */
+  #barriers: {
+    target: number;
+    resolve: () => void;
+    reject: (e: unknown) => void;
+    /** Waits for a sync without asking for one. */
+    passive?: boolean;
+  }[] = [];
 
   constructor(db: DatabaseSync, options: GroupCommitOptions = {}) {
     this.#db = db;
@@ -91,6 +123,7 @@ export class GroupCommit {
         resolve: resolve as (result: unknown) => void,
         reject,
         durable: options.durable ?? true,
+        savepoint: options.savepoint ?? true,
       });
       if (this.#scheduled) return;
       this.#scheduled = true;
@@ -116,6 +149,8 @@ export class GroupCommit {
       return;
     }
     if (failures === undefined) return;
+    this.#committedCount++;
+    if (this.#sync === undefined) this.#durableCount = this.#committedCount;
     for (const write of batch) {
       if (failures.has(write)) write.reject(failures.get(write));
       else if (this.#sync === undefined || !write.durable) {
@@ -125,81 +160,160 @@ export class GroupCommit {
     this.#startSync();
   }
 
-  /** Waits until every write committed so far is durable. */
+  /**
+   * The barrier: resolves once every write committed so far (those answered
+   * at commit included) is durable. Costs nothing when they already are;
+   * otherwise it waits for the first sync that starts after this call.
+   */
   async drain(): Promise<void> {
     this.flush();
-    if (!this.#syncing && this.#committed.length === 0) return;
-    // Settles with the first sync that starts after everything queued now.
-    await new Promise<void>((resolve) => {
-      this.#committed.push({
-        work: () => {},
-        durable: true,
-        resolve: () => resolve(),
-        reject: () => resolve(),
-      });
+    if (this.#syncFailure !== undefined) throw this.#syncFailure;
+    if (this.#durableCount >= this.#committedCount) return;
+    const target = this.#committedCount;
+    await new Promise<void>((resolve, reject) => {
+      this.#barriers.push({ target, resolve, reject });
       this.#startSync();
     });
+  }
+
+  /**
+   * Resolves once the first `committed` transactions are durable, without
+   * starting a sync: the next durable write's or barrier's sync does.
+   */
+  whenDurable(committed: number): Promise<void> {
+    if (this.#syncFailure !== undefined) {
+      return Promise.reject(this.#syncFailure);
+    }
+    if (this.#durableCount >= committed) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      this.#barriers.push({
+        target: committed,
+        resolve,
+        reject,
+        passive: true,
+      });
+    });
+  }
+
+  /**
+   * Transactions committed, and how many of them are known to be on disk
+   * (`durable`; equal to `committed` when nothing waits for a sync), and
+   * how many syncs ran.
+   */
+  watermark(): { committed: number; durable: number; syncs: number } {
+    return {
+      committed: this.#committedCount,
+      durable: this.#durableCount,
+      syncs: this.#syncCount,
+    };
   }
 
   /** One transaction over `batch`; the writes that failed alone, or undefined when all failed. */
   #commit(batch: PendingWrite[]): Map<PendingWrite, unknown> | undefined {
     this.#deferSync?.run();
     try {
-      try {
-        this.#begin.run();
-      } catch (error) {
-        const busy = new AosError("STORE_UNAVAILABLE", "the store is busy", {
-          cause: error,
-        });
-        for (const write of batch) write.reject(busy);
-        return undefined;
-      }
-      const failures = new Map<PendingWrite, unknown>();
-      for (const write of batch) {
-        this.#savepoint.run();
-        try {
-          write.result = write.work();
-          this.#release.run();
-        } catch (error) {
-          this.#rollbackTo.run();
-          this.#release.run();
-          failures.set(write, error);
-        }
-      }
-      try {
-        this.#commitStatement.run();
-      } catch (error) {
-        if (this.#db.isTransaction) this.#db.exec("ROLLBACK");
-        const failed = new AosError(
-          "STORE_UNAVAILABLE",
-          "the store could not commit",
-          { cause: error },
-        );
-        for (const write of batch) write.reject(failed);
-        return undefined;
-      }
-      return failures;
+      let failures = this.#transaction(batch, false);
+      // A write without a savepoint threw: what it wrote before throwing
+      // cannot be undone alone, so the whole group runs again, each write
+      // in a savepoint this time.
+      if (failures === "retry") failures = this.#transaction(batch, true);
+      return failures === "retry" ? undefined : failures;
     } finally {
       this.#restoreSync?.run();
     }
   }
 
+  #transaction(
+    batch: PendingWrite[],
+    savepoints: boolean,
+  ): Map<PendingWrite, unknown> | undefined | "retry" {
+    try {
+      this.#begin.run();
+    } catch (error) {
+      const busy = new AosError("STORE_UNAVAILABLE", "the store is busy", {
+        cause: error,
+      });
+      for (const write of batch) write.reject(busy);
+      return undefined;
+    }
+    const failures = new Map<PendingWrite, unknown>();
+    for (const write of batch) {
+      if (!savepoints && !write.savepoint) {
+        try {
+          write.result = write.work();
+        } catch {
+          if (this.#db.isTransaction) this.#db.exec("ROLLBACK");
+          return "retry";
+        }
+        continue;
+      }
+      this.#savepoint.run();
+      try {
+        write.result = write.work();
+        this.#release.run();
+      } catch (error) {
+        this.#rollbackTo.run();
+        this.#release.run();
+        failures.set(write, error);
+      }
+    }
+    try {
+      this.#commitStatement.run();
+    } catch (error) {
+      if (this.#db.isTransaction) this.#db.exec("ROLLBACK");
+      const failed = new AosError(
+        "STORE_UNAVAILABLE",
+        "the store could not commit",
+        { cause: error },
+      );
+      for (const write of batch) write.reject(failed);
+      return undefined;
+    }
+    return failures;
+  }
+
   #startSync(): void {
-    if (this.#syncing || this.#committed.length === 0) return;
+    if (this.#syncing) return;
+    if (
+      this.#committed.length === 0 &&
+      !this.#barriers.some((barrier) =>
+        !barrier.passive && barrier.target > this.#durableCount
+      )
+    ) return;
     const batch = this.#committed;
     this.#committed = [];
+    if (this.#syncFailure !== undefined) {
+      for (const write of batch) write.reject(this.#syncFailure);
+      for (const barrier of this.#barriers.splice(0)) {
+        barrier.reject(this.#syncFailure);
+      }
+      return;
+    }
+    // Everything committed before the sync starts is covered by it.
+    const covered = this.#committedCount;
     this.#syncing = true;
+    this.#syncCount++;
     this.#sync!().then(
       () => {
+        this.#durableCount = Math.max(this.#durableCount, covered);
         for (const write of batch) write.resolve(write.result);
+        const waiting = this.#barriers;
+        this.#barriers = [];
+        for (const barrier of waiting) {
+          if (barrier.target <= this.#durableCount) barrier.resolve();
+          else this.#barriers.push(barrier);
+        }
       },
       (error) => {
-        const failed = new AosError(
+        this.#syncFailure = new AosError(
           "STORE_UNAVAILABLE",
           "the store could not sync its log to disk",
           { cause: error },
         );
-        for (const write of batch) write.reject(failed);
+        for (const write of batch) write.reject(this.#syncFailure);
+        for (const barrier of this.#barriers.splice(0)) {
+          barrier.reject(this.#syncFailure);
+        }
       },
     ).finally(() => {
       this.#syncing = false;

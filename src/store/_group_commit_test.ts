@@ -112,6 +112,41 @@ Deno.test("GroupCommit rolls back a failing write alone and commits the rest", a
   db.close();
 });
 
+Deno.test("GroupCommit runs a write without a savepoint, and a group again with savepoints when one throws after writing", async () => {
+  const db = database();
+  const group = new GroupCommit(db);
+  const insert = db.prepare("INSERT INTO t (k) VALUES (?)");
+  const plain = await Promise.all([
+    group.submit(() => insert.run("a"), { savepoint: false }),
+    group.submit(() => insert.run("b"), { savepoint: false }),
+  ]);
+  assert.equal(plain.length, 2);
+  assert.deepEqual(keys(db), ["a", "b"]);
+  let runs = 0;
+  const outcomes = await Promise.allSettled([
+    group.submit(() => insert.run("c"), { savepoint: false }),
+    group.submit(() => {
+      runs++;
+      insert.run("d");
+      throw new Error("failed half-way");
+    }, { savepoint: false }),
+    group.submit(() => insert.run("e")),
+  ]);
+  assert.deepEqual(outcomes.map((outcome) => outcome.status), [
+    "fulfilled",
+    "rejected",
+    "fulfilled",
+  ]);
+  assert.equal(
+    runs,
+    2,
+    "the group ran again, the failing write in a savepoint",
+  );
+  assert.deepEqual(keys(db), ["a", "b", "c", "e"], "nothing of d was kept");
+  assert.equal(db.isTransaction, false);
+  db.close();
+});
+
 Deno.test("GroupCommit rejects every write of a group whose sync fails", async () => {
   const db = database();
   const group = new GroupCommit(db, {
@@ -145,9 +180,59 @@ Deno.test("GroupCommit.drain() waits for writes still syncing", async () => {
   disk.finish(0);
   await write;
   assert.equal(written, true);
-  await turn();
-  disk.finish(1);
   await drain;
+  assert.equal(disk.calls(), 1, "the sync in flight covered the drain");
+  db.close();
+});
+
+Deno.test("GroupCommit.drain() is the barrier for writes answered at commit", async () => {
+  const db = database();
+  const disk = manualSync();
+  const group = new GroupCommit(db, { sync: disk.sync });
+  const insert = db.prepare("INSERT INTO t (k) VALUES (?)");
+  await group.drain();
+  assert.equal(disk.calls(), 0, "nothing committed: no sync");
+  await group.submit(() => insert.run("a"), { durable: false });
+  await group.submit(() => insert.run("b"), { durable: false });
+  assert.equal(disk.calls(), 0, "answered at commit, without a sync");
+  assert.deepEqual(group.watermark(), { committed: 2, durable: 0, syncs: 0 });
+  let drained = false;
+  const drain = group.drain().then(() => drained = true);
+  await turn();
+  assert.equal(disk.calls(), 1, "the barrier starts one sync");
+  assert.equal(drained, false, "and waits for it");
+  // A write committed while that sync runs is not covered by it.
+  await group.submit(() => insert.run("c"), { durable: false });
+  const second = group.drain();
+  disk.finish(0);
+  await drain;
+  assert.deepEqual(group.watermark(), { committed: 3, durable: 2, syncs: 2 });
+  disk.finish(1);
+  await second;
+  assert.deepEqual(group.watermark(), { committed: 3, durable: 3, syncs: 2 });
+  await group.drain();
+  assert.equal(disk.calls(), 2, "nothing new: the barrier costs nothing");
+  db.close();
+});
+
+Deno.test("GroupCommit fails every later barrier and durable write once a sync failed", async () => {
+  const db = database();
+  let fail = true;
+  const group = new GroupCommit(db, {
+    sync: () => fail ? Promise.reject(new Error("EIO")) : Promise.resolve(),
+  });
+  const insert = db.prepare("INSERT INTO t (k) VALUES (?)");
+  await group.submit(() => insert.run("a"), { durable: false });
+  await assert.rejects(
+    group.drain(),
+    (error: unknown) =>
+      error instanceof AosError && error.code === "STORE_UNAVAILABLE",
+  );
+  // The pages the failed sync could not write may be gone: a sync that
+  // succeeds now proves nothing about them.
+  fail = false;
+  await assert.rejects(group.drain());
+  await assert.rejects(group.submit(() => insert.run("b")));
   db.close();
 });
 

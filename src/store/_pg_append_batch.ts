@@ -1,12 +1,13 @@
 import { type PgQueryable, prepared } from "./_pg_driver.ts";
-import { appendRecords, refusal } from "./_pg_appends.ts";
+import { appendRecords, COMMIT_MODE, refusal } from "./_pg_appends.ts";
+import type { PgDurability } from "./_pg_durability.ts";
 import { type Pending, PgBatcher, sendTogether } from "./_pg_batcher.ts";
 import { type LogRecord, recordToLine } from "./record.ts";
-import { isTerminal, type RunStatus } from "./store.ts";
+import { type AppendOptions, isTerminal } from "./store.ts";
 
 interface AppendWrite {
   records: readonly LogRecord[];
-  options: { status?: RunStatus; epoch?: number };
+  options: AppendOptions;
 }
 
 // Many runs' appends in one statement, so one transaction: each run's
@@ -17,9 +18,10 @@ interface AppendWrite {
 // deadlock.
 const APPEND_MANY = prepared(
   "aos_append_many",
-  `WITH input AS (
-     SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::bigint[],
-       $5::bigint[], $6::text[], $7::bigint[], $8::text[], $9::boolean[])
+  `WITH ${COMMIT_MODE("$14")}, input AS (
+     SELECT i.* FROM commit_mode, unnest($1::text[], $2::bigint[], $3::text[],
+       $4::bigint[], $5::bigint[], $6::text[], $7::bigint[], $8::text[],
+       $9::boolean[])
        AS i (run_id, after_seq, after_digest, epoch, last_seq, digest, at,
          status, ends)
    ), locked AS MATERIALIZED (
@@ -53,41 +55,61 @@ const APPEND_MANY = prepared(
  *
  * Durability is the database's: an append resolves when its batch's
  * statement has committed (with `synchronous_commit` on, when it is on
- * disk). Fencing is the statement's: an append whose epoch is stale or
+ * disk). A batch of appends that all asked not to wait for the disk
+ * (`durable: false`) commits with `synchronous_commit = off`; a batch
+ * holding any other waits for its flush, which covers the whole batch. Fencing is the statement's: an append whose epoch is stale or
  * whose sequence is taken is refused with its own error while the others
  * commit, and writes nothing.
  */
 export class PgAppendBatch {
   readonly #db: PgQueryable;
   readonly #batcher: PgBatcher<AppendWrite>;
+  readonly #durability: PgDurability;
 
-  constructor(db: PgQueryable) {
+  constructor(db: PgQueryable, durability: PgDurability) {
     this.#db = db;
+    this.#durability = durability;
     this.#batcher = new PgBatcher((batch) => this.#commit(batch));
   }
 
   /** Appends `records` (checked consecutive) with the next batch. */
   append(
     records: readonly LogRecord[],
-    options: { status?: RunStatus; epoch?: number },
+    options: AppendOptions,
   ): Promise<void> {
     return this.#batcher.submit(records[0]!.run_id, { records, options });
   }
 
   async #commit(batch: Pending<AppendWrite>[]): Promise<void> {
+    const durable = batch.some(({ write }) => write.options.durable !== false);
+    const covering = this.#durability.covering();
+    let counted = false;
+    // Counted once the first write of the batch is known committed, before
+    // any is resolved, so a writer reads a watermark that includes it.
+    const settled = (pending: Pending<AppendWrite>) => {
+      if (!counted) {
+        counted = true;
+        if (durable) this.#durability.flushed(covering);
+        else this.#durability.committed();
+      }
+      pending.resolve();
+    };
     const alone = (pending: Pending<AppendWrite>) =>
-      appendRecords(this.#db, pending.write.records, pending.write.options)
-        .then(pending.resolve, pending.reject);
+      appendRecords(this.#db, pending.write.records, {
+        ...pending.write.options,
+        durable,
+      }).then(() => settled(pending), pending.reject);
     const sent = await sendTogether(
       batch,
-      () => this.#db.query(APPEND_MANY(valuesOf(batch))),
+      () => this.#db.query(APPEND_MANY([...valuesOf(batch), durable])),
       alone,
     );
     if (sent === undefined) return;
     const appended = new Set(sent.rows.map((row) => String(row.run_id)));
-    await Promise.all(batch.map(async ({ write, resolve, reject }) => {
+    await Promise.all(batch.map(async (pending) => {
+      const { write, reject } = pending;
       const first = write.records[0]!;
-      if (appended.has(first.run_id)) return resolve();
+      if (appended.has(first.run_id)) return settled(pending);
       try {
         reject(await refusal(this.#db, first, write.options.epoch));
       } catch (error) {

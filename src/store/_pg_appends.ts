@@ -3,7 +3,7 @@ import { leaseLost, sequenceConflict } from "./_append_checks.ts";
 import { type PgQueryable, prepared } from "./_pg_driver.ts";
 import { RUNNABLE_CHANNEL } from "./_pg_listener.ts";
 import { type LogRecord, recordToLine } from "./record.ts";
-import { isTerminal, type RunMeta, type RunStatus } from "./store.ts";
+import { type AppendOptions, isTerminal, type RunMeta } from "./store.ts";
 
 // The writes of a run's log on PostgreSQL, each one statement (one round
 // trip, its own transaction). The checks an append needs (the expected
@@ -15,13 +15,28 @@ import { isTerminal, type RunMeta, type RunStatus } from "./store.ts";
 // records are inserted by the same statement, from the rows the UPDATE
 // returned: an append that fails a check writes nothing at all.
 
+/**
+ * A CTE named `commit_mode` that sets `synchronous_commit` for the
+ * statement's own transaction: unchanged when the boolean parameter is true,
+ * off when it is false (the commit is acknowledged before its WAL flush).
+ * A statement reads from it so that it runs, once, before the commit.
+ */
+export function COMMIT_MODE(durableParameter: string): string {
+  return `commit_mode AS MATERIALIZED (
+     SELECT set_config('synchronous_commit',
+       CASE WHEN ${durableParameter}::boolean
+         THEN current_setting('synchronous_commit') ELSE 'off' END, true)
+   )`;
+}
+
 const APPEND = prepared(
   "aos_append",
-  `WITH head AS (
+  `WITH ${COMMIT_MODE("$13")}, head AS (
      UPDATE runs SET last_seq = $2, digest = $3, updated_at = $4,
        status = COALESCE($5, status),
        lease_owner = CASE WHEN $6 THEN '' ELSE lease_owner END,
        lease_expires_at = CASE WHEN $6 THEN 0 ELSE lease_expires_at END
+     FROM commit_mode
      WHERE run_id = $1 AND last_seq = $7 AND digest = $8
        AND ($9::bigint IS NULL OR lease_epoch = $9::bigint)
      RETURNING run_id
@@ -45,7 +60,7 @@ const HEAD = prepared(
 export async function appendRecords(
   db: PgQueryable,
   records: readonly LogRecord[],
-  options: { status?: RunStatus; epoch?: number },
+  options: AppendOptions,
 ): Promise<void> {
   const first = records[0]!;
   const last = records[records.length - 1]!;
@@ -63,6 +78,7 @@ export async function appendRecords(
     records.map((record) => record.seq),
     records.map((record) => record.type),
     records.map(recordToLine),
+    options.durable ?? true,
   ]));
   if (Number(rows[0]?.appended) === 1) return;
   throw await refusal(db, first, options.epoch);

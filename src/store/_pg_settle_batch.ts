@@ -1,14 +1,20 @@
 import { type PgNamedQuery, prepared } from "./_pg_driver.ts";
 import { type Pending, PgBatcher, sendTogether } from "./_pg_batcher.ts";
+import { COMMIT_MODE } from "./_pg_appends.ts";
 import type { PgRow } from "./_pg_driver.ts";
 
+// Settlements commit without waiting for their flush: the BudgetReleased
+// each follows is in the log before it, so a crash that loses one is
+// repaired from the log at the next start (Store.settleBudget).
+//
 // A settlement in one statement: the entry is marked settled and its cents
 // move from reserved to spent on its day. A zero-cent reservation charged
 // nothing leaves the day row alone (it may not even exist).
 const SETTLE = prepared(
   "aos_budget_settle",
-  `WITH entry AS (
+  `WITH ${COMMIT_MODE("false")}, entry AS (
      UPDATE budget_entries SET charged_cents = $2
+     FROM commit_mode
      WHERE key = $1 AND charged_cents IS NULL
      RETURNING tenant, day, reserved_cents
    )
@@ -25,8 +31,9 @@ const SETTLE = prepared(
 // in (tenant, day) order, so concurrent batches cannot deadlock on them.
 const SETTLE_MANY = prepared(
   "aos_budget_settle_many",
-  `WITH input AS (
-     SELECT * FROM unnest($1::text[], $2::bigint[]) AS i (key, charged)
+  `WITH ${COMMIT_MODE("false")}, input AS (
+     SELECT i.* FROM commit_mode, unnest($1::text[], $2::bigint[])
+       AS i (key, charged)
    ), entry AS (
      UPDATE budget_entries e SET charged_cents = input.charged
      FROM input WHERE e.key = input.key AND e.charged_cents IS NULL

@@ -233,7 +233,9 @@ const RESERVE = prepared(
    SELECT (SELECT day FROM held) AS held_day,
      EXISTS (SELECT 1 FROM entry) AS granted,
      COALESCE((SELECT spent_cents FROM reserved), (SELECT spent_cents FROM seen), 0) AS spent_cents,
-     COALESCE((SELECT reserved_cents FROM reserved), (SELECT reserved_cents FROM seen), 0) AS reserved_cents`,
+     COALESCE((SELECT reserved_cents FROM reserved), (SELECT reserved_cents FROM seen), 0) AS reserved_cents,
+     -- Commits without waiting for its flush (Store.reserveBudget says why).
+     set_config('synchronous_commit', 'off', true) AS commit_mode`,
 );
 
 function toDayAnswer(tenant: string, day: string, row: PgRow): BudgetAnswer {

@@ -132,69 +132,109 @@ export class SqliteTenants {
 
   // Budget writes ride the group commit with the runs' appends: one
   // transaction off the JavaScript thread's critical path for all of them,
-  // instead of a synchronous commit (and fsync) each. The savepoint keeps
-  // each one atomic, and the group's transaction holds the write lock from
-  // before its first read. They answer at commit, without waiting for the
-  // sync: a reservation is acted on only through the run's BudgetReserved
-  // append, whose sync also makes the reservation durable (a crash before it
-  // loses both, and the run asks again); a settlement follows a
-  // BudgetReleased already on disk, from which the next start settles it
-  // again if a crash lost it (`BudgetLedger.reconcile`).
+  // instead of a synchronous commit (and fsync) each. The group's
+  // transaction holds the write lock from before their first read. Each
+  // writes only after its checks, with a conditional write first, so a
+  // refusal writes nothing and they need no savepoint. They answer at
+  // commit, without waiting for the sync: a reservation is acted on only
+  // through the run's BudgetReserved append, whose sync also makes the
+  // reservation durable (a crash before it loses both, and the run asks
+  // again); a settlement follows a BudgetReleased already on disk, from
+  // which the next start settles it again if a crash lost it
+  // (`BudgetLedger.reconcile`).
   reserveBudget(request: BudgetReservationRequest): Promise<BudgetAnswer> {
-    return this.#db.group(() => {
-      const { key, run_id, tenant, day, cents, limit_cents } = request;
-      const held = this.#db.statement(
-        "SELECT day FROM budget_entries WHERE key = ?",
-      ).get(key) as Row | undefined;
-      if (held !== undefined) {
-        return { granted: true, ...this.budgetDay(tenant, String(held.day)) };
-      }
-      this.#db.statement(
-        "INSERT INTO budget_days (tenant, day) VALUES (?, ?) ON CONFLICT (tenant, day) DO NOTHING",
-      ).run(tenant, day);
-      const changed = this.#db.statement(
-        "UPDATE budget_days SET reserved_cents = reserved_cents + ? WHERE tenant = ? AND day = ? AND spent_cents + reserved_cents + ? <= ?",
-      ).run(cents, tenant, day, cents, limit_cents);
-      const granted = Number(changed.changes) === 1;
-      if (granted) {
-        this.#db.statement(
-          "INSERT INTO budget_entries (key, run_id, tenant, day, reserved_cents) VALUES (?, ?, ?, ?, ?)",
-        ).run(key, run_id, tenant, day, cents);
-      }
-      return { granted, ...this.budgetDay(tenant, day) };
-    }, { durable: false });
+    return this.#db.group(
+      () =>
+        request.cents === 0
+          ? this.#reserveNothing(request)
+          : this.#reserve(request),
+      { durable: false, savepoint: false },
+    );
   }
 
+  #reserve(request: BudgetReservationRequest): BudgetAnswer {
+    const { key, tenant, day, cents, limit_cents } = request;
+    const held = this.#heldAnswer(key, tenant);
+    if (held !== undefined) return held;
+    const reserved = this.#db.statement(
+      `INSERT INTO budget_days AS d (tenant, day, reserved_cents)
+         SELECT ?, ?, ? WHERE ? <= ?
+       ON CONFLICT (tenant, day) DO UPDATE
+         SET reserved_cents = d.reserved_cents + excluded.reserved_cents
+         WHERE d.spent_cents + d.reserved_cents + excluded.reserved_cents <= ?
+       RETURNING spent_cents, reserved_cents`,
+    ).get(tenant, day, cents, cents, limit_cents, limit_cents) as
+      | Row
+      | undefined;
+    if (reserved === undefined) {
+      return { granted: false, ...this.budgetDay(tenant, day) };
+    }
+    this.#insertEntry(request);
+    return { granted: true, ...toDay(tenant, day, reserved) };
+  }
+
+  // A zero-cent ask changes no total, so the day row is only read (and not
+  // created when missing, as on PostgreSQL): steps without a cost leave the
+  // tenant's day alone. It is granted when the day is not already past its
+  // limit, as the conditional update of any other ask would be.
+  #reserveNothing(request: BudgetReservationRequest): BudgetAnswer {
+    const { key, tenant, day, limit_cents } = request;
+    const use = this.budgetDay(tenant, day);
+    if (use.spent_cents + use.reserved_cents <= limit_cents) {
+      if (this.#insertEntry(request)) return { granted: true, ...use };
+    }
+    return this.#heldAnswer(key, tenant) ?? { granted: false, ...use };
+  }
+
+  /** The answer to a key already held: granted, with its day's totals. */
+  #heldAnswer(key: string, tenant: string): BudgetAnswer | undefined {
+    const held = this.#db.statement(
+      "SELECT day FROM budget_entries WHERE key = ?",
+    ).get(key) as Row | undefined;
+    if (held === undefined) return undefined;
+    return { granted: true, ...this.budgetDay(tenant, String(held.day)) };
+  }
+
+  /** Inserts the entry of a granted ask; false when its key is held already. */
+  #insertEntry(request: BudgetReservationRequest): boolean {
+    const { key, run_id, tenant, day, cents } = request;
+    const inserted = this.#db.statement(
+      "INSERT INTO budget_entries (key, run_id, tenant, day, reserved_cents) VALUES (?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING",
+    ).run(key, run_id, tenant, day, cents);
+    return Number(inserted.changes) === 1;
+  }
+
+  // The entry is marked settled first (a second settlement finds it settled
+  // and changes nothing); its day changes only when cents move, and is
+  // created when a zero-cent reservation left none.
   settleBudget(key: string, chargedCents: number): Promise<void> {
     return this.#db.group(() => {
       const entry = this.#db.statement(
-        "SELECT * FROM budget_entries WHERE key = ? AND charged_cents IS NULL",
-      ).get(key) as Row | undefined;
+        "UPDATE budget_entries SET charged_cents = ? WHERE key = ? AND charged_cents IS NULL RETURNING tenant, day, reserved_cents",
+      ).get(chargedCents, key) as Row | undefined;
       if (entry === undefined) return;
+      const reservedCents = Number(entry.reserved_cents);
+      if (reservedCents === 0 && chargedCents === 0) return;
       this.#db.statement(
-        "UPDATE budget_entries SET charged_cents = ? WHERE key = ?",
-      ).run(chargedCents, key);
-      this.#db.statement(
-        "UPDATE budget_days SET reserved_cents = reserved_cents - ?, spent_cents = spent_cents + ? WHERE tenant = ? AND day = ?",
+        `INSERT INTO budget_days AS d (tenant, day, spent_cents, reserved_cents)
+           VALUES (?, ?, ?, ?)
+         ON CONFLICT (tenant, day) DO UPDATE
+           SET spent_cents = d.spent_cents + excluded.spent_cents,
+             reserved_cents = d.reserved_cents + excluded.reserved_cents`,
       ).run(
-        Number(entry.reserved_cents),
-        chargedCents,
         String(entry.tenant),
         String(entry.day),
+        chargedCents,
+        -reservedCents,
       );
-    }, { durable: false });
+    }, { durable: false, savepoint: false });
   }
 
   budgetDay(tenant: string, day: string): BudgetDay {
     const row = this.#db.statement(
       "SELECT spent_cents, reserved_cents FROM budget_days WHERE tenant = ? AND day = ?",
     ).get(tenant, day) as Row | undefined;
-    return {
-      tenant,
-      day,
-      spent_cents: Number(row?.spent_cents ?? 0),
-      reserved_cents: Number(row?.reserved_cents ?? 0),
-    };
+    return toDay(tenant, day, row);
   }
 
   budgetEntries(tenant: string, day: string): BudgetEntry[] {
@@ -210,6 +250,15 @@ export class SqliteTenants {
     ).all() as Row[];
     return rows.map(toEntry);
   }
+}
+
+function toDay(tenant: string, day: string, row: Row | undefined): BudgetDay {
+  return {
+    tenant,
+    day,
+    spent_cents: Number(row?.spent_cents ?? 0),
+    reserved_cents: Number(row?.reserved_cents ?? 0),
+  };
 }
 
 function toTenant(row: Row): TenantRecord {

@@ -38,9 +38,12 @@ export { SqliteStore, type SqliteStoreOptions } from "./sqlite_store.ts";
 export { PostgresStore, type PostgresStoreOptions } from "./postgres_store.ts";
 export { migratePostgres } from "./postgres_migrate.ts";
 export {
+  type AppendOptions,
+  type DurabilityWatermark,
   isTerminal,
   type Lease,
   type LeaseTiming,
+  type LogMark,
   type RunListQuery,
   type RunPage,
   type RunSnapshot,

@@ -26,17 +26,20 @@ import type { ApiKeyRecord, TenantRecord } from "./tenant_records.ts";
 import { PgLeases } from "./_pg_leases.ts";
 import { migratePostgres } from "./postgres_migrate.ts";
 import { type LogRecord, recordFromLine } from "./record.ts";
+import { PgDurability } from "./_pg_durability.ts";
 import {
+  type AppendOptions,
+  type DurabilityWatermark,
   type IdempotencyClaim,
   type IdempotencyEntry,
   isTerminal,
   type Lease,
   type LeaseTiming,
+  type LogMark,
   type RunListQuery,
   type RunMeta,
   type RunPage,
   type RunSnapshot,
-  type RunStatus,
   type RunSummary,
   type SkillRecord,
   type Store,
@@ -55,6 +58,29 @@ const COUNT_UNFINISHED = prepared(
 const GET_SNAPSHOT = prepared(
   "aos_get_snapshot",
   "SELECT * FROM run_snapshots WHERE run_id = $1",
+);
+
+// The durability barrier: taking an xid makes the statement's transaction
+// commit with a flush of the WAL up to its commit record (the server's
+// synchronous_commit, on unless an operator chose otherwise); the run's head
+// comes along for a mark to be checked against.
+const BARRIER = prepared(
+  "aos_barrier",
+  `SELECT pg_current_xact_id() AS xid, runs.last_seq, runs.digest,
+     runs.lease_epoch
+   FROM (SELECT 1) AS one LEFT JOIN runs ON runs.run_id = $1`,
+);
+
+function isUnavailableError(error: unknown): boolean {
+  return error instanceof AosError && error.code === "STORE_UNAVAILABLE";
+}
+
+// A reader's barrier: a flush only when the WAL is written past its flushed
+// end (commits made without waiting for their flush, by any node).
+const READ_BARRIER = prepared(
+  "aos_read_barrier",
+  `SELECT CASE WHEN pg_current_wal_flush_lsn() >= pg_current_wal_insert_lsn()
+     THEN NULL ELSE pg_current_xact_id() END AS xid`,
 );
 
 /** Runs remembered as ended here, awaiting their (no-op) lease release. */
@@ -89,6 +115,7 @@ export class PostgresStore implements Store {
   readonly #leases = new PgLeases((text, values) => this.#query(text, values));
   readonly #connectionsMax: number;
   readonly #appends: PgAppendBatch;
+  readonly #durability = new PgDurability();
   /** Runs a final append of this store ended, until their lease release. */
   readonly #ended = new Set<string>();
 
@@ -104,7 +131,10 @@ export class PostgresStore implements Store {
       transaction: (work) => this.#transaction(work),
     });
     this.#connectionsMax = connectionsMax;
-    this.#appends = new PgAppendBatch(pool);
+    this.#appends = new PgAppendBatch(pool, this.#durability);
+    // A connection lost (the server restarted, say) may have taken the
+    // commits not flushed yet with it.
+    pool.on("error", () => this.#durability.lost());
   }
 
   /** Connections free to take a query: idle ones plus those not yet opened. */
@@ -150,7 +180,9 @@ export class PostgresStore implements Store {
         ? this.#pool.query(text, values)
         : this.#pool.query(text))).rows;
     } catch (error) {
-      throw storeError(error);
+      const failure = storeError(error);
+      if (isUnavailableError(failure)) this.#durability.lost();
+      throw failure;
     }
   }
 
@@ -189,17 +221,21 @@ export class PostgresStore implements Store {
   async createRun(first: LogRecord, meta: RunMeta): Promise<void> {
     if (first.seq !== 0) throw sequenceConflict(first.run_id, 0, first.seq);
     const skills = [...new Set(meta.skills ?? [])];
+    // A creation commits with its flush: it covers what was acknowledged before.
+    const covering = this.#durability.covering();
     if (meta.idempotency === undefined) {
       try {
-        return await insertRun(this.#pool, first, meta, skills);
+        await insertRun(this.#pool, first, meta, skills);
       } catch (error) {
         throw storeError(error);
       }
+    } else {
+      await this.#transaction(async (client) => {
+        await insertRun(client, first, meta, skills);
+        await completeKey(client, first.run_id, meta);
+      });
     }
-    await this.#transaction(async (client) => {
-      await insertRun(client, first, meta, skills);
-      await completeKey(client, first.run_id, meta);
-    });
+    this.#durability.flushed(covering);
   }
 
   claimIdempotencyKey(
@@ -222,13 +258,15 @@ export class PostgresStore implements Store {
 
   async append(
     records: readonly LogRecord[],
-    options: { status?: RunStatus; epoch?: number } = {},
+    options: AppendOptions = {},
   ): Promise<void> {
     const first = assertConsecutive(records);
     try {
       await this.#appends.append(records, options);
     } catch (error) {
-      throw storeError(error);
+      const failure = storeError(error);
+      if (isUnavailableError(failure)) this.#durability.lost();
+      throw failure;
     }
     if (options.status !== undefined && isTerminal(options.status)) {
       this.#ended.add(first.run_id);
@@ -237,6 +275,45 @@ export class PostgresStore implements Store {
         this.#ended.delete(this.#ended.values().next().value!);
       }
     }
+  }
+  /**
+   * With a mark (a run actor's barrier): flushes when this node has commits
+   * not known durable, and checks the mark. Without one (a reader about to
+   * show what it read): flushes when the database's WAL is not flushed as
+   * far as it is written, which covers commits other nodes made too.
+   */
+  async syncBarrier(mark?: LogMark): Promise<void> {
+    const durability = this.#durability;
+    const target = durability.covering();
+    if (durability.isLost(target)) throw durability.lostError();
+    if (mark !== undefined && !durability.pending()) return;
+    let row: PgRow | undefined;
+    try {
+      row = (await this.#pool.query(
+        mark === undefined ? READ_BARRIER([]) : BARRIER([mark.run_id]),
+      )).rows[0];
+    } catch (error) {
+      const failure = storeError(error);
+      if (isUnavailableError(failure)) durability.lost();
+      throw failure;
+    }
+    if (durability.isLost(target)) throw durability.lostError();
+    if (row?.xid !== null && row?.xid !== undefined) durability.flushed(target);
+    if (mark === undefined) return;
+    const lastSeq = Number(row?.last_seq ?? -1);
+    const holds = row !== undefined &&
+      (lastSeq > mark.seq
+        ? mark.epoch === undefined || Number(row.lease_epoch) === mark.epoch
+        : lastSeq === mark.seq && row.digest === mark.hash);
+    if (!holds) throw sequenceConflict(mark.run_id, lastSeq + 1, mark.seq);
+  }
+
+  whenDurable(committed: number): Promise<void> {
+    return this.#durability.whenDurable(committed);
+  }
+
+  durability(): DurabilityWatermark {
+    return this.#durability.watermark();
   }
 
   async readLog(
@@ -330,11 +407,16 @@ export class PostgresStore implements Store {
     return this.#leases.claimOne(owner, runId, timing);
   }
 
-  parkRun(
+  async parkRun(
     lease: { run_id: string; epoch: number },
     options: { wakeAt: number | null },
   ): Promise<boolean> {
-    return this.#leases.park(lease, options.wakeAt);
+    // A park that changed the row committed with its flush, which covers
+    // the parked run's continuations acknowledged before it.
+    const covering = this.#durability.covering();
+    const parked = await this.#leases.park(lease, options.wakeAt);
+    if (parked) this.#durability.flushed(covering);
+    return parked;
   }
 
   nextWakeAt(): Promise<number | undefined> {
@@ -479,12 +561,19 @@ export class PostgresStore implements Store {
     return this.#tenants.seedApiKeys(tenants, keys);
   }
 
-  reserveBudget(request: BudgetReservationRequest): Promise<BudgetAnswer> {
-    return this.#tenants.reserveBudget(request);
+  // Reservations and settlements commit without waiting for their flush
+  // (see `Store.reserveBudget`), like a run's continuations.
+  async reserveBudget(
+    request: BudgetReservationRequest,
+  ): Promise<BudgetAnswer> {
+    const answer = await this.#tenants.reserveBudget(request);
+    this.#durability.committed();
+    return answer;
   }
 
-  settleBudget(key: string, chargedCents: number): Promise<void> {
-    return this.#tenants.settleBudget(key, chargedCents);
+  async settleBudget(key: string, chargedCents: number): Promise<void> {
+    await this.#tenants.settleBudget(key, chargedCents);
+    this.#durability.committed();
   }
 
   budgetDay(tenant: string, day: string): Promise<BudgetDay> {

@@ -103,6 +103,25 @@ Deno.test("SqliteStore: no statement the store prepares reads a growing table in
       expiresAtMs: nowMs + 60_000,
     });
     await store.releaseIdempotencyKey("t", "k", "f");
+    for (const [key, cents] of [["b1", 5], ["b2", 0], ["b3", 99]] as const) {
+      await store.reserveBudget({
+        key,
+        run_id: "held",
+        tenant: "t",
+        day: "2026-01-02",
+        cents,
+        limit_cents: 10,
+      });
+      await store.settleBudget(key, 1);
+    }
+    await store.reserveBudget({
+      key: "b1",
+      run_id: "held",
+      tenant: "t",
+      day: "2026-01-02",
+      cents: 5,
+      limit_cents: 10,
+    });
     await store.releaseLeases("n1");
     await store.close();
   } finally {

@@ -3,31 +3,28 @@ import { AosError } from "../errors/mod.ts";
 import { decodeCursor, encodeCursor } from "./_cursor.ts";
 import { skillFromRow, snapshotFromRow, summaryFromRow } from "./_rows.ts";
 import type { LogRecord } from "./record.ts";
-import { recordFromLine, recordToLine } from "./record.ts";
+import { recordFromLine } from "./record.ts";
 import { SQLITE_MIGRATIONS } from "./_sqlite_schema.ts";
 import { SqliteLeases } from "./_sqlite_leases.ts";
 import { SqliteRunKeys } from "./_sqlite_run_keys.ts";
 import { GroupCommit } from "./_group_commit.ts";
 import type {
+  AppendOptions,
+  DurabilityWatermark,
   IdempotencyClaim,
   IdempotencyEntry,
   Lease,
   LeaseTiming,
+  LogMark,
   RunListQuery,
   RunMeta,
   RunPage,
   RunSnapshot,
-  RunStatus,
   RunSummary,
   SkillRecord,
   Store,
 } from "./store.ts";
-import { isTerminal } from "./store.ts";
-import {
-  assertConsecutive,
-  leaseLost,
-  sequenceConflict,
-} from "./_append_checks.ts";
+import { SqliteAppends } from "./_sqlite_appends.ts";
 import { SqliteTenants } from "./_sqlite_tenants.ts";
 import type {
   BudgetAnswer,
@@ -71,6 +68,7 @@ export class SqliteStore implements Store {
   readonly #file: FileIdentity | undefined;
   readonly #leases = new SqliteLeases((sql) => this.#statement(sql));
   readonly #keys = new SqliteRunKeys((sql) => this.#statement(sql));
+  readonly #appends = new SqliteAppends((sql) => this.#statement(sql));
   readonly #runnableListeners = new Set<() => void>();
   readonly #group: GroupCommit;
   readonly #wal: WalSync | undefined;
@@ -162,30 +160,12 @@ export class SqliteStore implements Store {
   }
 
   createRun(first: LogRecord, meta: RunMeta): Promise<void> {
+    // With an idempotency key, completing it may refuse after the run is
+    // written: then the write needs its savepoint.
     return this.#group.submit(() => {
-      if (first.seq !== 0) throw sequenceConflict(first.run_id, 0, first.seq);
-      const exists = this.#statement("SELECT 1 FROM runs WHERE run_id = ?")
-        .get(first.run_id);
-      if (exists !== undefined) {
-        throw new AosError("STORE_RUN_EXISTS", `run ${first.run_id} exists`, {
-          details: { run_id: first.run_id },
-        });
-      }
-      this.#statement(
-        "INSERT INTO runs (run_id, tenant, status, created_at, updated_at, last_seq, digest, lease_owner, lease_epoch, lease_expires_at) VALUES (?, ?, 'running', ?, ?, 0, ?, ?, ?, ?)",
-      ).run(
-        first.run_id,
-        meta.tenant,
-        first.at,
-        first.at,
-        first.hash,
-        meta.lease?.owner ?? "",
-        meta.lease === undefined ? 0 : 1,
-        meta.lease?.expires_at ?? 0,
-      );
-      this.#insertRecord(first);
+      this.#appends.create(first, meta.lease, meta.tenant);
       this.#keys.recordRunMeta(first.run_id, meta);
-    }).then(() => {
+    }, { savepoint: meta.idempotency !== undefined }).then(() => {
       if (meta.lease === undefined) this.#runnable();
     });
   }
@@ -211,51 +191,28 @@ export class SqliteStore implements Store {
     );
   }
 
-  #insertRecord(record: LogRecord): void {
-    this.#statement(
-      "INSERT INTO records (run_id, seq, type, line) VALUES (?, ?, ?, ?)",
-    ).run(record.run_id, record.seq, record.type, recordToLine(record));
-  }
-
   append(
     records: readonly LogRecord[],
-    options: { status?: RunStatus; epoch?: number } = {},
+    options: AppendOptions = {},
   ): Promise<void> {
-    return this.#group.submit(() => {
-      const first = assertConsecutive(records);
-      const last = records[records.length - 1]!;
-      const head = this.#statement(
-        "SELECT last_seq, digest, lease_epoch FROM runs WHERE run_id = ?",
-      ).get(first.run_id) as Row | undefined;
-      if (head === undefined) {
-        throw new AosError("RUN_NOT_FOUND", `run ${first.run_id} not found`, {
-          details: { run_id: first.run_id },
-        });
-      }
-      const epoch = Number(head.lease_epoch);
-      if (options.epoch !== undefined && options.epoch !== epoch) {
-        throw leaseLost(first.run_id, options.epoch, epoch);
-      }
-      const nextSeq = Number(head.last_seq) + 1;
-      if (first.seq !== nextSeq || first.prev !== head.digest) {
-        throw sequenceConflict(first.run_id, nextSeq, first.seq);
-      }
-      for (const record of records) this.#insertRecord(record);
-      this.#statement(
-        "UPDATE runs SET last_seq = ?, digest = ?, updated_at = ?, status = COALESCE(?, status) WHERE run_id = ?",
-      ).run(
-        last.seq,
-        last.hash,
-        last.at,
-        options.status ?? null,
-        first.run_id,
-      );
-      if (options.status !== undefined && isTerminal(options.status)) {
-        this.#statement(
-          "UPDATE runs SET lease_owner = '', lease_expires_at = 0 WHERE run_id = ?",
-        ).run(first.run_id);
-      }
-    });
+    return this.#group.submit(
+      () => this.#appends.append(records, options),
+      { savepoint: false, durable: options.durable ?? true },
+    );
+  }
+
+  // One process writes through this connection, and a commit it made is
+  // lost only if the process dies with it, so a mark needs no check.
+  syncBarrier(_mark?: LogMark): Promise<void> {
+    return this.#group.drain();
+  }
+
+  whenDurable(committed: number): Promise<void> {
+    return this.#group.whenDurable(committed);
+  }
+
+  durability(): DurabilityWatermark {
+    return this.#group.watermark();
   }
 
   claimRuns(

@@ -166,6 +166,44 @@ export interface LeaseTiming {
   leaseMs: number;
 }
 
+/** Options of `Store.append`. */
+export interface AppendOptions {
+  /** The run's status after the append, set in the same transaction. */
+  status?: RunStatus;
+  /** The lease epoch the append is fenced with. */
+  epoch?: number;
+  /**
+   * False: the append resolves once committed (visible to readers), before
+   * it is on disk; the next durable write or `syncBarrier` of the handle
+   * makes it durable (the log is synced as a whole). Only for records that
+   * nothing outside the process depends on until such a barrier, because a
+   * crash before it loses them (docs/ARCHITECTURE.md, "Durable before
+   * observed"). Default true: resolves once on disk.
+   */
+  durable?: boolean;
+}
+
+/** A record a run's log must hold, for `Store.syncBarrier`. */
+export interface LogMark {
+  run_id: string;
+  seq: number;
+  hash: string;
+  /** The lease epoch the record was appended under, when fenced. */
+  epoch?: number;
+}
+
+/**
+ * Commits of one store handle, counted in the order they were made:
+ * `committed` made so far, the first `durable` of them known to be on disk,
+ * and `syncs` the log syncs (SQLite `fdatasync`s of the WAL; PostgreSQL
+ * commits and barriers that waited for a WAL flush) waited on so far.
+ */
+export interface DurabilityWatermark {
+  committed: number;
+  durable: number;
+  syncs: number;
+}
+
 /**
  * Everything AOS keeps durably. Implementations (SQLite, PostgreSQL) pass
  * the one conformance suite in `store_contract.ts`.
@@ -187,8 +225,24 @@ export interface Store {
    */
   append(
     records: readonly LogRecord[],
-    options?: { status?: RunStatus; epoch?: number },
+    options?: AppendOptions,
   ): Promise<void>;
+  /**
+   * The durability barrier: resolves once every write this handle committed
+   * before the call is on disk (at no cost when all already are). With
+   * `mark`, it also makes sure that record is still in the run's log (a
+   * database that restarted may have lost a commit answered before its
+   * flush), and fails with STORE_SEQUENCE_CONFLICT when it is not.
+   */
+  syncBarrier(mark?: LogMark): Promise<void>;
+  /**
+   * Resolves once the first `committed` commits of this handle (a count read
+   * from `durability()`) are on disk, without causing a sync: a later
+   * durable write or barrier does. Rejects when they may have been lost.
+   */
+  whenDurable(committed: number): Promise<void>;
+  /** This handle's durability watermark (see `DurabilityWatermark`). */
+  durability(): DurabilityWatermark;
   /** The run's records from `fromSeq` (default 0), in order. */
   readLog(runId: string, options?: { fromSeq?: number }): Promise<LogRecord[]>;
   getRun(runId: string): Promise<RunSummary | undefined>;

@@ -159,6 +159,62 @@ export function tenantStoreContract(test: ContractTest): void {
     });
   });
 
+  test("a zero-cent reservation is granted while its day is within the limit", async (store) => {
+    const ask = (k: string, cents: number) =>
+      store.reserveBudget({
+        key: k,
+        run_id: "r",
+        tenant: "t",
+        day: "2026-01-02",
+        cents,
+        limit_cents: 10,
+      });
+    assert.deepEqual(await ask("z0", 0), {
+      granted: true,
+      tenant: "t",
+      day: "2026-01-02",
+      spent_cents: 0,
+      reserved_cents: 0,
+    });
+    assert.equal((await ask("a", 10)).granted, true);
+    assert.deepEqual(await ask("z1", 0), {
+      granted: true,
+      tenant: "t",
+      day: "2026-01-02",
+      spent_cents: 0,
+      reserved_cents: 10,
+    }, "a day at its limit still has room for nothing");
+    await store.settleBudget("a", 12);
+    await store.settleBudget("z1", 3);
+    assert.deepEqual(await ask("z2", 0), {
+      granted: false,
+      tenant: "t",
+      day: "2026-01-02",
+      spent_cents: 15,
+      reserved_cents: 0,
+    }, "a day past its limit refuses even nothing");
+    assert.equal(
+      (await ask("z0", 0)).granted,
+      true,
+      "a held key stays granted",
+    );
+    await store.settleBudget("z0", 0);
+    assert.deepEqual(
+      (await store.budgetEntries("t", "2026-01-02")).map((entry) => [
+        entry.key,
+        entry.reserved_cents,
+        entry.charged_cents,
+      ]),
+      [["a", 10, 12], ["z0", 0, 0], ["z1", 0, 3]],
+    );
+    assert.deepEqual(await store.budgetDay("t", "2026-01-02"), {
+      tenant: "t",
+      day: "2026-01-02",
+      spent_cents: 15,
+      reserved_cents: 0,
+    });
+  });
+
   test("concurrent settlements: each key is charged once, and the days add up", async (store) => {
     const keys = Array.from({ length: 30 }, (_, index) => `s${index}`);
     for (const [index, key] of keys.entries()) {

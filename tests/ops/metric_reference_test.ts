@@ -30,6 +30,7 @@ const REQUIRED = [
   "nova_unhandled_exceptions_total",
   "nova_db_pool_available",
   "nova_store_append_seconds",
+  "nova_store_syncs_total",
   "nova_sandbox_limit_breaches_total",
   "nova_http_requests_total",
   "nova_http_request_duration_seconds",

@@ -1,0 +1,138 @@
+import type { StatementSync } from "node:sqlite";
+import { AosError } from "../errors/mod.ts";
+import type { LogRecord } from "./record.ts";
+import { recordToLine } from "./record.ts";
+import type { RunStatus } from "./store.ts";
+import { isTerminal } from "./store.ts";
+import {
+  assertConsecutive,
+  leaseLost,
+  sequenceConflict,
+} from "./_append_checks.ts";
+
+type Row = Record<string, unknown>;
+
+/** Records per INSERT statement: one statement per few rows, few statements to cache. */
+const ROWS_PER_INSERT = 8;
+
+// The checks of an append (expected sequence, previous hash, fencing
+// epoch) are conditions of the UPDATE of the run's row, so a refused append
+// changes nothing and needs no savepoint; only then is the row read, to say
+// why. An append that does not change the status leaves `status` out of the
+// SET list: SQLite rewrites the entries of every index on a column the SET
+// list names (four on `status`), changed or not.
+const ADVANCE = `UPDATE runs SET last_seq = ?, digest = ?, updated_at = ?
+  WHERE run_id = ? AND last_seq = ? AND digest = ? AND (? IS NULL OR lease_epoch = ?)`;
+const ADVANCE_STATUS =
+  `UPDATE runs SET last_seq = ?, digest = ?, updated_at = ?, status = ?
+  WHERE run_id = ? AND last_seq = ? AND digest = ? AND (? IS NULL OR lease_epoch = ?)`;
+// A run that ended holds no lease.
+const ADVANCE_TO_END =
+  `UPDATE runs SET last_seq = ?, digest = ?, updated_at = ?, status = ?,
+    lease_owner = '', lease_expires_at = 0
+  WHERE run_id = ? AND last_seq = ? AND digest = ? AND (? IS NULL OR lease_epoch = ?)`;
+
+/**
+ * The log writes of the SQLite store: run creation and appends, run inside
+ * the store's group commit. Each checks before it writes, so a refusal
+ * (a run that exists, a sequence conflict, a lost lease) throws having
+ * written nothing: the group runs them without a savepoint.
+ */
+export class SqliteAppends {
+  readonly #statement: (sql: string) => StatementSync;
+
+  constructor(statement: (sql: string) => StatementSync) {
+    this.#statement = statement;
+  }
+
+  /**
+   * Inserts a run's row and first record; throws STORE_RUN_EXISTS, having
+   * written nothing, when the run exists.
+   */
+  create(
+    first: LogRecord,
+    lease: { owner: string; expires_at: number } | undefined,
+    tenant: string,
+  ): void {
+    if (first.seq !== 0) throw sequenceConflict(first.run_id, 0, first.seq);
+    const inserted = this.#statement(
+      "INSERT INTO runs (run_id, tenant, status, created_at, updated_at, last_seq, digest, lease_owner, lease_epoch, lease_expires_at) VALUES (?, ?, 'running', ?, ?, 0, ?, ?, ?, ?) ON CONFLICT (run_id) DO NOTHING",
+    ).run(
+      first.run_id,
+      tenant,
+      first.at,
+      first.at,
+      first.hash,
+      lease?.owner ?? "",
+      lease === undefined ? 0 : 1,
+      lease?.expires_at ?? 0,
+    );
+    if (Number(inserted.changes) !== 1) {
+      throw new AosError("STORE_RUN_EXISTS", `run ${first.run_id} exists`, {
+        details: { run_id: first.run_id },
+      });
+    }
+    this.insertRecords([first]);
+  }
+
+  /** `Store.append`, inside a transaction. */
+  append(
+    records: readonly LogRecord[],
+    options: { status?: RunStatus; epoch?: number },
+  ): void {
+    const first = assertConsecutive(records);
+    const last = records[records.length - 1]!;
+    const status = options.status;
+    const epoch = options.epoch ?? null;
+    const checks = [first.run_id, first.seq - 1, first.prev, epoch, epoch];
+    const advanced = status === undefined
+      ? this.#statement(ADVANCE).run(last.seq, last.hash, last.at, ...checks)
+      : this.#statement(isTerminal(status) ? ADVANCE_TO_END : ADVANCE_STATUS)
+        .run(last.seq, last.hash, last.at, status, ...checks);
+    if (Number(advanced.changes) !== 1) throw this.#refusal(first, options);
+    this.insertRecords(records);
+  }
+
+  /** Why an append was refused, read from the run's row. */
+  #refusal(first: LogRecord, options: { epoch?: number }): AosError {
+    const head = this.#statement(
+      "SELECT last_seq, digest, lease_epoch FROM runs WHERE run_id = ?",
+    ).get(first.run_id) as Row | undefined;
+    if (head === undefined) {
+      return new AosError("RUN_NOT_FOUND", `run ${first.run_id} not found`, {
+        details: { run_id: first.run_id },
+      });
+    }
+    const epoch = Number(head.lease_epoch);
+    if (options.epoch !== undefined && options.epoch !== epoch) {
+      return leaseLost(first.run_id, options.epoch, epoch);
+    }
+    return sequenceConflict(first.run_id, Number(head.last_seq) + 1, first.seq);
+  }
+
+  /** Inserts records, a few rows per statement. */
+  insertRecords(records: readonly LogRecord[]): void {
+    for (let start = 0; start < records.length; start += ROWS_PER_INSERT) {
+      const chunk = records.slice(start, start + ROWS_PER_INSERT);
+      const values: (string | number)[] = [];
+      for (const record of chunk) {
+        values.push(
+          record.run_id,
+          record.seq,
+          record.type,
+          recordToLine(record),
+        );
+      }
+      this.#statement(insertSql(chunk.length)).run(...values);
+    }
+  }
+}
+
+const insertSqls: string[] = [];
+
+function insertSql(rows: number): string {
+  return insertSqls[rows] ??=
+    `INSERT INTO records (run_id, seq, type, line) VALUES ${
+      Array.from({ length: rows }, () => "(?, ?, ?, ?)").join(", ")
+    }`;
+}
