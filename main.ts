@@ -13,11 +13,6 @@ import {
   statusCommand,
   UsageError,
 } from "./src/cli/mod.ts";
-import { serveCommand } from "./src/node/serve.ts";
-import { replayCommand } from "./src/replay/command.ts";
-import { skillsCommand } from "./src/skills/command.ts";
-import { migrateCommand } from "./src/store/migrate_command.ts";
-import { tenantsCommand } from "./src/tenants/command.ts";
 
 const USAGE = `usage: aos <command> [options]
   serve    run a node: API, run actors, skills (--port, --data, --store, --node-id, --host, --log-level, --skills-dir, --runs-active-max)
@@ -35,18 +30,26 @@ Commands that talk to a server take --url (AOS_URL, default http://127.0.0.1:808
 --key (AOS_KEY, sent as Authorization: Bearer) and --json.
 Exit codes: 0 ok, 1 failure (refused request, failed run), 2 usage, 3 not found, 4 server unreachable.`;
 
+// The heavier commands are loaded when asked for, so that a process holds
+// only its own command's modules: `serve` never loads the skill compiler, the
+// PostgreSQL migration tool or the replay reports, nor `aos status` the node.
 const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
-  serve: serveCommand,
-  migrate: migrateCommand,
+  serve: async (args) =>
+    (await import("./src/node/serve.ts")).serveCommand(args),
+  migrate: async (args) =>
+    (await import("./src/store/migrate_command.ts")).migrateCommand(args),
   run: runCommand,
   runs: runsCommand,
   status: statusCommand,
   events: eventsCommand,
   cancel: cancelCommand,
   export: exportCommand,
-  replay: replayCommand,
-  skills: skillsCommand,
-  tenants: tenantsCommand,
+  replay: async (args) =>
+    (await import("./src/replay/command.ts")).replayCommand(args),
+  skills: async (args) =>
+    (await import("./src/skills/command.ts")).skillsCommand(args),
+  tenants: async (args) =>
+    (await import("./src/tenants/command.ts")).tenantsCommand(args),
 };
 
 if (import.meta.main) {

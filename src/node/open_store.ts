@@ -1,6 +1,6 @@
 import { join } from "node:path";
 import type { NodeConfig } from "../config/mod.ts";
-import { PostgresStore, SqliteStore, type Store } from "../store/mod.ts";
+import { openPostgresStore, SqliteStore, type Store } from "../store/mod.ts";
 
 /**
  * The store `config.store` names: the embedded SQLite file under `dataDir`,
@@ -13,5 +13,5 @@ export async function openStore(
     await Deno.mkdir(config.dataDir, { recursive: true });
     return SqliteStore.open(join(config.dataDir, "aos.db"));
   }
-  return await PostgresStore.open(config.store);
+  return await openPostgresStore(config.store);
 }

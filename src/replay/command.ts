@@ -7,7 +7,7 @@ import { AosError } from "../errors/mod.ts";
 import { findSkillDirs, PROJECT_ROOT } from "../skills/build.ts";
 import { SkillRegistry } from "../skills/registry.ts";
 import {
-  PostgresStore,
+  openPostgresStore,
   sha256Hex,
   SqliteStore,
   type Store,
@@ -86,7 +86,7 @@ export async function replayCommand(args: string[]): Promise<number> {
   const store = values.store === undefined
     ? undefined
     : /^postgres(ql)?:\/\//.test(values.store)
-    ? await PostgresStore.open(values.store)
+    ? await openPostgresStore(values.store)
     : SqliteStore.open(values.store);
   try {
     const registry = store === undefined

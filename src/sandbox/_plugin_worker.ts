@@ -175,7 +175,10 @@ async function instantiate(): Promise<Plugin> {
   });
 }
 
+let busyUs = 0;
+
 async function callOnce(plugin: Plugin): Promise<void> {
+  const startedMs = performance.now();
   const header = channel.header;
   const nameBytes = header[WORD.kind]!;
   const name = decoder.decode(channel.readData(0, nameBytes));
@@ -200,6 +203,9 @@ async function callOnce(plugin: Plugin): Promise<void> {
     );
     header[WORD.kind] = DONE.FAILED;
   }
+  busyUs = (busyUs + Math.round((performance.now() - startedMs) * 1000)) |
+    0;
+  Atomics.store(header, WORD.busy, busyUs);
   channel.publish(STATE.DONE);
 }
 

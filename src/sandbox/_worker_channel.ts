@@ -26,6 +26,12 @@ export const WORD = {
   numbers: 4,
   /** HOST: how many byte segments follow in the data area. */
   segments: 5,
+  /**
+   * Microseconds (mod 2^32) the worker has spent in calls, host waits
+   * included. Only the worker writes it, atomically, whoever owns the
+   * buffer; the main thread only reads it, to size the pool.
+   */
+  busy: 6,
 } as const;
 
 /** Values of the state word. */

@@ -18,6 +18,21 @@ export interface PluginPoolOptions {
   sizeMax: number;
   /** Most callers waiting for an instance; more are refused. */
   queueMax: number;
+  /**
+   * An instance left idle this long is closed (its worker thread ends), so
+   * a skill that is no longer called holds no memory; the next call starts
+   * one again. Undefined: instances stay until the pool closes.
+   */
+  idleMs?: number;
+  /**
+   * With instances alive but all busy, a caller first waits for one to be
+   * released, and a new instance is started when callers still wait after
+   * this long and every instance's worker spent at least half of it in
+   * calls: short calls then share one worker thread (each costs 15-25 MB)
+   * while slow or busy ones, such as calls waiting on the network, still
+   * get up to sizeMax. Undefined: a new instance is started at once.
+   */
+  growAfterMs?: number;
   clock: Clock;
   random: RandomSource;
 }
@@ -31,12 +46,18 @@ export interface PluginPoolOptions {
 export class PluginPool {
   readonly #options: PluginPoolOptions;
   readonly #bridge: HostBridge;
-  readonly #idle: PluginInstance[] = [];
+  // Most recently released last: acquire takes from the end, so the oldest
+  // idle instances are at the front, where retirement looks.
+  readonly #idle: { instance: PluginInstance; sinceMs: number }[] = [];
   readonly #guestErrors = new WeakMap<PluginInstance, string>();
   readonly #waiting: ((instance: PluginInstance | Error) => void)[] = [];
   #module: Promise<WebAssembly.Module> | undefined;
   #alive = 0;
   #closed = false;
+  #retirement: { cancel: () => void } | undefined;
+  #growth: ReturnType<typeof setTimeout> | undefined;
+  #starting = 0;
+  readonly #instances = new Set<PluginInstance>();
 
   constructor(options: PluginPoolOptions) {
     this.#options = options;
@@ -54,19 +75,24 @@ export class PluginPool {
 
   async #create(): Promise<PluginInstance> {
     this.#alive++;
+    this.#starting++;
     try {
       this.#module ??= WebAssembly.compile(
         this.#options.bytes as Uint8Array<ArrayBuffer>,
       );
-      return await PluginInstance.start({
+      const instance = await PluginInstance.start({
         module: await this.#module,
         bridge: this.#bridge,
         kernelBytesMax: this.#options.kernelBytesMax,
         startTimeoutMs: this.#options.timeoutMs + START_BACKSTOP_MS,
       });
+      this.#instances.add(instance);
+      return instance;
     } catch (error) {
       this.#alive--;
       throw error;
+    } finally {
+      this.#starting--;
     }
   }
 
@@ -74,8 +100,13 @@ export class PluginPool {
   acquire(): Promise<PluginInstance> {
     if (this.#closed) return Promise.reject(new Error("pool closed"));
     const idle = this.#idle.pop();
-    if (idle !== undefined) return Promise.resolve(idle);
-    if (this.#alive < this.#options.sizeMax) return this.#create();
+    if (idle !== undefined) return Promise.resolve(idle.instance);
+    const room = this.#alive < this.#options.sizeMax;
+    if (
+      room && (this.#alive === 0 || this.#options.growAfterMs === undefined)
+    ) {
+      return this.#create();
+    }
     if (this.#waiting.length >= this.#options.queueMax) {
       return Promise.reject(
         new AosError(
@@ -90,25 +121,106 @@ export class PluginPool {
         ),
       );
     }
-    return new Promise((resolve, reject) => {
+    const waiter = new Promise<PluginInstance>((resolve, reject) => {
       this.#waiting.push((result) =>
         result instanceof Error ? reject(result) : resolve(result)
       );
     });
+    if (room) this.#armGrowth();
+    return waiter;
+  }
+
+  // One timer per pool, armed while callers wait and there is room. When it
+  // fires, callers still wait, no instance is starting, and every instance's
+  // worker was in calls at least half of the time since it was armed (as the
+  // worker counts it), the first waiting caller gets a new instance. How long
+  // a caller waited does not decide: callers also wait while this thread is
+  // busy (a collection, a group commit) with every worker already done, and
+  // a worker of a busy machine can be off its core for tens of ms in the
+  // middle of a short call.
+  #armGrowth(): void {
+    const growAfterMs = this.#options.growAfterMs;
+    if (growAfterMs === undefined || this.#growth !== undefined) return;
+    const armedMs = performance.now();
+    const marks = [...this.#instances].map((instance) => ({
+      instance,
+      busyUs: instance.busyUs(armedMs),
+    }));
+    this.#growth = setTimeout(() => {
+      this.#growth = undefined;
+      if (this.#closed || this.#waiting.length === 0) return;
+      if (this.#alive >= this.#options.sizeMax) return;
+      const nowMs = performance.now();
+      const windowUs = (nowMs - armedMs) * 1000;
+      const saturated = marks.length === this.#instances.size &&
+        marks.every(({ instance, busyUs }) =>
+          ((instance.busyUs(nowMs) - busyUs) >>> 0) >= windowUs * BUSY_TO_GROW
+        );
+      if (this.#starting === 0 && saturated) {
+        const next = this.#nextWaiting()!;
+        this.#create().then(next, next);
+      }
+      if (this.#waiting.length > 0) this.#armGrowth();
+    }, growAfterMs);
+  }
+
+  #nextWaiting(): ((instance: PluginInstance | Error) => void) | undefined {
+    const next = this.#waiting.shift();
+    return next;
   }
 
   /** Returns an instance; `healthy: false` closes it and frees its place. */
   async release(instance: PluginInstance, healthy: boolean): Promise<void> {
     if (healthy && !this.#closed && !instance.exited) {
-      const next = this.#waiting.shift();
+      const next = this.#nextWaiting();
       if (next !== undefined) return next(instance);
-      this.#idle.push(instance);
+      this.#idle.push({ instance, sinceMs: this.#options.clock.nowMs() });
+      this.#armRetirement();
       return;
     }
     this.#alive--;
+    this.#instances.delete(instance);
     await instance.terminate().catch(() => {});
-    const next = this.#waiting.shift();
+    const next = this.#nextWaiting();
     if (next !== undefined) this.#create().then(next, next);
+  }
+
+  // One timer per pool, armed only while an instance is idle: it fires when
+  // the oldest idle instance has been idle for idleMs, closes every instance
+  // idle that long, and re-arms for the next oldest.
+  #armRetirement(): void {
+    const idleMs = this.#options.idleMs;
+    const oldest = this.#idle[0];
+    if (idleMs === undefined || oldest === undefined) return;
+    if (this.#retirement !== undefined) return;
+    const clock = this.#options.clock;
+    const delayMs = Math.max(0, oldest.sinceMs + idleMs - clock.nowMs());
+    const wait = clock.delay(delayMs);
+    let cancelled = false;
+    this.#retirement = {
+      cancel: () => {
+        cancelled = true;
+        wait.cancel();
+      },
+    };
+    wait.done.then(() => {
+      if (cancelled) return;
+      this.#retirement = undefined;
+      this.#retireIdle(idleMs);
+      this.#armRetirement();
+    });
+  }
+
+  #retireIdle(idleMs: number): void {
+    const nowMs = this.#options.clock.nowMs();
+    while (
+      this.#idle.length > 0 && nowMs - this.#idle[0]!.sinceMs >= idleMs
+    ) {
+      const { instance } = this.#idle.shift()!;
+      this.#alive--;
+      this.#instances.delete(instance);
+      instance.terminate().catch(() => {});
+    }
   }
 
   /**
@@ -215,11 +327,16 @@ export class PluginPool {
   /** Closes every instance; waiting callers are refused. */
   async close(): Promise<void> {
     this.#closed = true;
+    this.#retirement?.cancel();
+    this.#retirement = undefined;
+    clearTimeout(this.#growth);
+    this.#growth = undefined;
+    this.#instances.clear();
     for (const waiter of this.#waiting.splice(0)) {
       waiter(new Error("pool closed"));
     }
     await Promise.all(
-      this.#idle.splice(0).map((instance) =>
+      this.#idle.splice(0).map(({ instance }) =>
         instance.terminate().catch(() => {})
       ),
     );
@@ -230,6 +347,9 @@ export class PluginPool {
 export interface WorkerLike {
   terminate(): Promise<number>;
 }
+
+// Share of a growth window an instance's worker must have spent in calls.
+const BUSY_TO_GROW = 0.5;
 
 // Generous: worker start-up on a loaded 2-core machine can take seconds, and
 // this only has to stop a module whose _initialize never returns.

@@ -5,6 +5,7 @@ import { SeededRandom, SimulatedClock } from "../deps/mod.ts";
 import { PROJECT_ROOT } from "../skills/build.ts";
 import { compileWat } from "../../tests/support/hostile_modules.ts";
 import { HostCallJournal } from "./host_calls.ts";
+import type { PluginInstance } from "./_plugin_instance.ts";
 import { PluginPool, type PluginPoolOptions } from "./plugin_pool.ts";
 
 const SPIN = Deno.readFileSync(
@@ -165,5 +166,103 @@ Deno.test("PluginPool stops a call at its time limit while the guest waits for a
     assert.deepEqual(waiting.stats, { size: 0, busy: 0, queued: 0 });
   } finally {
     await waiting.close();
+  }
+});
+
+Deno.test("PluginPool closes an instance left idle for idleMs, and starts one again when called", async () => {
+  const clock = new SimulatedClock();
+  const spins = pool({ clock, idleMs: 1_000, sizeMax: 2 });
+  const exited = (instance: PluginInstance) =>
+    new Promise<void>((resolve) =>
+      (PluginPool.workerOf(instance) as unknown as {
+        once(event: "exit", listener: () => void): void;
+      }).once("exit", resolve)
+    );
+  const echo = async (instance: PluginInstance, value: string) => {
+    const output = await spins.call(
+      instance,
+      "run",
+      JSON.stringify({ iterations: 1, value }),
+      {},
+    );
+    assert.equal(JSON.parse(new TextDecoder().decode(output)).value, value);
+  };
+  try {
+    const first = await spins.acquire();
+    const second = await spins.acquire();
+    await echo(first, "a");
+    await echo(second, "b");
+    const firstExited = exited(first);
+    const secondExited = exited(second);
+    await spins.release(first, true);
+    clock.advance(600);
+    await spins.release(second, true);
+    clock.advance(399);
+    assert.equal(spins.stats.size, 2, "nothing is idle for 1 s yet");
+
+    // The first has now been idle for 1 s, the second for 400 ms.
+    clock.advance(1);
+    await firstExited;
+    assert.deepEqual(spins.stats, { size: 1, busy: 0, queued: 0 });
+    assert.equal(second.exited, false);
+
+    clock.advance(600);
+    await secondExited;
+    assert.deepEqual(spins.stats, { size: 0, busy: 0, queued: 0 });
+
+    // The next call starts an instance again; one in use is never closed.
+    const third = await spins.acquire();
+    clock.advance(10_000);
+    await echo(third, "c");
+    assert.equal(third.exited, false);
+    await spins.release(third, true);
+    assert.deepEqual(spins.stats, { size: 1, busy: 0, queued: 0 });
+  } finally {
+    await spins.close();
+  }
+});
+
+Deno.test("PluginPool with growAfterMs hands a released instance to a waiting caller rather than starting another", async () => {
+  const spins = pool({ sizeMax: 2, queueMax: 10, growAfterMs: 60_000 });
+  try {
+    const first = await spins.acquire();
+    const waiting = spins.acquire();
+    assert.deepEqual(spins.stats, { size: 1, busy: 1, queued: 1 });
+    await spins.release(first, true);
+    assert.equal(await waiting, first);
+    assert.equal(spins.stats.size, 1);
+    await spins.release(first, true);
+  } finally {
+    await spins.close();
+  }
+});
+
+Deno.test("PluginPool with growAfterMs starts another instance once callers waited that long on a working instance", async () => {
+  const spins = pool({ sizeMax: 2, queueMax: 10, growAfterMs: 5 });
+  try {
+    const first = await spins.acquire();
+    const long = spins.call(
+      first,
+      "run",
+      JSON.stringify({ iterations: 1_000_000_000, value: 1 }),
+      {},
+    );
+    // The first is on a call that lasts seconds: a new instance serves this.
+    const second = await spins.acquire();
+    assert.notEqual(second, first);
+    assert.deepEqual(spins.stats, { size: 2, busy: 2, queued: 0 });
+    const output = await spins.call(
+      second,
+      "run",
+      JSON.stringify({ iterations: 1, value: "grown" }),
+      {},
+    );
+    assert.equal(JSON.parse(new TextDecoder().decode(output)).value, "grown");
+    await spins.release(second, true);
+    await PluginPool.workerOf(first).terminate();
+    await assert.rejects(long, isCode("SANDBOX_WORKER_DIED"));
+    await spins.release(first, false);
+  } finally {
+    await spins.close();
   }
 });

@@ -67,6 +67,17 @@ export interface SandboxOptions {
   poolSizeMax?: number;
   /** Callers waiting per module before calls are refused (default 1000). */
   poolQueueMax?: number;
+  /**
+   * An instance idle this long is closed, its worker thread and memory
+   * freed (default 60 s); the next call starts one again (tens of ms).
+   */
+  poolIdleMs?: number;
+  /**
+   * How long callers wait for busy instances before the pool starts
+   * another, if the workers were busy at least half of that time (default
+   * 100 ms): skills with short calls share one worker.
+   */
+  poolGrowAfterMs?: number;
   limits?: Partial<SandboxLimits>;
   /** Outbound HTTP for skills granted `http`; none when undefined. */
   http?: HttpGateway;
@@ -81,6 +92,14 @@ interface LoadedSkill {
 }
 
 const PAGES_PER_MB = 16;
+// A worker costs 15-25 MB; a skill not called for a minute gives it back, and
+// pays a start (about 40 ms) at its next call.
+const POOL_IDLE_MS = 60_000;
+// Under the `runs` load (32 concurrent runs) a json_transform call takes about
+// 50 µs: one worker serves them all, busy a few % of the time. A skill whose
+// worker stays busy (long calls, calls waiting on the network) gets another
+// within this long, which then stays until idle for POOL_IDLE_MS.
+const POOL_GROW_AFTER_MS = 100;
 
 const GUEST_ERROR_PREFIX = "Plugin-originated error: ";
 // Extism kernel memory holds a call's input and output; the input is the
@@ -161,6 +180,8 @@ export class Sandbox implements StepExecutor {
       kernelBytesMax: 2 * this.#limits.output.bytesMax + KERNEL_INPUT_BYTES,
       sizeMax: this.#options.poolSizeMax ?? 2,
       queueMax: this.#options.poolQueueMax ?? 1000,
+      idleMs: this.#options.poolIdleMs ?? POOL_IDLE_MS,
+      growAfterMs: this.#options.poolGrowAfterMs ?? POOL_GROW_AFTER_MS,
       clock: this.#options.clock,
       random: this.#options.random,
     });

@@ -87,3 +87,37 @@ export function concurrentAppendsContract(
     }
   });
 }
+
+/**
+ * The part of the conformance suite about appends that resolve at commit
+ * (`durable: false`) and the barrier that makes them durable.
+ */
+export function commitOnlyAppendsContract(
+  test: ContractTest,
+  fakeLog: (runId: string, count: number) => LogRecord[],
+): void {
+  test("an append with durable: false is committed at once, and the barrier makes it durable", async (store) => {
+    const log = fakeLog("d1", 4);
+    await store.createRun(log[0]!, { tenant: "t" });
+    await store.append([log[1]!], { durable: false });
+    await store.append(log.slice(2), { durable: false });
+    assert.deepEqual(
+      (await store.readLog("d1")).map((record) => record.hash),
+      log.map((record) => record.hash),
+      "readers see what was committed",
+    );
+    const committed = store.durability().committed;
+    const durable = store.whenDurable(committed);
+    const last = log[log.length - 1]!;
+    await store.syncBarrier({ run_id: "d1", seq: last.seq, hash: last.hash });
+    await durable;
+    assert.ok(store.durability().durable >= committed);
+    // Nothing new: a run's barrier answers without a sync.
+    const syncs = store.durability().syncs;
+    await store.syncBarrier({ run_id: "d1", seq: last.seq, hash: last.hash });
+    assert.equal(store.durability().syncs, syncs);
+    // A reader's barrier (which may also cover other writers' commits).
+    await store.syncBarrier();
+    assert.ok(store.durability().durable >= store.durability().committed);
+  });
+}

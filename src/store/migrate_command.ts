@@ -1,7 +1,7 @@
 import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { EXIT } from "../cli/mod.ts";
-import { migratePostgres } from "./postgres_migrate.ts";
+import { migratePostgres } from "./postgres_open.ts";
 import { SqliteStore } from "./sqlite_store.ts";
 
 const USAGE = `usage: aos migrate [--store postgres://… | --data DIR]

@@ -35,8 +35,12 @@ export type {
   TenantRecord,
 } from "./tenant_records.ts";
 export { SqliteStore, type SqliteStoreOptions } from "./sqlite_store.ts";
-export { PostgresStore, type PostgresStoreOptions } from "./postgres_store.ts";
-export { migratePostgres } from "./postgres_migrate.ts";
+export type { PostgresStoreOptions } from "./postgres_store.ts";
+export {
+  migratePostgres,
+  openPostgresStore,
+  PostgresStore,
+} from "./postgres_open.ts";
 export {
   type AppendOptions,
   type DurabilityWatermark,

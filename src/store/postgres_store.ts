@@ -211,7 +211,8 @@ export class PostgresStore implements Store {
       const failure = storeError(error);
       const broken = lost !== undefined ||
         (failure instanceof AosError && failure.code === "STORE_UNAVAILABLE");
-      if (!broken) await client.query("ROLLBACK").catch(() => {});
+      if (broken) this.#durability.lost();
+      else await client.query("ROLLBACK").catch(() => {});
       client.off("error", onError);
       client.release(broken ? (lost ?? error as Error) : undefined);
       throw failure;

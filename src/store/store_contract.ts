@@ -13,7 +13,10 @@ import type { Store } from "./store.ts";
 import { tenantStoreContract } from "./store_contract_tenants.ts";
 import { idempotencyContract } from "./_store_contract_idempotency.ts";
 import { parkingContract } from "./_store_contract_parking.ts";
-import { concurrentAppendsContract } from "./_store_contract_appends.ts";
+import {
+  commitOnlyAppendsContract,
+  concurrentAppendsContract,
+} from "./_store_contract_appends.ts";
 
 /** Opens a fresh, empty store; `second` opens another connection to the same one. */
 export interface StoreFactory {
@@ -300,6 +303,7 @@ export function storeContract(name: string, factory: StoreFactory): void {
 
   idempotencyContract(test, fakeLog);
   concurrentAppendsContract(test, fakeLog);
+  commitOnlyAppendsContract(test, fakeLog);
 
   test("modules are content-addressed and skills point at them", async (store) => {
     const bytes = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0]);

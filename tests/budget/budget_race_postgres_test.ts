@@ -1,4 +1,4 @@
-import { PostgresStore } from "../../src/store/mod.ts";
+import { openPostgresStore } from "../../src/store/mod.ts";
 import { budgetRaceTest } from "../support/budget_race.ts";
 import { startTestPostgres } from "../support/postgres.ts";
 
@@ -10,7 +10,7 @@ budgetRaceTest("postgres", async () => {
   await database.exec(
     "DROP SCHEMA IF EXISTS public CASCADE; CREATE SCHEMA public",
   );
-  return await PostgresStore.open(database.url);
+  return await openPostgresStore(database.url);
 });
 
 Deno.test("postgres budget race: stop the test database", async () => {

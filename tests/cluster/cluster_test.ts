@@ -11,7 +11,7 @@ import assert from "node:assert/strict";
 import { idempotencyKey } from "../../src/sandbox/mod.ts";
 import {
   type LogRecord,
-  PostgresStore,
+  openPostgresStore,
   verifyChain,
 } from "../../src/store/mod.ts";
 import { SkillRegistry } from "../../src/skills/registry.ts";
@@ -218,7 +218,7 @@ Deno.test("cluster: 3 nodes, 300 runs, kill -9 of a node and a PostgreSQL restar
     }
     assert.equal(statuses.get(500) ?? 0, 0, "the API answered 500");
 
-    const store = await PostgresStore.open(database.url);
+    const store = await openPostgresStore(database.url);
     try {
       const logs = await Promise.all(runIds.map((id) => store.readLog(id)));
       for (const log of logs) {

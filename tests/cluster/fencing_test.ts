@@ -11,7 +11,7 @@
  */
 import assert from "node:assert/strict";
 import pgUntyped from "pg";
-import { PostgresStore, verifyChain } from "../../src/store/mod.ts";
+import { openPostgresStore, verifyChain } from "../../src/store/mod.ts";
 import { startTestPostgres } from "../support/postgres.ts";
 import type { ServerProcess } from "../support/server_process.ts";
 import { startClusterNode, startEffectServer } from "./_cluster.ts";
@@ -112,7 +112,7 @@ Deno.test("fencing: a node paused past its lease is refused by the store on resu
     assert.equal(lost.epoch, 1);
     console.log(`the resumed node learnt of the loss by: ${lost.reason}`);
 
-    const store = await PostgresStore.open(database.url);
+    const store = await openPostgresStore(database.url);
     try {
       const log = await store.readLog(runId);
       assert.equal(verifyChain(log), undefined);

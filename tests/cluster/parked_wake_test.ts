@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { DEFAULT_CONFIG } from "../../src/config/mod.ts";
 import { MemoryLogger, SimulatedClock } from "../../src/deps/mod.ts";
 import { openNode } from "../../src/node/mod.ts";
-import { PostgresStore } from "../../src/store/mod.ts";
+import { openPostgresStore } from "../../src/store/mod.ts";
 import { startTestPostgres } from "../support/postgres.ts";
 import {
   requestJson,
@@ -34,7 +34,7 @@ function nodesOn(url: string, clock: SimulatedClock): OpenNode {
     }, {
       log: new MemoryLogger(),
       clock,
-      store: await PostgresStore.open(url),
+      store: await openPostgresStore(url),
     });
 }
 

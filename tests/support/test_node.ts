@@ -1,7 +1,7 @@
 import { join } from "node:path";
 import type { SupervisorOptions } from "../../actors/supervisor.ts";
 import { DEFAULT_CONFIG, type NodeConfig } from "../../src/config/mod.ts";
-import { PostgresStore, type Store } from "../../src/store/mod.ts";
+import { openPostgresStore, type Store } from "../../src/store/mod.ts";
 import { startTestPostgres } from "./postgres.ts";
 import {
   type Clock,
@@ -50,7 +50,7 @@ async function postgresFor(dataDir: string): Promise<Store | undefined> {
     url = startTestPostgres({ serverUrl }).then((database) => database.url);
     postgresByDataDir.set(dataDir, url);
   }
-  return await PostgresStore.open(await url);
+  return await openPostgresStore(await url);
 }
 
 /**

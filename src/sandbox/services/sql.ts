@@ -41,10 +41,8 @@
 import { AosError } from "../../errors/mod.ts";
 import type { Json } from "../../store/mod.ts";
 import type { HostService, HostServiceContext } from "../host_functions.ts";
-import { Pool } from "./_sql_driver.ts";
-import { classify, secretsOf } from "./_sql_errors.ts";
+import type { Pool } from "./_sql_driver.ts";
 import { parseSqlRequest } from "./_sql_request.ts";
-import { runStatement } from "./_sql_run.ts";
 import { checkStatement } from "./_sql_statement.ts";
 
 export { parseSqlRequest, type SqlRequest } from "./_sql_request.ts";
@@ -87,6 +85,30 @@ export const SQL_SERVICE_DEFAULTS: Readonly<SqlLimits> = Object.freeze({
   connectTimeoutMs: 10_000,
 });
 
+// The driver side (pg and pg-cursor, about 13 MB resident) is loaded at the
+// first statement, so a node whose skills never use SQL does not hold it.
+interface Engine {
+  Pool: typeof import("./_sql_driver.ts").Pool;
+  runStatement: typeof import("./_sql_run.ts").runStatement;
+  classify: typeof import("./_sql_errors.ts").classify;
+  secretsOf: typeof import("./_sql_errors.ts").secretsOf;
+}
+let engine: Promise<Engine> | undefined;
+
+function loadEngine(): Promise<Engine> {
+  engine ??= Promise.all([
+    import("./_sql_driver.ts"),
+    import("./_sql_run.ts"),
+    import("./_sql_errors.ts"),
+  ]).then(([driver, run, errors]) => ({
+    Pool: driver.Pool,
+    runStatement: run.runStatement,
+    classify: errors.classify,
+    secretsOf: errors.secretsOf,
+  }));
+  return engine;
+}
+
 /** A host service that can be shut down. */
 export type SqlService = HostService & { close(): Promise<void> };
 
@@ -110,15 +132,17 @@ export function sqlService(options: SqlServiceOptions): SqlService {
     }
   }
   const pools = new Map<string, Pool>();
-  const secrets = secretsOf(
-    Object.values(options.datasources).flatMap((source) => [
-      source.url,
-      source.readOnlyUrl,
-    ]),
-  );
+  const urls = Object.values(options.datasources).flatMap((source) => [
+    source.url,
+    source.readOnlyUrl,
+  ]);
   let closed = false;
 
-  const poolFor = (name: string, readOnly: boolean): Pool => {
+  const poolFor = (
+    { Pool }: Engine,
+    name: string,
+    readOnly: boolean,
+  ): Pool => {
     const source = options.datasources[name]!;
     const url = readOnly && source.readOnlyUrl !== undefined
       ? source.readOnlyUrl
@@ -148,6 +172,7 @@ export function sqlService(options: SqlServiceOptions): SqlService {
         );
       }
       checkStatement(parsed.sql);
+      const loaded = await loadEngine();
       if (closed) {
         throw new AosError("ERR_SQL_CONNECTION", "the sql service is closed", {
           details: { datasource: parsed.datasource },
@@ -155,8 +180,8 @@ export function sqlService(options: SqlServiceOptions): SqlService {
       }
       const readOnly = !context.permissions.includes("sql:write");
       try {
-        return await runStatement(
-          poolFor(parsed.datasource, readOnly),
+        return await loaded.runStatement(
+          poolFor(loaded, parsed.datasource, readOnly),
           parsed,
           {
             readOnly,
@@ -172,7 +197,11 @@ export function sqlService(options: SqlServiceOptions): SqlService {
           },
         );
       } catch (error) {
-        throw classify(error, parsed.datasource, secrets);
+        throw loaded.classify(
+          error,
+          parsed.datasource,
+          loaded.secretsOf(urls),
+        );
       }
     },
     async close(): Promise<void> {
