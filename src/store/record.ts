@@ -134,8 +134,12 @@ export function recordLineBytes(record: LogRecord): number {
   return utf8ByteLength(recordToLine(record));
 }
 
+const NOT_ASCII = /[^\x00-\x7f]/;
+
 /** Length of `text` in UTF-8, as `TextEncoder` would write it (a lone surrogate as U+FFFD). */
 export function utf8ByteLength(text: string): number {
+  // Most records are ASCII: one native scan answers for them.
+  if (!NOT_ASCII.test(text)) return text.length;
   let bytes = text.length;
   for (let index = 0; index < text.length; index++) {
     const code = text.charCodeAt(index);
