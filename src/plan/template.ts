@@ -60,23 +60,6 @@ function parseReference(
   );
 }
 
-function* walkStrings(
-  value: Json,
-  pointer: string,
-): Generator<[string, string]> {
-  if (typeof value === "string") {
-    yield [value, pointer];
-  } else if (Array.isArray(value)) {
-    for (let index = 0; index < value.length; index++) {
-      yield* walkStrings(value[index]!, `${pointer}/${index}`);
-    }
-  } else if (typeof value === "object" && value !== null) {
-    for (const [key, item] of Object.entries(value)) {
-      yield* walkStrings(item, `${pointer}/${escapePointer(key)}`);
-    }
-  }
-}
-
 function escapePointer(key: string): string {
   return key.replaceAll("~", "~0").replaceAll("/", "~1");
 }
@@ -87,12 +70,36 @@ export function templateReferences(
   pointer: string,
 ): TemplateReference[] {
   const references: TemplateReference[] = [];
-  for (const [text, at] of walkStrings(params, pointer)) {
-    for (const match of text.matchAll(TEMPLATE)) {
-      references.push(parseReference(match[1]!, at));
+  collectReferences(params, { base: pointer, keys: [] }, references);
+  return references;
+}
+
+function collectReferences(
+  value: Json,
+  at: Position,
+  references: TemplateReference[],
+): void {
+  if (typeof value === "string") {
+    // Every template starts with "{{"; only a string holding one needs its pointer.
+    if (!value.includes("{{")) return;
+    let pointer: string | undefined;
+    for (const match of value.matchAll(TEMPLATE)) {
+      pointer ??= pointerOf(at);
+      references.push(parseReference(match[1]!, pointer));
+    }
+  } else if (Array.isArray(value)) {
+    for (let index = 0; index < value.length; index++) {
+      at.keys.push(index);
+      collectReferences(value[index]!, at, references);
+      at.keys.pop();
+    }
+  } else if (typeof value === "object" && value !== null) {
+    for (const key of Object.keys(value)) {
+      at.keys.push(key);
+      collectReferences(value[key]!, at, references);
+      at.keys.pop();
     }
   }
-  return references;
 }
 
 function describe(reference: TemplateReference, upTo: number): string {
