@@ -134,7 +134,7 @@ export function recordLineBytes(record: LogRecord): number {
   return utf8ByteLength(recordToLine(record));
 }
 
-const NOT_ASCII = /[^\x00-\x7f]/;
+const NOT_ASCII = /[\u0080-\uffff]/;
 
 /** Length of `text` in UTF-8, as `TextEncoder` would write it (a lone surrogate as U+FFFD). */
 export function utf8ByteLength(text: string): number {
