@@ -8,5 +8,12 @@ import { type ModuleSource, Sandbox } from "../sandbox/mod.ts";
  * random bytes is all a live answer could do, and it is never kept.
  */
 export function replaySandbox(modules: ModuleSource): Sandbox {
-  return new Sandbox({ modules, clock: liveClock, random: liveRandom });
+  // Replay is a batch that keeps its workers busy: every worker of a pool
+  // starts as soon as one is needed, not after a node's growth wait.
+  return new Sandbox({
+    modules,
+    clock: liveClock,
+    random: liveRandom,
+    poolGrowAfterMs: 0,
+  });
 }

@@ -30,7 +30,7 @@ export interface PluginPoolOptions {
    * this long and every instance's worker spent at least half of it in
    * calls: short calls then share one worker thread (each costs 15-25 MB)
    * while slow or busy ones, such as calls waiting on the network, still
-   * get up to sizeMax. Undefined: a new instance is started at once.
+   * get up to sizeMax. Undefined or 0: a new instance is started at once.
    */
   growAfterMs?: number;
   clock: Clock;
@@ -103,7 +103,7 @@ export class PluginPool {
     if (idle !== undefined) return Promise.resolve(idle.instance);
     const room = this.#alive < this.#options.sizeMax;
     if (
-      room && (this.#alive === 0 || this.#options.growAfterMs === undefined)
+      room && (this.#alive === 0 || !this.#options.growAfterMs)
     ) {
       return this.#create();
     }
@@ -140,7 +140,7 @@ export class PluginPool {
   // middle of a short call.
   #armGrowth(): void {
     const growAfterMs = this.#options.growAfterMs;
-    if (growAfterMs === undefined || this.#growth !== undefined) return;
+    if (!growAfterMs || this.#growth !== undefined) return;
     const armedMs = performance.now();
     const marks = [...this.#instances].map((instance) => ({
       instance,

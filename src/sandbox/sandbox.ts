@@ -75,7 +75,8 @@ export interface SandboxOptions {
   /**
    * How long callers wait for busy instances before the pool starts
    * another, if the workers were busy at least half of that time (default
-   * 100 ms): skills with short calls share one worker.
+   * 100 ms): skills with short calls share one worker. 0: another starts
+   * as soon as every instance is busy.
    */
   poolGrowAfterMs?: number;
   limits?: Partial<SandboxLimits>;
