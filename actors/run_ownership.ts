@@ -47,7 +47,7 @@ export interface OwnershipHooks {
  * earliest wake time of a parked run comes (one timer, re-armed after every
  * claim), or when the poll interval passes; renews its leases every third
  * of their duration, and reports leases it lost. Parked runs hold no lease,
- * so they cost no renewal. Lease timing uses its own clock (the live one in
+ * so they cost no renewal; a node that holds none has no renewal timer. Lease timing uses its own clock (the live one in
  * a node), never the runs' clock: leases are operational, not part of any
  * run's log. Wake times are the runs' own (their timers' due times), so
  * they are read on `wakeClock`.
@@ -73,6 +73,8 @@ export class RunOwnership {
   #starved = false;
   #wakeRequested = false;
   #wakeUp: () => void = () => {};
+  /** Resolves the renewal loop's wait for a first lease. */
+  #holding: (() => void) | undefined;
   #loops: Promise<void>[] = [];
   readonly #waits = new Set<() => void>();
 
@@ -236,6 +238,7 @@ export class RunOwnership {
 
   #took(lease: Lease): void {
     this.#leases.set(lease.run_id, lease);
+    this.#wakeRenewal();
     this.#log.log("info", "run_claimed", {
       run_id: lease.run_id,
       epoch: lease.epoch,
@@ -329,6 +332,12 @@ export class RunOwnership {
   async #renewLoop(): Promise<void> {
     const everyMs = Math.max(1, Math.floor(this.#options.leaseMs / 3));
     while (!this.#closed) {
+      // Holding nothing (every run parked or ended), the node sleeps until
+      // it takes a lease: a lease taken now first needs renewing in everyMs.
+      if (this.#leases.size === 0) {
+        await new Promise<void>((resolve) => this.#holding = resolve);
+        if (this.#closed) return;
+      }
       await this.#wait(everyMs, false);
       if (this.#closed) return;
       const held = [...this.#leases.values()];
@@ -354,6 +363,12 @@ export class RunOwnership {
         });
       }
     }
+  }
+
+  #wakeRenewal(): void {
+    const holding = this.#holding;
+    this.#holding = undefined;
+    holding?.();
   }
 
   /**
@@ -387,6 +402,7 @@ export class RunOwnership {
     this.#unsubscribe?.();
     for (const cancel of this.#waits) cancel();
     this.#wakeUp();
+    this.#wakeRenewal();
     await Promise.all(this.#loops);
     await Promise.all([...this.#releases]);
   }

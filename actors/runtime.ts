@@ -248,7 +248,10 @@ export class Runtime {
       ...(created === undefined ? {} : { created }),
     });
     this.#actors.set(runId, handle);
+    // A live actor is work: the event loop's delay is sampled meanwhile.
+    this.#deps.metrics.eventLoop.workStarted();
     handle.exit.then((exit) => {
+      this.#deps.metrics.eventLoop.workEnded();
       if (exit.reason === "crashed") {
         this.#deps.metrics.unhandledExceptionsTotal.inc();
       }

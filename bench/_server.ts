@@ -11,8 +11,32 @@ export interface BenchServerOptions {
   args?: string[];
   /** Extra environment (merged over this process's). */
   env?: Record<string, string>;
-  /** Flags for `deno run` itself, e.g. `--cpu-prof`. */
+  /** Flags for `deno run` itself, e.g. `--cpu-prof`, after `startFlags()`. */
   denoFlags?: string[];
+}
+
+/**
+ * The `deno run` flags of the `start` task in `deno.json` (the V8 heap
+ * settings, say), so a benchmark measures the server as `deno task start`
+ * runs it rather than a differently tuned one.
+ */
+export function startFlags(tasks: Record<string, string>): string[] {
+  const start = tasks.start;
+  const words = start?.trim().split(/\s+/) ?? [];
+  const main = words.indexOf("main.ts");
+  if (words[0] !== "deno" || words[1] !== "run" || main < 0) {
+    throw new Error(
+      `deno.json's start task is not "deno run [flags] main.ts serve": ${start}`,
+    );
+  }
+  return words.slice(2, main).filter((flag) => flag !== "-A");
+}
+
+function projectStartFlags(): string[] {
+  const config = JSON.parse(
+    Deno.readTextFileSync(`${PROJECT_ROOT}/deno.json`),
+  ) as { tasks: Record<string, string> };
+  return startFlags(config.tasks);
 }
 
 const CLOCK_TICKS_PER_S = 100;
@@ -37,6 +61,7 @@ export class BenchServer {
       args: [
         "run",
         "-A",
+        ...projectStartFlags(),
         ...(options.denoFlags ?? []),
         "main.ts",
         "serve",

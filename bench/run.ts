@@ -124,7 +124,8 @@ const SMOKE: Record<string, () => Promise<BenchResult>> = {
     }),
   replay: () =>
     replayScenario({ recordsMin: 2_000, concurrency: 4, ...client }),
-  idle_runs: () => idleRuns({ runs: 500, idleSeconds: 2, ...client }),
+  idle_runs: () =>
+    idleRuns({ runs: 500, idleSeconds: 2, settledSeconds: 5, ...client }),
   store_append: () => storeAppend({ appenders: 16, seconds: 2 }),
   history: () =>
     historyScenario({

@@ -71,7 +71,12 @@ export function createApp(deps: ApiDeps): Hono {
 
   app.use(async (c, next) => {
     const started = performance.now();
-    await next();
+    metrics.eventLoop.workStarted();
+    try {
+      await next();
+    } finally {
+      metrics.eventLoop.workEnded();
+    }
     const route = c.req.routePath === "/*" ? "unmatched" : c.req.routePath;
     metrics.httpRequestsTotal.inc({ route, status: String(c.res.status) });
     const seconds = (performance.now() - started) / 1000;

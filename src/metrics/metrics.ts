@@ -1,10 +1,6 @@
-import {
-  collectDefaultMetrics,
-  Counter,
-  Gauge,
-  Histogram,
-  Registry,
-} from "prom-client";
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import { registerDefaultMetrics } from "./default_metrics.ts";
+import { EventLoopLag } from "./event_loop_lag.ts";
 
 // Seconds; a run spans milliseconds (pure steps) to minutes (retries, LLMs).
 const RUN_BUCKETS = [
@@ -102,6 +98,12 @@ export interface WorkerPoolStats {
  */
 export class Metrics {
   readonly registry = new Registry();
+  /**
+   * Event-loop delay, sampled while work is marked open on it (requests
+   * being served, run actors alive). Without default metrics nothing reads
+   * it, so marks are ignored.
+   */
+  readonly eventLoop: Pick<EventLoopLag, "workStarted" | "workEnded">;
   readonly runsTotal: Counter<"status">;
   readonly runsFailedTotal: Counter<"code">;
   readonly runDurationSeconds: Histogram;
@@ -134,8 +136,10 @@ export class Metrics {
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     if (options.defaultMetrics ?? true) {
-      collectDefaultMetrics({ register: this.registry });
-    }
+      const lag = new EventLoopLag();
+      registerDefaultMetrics(this.registry, lag);
+      this.eventLoop = lag;
+    } else this.eventLoop = { workStarted() {}, workEnded() {} };
     const registers = [this.registry];
     const counter = <L extends string>(
       name: string,

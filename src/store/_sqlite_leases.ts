@@ -20,6 +20,20 @@ export class SqliteLeases {
     owner: string,
     options: LeaseTiming & { limit: number; wakeNowMs?: number },
   ): Lease[] {
+    const expiresAt = options.nowMs + options.leaseMs;
+    return this.claimable(owner, options).map((runId) =>
+      this.#take(owner, runId, expiresAt)
+    );
+  }
+
+  /**
+   * The runs `claim` would take now, oldest first; a read alone, so a pass
+   * that finds none needs no write transaction.
+   */
+  claimable(
+    owner: string,
+    options: LeaseTiming & { limit: number; wakeNowMs?: number },
+  ): string[] {
     // Two index walks: runs not parked (runs_claimable) and parked runs
     // that are due (runs_by_wake); parked runs not due are never read.
     const rows = this.#statement(
@@ -37,8 +51,7 @@ export class SqliteLeases {
       options.wakeNowMs ?? options.nowMs,
       options.limit,
     ) as Row[];
-    const expiresAt = options.nowMs + options.leaseMs;
-    return rows.map((row) => this.#take(owner, String(row.run_id), expiresAt));
+    return rows.map((row) => String(row.run_id));
   }
 
   #take(owner: string, runId: string, expiresAt: number): Lease {

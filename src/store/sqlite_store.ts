@@ -219,7 +219,14 @@ export class SqliteStore implements Store {
     owner: string,
     options: LeaseTiming & { limit: number; wakeNowMs?: number },
   ): Promise<Lease[]> {
-    return this.#group.submit(() => this.#leases.claim(owner, options));
+    // Most claim passes (the fallback poll of an idle node, above all) find
+    // nothing: they then read one index and take no write lock, commit
+    // nothing and sync nothing. When there are runs to take, the group's
+    // transaction reads them again under its lock.
+    return settle(() => this.#leases.claimable(owner, options).length > 0)
+      .then((any) =>
+        any ? this.#group.submit(() => this.#leases.claim(owner, options)) : []
+      );
   }
 
   claimRun(

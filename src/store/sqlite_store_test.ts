@@ -72,3 +72,27 @@ Deno.test("SqliteStore migration 3 gives existing runs their pinned skills", asy
     await store.close();
   }
 });
+
+Deno.test("SqliteStore.claimRuns() finding nothing to claim takes no write lock", async () => {
+  const path = join(Deno.makeTempDirSync({ prefix: "aos-sqlite-" }), "aos.db");
+  const store = SqliteStore.open(path, { busyTimeoutMs: 50 });
+  const log = fakeLog("r1", 1);
+  await store.createRun(log[0]!, { tenant: "t" });
+  const timing = { nowMs: 1_000, leaseMs: 10_000, limit: 8 };
+  assert.equal((await store.claimRuns("a", timing)).length, 1);
+  // Another process writes: an idle claim pass neither waits for it nor fails.
+  const other = new DatabaseSync(path);
+  other.exec("BEGIN IMMEDIATE");
+  try {
+    assert.deepEqual(await store.claimRuns("a", timing), []);
+    assert.equal(await store.nextWakeAt(), undefined);
+  } finally {
+    other.exec("ROLLBACK");
+    other.close();
+  }
+  // A run to take still goes through the write transaction.
+  await store.releaseLease({ run_id: "r1", epoch: 1 });
+  const [lease] = await store.claimRuns("a", timing);
+  assert.equal(lease?.epoch, 2);
+  await store.close();
+});
