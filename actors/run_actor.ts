@@ -14,6 +14,7 @@ import {
   type Json,
   type JsonObject,
   type LogHead,
+  type LogMark,
   type LogRecord,
   sealRecord,
 } from "../src/store/mod.ts";
@@ -32,6 +33,7 @@ import {
 } from "./run_messages.ts";
 import { type Effect, reduce, resume, type RunState } from "./run_reducer.ts";
 import { recordBytes, recoverRun, snapshotOf } from "./run_snapshot.ts";
+import { RunPublisher } from "./run_publisher.ts";
 
 /** Where a step's host calls go: answers already in the log, and a way to record new ones. */
 export interface HostCallPort {
@@ -151,12 +153,6 @@ const CONTINUATIONS: ReadonlySet<RunMessage["type"]> = new Set([
   "StepFailed",
 ]);
 
-/** An appended batch waiting to be told to observers. */
-interface Publication {
-  records: readonly LogRecord[];
-  state: RunState;
-}
-
 /** Records sealed and folded but not yet appended. */
 interface Batch {
   records: LogRecord[];
@@ -185,8 +181,10 @@ class RunBehavior implements Behavior<RunMessage, RunState> {
   readonly #executions = new Map<string, AbortController>();
   /** Reservations asked of the store and not answered yet, by `step#attempt`. */
   readonly #reserving = new Set<string>();
-  /** Appended batches not yet known durable, so not yet told to observers. */
-  readonly #unpublished: Publication[] = [];
+  /** Set once the actor has exited. */
+  #released = false;
+  /** Tells observers of the appended records once they are durable. */
+  readonly #publisher: RunPublisher | undefined;
 
   constructor(
     state: RunState,
@@ -199,6 +197,16 @@ class RunBehavior implements Behavior<RunMessage, RunState> {
     this.#deps = deps;
     this.#logBytes = log.bytes;
     this.#snapshotSeq = log.snapshotSeq;
+    const onRecords = deps.onRecords;
+    if (onRecords !== undefined) {
+      this.#publisher = new RunPublisher({
+        store: deps.store,
+        onRecords,
+        observed: () => deps.observed?.() === true,
+        mark: () => this.#mark(),
+        onLost: (error) => this.actor.crash(error),
+      });
+    }
   }
 
   get state(): RunState {
@@ -264,7 +272,7 @@ class RunBehavior implements Behavior<RunMessage, RunState> {
     this.#state = state;
     this.#head = head;
     this.#logBytes += batch.bytes;
-    this.#publish(records, state, durable);
+    this.#publisher?.appended(records, state, durable);
     this.carryOut(effects);
     await this.#snapshot();
     if (this.actor.backlog === 0) this.#deps.onIdle?.(this.#state);
@@ -272,52 +280,17 @@ class RunBehavior implements Behavior<RunMessage, RunState> {
   }
 
   /**
-   * Tells observers of `records` once they are durable, in log order. A
-   * durable append makes every earlier append of the run durable too (the
-   * store's log is synced as a whole), so it publishes them all at once.
+   * The barrier before a call leaves the process. An actor that has exited
+   * (its records may be lost) lets nothing leave.
    */
-  #publish(
-    records: readonly LogRecord[],
-    state: RunState,
-    durable: boolean,
-  ): void {
-    const onRecords = this.#deps.onRecords;
-    if (onRecords === undefined) return;
-    if (durable) {
-      this.#publishUpTo(undefined);
-      onRecords(records, state);
-      return;
-    }
-    const entry: Publication = { records, state };
-    this.#unpublished.push(entry);
-    const store = this.#deps.store;
-    const durableSoon = this.#deps.observed?.() === true
-      ? store.syncBarrier(this.#mark())
-      : store.whenDurable(store.durability().committed);
-    durableSoon.then(
-      () => this.#publishUpTo(entry),
-      (error) => {
-        // The records may be lost: nobody hears of them, and the run
-        // restarts from what its log holds.
-        this.#unpublished.length = 0;
-        this.actor.crash(error);
-      },
-    );
-  }
-
-  /** Publishes the unpublished batches up to `last` (all when undefined). */
-  #publishUpTo(last: Publication | undefined): void {
-    const onRecords = this.#deps.onRecords!;
-    if (last !== undefined && !this.#unpublished.includes(last)) return;
-    while (this.#unpublished.length > 0) {
-      const entry = this.#unpublished.shift()!;
-      onRecords(entry.records, entry.state);
-      if (entry === last) return;
-    }
+  async #barrier(): Promise<void> {
+    if (this.#released) throw new ActorStoppedError(this.#state.run_id);
+    await this.#deps.store.syncBarrier(this.#mark());
+    if (this.#released) throw new ActorStoppedError(this.#state.run_id);
   }
 
   /** The run's last appended record, for a barrier to check. */
-  #mark() {
+  #mark(): LogMark {
     return {
       run_id: this.#head.run_id,
       seq: this.#head.next_seq - 1,
@@ -471,6 +444,7 @@ class RunBehavior implements Behavior<RunMessage, RunState> {
 
   /** Cancels what the actor started (timers, executions) once it has exited, however it exited. */
   release(): void {
+    this.#released = true;
     for (const timer of this.#timers.values()) timer.cancel();
     this.#timers.clear();
     for (const execution of this.#executions.values()) execution.abort();
@@ -506,7 +480,7 @@ class RunBehavior implements Behavior<RunMessage, RunState> {
       persist: async (call) => {
         await this.actor.ask({ type: "HostCall", body: call });
       },
-      barrier: () => this.#deps.store.syncBarrier(this.#mark()),
+      barrier: () => this.#barrier(),
     };
     this.#deps.planner({
       run_id: this.#state.run_id,
@@ -539,7 +513,7 @@ class RunBehavior implements Behavior<RunMessage, RunState> {
       persist: async (call) => {
         await this.actor.ask({ type: "HostCall", body: call });
       },
-      barrier: () => this.#deps.store.syncBarrier(this.#mark()),
+      barrier: () => this.#barrier(),
     };
     const controller = new AbortController();
     this.#executions.set(step, controller);

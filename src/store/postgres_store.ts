@@ -286,8 +286,11 @@ export class PostgresStore implements Store {
   async syncBarrier(mark?: LogMark): Promise<void> {
     const durability = this.#durability;
     const target = durability.covering();
-    if (durability.isLost(target)) throw durability.lostError();
-    if (mark !== undefined && !durability.pending()) return;
+    // After a lost connection the mark decides (what a reader reads is in
+    // the database as it is now, and its barrier covers it all).
+    if (
+      mark !== undefined && !durability.pending() && !durability.isLost(target)
+    ) return;
     let row: PgRow | undefined;
     try {
       row = (await this.#pool.query(
@@ -298,7 +301,6 @@ export class PostgresStore implements Store {
       if (isUnavailableError(failure)) durability.lost();
       throw failure;
     }
-    if (durability.isLost(target)) throw durability.lostError();
     if (row?.xid !== null && row?.xid !== undefined) durability.flushed(target);
     if (mark === undefined) return;
     const lastSeq = Number(row?.last_seq ?? -1);
