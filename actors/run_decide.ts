@@ -36,6 +36,25 @@ function scopeOf(state: RunState): TemplateScope {
   return { outputs, context: state.plan.context ?? {} };
 }
 
+/**
+ * The states of the steps the step at `index` depends on, or undefined while
+ * any of them is not done (asked after every message, for every pending
+ * step: it stops at the first one not done).
+ */
+function dependencyStates(
+  state: RunState,
+  index: number,
+): StepState[] | undefined {
+  const ids = dependenciesOf(state.plan, index);
+  const dependencies: StepState[] = [];
+  for (const id of ids) {
+    const dependency = stepById(state, id);
+    if (!stepDone(dependency)) return undefined;
+    dependencies.push(dependency);
+  }
+  return dependencies;
+}
+
 function stepById(state: RunState, id: string): StepState {
   return state.steps.find((step) => step.id === id)!;
 }
@@ -292,8 +311,8 @@ export function decideNext(state: RunState): Effect[] {
       });
     }
   }
-  const free = concurrencyOf(state) -
-    state.steps.filter((step) => step.status === "running").length;
+  let free = concurrencyOf(state);
+  for (const step of state.steps) if (step.status === "running") free--;
   for (const step of state.steps) {
     if (free <= 0) break;
     if (step.status === "fallback_ready") {
@@ -307,13 +326,12 @@ export function decideNext(state: RunState): Effect[] {
       return start(state, step, planned, false);
     }
   }
-  for (const [index, planned] of state.plan.steps.entries()) {
+  for (let index = 0; index < state.plan.steps.length; index++) {
     const step = state.steps[index]!;
     if (step.status !== "pending") continue;
-    const dependencies = dependenciesOf(state.plan, index).map((id) =>
-      stepById(state, id)
-    );
-    if (!dependencies.every(stepDone)) continue;
+    const planned = state.plan.steps[index]!;
+    const dependencies = dependencyStates(state, index);
+    if (dependencies === undefined) continue;
     const blocked = dependencies.some((dependency) =>
       dependency.status === "failed" ||
       dependency.skip_reason === "dependency_failed"

@@ -256,11 +256,14 @@ export function pinLabel(pin: SkillPin): string {
   return `${pin.name}@${pin.version}#${pin.sha256}`;
 }
 
+// Asked of every record sealed, observed and folded.
+const KNOWN_TYPES: ReadonlySet<string> = new Set(RUN_MESSAGE_TYPES);
+
 /** A log record as a run message; refuses records of unknown types. */
 export function messageOf(
   record: LogRecord,
 ): TimedMessage & { run_id: string } {
-  if (!(RUN_MESSAGE_TYPES as readonly string[]).includes(record.type)) {
+  if (!KNOWN_TYPES.has(record.type)) {
     throw new AosError(
       "LOG_RECORD_INVALID",
       `record ${record.seq} of run ${record.run_id} has unknown type ${record.type}`,

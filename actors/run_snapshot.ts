@@ -4,7 +4,7 @@ import {
   headAfter,
   type LogHead,
   type LogRecord,
-  recordToLine,
+  recordLineBytes,
   type RunSnapshot,
 } from "../src/store/mod.ts";
 import type { RunLogStore } from "./run_store.ts";
@@ -29,8 +29,6 @@ export interface RecoveredRun {
   /** Records folded on top of the snapshot (all of them without one). */
   folded: number;
 }
-
-const encoder = new TextEncoder();
 
 /** The snapshot of `state`, whose last record is `head`'s. */
 export function snapshotOf(
@@ -122,5 +120,5 @@ function foldOnto(
 
 /** Bytes a record takes in the log: its canonical line. */
 export function recordBytes(record: LogRecord): number {
-  return encoder.encode(recordToLine(record)).length;
+  return recordLineBytes(record);
 }

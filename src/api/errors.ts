@@ -82,14 +82,24 @@ export async function readBody(
   if (body === null) return new Uint8Array();
   const chunks: Uint8Array[] = [];
   let total = 0;
-  for await (const chunk of body) {
-    total += chunk.length;
-    if (total > limitBytes) {
-      await body.cancel().catch(() => {});
-      throw tooLarge();
+  // A reader, not `for await`: the stream's async iterator costs a promise
+  // chain per chunk, and most bodies are one chunk.
+  const reader = body.getReader();
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      total += value.length;
+      if (total > limitBytes) {
+        await reader.cancel().catch(() => {});
+        throw tooLarge();
+      }
+      chunks.push(value);
     }
-    chunks.push(chunk);
+  } finally {
+    reader.releaseLock();
   }
+  if (chunks.length === 1) return chunks[0]!;
   const bytes = new Uint8Array(total);
   let offset = 0;
   for (const chunk of chunks) {

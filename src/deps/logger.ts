@@ -1,3 +1,5 @@
+import { LineBuffer } from "./_line_buffer.ts";
+
 /** Severity of a log line; lines below the configured level are dropped. */
 export type LogLevel = "debug" | "info" | "warn" | "error";
 
@@ -15,11 +17,44 @@ export type LogFields = Record<string, unknown>;
 export interface Logger {
   log(level: LogLevel, event: string, fields?: LogFields): void;
   enabled(level: LogLevel): boolean;
+  /** Writes out any lines still held; loggers that hold none need not have it. */
+  flush?(): void;
 }
 
-/** A logger writing JSON lines to stdout (debug, info) and stderr (warn, error). */
+// The process's two streams, each buffered once for every logger writing to
+// it, and written out however the process ends: `unload` (the event loop
+// ran dry, or `Deno.exit`), an uncaught error, an unhandled rejection. An
+// error-level line is written at once, with everything held before it.
+let streams: { out: LineBuffer; err: LineBuffer } | undefined;
+
+function processStreams(): { out: LineBuffer; err: LineBuffer } {
+  if (streams !== undefined) return streams;
+  const opened = {
+    out: new LineBuffer(Deno.stdout),
+    err: new LineBuffer(Deno.stderr),
+  };
+  streams = opened;
+  const flushAll = () => {
+    opened.out.flush();
+    opened.err.flush();
+  };
+  globalThis.addEventListener("unload", flushAll);
+  globalThis.addEventListener("error", flushAll);
+  globalThis.addEventListener("unhandledrejection", flushAll);
+  return opened;
+}
+
+/**
+ * A logger writing JSON lines to stdout (debug, info) and stderr (warn,
+ * error). Lines are held briefly and written together (`LineBuffer`),
+ * error lines at once with everything held before them.
+ */
 export function jsonLogger(level: LogLevel, nowMs: () => number): Logger {
-  const encoder = new TextEncoder();
+  const { out, err } = processStreams();
+  const flush = () => {
+    out.flush();
+    err.flush();
+  };
   return {
     enabled: (wanted) => RANK[wanted] >= RANK[level],
     log(wanted, event, fields = {}) {
@@ -30,9 +65,14 @@ export function jsonLogger(level: LogLevel, nowMs: () => number): Logger {
         event,
         ...fields,
       });
-      const stream = RANK[wanted] >= RANK.warn ? Deno.stderr : Deno.stdout;
-      stream.writeSync(encoder.encode(line + "\n"));
+      if (RANK[wanted] < RANK.warn) {
+        out.push(line + "\n");
+      } else {
+        err.push(line + "\n");
+        if (wanted === "error") flush();
+      }
     },
+    flush,
   };
 }
 

@@ -215,6 +215,9 @@ export async function openNode(
       await sandbox.close();
       await sql.close();
       await store.close();
+      // Held lines are written now, not at the process's end: a node
+      // closed inside a longer-lived process leaves nothing pending.
+      log.flush?.();
     },
   };
 }

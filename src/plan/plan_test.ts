@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { AosError } from "../errors/mod.ts";
 import { checkPlan, planSchema } from "./plan.ts";
-import { resolveTemplates } from "./template.ts";
+import { resolveTemplates, templateReferences } from "./template.ts";
 
 function codeOf(run: () => unknown): string {
   try {
@@ -148,4 +148,46 @@ Deno.test("resolveTemplates() reads the plan's context, and plan defaults apply 
   });
   assert.equal(plan.defaults?.on_error, "continue");
   assert.equal(plan.defaults?.retry?.backoff_ms, 1_000);
+});
+
+Deno.test("resolveTemplates() copies only what holds a reference, and points at it through escaped keys", () => {
+  const scope = {
+    outputs: { a: { list: [1, 2] } },
+    context: { who: "x" },
+  };
+  // Parsed, so "__proto__" is an own key as in a submitted plan.
+  const params = JSON.parse(
+    '{"untouched":{"keep":{"deep":["plain",1,null]}},' +
+      '"a/b~c":[{"__proto__":"{{steps.a.output.list}}"},"hi {{context.who}}"]}',
+  );
+  const text = JSON.stringify(params);
+  const resolved = resolveTemplates(params, scope, "/steps/0/params") as Record<
+    string,
+    unknown
+  >;
+  assert.equal(
+    resolved.untouched,
+    params.untouched,
+    "no reference: not copied",
+  );
+  assert.equal(
+    JSON.stringify(resolved),
+    '{"untouched":{"keep":{"deep":["plain",1,null]}},' +
+      '"a/b~c":[{"__proto__":[1,2]},"hi x"]}',
+  );
+  const item = (resolved["a/b~c"] as Record<string, unknown>[])[0]!;
+  assert.equal(Object.getPrototypeOf(item), Object.prototype);
+  assert.equal(JSON.stringify(params), text, "the params are not changed");
+  assert.throws(
+    () =>
+      resolveTemplates(params, { outputs: {}, context: {} }, "/steps/0/params"),
+    (error: unknown) =>
+      error instanceof AosError &&
+      error.code === "PLAN_TEMPLATE_PATH_MISSING" &&
+      error.details.pointer === "/steps/0/params/a~1b~0c/0/__proto__",
+  );
+  assert.deepEqual(
+    templateReferences(params, "/p").map((reference) => reference.pointer),
+    ["/p/a~1b~0c/0/__proto__", "/p/a~1b~0c/1"],
+  );
 });

@@ -60,23 +60,6 @@ function parseReference(
   );
 }
 
-function* walkStrings(
-  value: Json,
-  pointer: string,
-): Generator<[string, string]> {
-  if (typeof value === "string") {
-    yield [value, pointer];
-  } else if (Array.isArray(value)) {
-    for (let index = 0; index < value.length; index++) {
-      yield* walkStrings(value[index]!, `${pointer}/${index}`);
-    }
-  } else if (typeof value === "object" && value !== null) {
-    for (const [key, item] of Object.entries(value)) {
-      yield* walkStrings(item, `${pointer}/${escapePointer(key)}`);
-    }
-  }
-}
-
 function escapePointer(key: string): string {
   return key.replaceAll("~", "~0").replaceAll("/", "~1");
 }
@@ -87,12 +70,36 @@ export function templateReferences(
   pointer: string,
 ): TemplateReference[] {
   const references: TemplateReference[] = [];
-  for (const [text, at] of walkStrings(params, pointer)) {
-    for (const match of text.matchAll(TEMPLATE)) {
-      references.push(parseReference(match[1]!, at));
+  collectReferences(params, { base: pointer, keys: [] }, references);
+  return references;
+}
+
+function collectReferences(
+  value: Json,
+  at: Position,
+  references: TemplateReference[],
+): void {
+  if (typeof value === "string") {
+    // Every template starts with "{{"; only a string holding one needs its pointer.
+    if (!value.includes("{{")) return;
+    let pointer: string | undefined;
+    for (const match of value.matchAll(TEMPLATE)) {
+      pointer ??= pointerOf(at);
+      references.push(parseReference(match[1]!, pointer));
+    }
+  } else if (Array.isArray(value)) {
+    for (let index = 0; index < value.length; index++) {
+      at.keys.push(index);
+      collectReferences(value[index]!, at, references);
+      at.keys.pop();
+    }
+  } else if (typeof value === "object" && value !== null) {
+    for (const key of Object.keys(value)) {
+      at.keys.push(key);
+      collectReferences(value[key]!, at, references);
+      at.keys.pop();
     }
   }
-  return references;
 }
 
 function describe(reference: TemplateReference, upTo: number): string {
@@ -168,14 +175,38 @@ export function lookupPath(
  * string that is exactly one reference takes the referenced value with its
  * JSON type; a reference inside longer text is spliced in (strings as they
  * are, other values as canonical JSON). Pure: the same scope gives the same
- * params.
+ * params. Parts without a reference are returned as they are, not copied
+ * (params, like every value of a run, are never mutated).
  */
 export function resolveTemplates(
   params: Json,
   scope: TemplateScope,
   pointer = "",
 ): Json {
+  return resolveValue(params, scope, { base: pointer, keys: [] });
+}
+
+// Where the value being resolved sits, kept as keys and written out as a
+// JSON pointer only for a string that holds a reference: most of a step's
+// params hold none, and are resolved before every attempt.
+interface Position {
+  base: string;
+  keys: (string | number)[];
+}
+
+function pointerOf(position: Position): string {
+  let pointer = position.base;
+  for (const key of position.keys) {
+    pointer += typeof key === "number" ? `/${key}` : `/${escapePointer(key)}`;
+  }
+  return pointer;
+}
+
+function resolveValue(params: Json, scope: TemplateScope, at: Position): Json {
   if (typeof params === "string") {
+    // Every template starts with "{{".
+    if (!params.includes("{{")) return params;
+    const pointer = pointerOf(at);
     const whole = WHOLE_TEMPLATE.exec(params);
     if (whole !== null) {
       return lookup(parseReference(whole[1]!, pointer), scope);
@@ -186,20 +217,38 @@ export function resolveTemplates(
     });
   }
   if (Array.isArray(params)) {
-    return params.map((item, index) =>
-      resolveTemplates(item, scope, `${pointer}/${index}`)
-    );
+    let resolved: Json[] | undefined;
+    for (let index = 0; index < params.length; index++) {
+      const item = params[index]!;
+      at.keys.push(index);
+      const value = resolveValue(item, scope, at);
+      at.keys.pop();
+      if (value !== item) {
+        resolved ??= params.slice();
+        resolved[index] = value;
+      }
+    }
+    return resolved ?? params;
   }
   if (typeof params === "object" && params !== null) {
+    const keys = Object.keys(params);
+    let values: Json[] | undefined;
+    for (let index = 0; index < keys.length; index++) {
+      const item = params[keys[index]!]!;
+      at.keys.push(keys[index]!);
+      const value = resolveValue(item, scope, at);
+      at.keys.pop();
+      if (value !== item) {
+        values ??= keys.map((key) => params[key]!);
+        values[index] = value;
+      }
+    }
+    if (values === undefined) return params;
     const resolved: Record<string, Json> = {};
-    for (const [key, item] of Object.entries(params)) {
+    for (let index = 0; index < keys.length; index++) {
       // defineProperty, not assignment: a "__proto__" key stays a plain key.
-      Object.defineProperty(resolved, key, {
-        value: resolveTemplates(
-          item,
-          scope,
-          `${pointer}/${escapePointer(key)}`,
-        ),
+      Object.defineProperty(resolved, keys[index]!, {
+        value: values[index],
         enumerable: true,
         writable: true,
         configurable: true,

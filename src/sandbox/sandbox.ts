@@ -194,6 +194,7 @@ export class Sandbox implements StepExecutor {
   }
 
   async execute(execution: StepExecution): Promise<StepOutcome> {
+    let traceparent: string | undefined;
     const state: CallState = {
       journal: new HostCallJournal(
         execution.step,
@@ -204,11 +205,14 @@ export class Sandbox implements StepExecutor {
       http: {
         policy: { allowedHosts: [], permissions: [] },
         gateway: this.#options.http,
-        traceparent: childTraceparent(
-          execution.run_id,
-          execution.traceparent ?? null,
-          `${execution.run_id}/${execution.step}/${execution.attempt}`,
-        ),
+        // Derived (a sha256) only when the step makes an outbound call.
+        get traceparent() {
+          return traceparent ??= childTraceparent(
+            execution.run_id,
+            execution.traceparent ?? null,
+            `${execution.run_id}/${execution.step}/${execution.attempt}`,
+          );
+        },
         effect: {
           run_id: execution.run_id,
           step: execution.step,

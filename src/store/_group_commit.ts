@@ -40,10 +40,24 @@ export interface GroupWriteOptions {
 export interface GroupCommitOptions {
   /**
    * Makes every commit so far durable (an `fdatasync` of the WAL file, run
-   * off the JavaScript thread). Undefined: writes resolve at commit, durable
-   * only as far as the connection's `synchronous` setting makes them.
+   * off the JavaScript thread). The connection then runs with
+   * `synchronous=NORMAL` (its commits do not sync), so every write of it
+   * must go through the group, or be followed by `drain()`, to be durable
+   * when it resolves. Undefined: writes resolve at commit, durable only as
+   * far as the connection's `synchronous` setting makes them.
    */
   sync?: () => Promise<void>;
+  /**
+   * Checkpoints the WAL (copies its pages into the database file) off the
+   * JavaScript thread. The group asks for one after every
+   * `checkpointEveryCommits` commits and commits nothing while it runs (its
+   * writes wait, the thread does not), so it ends with every frame copied
+   * and the next commit starts the WAL over instead of growing it.
+   * Undefined: SQLite checkpoints inside a COMMIT, as the connection says.
+   */
+  checkpoint?: () => Promise<void>;
+  /** Default 64 (about 1,000 WAL pages under load). */
+  checkpointEveryCommits?: number;
 }
 
 /**
@@ -70,8 +84,6 @@ export class GroupCommit {
   readonly #savepoint: StatementSync;
   readonly #release: StatementSync;
   readonly #rollbackTo: StatementSync;
-  readonly #deferSync: StatementSync | undefined;
-  readonly #restoreSync: StatementSync | undefined;
   #queue: PendingWrite[] = [];
   #scheduled = false;
   /** Committed writes (and barriers) waiting for the next sync. */
@@ -95,21 +107,22 @@ export class GroupCommit {
     /** Waits for a sync without asking for one. */
     passive?: boolean;
   }[] = [];
+  readonly #checkpoint: (() => Promise<void>) | undefined;
+  readonly #checkpointEveryCommits: number;
+  #commitsSinceCheckpoint = 0;
+  /** The checkpoint under way; nothing commits until it ends. */
+  #checkpointing: Promise<void> | undefined;
 
   constructor(db: DatabaseSync, options: GroupCommitOptions = {}) {
     this.#db = db;
     this.#sync = options.sync;
+    this.#checkpoint = options.checkpoint;
+    this.#checkpointEveryCommits = options.checkpointEveryCommits ?? 64;
     this.#begin = db.prepare("BEGIN IMMEDIATE");
     this.#commitStatement = db.prepare("COMMIT");
     this.#savepoint = db.prepare("SAVEPOINT group_write");
     this.#release = db.prepare("RELEASE group_write");
     this.#rollbackTo = db.prepare("ROLLBACK TO group_write");
-    if (this.#sync !== undefined) {
-      // Other writes of the connection keep synchronous=FULL; the group's
-      // transaction alone leaves its WAL sync to `sync`.
-      this.#deferSync = db.prepare("PRAGMA synchronous = NORMAL");
-      this.#restoreSync = db.prepare("PRAGMA synchronous = FULL");
-    }
   }
 
   /**
@@ -136,6 +149,8 @@ export class GroupCommit {
   /** Commits whatever is queued now (also called before the database closes). */
   flush(): void {
     this.#scheduled = false;
+    // Flushed when the checkpoint ends.
+    if (this.#checkpointing !== undefined) return;
     const batch = this.#queue;
     this.#queue = [];
     if (batch.length === 0) return;
@@ -151,6 +166,7 @@ export class GroupCommit {
     if (failures === undefined) return;
     this.#committedCount++;
     if (this.#sync === undefined) this.#durableCount = this.#committedCount;
+    this.#checkpointAfterCommit();
     for (const write of batch) {
       if (failures.has(write)) write.reject(failures.get(write));
       else if (this.#sync === undefined || !write.durable) {
@@ -166,6 +182,7 @@ export class GroupCommit {
    * otherwise it waits for the first sync that starts after this call.
    */
   async drain(): Promise<void> {
+    await this.#checkpointing;
     this.flush();
     if (this.#syncFailure !== undefined) throw this.#syncFailure;
     if (this.#durableCount >= this.#committedCount) return;
@@ -210,17 +227,12 @@ export class GroupCommit {
 
   /** One transaction over `batch`; the writes that failed alone, or undefined when all failed. */
   #commit(batch: PendingWrite[]): Map<PendingWrite, unknown> | undefined {
-    this.#deferSync?.run();
-    try {
-      let failures = this.#transaction(batch, false);
-      // A write without a savepoint threw: what it wrote before throwing
-      // cannot be undone alone, so the whole group runs again, each write
-      // in a savepoint this time.
-      if (failures === "retry") failures = this.#transaction(batch, true);
-      return failures === "retry" ? undefined : failures;
-    } finally {
-      this.#restoreSync?.run();
-    }
+    let failures = this.#transaction(batch, false);
+    // A write without a savepoint threw: what it wrote before throwing
+    // cannot be undone alone, so the whole group runs again, each write in
+    // a savepoint this time.
+    if (failures === "retry") failures = this.#transaction(batch, true);
+    return failures === "retry" ? undefined : failures;
   }
 
   #transaction(
@@ -270,6 +282,17 @@ export class GroupCommit {
       return undefined;
     }
     return failures;
+  }
+
+  #checkpointAfterCommit(): void {
+    if (this.#checkpoint === undefined) return;
+    this.#commitsSinceCheckpoint++;
+    if (this.#commitsSinceCheckpoint < this.#checkpointEveryCommits) return;
+    this.#commitsSinceCheckpoint = 0;
+    this.#checkpointing = this.#checkpoint().catch(() => {}).finally(() => {
+      this.#checkpointing = undefined;
+      this.flush();
+    });
   }
 
   #startSync(): void {

@@ -147,6 +147,59 @@ Deno.test("GroupCommit runs a write without a savepoint, and a group again with 
   db.close();
 });
 
+Deno.test("GroupCommit commits nothing while a checkpoint runs, then commits what waited in one group", async () => {
+  const db = database();
+  let finishCheckpoint!: () => void;
+  let checkpoints = 0;
+  const group = new GroupCommit(db, {
+    checkpointEveryCommits: 2,
+    checkpoint: () => {
+      checkpoints++;
+      return new Promise<void>((resolve) => finishCheckpoint = resolve);
+    },
+  });
+  const insert = db.prepare("INSERT INTO t (k) VALUES (?)");
+  await group.submit(() => insert.run("a"));
+  assert.equal(checkpoints, 0);
+  await group.submit(() => insert.run("b"));
+  assert.equal(checkpoints, 1, "asked for after the second commit");
+  let done = 0;
+  const waiting = ["c", "d"].map((key) =>
+    group.submit(() => insert.run(key)).then(() => done++)
+  );
+  await turn();
+  await turn();
+  assert.deepEqual(keys(db), ["a", "b"], "nothing commits meanwhile");
+  assert.equal(done, 0);
+  finishCheckpoint();
+  await Promise.all(waiting);
+  assert.deepEqual(keys(db), ["a", "b", "c", "d"]);
+  assert.equal(checkpoints, 1, "c and d were one commit");
+  await group.submit(() => insert.run("e"));
+  assert.equal(checkpoints, 2);
+  finishCheckpoint();
+  await group.drain();
+  db.close();
+});
+
+Deno.test("GroupCommit goes on committing after a checkpoint that failed", async () => {
+  const db = database();
+  let checkpoints = 0;
+  const group = new GroupCommit(db, {
+    checkpointEveryCommits: 1,
+    checkpoint: () => {
+      checkpoints++;
+      return Promise.reject(new Error("the checkpoint thread died"));
+    },
+  });
+  const insert = db.prepare("INSERT INTO t (k) VALUES (?)");
+  for (const key of ["a", "b", "c"]) await group.submit(() => insert.run(key));
+  assert.deepEqual(keys(db), ["a", "b", "c"]);
+  assert.equal(checkpoints, 3);
+  await group.drain();
+  db.close();
+});
+
 Deno.test("GroupCommit rejects every write of a group whose sync fails", async () => {
   const db = database();
   const group = new GroupCommit(db, {

@@ -17,8 +17,6 @@ type DayAnswer = Omit<BudgetAnswer, "limit_cents">;
 /** What the tenant and budget tables need from the SQLite store. */
 export interface SqliteAccess {
   statement(sql: string): StatementSync;
-  /** Runs `work` inside `BEGIN IMMEDIATE … COMMIT`. */
-  transaction<T>(work: () => T): T;
   /**
    * Runs `work` in the store's group commit (a savepoint of a shared
    * `BEGIN IMMEDIATE` transaction); resolves once it is on disk, or with
@@ -28,10 +26,10 @@ export interface SqliteAccess {
 }
 
 /**
- * Tenants, API keys and the budget ledger on SQLite. Every write that reads
- * first runs under `BEGIN IMMEDIATE`, so it holds the write lock from its
- * first read and cannot fail half-way with `SQLITE_BUSY`; the budget's
- * conditional update is the same statement PostgreSQL runs.
+ * Tenants, API keys and the budget ledger on SQLite. Every write runs in the
+ * store's group commit, under its `BEGIN IMMEDIATE`, so it holds the write
+ * lock from its first read and cannot fail half-way with `SQLITE_BUSY`, and
+ * resolves once on disk (budget writes: once committed, see below).
  */
 export class SqliteTenants {
   readonly #db: SqliteAccess;
@@ -40,8 +38,8 @@ export class SqliteTenants {
     this.#db = db;
   }
 
-  createTenant(tenant: TenantRecord): void {
-    this.#db.transaction(() => {
+  createTenant(tenant: TenantRecord): Promise<void> {
+    return this.#db.group(() => {
       if (this.getTenant(tenant.id) !== undefined) {
         throw new AosError(
           "TENANT_EXISTS",
@@ -71,8 +69,8 @@ export class SqliteTenants {
     return rows.map(toTenant);
   }
 
-  putApiKey(key: ApiKeyRecord, revokeOthers: boolean): void {
-    this.#db.transaction(() => {
+  putApiKey(key: ApiKeyRecord, revokeOthers: boolean): Promise<void> {
+    return this.#db.group(() => {
       if (revokeOthers) {
         this.#db.statement(
           "UPDATE api_keys SET revoked_at = ? WHERE tenant IS ? AND role = ? AND revoked_at IS NULL",
@@ -109,8 +107,11 @@ export class SqliteTenants {
     return rows.map(toKey);
   }
 
-  revokeApiKey(keyId: string, at: number): ApiKeyRecord | undefined {
-    return this.#db.transaction(() => {
+  revokeApiKey(
+    keyId: string,
+    at: number,
+  ): Promise<ApiKeyRecord | undefined> {
+    return this.#db.group(() => {
       this.#db.statement(
         "UPDATE api_keys SET revoked_at = ? WHERE key_id = ? AND revoked_at IS NULL",
       ).run(at, keyId);
@@ -123,8 +124,8 @@ export class SqliteTenants {
   seedApiKeys(
     tenants: readonly TenantRecord[],
     keys: readonly ApiKeyRecord[],
-  ): boolean {
-    return this.#db.transaction(() => {
+  ): Promise<boolean> {
+    return this.#db.group(() => {
       const any = this.#db.statement("SELECT 1 FROM api_keys LIMIT 1").get();
       if (any !== undefined) return false;
       for (const tenant of tenants) this.#insertTenant(tenant);

@@ -15,10 +15,12 @@ export {
   type LogRecord,
   RECORD_FORMAT_VERSION,
   recordFromLine,
+  recordLineBytes,
   recordToLine,
   sealRecord,
   sha256Hex,
   type UnsealedRecord,
+  utf8ByteLength,
   verifyChain,
 } from "./record.ts";
 export type {

@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 import { AosError } from "../errors/mod.ts";
 import { canonicalJson, type JsonObject } from "./canonical_json.ts";
 
@@ -58,9 +58,13 @@ export function headAfter(record: LogRecord): LogHead {
   };
 }
 
-/** sha256 of UTF-8 text, lowercase hex. */
+/**
+ * sha256 of UTF-8 text, lowercase hex. The one-shot `hash` is one call into
+ * the runtime where `createHash().update().digest()` is three; WebCrypto's
+ * digest is asynchronous and, for inputs of a record's size, far slower.
+ */
 export function sha256Hex(data: string | Uint8Array): string {
-  return createHash("sha256").update(data).digest("hex");
+  return hash("sha256", data, "hex");
 }
 
 /**
@@ -120,6 +124,42 @@ export function sealRecord(head: LogHead, record: UnsealedRecord): LogRecord {
 export function recordToLine(record: LogRecord): string {
   return sealedLines.get(record) ??
     withHash(envelopeParts(record), record.hash);
+}
+
+/**
+ * Bytes of the record's line in UTF-8, counted without encoding it (a run
+ * actor counts every record it seals against the log's size limits).
+ */
+export function recordLineBytes(record: LogRecord): number {
+  return utf8ByteLength(recordToLine(record));
+}
+
+const NOT_ASCII = /[\u0080-\uffff]/;
+
+/** Length of `text` in UTF-8, as `TextEncoder` would write it (a lone surrogate as U+FFFD). */
+export function utf8ByteLength(text: string): number {
+  // Most records are ASCII: one native scan answers for them.
+  if (!NOT_ASCII.test(text)) return text.length;
+  let bytes = text.length;
+  for (let index = 0; index < text.length; index++) {
+    const code = text.charCodeAt(index);
+    if (code < 0x80) continue;
+    if (code < 0x800) {
+      bytes += 1;
+      continue;
+    }
+    if (code >= 0xd800 && code <= 0xdbff && index + 1 < text.length) {
+      const low = text.charCodeAt(index + 1);
+      if (low >= 0xdc00 && low <= 0xdfff) {
+        // A pair: two code units, four bytes.
+        bytes += 2;
+        index++;
+        continue;
+      }
+    }
+    bytes += 2;
+  }
+  return bytes;
 }
 
 const RECORD_KEYS = [

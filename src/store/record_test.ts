@@ -3,9 +3,11 @@ import { AosError } from "../errors/mod.ts";
 import { canonicalJson } from "./canonical_json.ts";
 import {
   recordFromLine,
+  recordLineBytes,
   recordToLine,
   sealRecord,
   sha256Hex,
+  utf8ByteLength,
   verifyChain,
 } from "./record.ts";
 import { fakeLog } from "./store_contract.ts";
@@ -97,4 +99,39 @@ Deno.test("canonicalJson() names where the value JSON cannot hold is", () => {
   assert.throws(() => canonicalJson([undefined]), {
     message: "canonicalJson: undefined at $[0] is not JSON",
   });
+});
+
+Deno.test("utf8ByteLength() counts what TextEncoder writes, surrogates included", () => {
+  const encoder = new TextEncoder();
+  const units = [0x41, 0x7f, 0x80, 0x7ff, 0x800, 0xe9, 0xffff, 0xd83d, 0xde00];
+  let seed = 7;
+  for (let round = 0; round < 2000; round++) {
+    let text = "";
+    const length = round % 17;
+    for (let index = 0; index < length; index++) {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      text += String.fromCharCode(units[seed % units.length]!);
+    }
+    assert.equal(
+      utf8ByteLength(text),
+      encoder.encode(text).length,
+      `seed ${seed}: ${JSON.stringify(text)}`,
+    );
+  }
+});
+
+Deno.test("recordLineBytes() is the byte length of the record's line", () => {
+  const record = sealRecord({
+    run_id: "r",
+    next_seq: 0,
+    last_hash: "0".repeat(64),
+  }, {
+    type: "StepSucceeded",
+    body: { output: "caf\u00e9 \u{1f600}", n: 1 },
+    at: 1,
+  });
+  assert.equal(
+    recordLineBytes(record),
+    new TextEncoder().encode(recordToLine(record)).length,
+  );
 });

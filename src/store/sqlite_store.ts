@@ -8,6 +8,7 @@ import { SQLITE_MIGRATIONS } from "./_sqlite_schema.ts";
 import { SqliteLeases } from "./_sqlite_leases.ts";
 import { SqliteRunKeys } from "./_sqlite_run_keys.ts";
 import { GroupCommit } from "./_group_commit.ts";
+import { WalCheckpointer } from "./_wal_checkpointer.ts";
 import type {
   AppendOptions,
   DurabilityWatermark,
@@ -38,7 +39,8 @@ import type { ApiKeyRecord, TenantRecord } from "./tenant_records.ts";
 /** Options of `SqliteStore.open`. */
 export interface SqliteStoreOptions {
   /**
-   * `FULL` (default) syncs the WAL on every commit, so an acknowledged append
+   * `FULL` (default): a write resolves only once the WAL holding it is
+   * synced (the group commit's `fdatasync`), so an acknowledged write
    * survives power loss; `NORMAL` may lose the last commits on power loss
    * (never on a process crash) and is meant for throwaway test stores.
    */
@@ -48,6 +50,12 @@ export interface SqliteStoreOptions {
    * fails with STORE_UNAVAILABLE (default 5000 ms).
    */
   busyTimeoutMs?: number;
+  /**
+   * Runs each sync of the WAL (`sync`, an `fdatasync` off the JavaScript
+   * thread) with `synchronous: "FULL"`: tests watch or hold the disk with
+   * it. Default: `sync()`.
+   */
+  syncWal?: (sync: () => Promise<void>) => Promise<void>;
 }
 
 type Row = Record<string, unknown>;
@@ -57,9 +65,12 @@ type Row = Record<string, unknown>;
  * `node:sqlite`. Every call is synchronous inside SQLite, and writes take the
  * write lock up front (`BEGIN IMMEDIATE`) so a read-then-write transaction
  * never fails half-way with `SQLITE_BUSY` when several processes share a file.
- * Run creations, appends and lease changes are group-committed
- * (`_group_commit.ts`): those of one event-loop turn share a transaction and
- * one `fsync`, and each resolves only once it is on disk.
+ * Writes are group-committed (`_group_commit.ts`): those of one
+ * event-loop turn share a transaction and one `fsync`, and each resolves
+ * only once it is on disk. With `synchronous: "FULL"` the connection itself
+ * runs with `synchronous=NORMAL` once migrated (its commits do not sync):
+ * the group's WAL sync is what makes a write durable, so no write bypasses
+ * the group but a snapshot's (see `putSnapshot`).
  */
 export class SqliteStore implements Store {
   readonly #db: DatabaseSync;
@@ -78,23 +89,27 @@ export class SqliteStore implements Store {
   readonly #keysRevokedListeners = new Set<() => void>();
   readonly #group: GroupCommit;
   readonly #wal: WalSync | undefined;
+  #checkpointer: WalCheckpointer | undefined;
 
   private constructor(
     db: DatabaseSync,
     path: string,
     wal: WalSync | undefined,
+    checkpointer: WalCheckpointer | undefined,
   ) {
     this.#db = db;
     this.#path = path;
     this.#file = fileIdentity(path);
     this.#wal = wal;
-    this.#group = new GroupCommit(
-      db,
-      wal === undefined ? {} : { sync: wal.sync },
-    );
+    this.#checkpointer = checkpointer;
+    this.#group = new GroupCommit(db, {
+      ...(wal === undefined ? {} : { sync: wal.sync }),
+      ...(checkpointer === undefined
+        ? {}
+        : { checkpoint: () => this.#checkpointWal() }),
+    });
     this.#tenants = new SqliteTenants({
       statement: (sql) => this.#statement(sql),
-      transaction: (work) => this.#transaction(work),
       group: (work, options) => this.#group.submit(work, options),
     });
   }
@@ -104,18 +119,25 @@ export class SqliteStore implements Store {
     const db = new DatabaseSync(path);
     db.exec("PRAGMA journal_mode = WAL");
     db.exec(`PRAGMA synchronous = ${options.synchronous ?? "FULL"}`);
-    db.exec(
-      `PRAGMA busy_timeout = ${Math.trunc(options.busyTimeoutMs ?? 5000)}`,
-    );
+    const busyTimeoutMs = Math.trunc(options.busyTimeoutMs ?? 5000);
+    db.exec(`PRAGMA busy_timeout = ${busyTimeoutMs}`);
     db.exec("PRAGMA foreign_keys = ON");
     const durable = (options.synchronous ?? "FULL") === "FULL" &&
       path !== ":memory:";
     const store = new SqliteStore(
       db,
       path,
-      durable ? new WalSync(path) : undefined,
+      durable ? new WalSync(path, options.syncWal) : undefined,
+      durable ? new WalCheckpointer(path, { busyTimeoutMs }) : undefined,
     );
     store.#migrate();
+    if (durable) {
+      // From here every write goes through the group commit, whose WAL sync
+      // makes it durable: a commit that synced itself would only sync twice.
+      db.exec("PRAGMA synchronous = NORMAL");
+      // The group commit has the WAL checkpointed on another thread.
+      db.exec("PRAGMA wal_autocheckpoint = 0");
+    }
     return store;
   }
 
@@ -181,6 +203,17 @@ export class SqliteStore implements Store {
       this.#keys.recordRunMeta(first.run_id, meta);
     }, { savepoint: meta.idempotency !== undefined }).then(() => {
       if (meta.lease === undefined) this.#runnable();
+    });
+  }
+
+  // A checkpointer that failed hands checkpoints back to SQLite, which runs
+  // them inside a COMMIT once the WAL holds 1,000 pages (its default).
+  #checkpointWal(): Promise<void> {
+    const checkpointer = this.#checkpointer;
+    if (checkpointer === undefined) return Promise.resolve();
+    return checkpointer.checkpoint().then(() => {}, () => {
+      this.#checkpointer = undefined;
+      if (this.#db.isOpen) this.#db.exec("PRAGMA wal_autocheckpoint = 1000");
     });
   }
 
@@ -404,10 +437,11 @@ export class SqliteStore implements Store {
   }
 
   putModule(sha256: string, bytes: Uint8Array): Promise<void> {
-    this.#statement(
-      "INSERT INTO skill_modules (sha256, bytes) VALUES (?, ?) ON CONFLICT (sha256) DO NOTHING",
-    ).run(sha256, bytes);
-    return Promise.resolve();
+    return this.#group.submit(() => {
+      this.#statement(
+        "INSERT INTO skill_modules (sha256, bytes) VALUES (?, ?) ON CONFLICT (sha256) DO NOTHING",
+      ).run(sha256, bytes);
+    }, { savepoint: false });
   }
 
   getModule(sha256: string): Promise<Uint8Array | undefined> {
@@ -420,7 +454,7 @@ export class SqliteStore implements Store {
   }
 
   putSkill(skill: SkillRecord): Promise<SkillRecord> {
-    return settle(() => {
+    return this.#group.submit(() => {
       this.#statement(
         "INSERT INTO skills (name, version, sha256, manifest, installed_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (name, version) DO NOTHING",
       ).run(
@@ -434,7 +468,7 @@ export class SqliteStore implements Store {
         "SELECT * FROM skills WHERE name = ? AND version = ?",
       ).get(skill.name, skill.version) as Row;
       return skillFromRow(row);
-    });
+    }, { savepoint: false });
   }
 
   listSkills(): Promise<SkillRecord[]> {
@@ -445,7 +479,7 @@ export class SqliteStore implements Store {
   }
 
   createTenant(tenant: TenantRecord): Promise<void> {
-    return settle(() => this.#tenants.createTenant(tenant));
+    return this.#tenants.createTenant(tenant);
   }
 
   getTenant(id: string): Promise<TenantRecord | undefined> {
@@ -460,10 +494,11 @@ export class SqliteStore implements Store {
     key: ApiKeyRecord,
     options: { revokeOthers?: boolean } = {},
   ): Promise<void> {
-    return settle(() => {
-      this.#tenants.putApiKey(key, options.revokeOthers ?? false);
-      if (options.revokeOthers) this.#keysRevoked();
-    });
+    return this.#tenants.putApiKey(key, options.revokeOthers ?? false).then(
+      () => {
+        if (options.revokeOthers) this.#keysRevoked();
+      },
+    );
   }
 
   #keysRevoked(): void {
@@ -479,8 +514,7 @@ export class SqliteStore implements Store {
   }
 
   revokeApiKey(keyId: string, at: number): Promise<ApiKeyRecord | undefined> {
-    return settle(() => {
-      const revoked = this.#tenants.revokeApiKey(keyId, at);
+    return this.#tenants.revokeApiKey(keyId, at).then((revoked) => {
       this.#keysRevoked();
       return revoked;
     });
@@ -490,7 +524,7 @@ export class SqliteStore implements Store {
     tenants: readonly TenantRecord[],
     keys: readonly ApiKeyRecord[],
   ): Promise<boolean> {
-    return settle(() => this.#tenants.seedApiKeys(tenants, keys));
+    return this.#tenants.seedApiKeys(tenants, keys);
   }
 
   reserveBudget(request: BudgetReservationRequest): Promise<BudgetAnswer> {
@@ -513,6 +547,10 @@ export class SqliteStore implements Store {
     return settle(() => this.#tenants.openBudgetEntries());
   }
 
+  // The one write outside the group commit: a snapshot only saves work on
+  // recovery (one a crash loses is folded again from the log it summarises),
+  // so it commits at once, visible before the call returns, and is made
+  // durable by the group's next sync of the WAL.
   putSnapshot(snapshot: RunSnapshot): Promise<void> {
     return settle(() => {
       this.#statement(
@@ -562,6 +600,9 @@ export class SqliteStore implements Store {
 
   async close(): Promise<void> {
     if (this.#db.isOpen) await this.#group.drain();
+    // Its connection closes first: the last one to close checkpoints the
+    // WAL and removes it.
+    await this.#checkpointer?.close();
     this.#runnableListeners.clear();
     this.#keysRevokedListeners.clear();
     this.#statements.clear();
@@ -595,13 +636,20 @@ function fileIdentity(path: string): FileIdentity | undefined {
  */
 class WalSync {
   readonly #path: string;
+  readonly #around: (sync: () => Promise<void>) => Promise<void>;
   #file: Deno.FsFile | undefined;
 
-  constructor(databasePath: string) {
+  constructor(
+    databasePath: string,
+    around: (sync: () => Promise<void>) => Promise<void> = (sync) => sync(),
+  ) {
     this.#path = `${databasePath}-wal`;
+    this.#around = around;
   }
 
-  readonly sync = async (): Promise<void> => {
+  readonly sync = (): Promise<void> => this.#around(this.#syncData);
+
+  readonly #syncData = async (): Promise<void> => {
     this.#file ??= await Deno.open(this.#path, { read: true });
     await this.#file.syncData();
   };

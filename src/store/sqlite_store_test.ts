@@ -5,6 +5,7 @@ import { emptyHead, recordToLine, sealRecord } from "./record.ts";
 import { SQLITE_MIGRATIONS } from "./_sqlite_schema.ts";
 import { SqliteStore } from "./sqlite_store.ts";
 import { fakeLog, storeContract } from "./store_contract.ts";
+import type { ApiKeyRecord } from "./tenant_records.ts";
 
 storeContract("sqlite", {
   open() {
@@ -70,6 +71,121 @@ Deno.test("SqliteStore migration 3 gives existing runs their pinned skills", asy
     }
   } finally {
     await store.close();
+  }
+});
+
+Deno.test("SqliteStore resolves every write only after a WAL sync that began after it", async () => {
+  const path = join(Deno.makeTempDirSync({ prefix: "aos-sqlite-" }), "aos.db");
+  // Each sync waits until the test lets it run.
+  const held: (() => void)[] = [];
+  const store = SqliteStore.open(path, {
+    syncWal: (sync) =>
+      new Promise<void>((resolve, reject) => {
+        held.push(() => sync().then(resolve, reject));
+      }),
+  });
+  const releaseAll = () => held.splice(0).forEach((sync) => sync());
+  const turns = async (count: number) => {
+    for (let index = 0; index < count; index++) {
+      await new Promise((resolve) => setTimeout(resolve, 0));
+    }
+  };
+  const log = fakeLog("r1", 1);
+  const writes: [string, () => Promise<unknown>][] = [
+    ["createRun", () => store.createRun(log[0]!, { tenant: "t" })],
+    ["append", () => store.append(log.slice(1))],
+    ["putModule", () => store.putModule("m1", new Uint8Array([1]))],
+    ["putSkill", () =>
+      store.putSkill({
+        name: "s",
+        version: "1.0.0",
+        sha256: "m1",
+        manifest: {},
+        installed_at: 1,
+      })],
+    [
+      "createTenant",
+      () =>
+        store.createTenant({ id: "t", created_at: 1, daily_budget_cents: 5 }),
+    ],
+    ["seedApiKeys", () => store.seedApiKeys([], [apiKey("k1")])],
+    ["putApiKey", () => store.putApiKey(apiKey("k2"))],
+    ["revokeApiKey", () => store.revokeApiKey("k1", 2)],
+  ];
+  try {
+    for (const [name, write] of writes) {
+      let done = false;
+      const earlier = held.splice(0);
+      const written = write().then(() => done = true);
+      await turns(3);
+      assert.equal(done, false, `${name} resolved before any sync`);
+      // A sync asked for before the write began may not cover it.
+      earlier.forEach((sync) => sync());
+      await turns(3);
+      assert.equal(done, false, `${name} resolved on an earlier sync`);
+      while (!done) {
+        releaseAll();
+        await turns(1);
+      }
+      await written;
+    }
+  } finally {
+    let closed = false;
+    const closing = store.close().finally(() => closed = true);
+    while (!closed) {
+      releaseAll();
+      await turns(1);
+    }
+    await closing;
+  }
+  const reopened = SqliteStore.open(path);
+  try {
+    assert.deepEqual(await reopened.readLog("r1"), log);
+    assert.equal((await reopened.findApiKey("sha-k2"))?.key_id, "k2");
+    assert.equal(await reopened.findApiKey("sha-k1"), undefined);
+  } finally {
+    await reopened.close();
+  }
+});
+
+function apiKey(keyId: string): ApiKeyRecord {
+  return {
+    key_id: keyId,
+    role: "tenant",
+    tenant: "t",
+    sha256: `sha-${keyId}`,
+    created_at: 1,
+    revoked_at: null,
+  };
+}
+
+Deno.test("SqliteStore checkpoints its WAL on another thread, so the WAL starts over instead of growing", async () => {
+  const path = join(Deno.makeTempDirSync({ prefix: "aos-sqlite-" }), "aos.db");
+  const store = SqliteStore.open(path);
+  const body = "x".repeat(2000);
+  const runs = 600;
+  try {
+    for (let run = 0; run < runs; run++) {
+      const first = sealRecord(emptyHead(`r${run}`), {
+        type: "RunSubmitted",
+        body: { body },
+        at: run,
+      });
+      await store.createRun(first, { tenant: "t" });
+    }
+    // Each commit writes a dozen pages or so, over 30 MB for the 600:
+    // without checkpoints (the connection makes none itself) the WAL would
+    // hold them all; a round of 64 commits fits in a few MB.
+    const walBytes = Deno.statSync(`${path}-wal`).size;
+    assert.ok(walBytes < 8 * 2 ** 20, `the WAL grew to ${walBytes} bytes`);
+  } finally {
+    await store.close();
+  }
+  const reopened = SqliteStore.open(path);
+  try {
+    assert.equal((await reopened.listUnfinishedRuns()).length, runs);
+  } finally {
+    await reopened.close();
   }
 });
 
