@@ -6,9 +6,11 @@
  * answers, several runs at a time as `aos replay` does.
  */
 import { join } from "node:path";
-import { liveClock, liveRandom } from "../src/deps/mod.ts";
-import { DirectoryModules, replayLog } from "../src/replay/mod.ts";
-import { Sandbox } from "../src/sandbox/mod.ts";
+import {
+  DirectoryModules,
+  replayLog,
+  replaySandbox,
+} from "../src/replay/mod.ts";
 import { findSkillDirs, PROJECT_ROOT } from "../src/skills/build.ts";
 import { type LogRecord, SqliteStore } from "../src/store/mod.ts";
 import { ApiClient, failuresOf } from "./_http.ts";
@@ -40,13 +42,11 @@ export async function replayScenario(
   try {
     const failures = await makeLogs(dataDir, options);
     const store = SqliteStore.open(join(dataDir, "aos.db"));
-    const sandbox = new Sandbox({
-      modules: new DirectoryModules(
-        findSkillDirs(PROJECT_ROOT, { fixtures: false }),
-      ),
-      clock: liveClock,
-      random: liveRandom,
-    });
+    // The sandbox `aos replay` certifies with (every worker of a pool
+    // started as soon as one is needed).
+    const sandbox = replaySandbox(
+      new DirectoryModules(findSkillDirs(PROJECT_ROOT, { fixtures: false })),
+    );
     try {
       const runIds: string[] = [];
       let cursor: string | undefined;

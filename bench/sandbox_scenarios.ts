@@ -52,6 +52,9 @@ export async function skillCall(): Promise<BenchResult> {
     clock: liveClock,
     random: liveRandom,
     poolSizeMax: 2,
+    // Both instances from the start: the figure is two instances' worth,
+    // not a node's pool waiting to grow.
+    poolGrowAfterMs: 0,
   });
   // Every call must succeed with its own value: a failing sandbox is fast
   // too, and must not pass for a fast one.
