@@ -64,13 +64,17 @@ const GET_SNAPSHOT = prepared(
   "SELECT * FROM run_snapshots WHERE run_id = $1",
 );
 
-// The durability barrier: taking an xid makes the statement's transaction
-// commit with a flush of the WAL up to its commit record (the server's
-// synchronous_commit, on unless an operator chose otherwise); the run's head
-// comes along for a mark to be checked against.
+// The durability barrier: a transactional WAL message (no table written)
+// makes the statement's transaction commit with a flush of the WAL up to
+// its commit record (the server's synchronous_commit, on unless an operator
+// chose otherwise). Taking an xid alone is not enough: a transaction that
+// wrote no WAL commits without waiting for the flush, whatever
+// synchronous_commit says. The run's head comes along for a mark to be
+// checked against.
 const BARRIER = prepared(
   "aos_barrier",
-  `SELECT pg_current_xact_id() AS xid, runs.last_seq, runs.digest,
+  `SELECT pg_logical_emit_message(true, 'aos_barrier', '') AS xid,
+     runs.last_seq, runs.digest,
      runs.lease_epoch
    FROM (SELECT 1) AS one LEFT JOIN runs ON runs.run_id = $1`,
 );
@@ -84,7 +88,8 @@ function isUnavailableError(error: unknown): boolean {
 const READ_BARRIER = prepared(
   "aos_read_barrier",
   `SELECT CASE WHEN pg_current_wal_flush_lsn() >= pg_current_wal_insert_lsn()
-     THEN NULL ELSE pg_current_xact_id() END AS xid`,
+     THEN NULL ELSE pg_logical_emit_message(true, 'aos_barrier', '') END
+     AS xid`,
 );
 
 /** Runs remembered as ended here, awaiting their (no-op) lease release. */

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import pg from "pg";
 import { AosError } from "../errors/mod.ts";
 import { PostgresStore } from "./postgres_store.ts";
 import { emptyHead, headAfter, sealRecord } from "./record.ts";
@@ -53,6 +54,59 @@ Deno.test("postgres store: a run's barrier fails when the run's log no longer ho
     // An earlier record of the run, followed by more: the mark holds.
     await store.syncBarrier({ run_id: "m1", seq: next.seq, hash: next.hash });
   } finally {
+    await store.close();
+  }
+});
+
+Deno.test("postgres store: a barrier flushes the WAL past every commit made without waiting for its flush", async () => {
+  // A server that flushes at commit, as in production (the file's shared
+  // server may not).
+  await using durableDb = await startTestPostgres({
+    local: true,
+    durableCommits: true,
+  });
+  const store = await PostgresStore.open(durableDb.url);
+  const probe = new pg.Client({ connectionString: durableDb.url });
+  await probe.connect();
+  // True when the WAL is flushed at least as far as it was written at `lsn`.
+  const flushedPast = async (lsn: string) =>
+    (await probe.query(
+      "SELECT pg_wal_lsn_diff(pg_current_wal_flush_lsn(), $1::pg_lsn) >= 0 AS ok",
+      [lsn],
+    )).rows[0].ok as boolean;
+  const written = async () =>
+    String(
+      (await probe.query("SELECT pg_current_wal_insert_lsn() AS lsn")).rows[0]
+        .lsn,
+    );
+  try {
+    const first = sealRecord(emptyHead("b1"), {
+      type: "RunSubmitted",
+      body: {},
+      at: 1,
+    });
+    await store.createRun(first, { tenant: "t" });
+    const next = sealRecord(headAfter(first), {
+      type: "StepStarted",
+      body: {},
+      at: 2,
+    });
+    await store.append([next], { durable: false });
+    const afterAppend = await written();
+    // A run's barrier (before an effect leaves).
+    await store.syncBarrier({ run_id: "b1", seq: next.seq, hash: next.hash });
+    assert.ok(await flushedPast(afterAppend), "the run's barrier flushed");
+    await store.append([sealRecord(headAfter(next), {
+      type: "StepSucceeded",
+      body: {},
+      at: 3,
+    })], { durable: false });
+    const afterSecond = await written();
+    // A reader's barrier (before an API answer shows what it read).
+    await store.syncBarrier();
+    assert.ok(await flushedPast(afterSecond), "the reader's barrier flushed");
+  } finally {
+    await probe.end();
     await store.close();
   }
 });
