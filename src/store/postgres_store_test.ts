@@ -22,24 +22,33 @@ storeContract("postgres", {
   },
 });
 
+/**
+ * Creates run `runId` and appends its StepStarted without waiting for the
+ * flush (a run's continuation); returns that record.
+ */
+async function startedRun(store: PostgresStore, runId: string) {
+  const first = sealRecord(emptyHead(runId), {
+    type: "RunSubmitted",
+    body: {},
+    at: 1,
+  });
+  await store.createRun(first, { tenant: "t" });
+  const next = sealRecord(headAfter(first), {
+    type: "StepStarted",
+    body: {},
+    at: 2,
+  });
+  await store.append([next], { durable: false });
+  return next;
+}
+
 Deno.test("postgres store: a run's barrier fails when the run's log no longer holds its mark", async () => {
   await database.exec(
     "DROP SCHEMA IF EXISTS public CASCADE; CREATE SCHEMA public",
   );
   const store = await PostgresStore.open(database.url);
   try {
-    const first = sealRecord(emptyHead("m1"), {
-      type: "RunSubmitted",
-      body: {},
-      at: 1,
-    });
-    await store.createRun(first, { tenant: "t" });
-    const next = sealRecord(headAfter(first), {
-      type: "StepStarted",
-      body: {},
-      at: 2,
-    });
-    await store.append([next], { durable: false });
+    const next = await startedRun(store, "m1");
     // As after a restart that lost the append: the mark is not in the log.
     await assert.rejects(
       store.syncBarrier({ run_id: "m1", seq: 2, hash: "a".repeat(64) }),
@@ -80,18 +89,7 @@ Deno.test("postgres store: a barrier flushes the WAL past every commit made with
         .lsn,
     );
   try {
-    const first = sealRecord(emptyHead("b1"), {
-      type: "RunSubmitted",
-      body: {},
-      at: 1,
-    });
-    await store.createRun(first, { tenant: "t" });
-    const next = sealRecord(headAfter(first), {
-      type: "StepStarted",
-      body: {},
-      at: 2,
-    });
-    await store.append([next], { durable: false });
+    const next = await startedRun(store, "b1");
     const afterAppend = await written();
     // A run's barrier (before an effect leaves).
     await store.syncBarrier({ run_id: "b1", seq: next.seq, hash: next.hash });
