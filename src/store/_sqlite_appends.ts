@@ -116,12 +116,7 @@ export class SqliteAppends {
       const chunk = records.slice(start, start + ROWS_PER_INSERT);
       const values: (string | number)[] = [];
       for (const record of chunk) {
-        values.push(
-          record.run_id,
-          record.seq,
-          record.type,
-          recordToLine(record),
-        );
+        values.push(record.run_id, record.seq, recordToLine(record));
       }
       this.#statement(insertSql(chunk.length)).run(...values);
     }
@@ -131,8 +126,7 @@ export class SqliteAppends {
 const insertSqls: string[] = [];
 
 function insertSql(rows: number): string {
-  return insertSqls[rows] ??=
-    `INSERT INTO records (run_id, seq, type, line) VALUES ${
-      Array.from({ length: rows }, () => "(?, ?, ?, ?)").join(", ")
-    }`;
+  return insertSqls[rows] ??= `INSERT INTO records (run_id, seq, line) VALUES ${
+    Array.from({ length: rows }, () => "(?, ?, ?)").join(", ")
+  }`;
 }
