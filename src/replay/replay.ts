@@ -20,6 +20,7 @@ import {
   type ReplayReport,
 } from "./divergence.ts";
 import { replayHostCalls } from "./host_call_check.ts";
+import { batching } from "./_step_batches.ts";
 import type { ModuleCatalog } from "./modules.ts";
 
 /** Options of `replayLog`. */
@@ -87,9 +88,10 @@ export async function replayLog(
   // are kept busy while this thread folds. Each check still answers for its
   // own place in the log: the first divergence in log order is reported.
   const checks: Promise<Divergence | null>[] = [];
+  const steps = batching(executor);
   const folded = fold(records, (index, state, positions) => {
     const check = checkStep(records, index, state, {
-      executor,
+      executor: steps,
       positions,
       options,
     });
