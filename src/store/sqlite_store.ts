@@ -1,3 +1,4 @@
+import { reserveBeforeAppend, settleAfterAppend } from "./_budget_append.ts";
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { AosError } from "../errors/mod.ts";
 import { decodeCursor, encodeCursor } from "./_cursor.ts";
@@ -238,14 +239,17 @@ export class SqliteStore implements Store {
     );
   }
 
-  append(
+  async append(
     records: readonly LogRecord[],
     options: AppendOptions = {},
   ): Promise<void> {
-    return this.#group.submit(
-      () => this.#appends.append(records, options),
-      { savepoint: false, durable: options.durable ?? true },
+    const { reservation, settlements, ...plain } = options;
+    if (reservation !== undefined) await reserveBeforeAppend(this, reservation);
+    await this.#group.submit(
+      () => this.#appends.append(records, plain),
+      { savepoint: false, durable: plain.durable ?? true },
     );
+    await settleAfterAppend(this, settlements);
   }
 
   // One process writes through this connection, and a commit it made is
