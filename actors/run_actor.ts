@@ -164,6 +164,13 @@ const CONTINUATIONS: ReadonlySet<RunMessage["type"]> = new Set([
   "StepFailed",
 ]);
 
+/** A step attempt's ask for budget. */
+interface ReservationAsked {
+  step: string;
+  attempt: number;
+  cents: number;
+}
+
 /** Records sealed and folded but not yet appended. */
 interface Batch {
   records: LogRecord[];
@@ -267,43 +274,44 @@ class RunBehavior implements Behavior<RunMessage, RunState> {
         }, batch);
       }
     }
-    const { records, effects, state, head } = batch;
-    const statusChanged = state.status !== this.#state.status;
-    const durable = statusChanged || !CONTINUATIONS.has(message.type);
-    const options: AppendOptions = statusChanged
-      ? { status: state.status }
-      : durable
-      ? {}
-      : { durable: false };
-    // The reservation a BudgetReserved was sealed for is made by its append,
-    // and the settlements its releases ask for by theirs: in the same
-    // transaction, so a run's tenant day is up to date when its records are
-    // (before anyone hears of them).
-    // (Not when the log's limit replaced the batch: nothing is reserved then.)
-    const asked = message.type === "BudgetReserved" &&
-        records[0]?.type === "BudgetReserved"
-      ? message.body
-      : undefined;
-    const asking = asked && `${asked.step}#${asked.attempt}`;
-    const reservation = asking ? this.#reserving.get(asking) : undefined;
-    if (reservation !== undefined) options.reservation = reservation;
-    const settlements = effects.flatMap((effect) =>
-      effect.kind === "SettleBudget"
-        ? [this.#deps.budget.settlement({ run_id: state.run_id, ...effect })]
-        : []
-    );
-    if (settlements.length > 0) options.settlements = settlements;
+    // The reservation a BudgetReserved was sealed for is made by its append
+    // (not when the log's limit replaced the batch: nothing is reserved
+    // then). A step this message makes ready reserves with the same append:
+    // its BudgetReserved is sealed after the message's records, and when
+    // the store does not grant it the batch records the answer instead.
+    let asked: ReservationAsked | undefined;
+    let reservation: BudgetReservationRequest | undefined;
+    let unfolded: Batch | undefined;
+    if (
+      message.type === "BudgetReserved" &&
+      batch.records[0]?.type === "BudgetReserved"
+    ) {
+      asked = message.body;
+      reservation = this.#reserving.get(`${asked.step}#${asked.attempt}`);
+    } else {
+      const folded = this.#foldReservation(batch);
+      if (folded !== undefined) {
+        ({ asked, reservation, unfolded } = folded);
+        batch = folded.batch;
+      }
+    }
+    let durable: boolean;
     try {
-      await this.#deps.store.append(records, options);
+      durable = await this.#append(message, batch, reservation);
     } catch (error) {
       if (!(asked && reservation && error instanceof ReservationNotGranted)) {
         throw error;
       }
       // Refused, or held from an earlier start on another day: the run
       // records what the store answered instead (nothing was written).
-      this.#reserving.delete(asking!);
-      return await this.receive(answerMessage(asked, error.answer));
+      if (unfolded === undefined) {
+        this.#reserving.delete(`${asked.step}#${asked.attempt}`);
+        return await this.receive(answerMessage(asked, error.answer));
+      }
+      batch = this.#seal(answerMessage(asked, error.answer), unfolded);
+      durable = await this.#append(message, batch, undefined);
     }
+    const { records, effects, state, head } = batch;
     this.#state = state;
     this.#head = head;
     this.#logBytes += batch.bytes;
@@ -312,6 +320,89 @@ class RunBehavior implements Behavior<RunMessage, RunState> {
     await this.#snapshot();
     if (this.actor.backlog === 0) this.#deps.onIdle?.(this.#state);
     return this.#state;
+  }
+
+  /**
+   * Appends `batch`, sealed from `message`, with the budget writes it
+   * carries: `reservation` and the settlements its releases ask for, in
+   * the same transaction, so a run's tenant day is up to date when its
+   * records are (before anyone hears of them). True when it waited for
+   * the disk.
+   */
+  async #append(
+    message: RunMessage,
+    batch: Batch,
+    reservation: BudgetReservationRequest | undefined,
+  ): Promise<boolean> {
+    const { records, effects, state } = batch;
+    const statusChanged = state.status !== this.#state.status;
+    const durable = statusChanged || !CONTINUATIONS.has(message.type);
+    const options: AppendOptions = statusChanged
+      ? { status: state.status }
+      : durable
+      ? {}
+      : { durable: false };
+    if (reservation !== undefined) options.reservation = reservation;
+    const settlements = effects.flatMap((effect) =>
+      effect.kind === "SettleBudget"
+        ? [this.#deps.budget.settlement({ run_id: state.run_id, ...effect })]
+        : []
+    );
+    if (settlements.length > 0) options.settlements = settlements;
+    await this.#deps.store.append(records, options);
+    return durable;
+  }
+
+  /**
+   * `batch` with the BudgetReserved of the first step it makes ready (and
+   * the decisions after it) sealed on, and the reservation for its append
+   * to make; undefined when it makes none ready, or when the records would
+   * pass the log's soft limit (the step then reserves on its own).
+   * `unfolded` is the batch without that step's ask, for its answer.
+   */
+  #foldReservation(batch: Batch):
+    | {
+      batch: Batch;
+      unfolded: Batch;
+      asked: ReservationAsked;
+      reservation: BudgetReservationRequest;
+    }
+    | undefined {
+    if (isTerminal(batch.state.status)) return undefined;
+    const effect = batch.effects.find((effect) =>
+      effect.kind === "ReserveBudget" &&
+      !this.#reserving.has(`${effect.step}#${effect.attempt}`)
+    );
+    if (effect?.kind !== "ReserveBudget") return undefined;
+    const { step, attempt, cents } = effect;
+    const { run_id, tenant } = batch.state;
+    const reservation = this.#deps.budget.request({
+      run_id,
+      tenant,
+      step,
+      attempt,
+      cents,
+    });
+    const unfolded = {
+      ...batch,
+      effects: batch.effects.filter((other) => other !== effect),
+    };
+    const folded = this.#seal({
+      type: "BudgetReserved",
+      body: { step, attempt, cents, day: reservation.day },
+    }, unfolded);
+    const limits = this.#deps.logLimits;
+    if (
+      limits !== undefined &&
+      (this.#state.records + folded.records.length > limits.softRecords ||
+        this.#logBytes + folded.bytes > limits.softBytes)
+    ) return undefined;
+    return {
+      batch: folded,
+      unfolded,
+      asked: { step, attempt, cents },
+      reservation,
+    };
   }
 
   /**
@@ -619,7 +710,7 @@ export async function startRunActor(
 
 /** What a run records when the store did not grant a reservation as asked. */
 function answerMessage(
-  asked: { step: string; attempt: number; cents: number },
+  asked: ReservationAsked,
   answer: BudgetAnswer,
 ): RunMessage {
   const body = { ...asked, day: answer.day };
