@@ -258,7 +258,7 @@ class RunBehavior implements Behavior<RunMessage, RunState> {
     const { records, effects, state, head } = batch;
     const statusChanged = state.status !== this.#state.status;
     const durable = statusChanged || !CONTINUATIONS.has(message.type);
-    await this.#deps.store.append(
+    const appended = this.#deps.store.append(
       records,
       statusChanged
         ? { status: state.status }
@@ -266,6 +266,10 @@ class RunBehavior implements Behavior<RunMessage, RunState> {
         ? {}
         : { durable: false },
     );
+    const early = isTerminal(state.status)
+      ? undefined
+      : this.#startFreeBudgetWork(effects);
+    await appended;
     // Settled before anyone hears of the records, so a finished run's
     // tenant day is already up to date when its end is observed. A
     // settlement that moves no cents (a step without a cost, charged
@@ -273,7 +277,7 @@ class RunBehavior implements Behavior<RunMessage, RunState> {
     // run goes on without waiting for it, until it ends.
     for (const effect of effects) {
       if (effect.kind !== "SettleBudget") continue;
-      const settling = this.#settle(effect);
+      const settling = early?.get(effect) ?? this.#settle(effect);
       if (
         effect.reserved_cents !== 0 || effect.charged_cents !== 0 ||
         isTerminal(state.status)
@@ -289,10 +293,44 @@ class RunBehavior implements Behavior<RunMessage, RunState> {
     this.#head = head;
     this.#logBytes += batch.bytes;
     this.#publisher?.appended(records, state, durable);
-    this.carryOut(effects);
+    this.carryOut(
+      early === undefined
+        ? effects
+        : effects.filter((effect) => !early.has(effect)),
+    );
     await this.#snapshot();
     if (this.actor.backlog === 0) this.#deps.onIdle?.(this.#state);
     return this.#state;
+  }
+
+  /**
+   * Starts the batch's budget work that moves no cents (a step without a
+   * cost) beside its append, so the store takes them in the same group
+   * commit rather than in one more after it. Order does not matter for
+   * them: a reservation of no cents holds nothing, and is acted on only
+   * through its BudgetReserved (when the append is lost the run asks again
+   * and gets the same reservation back); a settlement of no cents moves no
+   * total, and a repeated one changes nothing. Work that moves cents still
+   * follows the append, and so does the settlement of a run's end (its end
+   * is in the store before anyone is asked to settle for it). Returns the
+   * work started, by effect (settlements with their promise).
+   */
+  #startFreeBudgetWork(
+    effects: readonly Effect[],
+  ): Map<Effect, Promise<void> | undefined> | undefined {
+    let early: Map<Effect, Promise<void> | undefined> | undefined;
+    for (const effect of effects) {
+      if (
+        effect.kind === "SettleBudget" && effect.reserved_cents === 0 &&
+        effect.charged_cents === 0
+      ) {
+        (early ??= new Map()).set(effect, this.#settle(effect));
+      } else if (effect.kind === "ReserveBudget" && effect.cents === 0) {
+        this.#reserve(effect);
+        (early ??= new Map()).set(effect, undefined);
+      }
+    }
+    return early;
   }
 
   /**
