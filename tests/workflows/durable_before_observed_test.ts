@@ -266,6 +266,103 @@ for (const flavour of FLAVOURS) {
   });
 }
 
+Deno.test("SQLite: a 202 is answered only once the run is on disk, while its first step goes on from the creation's commit", async () => {
+  const dataDir = Deno.makeTempDirSync({ prefix: "aos-durable-" });
+  // The disk: each sync of the WAL waits until the test lets it go.
+  const held: (() => void)[] = [];
+  let holding = false;
+  const sqlite = SqliteStore.open(`${dataDir}/aos.db`, {
+    syncWal: async (sync) => {
+      if (holding) await new Promise<void>((go) => held.push(go));
+      await sync();
+    },
+  });
+  // The commit count right after the run's creation committed, and whether
+  // a StepStarted was committed while the creation was not yet on disk.
+  let creationCommit: number | undefined;
+  let stepStartedEarly = false;
+  let stepStarted!: () => void;
+  const started = new Promise<void>((resolve) => stepStarted = resolve);
+  const store = new Proxy(sqlite, {
+    get(target, property) {
+      if (property === "createRun") {
+        return async (
+          first: LogRecord,
+          meta: Parameters<Store["createRun"]>[1],
+        ) => {
+          const committed = meta.committed;
+          await target.createRun(first, {
+            ...meta,
+            committed: () => {
+              creationCommit = target.durability().committed;
+              committed?.();
+            },
+          });
+          creationCommit ??= target.durability().committed;
+        };
+      }
+      if (property === "append") {
+        return async (
+          records: readonly LogRecord[],
+          options?: Parameters<Store["append"]>[1],
+        ) => {
+          await target.append(records, options);
+          if (records.some((record) => record.type === "StepStarted")) {
+            const { durable } = target.durability();
+            if (creationCommit !== undefined && durable < creationCommit) {
+              stepStartedEarly = true;
+            }
+            stepStarted();
+          }
+        };
+      }
+      const value = Reflect.get(target, property, target);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+  const node = await openTestNode({ dataDir, store, config: QUIET });
+  try {
+    holding = true;
+    let answered = false;
+    const submitted = requestJson(node, "POST", "/v1/runs", THREE_STEP_PLAN)
+      .finally(() => answered = true);
+    // The first step's StepStarted, or (should the run not start before
+    // its creation is on disk) a bounded number of turns.
+    let turns = 0;
+    while (!stepStartedEarly && turns++ < 200) {
+      await Promise.race([
+        started,
+        new Promise((turn) => setTimeout(turn, 0)),
+      ]);
+    }
+    assert.ok(creationCommit !== undefined, "the run was committed");
+    assert.ok(
+      node.store.durability().durable < creationCommit,
+      "the creation's sync is still held",
+    );
+    assert.equal(answered, false, "the 202 came before the run was on disk");
+    assert.ok(
+      stepStartedEarly,
+      "the first step waited for the creation's sync",
+    );
+    holding = false;
+    for (const go of held.splice(0)) go();
+    const response = await submitted;
+    assert.equal(response.status, 202);
+    assert.ok(node.store.durability().durable >= creationCommit);
+    const view = await requestJson(
+      node,
+      "GET",
+      `/v1/runs/${String(response.body.run_id)}?wait_ms=30000`,
+    );
+    assert.equal(view.body.status, "succeeded");
+  } finally {
+    holding = false;
+    for (const go of held.splice(0)) go();
+    await node.close();
+  }
+});
+
 Deno.test("durable-before-observed tests: stop the test database", async () => {
   await postgres?.stop();
 });
