@@ -36,8 +36,29 @@ export interface GroupWriteOptions {
   savepoint?: boolean;
 }
 
+/**
+ * Rows the writes of a group leave to be inserted together, in a few
+ * multi-row statements, just before the group commits (instead of a
+ * statement or more per write).
+ */
+export interface DeferredRows {
+  /**
+   * A transaction starts; forgets rows left by one that failed. With
+   * `deferring` false (the run again with savepoints) writes insert their
+   * rows at once, so a row that fails fails its own write.
+   */
+  begin(deferring: boolean): void;
+  /** Rows waiting: a write rolled back to its savepoint drops those it added. */
+  mark(): number;
+  truncate(mark: number): void;
+  /** Inserts the rows waiting, inside the transaction. */
+  flush(): void;
+}
+
 /** Options of `GroupCommit`. */
 export interface GroupCommitOptions {
+  /** Rows the writes defer to the end of their group. */
+  deferred?: DeferredRows;
   /**
    * Makes every commit so far durable (an `fdatasync` of the WAL file, run
    * off the JavaScript thread). The connection then runs with
@@ -108,6 +129,7 @@ export class GroupCommit {
     passive?: boolean;
   }[] = [];
   readonly #checkpoint: (() => Promise<void>) | undefined;
+  readonly #deferred: DeferredRows | undefined;
   readonly #checkpointEveryCommits: number;
   #commitsSinceCheckpoint = 0;
   /** The checkpoint under way; nothing commits until it ends. */
@@ -117,6 +139,7 @@ export class GroupCommit {
     this.#db = db;
     this.#sync = options.sync;
     this.#checkpoint = options.checkpoint;
+    this.#deferred = options.deferred;
     this.#checkpointEveryCommits = options.checkpointEveryCommits ?? 64;
     this.#begin = db.prepare("BEGIN IMMEDIATE");
     this.#commitStatement = db.prepare("COMMIT");
@@ -249,6 +272,7 @@ export class GroupCommit {
       return undefined;
     }
     const failures = new Map<PendingWrite, unknown>();
+    this.#deferred?.begin(!savepoints);
     for (const write of batch) {
       if (!savepoints && !write.savepoint) {
         try {
@@ -259,6 +283,7 @@ export class GroupCommit {
         }
         continue;
       }
+      const mark = this.#deferred?.mark() ?? 0;
       this.#savepoint.run();
       try {
         write.result = write.work();
@@ -266,7 +291,18 @@ export class GroupCommit {
       } catch (error) {
         this.#rollbackTo.run();
         this.#release.run();
+        this.#deferred?.truncate(mark);
         failures.set(write, error);
+      }
+    }
+    if (!savepoints && this.#deferred !== undefined) {
+      // Rows refused here cannot be told apart: the group runs again, each
+      // write in a savepoint inserting its own rows.
+      try {
+        this.#deferred.flush();
+      } catch {
+        if (this.#db.isTransaction) this.#db.exec("ROLLBACK");
+        return "retry";
       }
     }
     try {

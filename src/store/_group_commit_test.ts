@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { setImmediate } from "node:timers";
 import { AosError } from "../errors/mod.ts";
-import { GroupCommit } from "./_group_commit.ts";
+import { type DeferredRows, GroupCommit } from "./_group_commit.ts";
 
 function database(): DatabaseSync {
   const db = new DatabaseSync(":memory:");
@@ -144,6 +144,108 @@ Deno.test("GroupCommit runs a write without a savepoint, and a group again with 
   );
   assert.deepEqual(keys(db), ["a", "b", "c", "e"], "nothing of d was kept");
   assert.equal(db.isTransaction, false);
+  db.close();
+});
+
+/** Keys of table t that writes defer to one INSERT at the end of the group. */
+class DeferredKeys implements DeferredRows {
+  readonly #db: DatabaseSync;
+  #deferring = false;
+  #keys: string[] = [];
+  /** INSERT statements run, and the groups that deferred. */
+  inserts = 0;
+
+  constructor(db: DatabaseSync) {
+    this.#db = db;
+  }
+
+  add(key: string): void {
+    if (this.#deferring) this.#keys.push(key);
+    else this.#insert([key]);
+  }
+
+  begin(deferring: boolean): void {
+    this.#deferring = deferring;
+    this.#keys = [];
+  }
+
+  mark(): number {
+    return this.#keys.length;
+  }
+
+  truncate(mark: number): void {
+    this.#keys.length = mark;
+  }
+
+  flush(): void {
+    const keys = this.#keys;
+    this.#deferring = false;
+    this.#keys = [];
+    if (keys.length > 0) this.#insert(keys);
+  }
+
+  #insert(keys: string[]): void {
+    this.inserts++;
+    this.#db.prepare(
+      `INSERT INTO t (k) VALUES ${keys.map(() => "(?)").join(", ")}`,
+    ).run(...keys);
+  }
+}
+
+Deno.test("GroupCommit inserts the rows its writes deferred in one statement before it commits, less those of a write rolled back", async () => {
+  const db = database();
+  const rows = new DeferredKeys(db);
+  const group = new GroupCommit(db, { deferred: rows });
+  const outcomes = await Promise.allSettled([
+    group.submit(() => rows.add("a"), { savepoint: false }),
+    group.submit(() => {
+      rows.add("b");
+      throw new Error("refused after deferring a row");
+    }),
+    group.submit(() => {
+      rows.add("c");
+      rows.add("d");
+    }),
+  ]);
+  assert.deepEqual(outcomes.map((outcome) => outcome.status), [
+    "fulfilled",
+    "rejected",
+    "fulfilled",
+  ]);
+  assert.deepEqual(keys(db), ["a", "c", "d"]);
+  assert.equal(rows.inserts, 1, "one statement for the whole group");
+  db.close();
+});
+
+Deno.test("GroupCommit runs a group again, rows inserted at once, when its deferred rows are refused, so only the write they came from fails", async () => {
+  const db = database();
+  db.exec("INSERT INTO t (k) VALUES ('taken')");
+  const rows = new DeferredKeys(db);
+  const group = new GroupCommit(db, { deferred: rows });
+  const outcomes = await Promise.allSettled([
+    group.submit(() => rows.add("a"), { savepoint: false }),
+    group.submit(() => rows.add("taken"), { savepoint: false }),
+    group.submit(() => rows.add("b"), { savepoint: false }),
+  ]);
+  assert.deepEqual(outcomes.map((outcome) => outcome.status), [
+    "fulfilled",
+    "rejected",
+    "fulfilled",
+  ]);
+  assert.match(
+    String((outcomes[1] as PromiseRejectedResult).reason),
+    /UNIQUE constraint failed/,
+  );
+  assert.deepEqual(keys(db), ["a", "b", "taken"]);
+  assert.equal(db.isTransaction, false);
+  // The next group defers again.
+  const before = rows.inserts;
+  await Promise.all([
+    group.submit(() => rows.add("c"), { savepoint: false }),
+    group.submit(() => rows.add("d"), { savepoint: false }),
+  ]);
+  assert.equal(rows.inserts - before, 1);
+  assert.deepEqual(keys(db), ["a", "b", "c", "d", "taken"]);
   db.close();
 });
 

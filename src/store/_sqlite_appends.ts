@@ -9,11 +9,18 @@ import {
   leaseLost,
   sequenceConflict,
 } from "./_append_checks.ts";
+import type { DeferredRows } from "./_group_commit.ts";
 
 type Row = Record<string, unknown>;
 
-/** Records per INSERT statement: one statement per few rows, few statements to cache. */
-const ROWS_PER_INSERT = 8;
+/**
+ * Records per INSERT statement at most. A statement costs about as much as
+ * ten more rows in it; one per size up to this is prepared.
+ */
+const ROWS_PER_INSERT = 32;
+
+/** Values bound per record row: run_id, seq, line. */
+const VALUES_PER_ROW = 3;
 
 // The checks of an append (expected sequence, previous hash, fencing
 // epoch) are conditions of the UPDATE of the run's row, so a refused append
@@ -36,10 +43,16 @@ const ADVANCE_TO_END =
  * The log writes of the SQLite store: run creation and appends, run inside
  * the store's group commit. Each checks before it writes, so a refusal
  * (a run that exists, a sequence conflict, a lost lease) throws having
- * written nothing: the group runs them without a savepoint.
+ * written nothing: the group runs them without a savepoint. Their records
+ * wait for the end of the group (`DeferredRows`), which inserts those of
+ * every write in a few statements: the run's row, updated at once, is
+ * what a later write of the group checks.
  */
-export class SqliteAppends {
+export class SqliteAppends implements DeferredRows {
   readonly #statement: (sql: string) => StatementSync;
+  #deferring = false;
+  /** The values of the rows waiting, `VALUES_PER_ROW` a row. */
+  #values: (string | number)[] = [];
 
   constructor(statement: (sql: string) => StatementSync) {
     this.#statement = statement;
@@ -110,20 +123,40 @@ export class SqliteAppends {
     return sequenceConflict(first.run_id, Number(head.last_seq) + 1, first.seq);
   }
 
-  /** Inserts records, a few rows per statement. */
+  begin(deferring: boolean): void {
+    this.#deferring = deferring;
+    this.#values = [];
+  }
+
+  mark(): number {
+    return this.#values.length;
+  }
+
+  truncate(mark: number): void {
+    this.#values.length = mark;
+  }
+
+  flush(): void {
+    const values = this.#values;
+    this.#deferring = false;
+    this.#values = [];
+    this.#insert(values);
+  }
+
+  /** Inserts records now, or at the end of the group when it defers them. */
   insertRecords(records: readonly LogRecord[]): void {
-    for (let start = 0; start < records.length; start += ROWS_PER_INSERT) {
-      const chunk = records.slice(start, start + ROWS_PER_INSERT);
-      const values: (string | number)[] = [];
-      for (const record of chunk) {
-        values.push(
-          record.run_id,
-          record.seq,
-          record.type,
-          recordToLine(record),
-        );
-      }
-      this.#statement(insertSql(chunk.length)).run(...values);
+    const values = this.#deferring ? this.#values : [];
+    for (const record of records) {
+      values.push(record.run_id, record.seq, recordToLine(record));
+    }
+    if (!this.#deferring) this.#insert(values);
+  }
+
+  #insert(values: readonly (string | number)[]): void {
+    const perStatement = ROWS_PER_INSERT * VALUES_PER_ROW;
+    for (let start = 0; start < values.length; start += perStatement) {
+      const chunk = values.slice(start, start + perStatement);
+      this.#statement(insertSql(chunk.length / VALUES_PER_ROW)).run(...chunk);
     }
   }
 }
@@ -131,8 +164,7 @@ export class SqliteAppends {
 const insertSqls: string[] = [];
 
 function insertSql(rows: number): string {
-  return insertSqls[rows] ??=
-    `INSERT INTO records (run_id, seq, type, line) VALUES ${
-      Array.from({ length: rows }, () => "(?, ?, ?, ?)").join(", ")
-    }`;
+  return insertSqls[rows] ??= `INSERT INTO records (run_id, seq, line) VALUES ${
+    Array.from({ length: rows }, () => "(?, ?, ?)").join(", ")
+  }`;
 }

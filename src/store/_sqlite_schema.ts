@@ -177,4 +177,26 @@ export const SQLITE_MIGRATIONS: readonly { version: number; sql: string }[] = [
     version: 10,
     sql: `DROP INDEX IF EXISTS runs_running;`,
   },
+  {
+    // Records in the order they arrive (a rowid table), found by run
+    // through an index. Keyed by (run_id, seq), a record sat beside the
+    // others of its run, so a group commit wrote a leaf page (and split
+    // pages) for every run it appended to: half of what it wrote to the
+    // WAL. In arrival order a group's records fill the same last pages,
+    // and only the index's small entries land beside their run's. The
+    // type is left out: the line holds it.
+    version: 11,
+    sql: `
+      CREATE TABLE records_by_arrival (
+        run_id TEXT NOT NULL REFERENCES runs (run_id),
+        seq INTEGER NOT NULL,
+        line TEXT NOT NULL
+      );
+      INSERT INTO records_by_arrival (run_id, seq, line)
+        SELECT run_id, seq, line FROM records ORDER BY run_id, seq;
+      DROP TABLE records;
+      ALTER TABLE records_by_arrival RENAME TO records;
+      CREATE UNIQUE INDEX records_by_run ON records (run_id, seq);
+    `,
+  },
 ];

@@ -147,24 +147,26 @@ export class SqliteTenants {
   // which the next start settles it again if a crash lost it
   // (`BudgetLedger.reconcile`).
   reserveBudget(request: BudgetReservationRequest): Promise<BudgetAnswer> {
-    return this.#db.group(() => {
-      // The tenant's own limit, read in the same transaction as the ask.
-      const limit_cents = this.getTenant(request.tenant)?.daily_budget_cents ??
-        request.default_limit_cents;
-      const answer = request.cents === 0
-        ? this.#reserveNothing(request, limit_cents)
-        : this.#reserve(request, limit_cents);
-      return { ...answer, limit_cents };
-    }, { durable: false, savepoint: false });
+    return this.#db.group(
+      () =>
+        request.cents === 0
+          ? this.#reserveNothing(request)
+          : this.#reserve(request),
+      { durable: false, savepoint: false },
+    );
   }
 
-  #reserve(
-    request: BudgetReservationRequest,
-    limit_cents: number,
-  ): DayAnswer {
+  /** The tenant's own limit, read in the same transaction as the ask. */
+  #limitCents(request: BudgetReservationRequest): number {
+    return this.getTenant(request.tenant)?.daily_budget_cents ??
+      request.default_limit_cents;
+  }
+
+  #reserve(request: BudgetReservationRequest): BudgetAnswer {
     const { key, tenant, day, cents } = request;
+    const limit_cents = this.#limitCents(request);
     const held = this.#heldAnswer(key, tenant);
-    if (held !== undefined) return held;
+    if (held !== undefined) return { ...held, limit_cents };
     const reserved = this.#db.statement(
       `INSERT INTO budget_days AS d (tenant, day, reserved_cents)
          SELECT ?, ?, ? WHERE ? <= ?
@@ -176,26 +178,36 @@ export class SqliteTenants {
       | Row
       | undefined;
     if (reserved === undefined) {
-      return { granted: false, ...this.budgetDay(tenant, day) };
+      return { granted: false, limit_cents, ...this.budgetDay(tenant, day) };
     }
     this.#insertEntry(request);
-    return { granted: true, ...toDay(tenant, day, reserved) };
+    return { granted: true, limit_cents, ...toDay(tenant, day, reserved) };
   }
 
   // A zero-cent ask changes no total, so the day row is only read (and not
   // created when missing, as on PostgreSQL): steps without a cost leave the
   // tenant's day alone. It is granted when the day is not already past its
-  // limit, as the conditional update of any other ask would be.
-  #reserveNothing(
-    request: BudgetReservationRequest,
-    limit_cents: number,
-  ): DayAnswer {
+  // limit, as the conditional update of any other ask would be. The limit
+  // and the day come in one statement: every step without a cost asks.
+  #reserveNothing(request: BudgetReservationRequest): BudgetAnswer {
     const { key, tenant, day } = request;
-    const use = this.budgetDay(tenant, day);
+    const row = this.#db.statement(
+      `SELECT t.daily_budget_cents AS limit_cents, d.spent_cents, d.reserved_cents
+       FROM (SELECT ? AS tenant, ? AS day) AS ask
+       LEFT JOIN tenants AS t ON t.id = ask.tenant
+       LEFT JOIN budget_days AS d ON d.tenant = ask.tenant AND d.day = ask.day`,
+    ).get(tenant, day) as Row;
+    const limit_cents = row.limit_cents === null
+      ? request.default_limit_cents
+      : Number(row.limit_cents);
+    const use = toDay(tenant, day, row);
     if (use.spent_cents + use.reserved_cents <= limit_cents) {
-      if (this.#insertEntry(request)) return { granted: true, ...use };
+      if (this.#insertEntry(request)) {
+        return { granted: true, limit_cents, ...use };
+      }
     }
-    return this.#heldAnswer(key, tenant) ?? { granted: false, ...use };
+    const held = this.#heldAnswer(key, tenant);
+    return { limit_cents, ...(held ?? { granted: false, ...use }) };
   }
 
   /** The answer to a key already held: granted, with its day's totals. */
@@ -218,9 +230,16 @@ export class SqliteTenants {
 
   // The entry is marked settled first (a second settlement finds it settled
   // and changes nothing); its day changes only when cents move, and is
-  // created when a zero-cent reservation left none.
+  // created when a zero-cent reservation left none. Settling nothing
+  // (a step without a cost, charged nothing) is one plain update.
   settleBudget(key: string, chargedCents: number): Promise<void> {
     return this.#db.group(() => {
+      if (chargedCents === 0) {
+        const settled = this.#db.statement(
+          "UPDATE budget_entries SET charged_cents = 0 WHERE key = ? AND charged_cents IS NULL AND reserved_cents = 0",
+        ).run(key);
+        if (Number(settled.changes) === 1) return;
+      }
       const entry = this.#db.statement(
         "UPDATE budget_entries SET charged_cents = ? WHERE key = ? AND charged_cents IS NULL RETURNING tenant, day, reserved_cents",
       ).get(chargedCents, key) as Row | undefined;

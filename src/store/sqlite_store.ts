@@ -103,6 +103,7 @@ export class SqliteStore implements Store {
     this.#wal = wal;
     this.#checkpointer = checkpointer;
     this.#group = new GroupCommit(db, {
+      deferred: this.#appends,
       ...(wal === undefined ? {} : { sync: wal.sync }),
       ...(checkpointer === undefined
         ? {}

@@ -74,6 +74,73 @@ Deno.test("SqliteStore migration 3 gives existing runs their pinned skills", asy
   }
 });
 
+Deno.test("SqliteStore migration 11 keeps every record, in order, and appends go on", async () => {
+  const path = join(Deno.makeTempDirSync({ prefix: "aos-sqlite-" }), "aos.db");
+  const db = new DatabaseSync(path);
+  db.exec(
+    "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
+  );
+  for (const migration of SQLITE_MIGRATIONS.filter((m) => m.version <= 10)) {
+    db.exec(migration.sql);
+    db.prepare("INSERT INTO schema_migrations VALUES (?, 0)").run(
+      migration.version,
+    );
+  }
+  // Two runs whose records were written interleaved.
+  const logs = [fakeLog("a", 3), fakeLog("b", 2)];
+  for (const log of logs) {
+    const last = log[log.length - 1]!;
+    db.prepare(
+      "INSERT INTO runs (run_id, tenant, status, created_at, updated_at, last_seq, digest) VALUES (?, 't', 'running', ?, ?, ?, ?)",
+    ).run(last.run_id, log[0]!.at, last.at, last.seq, last.hash);
+  }
+  for (let seq = 0; seq < 4; seq++) {
+    for (const log of logs) {
+      const record = log[seq];
+      if (record === undefined) continue;
+      db.prepare("INSERT INTO records VALUES (?, ?, ?, ?)").run(
+        record.run_id,
+        record.seq,
+        record.type,
+        recordToLine(record),
+      );
+    }
+  }
+  db.close();
+  const store = SqliteStore.open(path);
+  try {
+    assert.deepEqual(await store.readLog("a"), logs[0]);
+    assert.deepEqual(await store.readLog("b"), logs[1]);
+    assert.deepEqual(
+      await store.readLog("a", { fromSeq: 2 }),
+      logs[0]!.slice(2),
+    );
+    const more = fakeLog("a", 5).slice(4);
+    await store.append(more);
+    assert.deepEqual(await store.readLog("a"), [...logs[0]!, ...more]);
+  } finally {
+    await store.close();
+  }
+  // A record is stored once per (run, sequence) whoever writes the file.
+  const raw = new DatabaseSync(path);
+  try {
+    const first = logs[1]![0]!;
+    assert.throws(
+      () =>
+        raw.prepare(
+          "INSERT INTO records (run_id, seq, line) VALUES (?, ?, ?)",
+        ).run(
+          first.run_id,
+          first.seq,
+          recordToLine(first),
+        ),
+      /UNIQUE constraint failed/,
+    );
+  } finally {
+    raw.close();
+  }
+});
+
 Deno.test("SqliteStore resolves every write only after a WAL sync that began after it", async () => {
   const path = join(Deno.makeTempDirSync({ prefix: "aos-sqlite-" }), "aos.db");
   // Each sync waits until the test lets it run.
