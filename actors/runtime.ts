@@ -513,21 +513,17 @@ export class Runtime {
     // Created held by this node when it has room: it starts here at once,
     // without a claim (one write fewer before its first step).
     const lease = this.#ownership.leaseForNew();
-    // The run starts once it is committed: its first step's pure work (the
-    // reservation, StepStarted, the call to a pure skill) overlaps the sync
-    // that the 202 waits for; it is committed after the run, so it is on
-    // disk only with it, and nothing leaves the process before a barrier.
+    // A run created held starts once it is committed: its first step's
+    // pure work (the reservation, StepStarted, the call to a pure skill)
+    // overlaps the sync that the 202 waits for; it is committed after the
+    // run, so it is on disk only with it, and nothing leaves the process
+    // before a barrier.
     let started = false;
     const start = () => {
-      if (started) return;
+      if (started || lease === undefined) return;
       started = true;
-      // Unheld, whichever node sharing the store claims it first runs it;
-      // this one looks at once, the others hear of it through the store.
-      if (lease === undefined) this.#ownership.wake();
-      else {
-        this.#created.set(runId, first);
-        if (!this.#ownership.adopt(runId, lease)) this.#created.delete(runId);
-      }
+      this.#created.set(runId, first);
+      if (!this.#ownership.adopt(runId, lease)) this.#created.delete(runId);
     };
     try {
       await store.createRun(first, {
@@ -544,7 +540,7 @@ export class Runtime {
         ...(options.unfinishedMax === undefined
           ? {}
           : { unfinishedMax: options.unfinishedMax }),
-        committed: start,
+        ...(lease === undefined ? {} : { committed: start }),
       });
     } catch (error) {
       // Started, the run is committed: its actor carries on or crashes
@@ -560,7 +556,10 @@ export class Runtime {
         ? { planner: goal!.planner }
         : { steps: plan.steps.length }),
     });
-    start();
+    // Unheld, whichever node sharing the store claims it first runs it; this
+    // one looks at once, the others hear of it through the store.
+    if (lease === undefined) this.#ownership.wake();
+    else start();
     return { run_id: runId };
   }
 
