@@ -513,18 +513,6 @@ export class Runtime {
     // Created held by this node when it has room: it starts here at once,
     // without a claim (one write fewer before its first step).
     const lease = this.#ownership.leaseForNew();
-    // A run created held starts once it is committed: its first step's
-    // pure work (the reservation, StepStarted, the call to a pure skill)
-    // overlaps the sync that the 202 waits for; it is committed after the
-    // run, so it is on disk only with it, and nothing leaves the process
-    // before a barrier.
-    let started = false;
-    const start = () => {
-      if (started || lease === undefined) return;
-      started = true;
-      this.#created.set(runId, first);
-      if (!this.#ownership.adopt(runId, lease)) this.#created.delete(runId);
-    };
     try {
       await store.createRun(first, {
         tenant: options.tenant,
@@ -540,12 +528,9 @@ export class Runtime {
         ...(options.unfinishedMax === undefined
           ? {}
           : { unfinishedMax: options.unfinishedMax }),
-        ...(lease === undefined ? {} : { committed: start }),
       });
     } catch (error) {
-      // Started, the run is committed: its actor carries on or crashes
-      // with the store, and the client hears only of the failure.
-      if (lease !== undefined && !started) this.#ownership.forgo();
+      if (lease !== undefined) this.#ownership.forgo();
       throw error;
     }
     this.#deps.log.log("info", "run_submitted", {
@@ -559,7 +544,10 @@ export class Runtime {
     // Unheld, whichever node sharing the store claims it first runs it; this
     // one looks at once, the others hear of it through the store.
     if (lease === undefined) this.#ownership.wake();
-    else start();
+    else {
+      this.#created.set(runId, first);
+      if (!this.#ownership.adopt(runId, lease)) this.#created.delete(runId);
+    }
     return { run_id: runId };
   }
 

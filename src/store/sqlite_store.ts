@@ -191,7 +191,7 @@ export class SqliteStore implements Store {
   createRun(first: LogRecord, meta: RunMeta): Promise<void> {
     // With an idempotency key, completing it may refuse after the run is
     // written: then the write needs its savepoint.
-    const created = this.#group.submit(() => {
+    return this.#group.submit(() => {
       if (meta.unfinishedMax !== undefined) {
         // Under the group's write lock, before anything is written: exact,
         // whoever else writes the file, and a refusal needs no savepoint.
@@ -202,23 +202,7 @@ export class SqliteStore implements Store {
       }
       this.#appends.create(first, meta.lease, meta.tenant);
       this.#keys.recordRunMeta(first.run_id, meta);
-    }, {
-      savepoint: meta.idempotency !== undefined,
-      durable: meta.committed === undefined,
-    });
-    let durable = created;
-    const committed = meta.committed;
-    if (committed !== undefined) {
-      // A write of nothing in the same group: it resolves after the sync
-      // that makes the creation durable, which the group starts at once.
-      const synced = this.#group.submit(() => {}, { savepoint: false });
-      synced.catch(() => {});
-      durable = created.then(() => {
-        committed();
-        return synced;
-      });
-    }
-    return durable.then(() => {
+    }, { savepoint: meta.idempotency !== undefined }).then(() => {
       if (meta.lease === undefined) this.#runnable();
     });
   }

@@ -113,16 +113,6 @@ export interface RunMeta {
    * the check costs no read of its own.
    */
   unfinishedMax?: number;
-  /**
-   * Told once the run is committed (its records visible to this process),
-   * when the store makes it durable later than that (SQLite: the group's
-   * WAL sync follows its commit). `createRun` still resolves only once the
-   * run is on disk. The caller may start the run's pure work meanwhile:
-   * whatever it writes is committed after the run, so it is on disk only
-   * with it, and nothing leaves the process before a barrier. A store that
-   * commits durably at once may never call it.
-   */
-  committed?: () => void;
 }
 
 /** A claim on an idempotency key (`Idempotency-Key` of `POST /v1/runs`). */
