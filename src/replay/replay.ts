@@ -6,7 +6,7 @@ import {
 } from "../../actors/run_messages.ts";
 import type { StepExecutor, StepOutcome } from "../../actors/run_actor.ts";
 import { reduce, type RunState } from "../../actors/run_reducer.ts";
-import { pinFor, planStep } from "../../actors/run_state.ts";
+import { pinFor, planStep, type StepState } from "../../actors/run_state.ts";
 import {
   type Json,
   type LogRecord,
@@ -20,6 +20,7 @@ import {
   type ReplayReport,
 } from "./divergence.ts";
 import { replayHostCalls } from "./host_call_check.ts";
+import { batching } from "./_step_batches.ts";
 import type { ModuleCatalog } from "./modules.ts";
 
 /** Options of `replayLog`. */
@@ -55,7 +56,7 @@ interface Positions {
  * reducer takes the same decisions, and every step, run against the pinned
  * module with the recorded host-call answers, gives the same output bytes.
  * Nothing live is reachable: a skill asking for an answer the log lacks
- * diverges. Stops at the first divergence.
+ * diverges. Reports the first divergence in log order.
  */
 export async function replayLog(
   records: readonly LogRecord[],
@@ -81,19 +82,53 @@ export async function replayLog(
       actual: broken.actual,
     }));
   }
+  // A step's input, pin and recorded answers are all in the log, so its
+  // re-execution starts as soon as the fold meets its outcome, while the
+  // fold goes on: the steps of a run run at once, and the sandbox's workers
+  // are kept busy while this thread folds. Each check still answers for its
+  // own place in the log: the first divergence in log order is reported.
+  const checks: Promise<Divergence | null>[] = [];
+  const steps = batching(executor);
+  const folded = fold(records, (index, state, positions) => {
+    const check = checkStep(records, index, state, {
+      executor: steps,
+      positions,
+      options,
+    });
+    if (check !== null) checks.push(check);
+  });
+  try {
+    for (const check of checks) {
+      const found = await check;
+      if (found !== null) return report(found);
+    }
+  } finally {
+    // Nothing is left running in the sandbox once the report is out.
+    await Promise.allSettled(checks);
+  }
+  return report(folded);
+}
+
+/**
+ * Folds the log through the reducer, comparing every decision it takes with
+ * the log's next record; `onStep` is told of each step outcome, with the
+ * state before it. Returns the first divergence of the fold, if any.
+ */
+function fold(
+  records: readonly LogRecord[],
+  onStep: (index: number, state: RunState, positions: Positions) => void,
+): Divergence | null {
   const positions: Positions = { started: new Map(), hostCalls: new Map() };
   let state: RunState | undefined;
   let decision: RunMessage | undefined;
   for (let index = 0; index < records.length; index++) {
     const record = records[index]!;
-    const found = decision !== undefined
-      ? checkDecision(record, index, decision)
-      : await checkStep(records, index, state, {
-        executor,
-        positions,
-        options,
-      });
-    if (found !== null) return report(found);
+    if (decision !== undefined) {
+      const found = checkDecision(record, index, decision);
+      if (found !== null) return found;
+    } else if (state !== undefined) {
+      onStep(index, state, positions);
+    }
     note(record, index, positions);
     decision = undefined;
     try {
@@ -103,27 +138,27 @@ export async function replayLog(
         if (effect.kind === "AppendMessage") decision = effect.message;
       }
     } catch (error) {
-      return report(divergence({
+      return divergence({
         class: "record_invalid",
         index,
         type: record.type,
         message: error instanceof Error ? error.message : String(error),
         expected: null,
         actual: { type: record.type, body: record.body },
-      }));
+      });
     }
   }
   if (decision !== undefined) {
-    return report(divergence({
+    return divergence({
       class: "plan_changed",
       index: records.length,
       type: decision.type,
       message: `the log ends where the run decides ${decision.type}`,
       expected: null,
       actual: messageJson(decision),
-    }));
+    });
   }
-  return report(null);
+  return null;
 }
 
 function note(record: LogRecord, index: number, positions: Positions): void {
@@ -131,10 +166,10 @@ function note(record: LogRecord, index: number, positions: Positions): void {
   if (record.type === "StepStarted") {
     positions.started.set(String(body.step), index);
   } else if (record.type === "HostCall") {
-    positions.hostCalls.set(
-      `${body.step}/${body.attempt}/${body.index}`,
-      index,
-    );
+    // The first record of a call stands: a later one of the same place is
+    // refused by the reducer, after a check started earlier may look here.
+    const place = `${body.step}/${body.attempt}/${body.index}`;
+    if (!positions.hostCalls.has(place)) positions.hostCalls.set(place, index);
   }
 }
 
@@ -171,18 +206,19 @@ interface StepContext {
   options: ReplayOptions;
 }
 
-// A step outcome in the log: run the step again and compare.
-async function checkStep(
+// A step outcome in the log: run the step again and compare. Null when
+// the record asks for no re-execution; what the check needs of `state` and
+// of the positions is taken now, as the fold moves on.
+function checkStep(
   records: readonly LogRecord[],
   index: number,
-  state: RunState | undefined,
+  state: RunState,
   context: StepContext,
-): Promise<Divergence | null> {
+): Promise<Divergence | null> | null {
   const record = records[index]!;
-  if (
-    (record.type !== "StepSucceeded" && record.type !== "StepFailed") ||
-    state === undefined
-  ) return null;
+  if (record.type !== "StepSucceeded" && record.type !== "StepFailed") {
+    return null;
+  }
   const stepId = String(record.body.step);
   const step = state.steps.find((candidate) => candidate.id === stepId);
   if (step === undefined || step.status !== "running") return null;
@@ -197,21 +233,50 @@ async function checkStep(
   const pin = candidate !== undefined && candidate.name === pinned.name
     ? candidate
     : pinned;
+  const started = context.positions.started.get(stepId) ?? index;
+  return rerunStep(records, index, started, {
+    run_id: state.run_id,
+    stepId,
+    attempt: step.attempt,
+    pin,
+    input: step.input,
+    hostCalls: step.host_calls,
+  }, context);
+}
+
+interface StepRerun {
+  run_id: string;
+  stepId: string;
+  attempt: number;
+  pin: SkillPin;
+  input: StepState["input"];
+  hostCalls: StepState["host_calls"];
+}
+
+async function rerunStep(
+  records: readonly LogRecord[],
+  index: number,
+  started: number,
+  rerun: StepRerun,
+  context: StepContext,
+): Promise<Divergence | null> {
+  const record = records[index]!;
+  const { stepId, pin } = rerun;
   const { outcome, finding } = await replayHostCalls(
-    step.host_calls,
+    rerun.hostCalls,
     (hostCalls) =>
       context.executor.execute({
-        run_id: state.run_id,
+        run_id: rerun.run_id,
         step: stepId,
-        attempt: step.attempt,
+        attempt: rerun.attempt,
         pin,
-        input: step.input,
+        input: rerun.input,
         hostCalls,
       }),
   );
-  const base = { step: stepId, attempt: step.attempt, skill: pinLabel(pin) };
+  const base = { step: stepId, attempt: rerun.attempt, skill: pinLabel(pin) };
   if (!outcome.ok && outcome.error.code === "SKILL_MODULE_MISSING") {
-    const at = context.positions.started.get(stepId) ?? index;
+    const at = started;
     const found = await context.options.catalog?.sha256sOf(
       pin.name,
       pin.version,
@@ -233,9 +298,11 @@ async function checkStep(
     });
   }
   if (finding !== null) {
-    const at = context.positions.hostCalls.get(
-      `${stepId}/${step.attempt}/${finding.position}`,
-    ) ?? index;
+    // Only a record before the outcome is where the fold stood then.
+    const recorded = context.positions.hostCalls.get(
+      `${stepId}/${rerun.attempt}/${finding.position}`,
+    );
+    const at = recorded !== undefined && recorded < index ? recorded : index;
     return divergence({
       ...base,
       ...finding,

@@ -17,6 +17,7 @@ import type { CallState } from "./host_functions.ts";
 
 const WORKER_URL = new URL("./_plugin_worker.ts", import.meta.url);
 const decoder = new TextDecoder();
+const encoder = new TextEncoder();
 // Room for the largest payload either way: a call's input or output, or a
 // host answer, each bounded by the kernel's budget, plus framing.
 const FRAMING_BYTES = 1024 * 1024;
@@ -49,6 +50,16 @@ export class GuestFailure extends Error {
   constructor(message: string, readonly guestError: string | undefined) {
     super(message);
   }
+}
+
+/** A call of a batch that ran to its end. */
+export interface BatchResult {
+  /** Undefined when the guest set none, or the call failed. */
+  output: Uint8Array | undefined;
+  /** The failure's message, when the call failed (the batch's last result). */
+  failure: string | undefined;
+  /** How long it ran, as the worker counts it. */
+  durationUs: number;
 }
 
 /** A module instantiated in its own worker thread. */
@@ -179,6 +190,55 @@ export class PluginInstance {
     const nameBytes = channel.writeText(entrypoint);
     header[WORD.kind] = nameBytes;
     header[WORD.length] = channel.writeText(input, nameBytes);
+    header[WORD.calls] = 0;
+    await this.#exchange([state]);
+    return this.#result();
+  }
+
+  /**
+   * Calls `entrypoint` with each input in turn, in one hand-off to the
+   * worker and one back; host calls of call i are answered with
+   * `states[i]`. Resolves with a result per call run, in order: the worker
+   * stops at a call that fails, so the calls after it have none. Rejects
+   * with WorkerExited when its thread ended.
+   */
+  async callBatch(
+    entrypoint: string,
+    inputs: readonly Uint8Array[],
+    states: readonly unknown[],
+  ): Promise<BatchResult[]> {
+    if (this.#exitCode !== undefined) throw new WorkerExited(this.#exitCode);
+    this.#callStartedMs = performance.now();
+    try {
+      const channel = this.#channel;
+      const name = encoder.encode(entrypoint);
+      channel.writeSegments(inputs.flatMap((input) => [name, input]));
+      channel.header[WORD.calls] = inputs.length;
+      await this.#exchange(states);
+      const segments = channel.readSegments();
+      const results: BatchResult[] = [];
+      for (let call = 0; 2 * call < segments.length; call++) {
+        const head = segments[2 * call]!;
+        const data = segments[2 * call + 1]!;
+        results.push({
+          output: head[0] === DONE.OUTPUT ? data : undefined,
+          failure: head[0] === DONE.FAILED
+            ? JSON.parse(decoder.decode(data)).message
+            : undefined,
+          durationUs: new DataView(head.buffer).getUint32(1, true),
+        });
+      }
+      return results;
+    } finally {
+      this.#callStartedMs = undefined;
+    }
+  }
+
+  // Hands the call (its data written) to the worker, answers its host calls
+  // and returns once it is done.
+  async #exchange(states: readonly unknown[]): Promise<void> {
+    const channel = this.#channel;
+    const header = channel.header;
     channel.publish(STATE.CALL);
     let waitingWhile: number = STATE.CALL;
     for (;;) {
@@ -188,8 +248,8 @@ export class PluginInstance {
         }
         await channel.waitWhile(waitingWhile);
       }
-      if (channel.state === STATE.DONE) return this.#result();
-      await this.#answerHostCall(state as CallState);
+      if (channel.state === STATE.DONE) return;
+      await this.#answerHostCall(states[header[WORD.calls]!] as CallState);
       waitingWhile = STATE.ANSWER;
     }
   }

@@ -9,6 +9,7 @@ import {
   ANSWER,
   Channel,
   DONE,
+  RESULT_HEAD_BYTES,
   type Segment,
   STATE,
   WORD,
@@ -177,35 +178,108 @@ async function instantiate(): Promise<Plugin> {
 
 let busyUs = 0;
 
-async function callOnce(plugin: Plugin): Promise<void> {
-  const startedMs = performance.now();
-  const header = channel.header;
-  const nameBytes = header[WORD.kind]!;
-  const name = decoder.decode(channel.readData(0, nameBytes));
-  const input = channel.readData(nameBytes, header[WORD.length]!);
+type CallResult =
+  | { kind: typeof DONE.OUTPUT; output: Uint8Array }
+  | { kind: typeof DONE.NO_OUTPUT }
+  | { kind: typeof DONE.FAILED; failure: string };
+
+async function runCall(
+  plugin: Plugin,
+  name: string,
+  input: Uint8Array,
+): Promise<CallResult> {
   lastGuestError = undefined;
   lastHttpStatus = 0;
   variables.clear();
   variableBytes = 0;
   try {
     const output = await plugin.call(name, input);
-    if (output === null) {
-      header[WORD.kind] = DONE.NO_OUTPUT;
-      header[WORD.length] = 0;
-    } else {
-      channel.writeData(output.bytes());
-      header[WORD.kind] = DONE.OUTPUT;
-    }
+    return output === null
+      ? { kind: DONE.NO_OUTPUT }
+      : { kind: DONE.OUTPUT, output: output.bytes() };
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
-    header[WORD.length] = channel.writeText(
-      JSON.stringify({ message, guest_error: lastGuestError }),
-    );
-    header[WORD.kind] = DONE.FAILED;
+    return {
+      kind: DONE.FAILED,
+      failure: JSON.stringify({ message, guest_error: lastGuestError }),
+    };
   }
+}
+
+function countBusy(startedMs: number): void {
   busyUs = (busyUs + Math.round((performance.now() - startedMs) * 1000)) |
     0;
-  Atomics.store(header, WORD.busy, busyUs);
+  Atomics.store(channel.header, WORD.busy, busyUs);
+}
+
+async function callOnce(plugin: Plugin): Promise<void> {
+  const startedMs = performance.now();
+  const header = channel.header;
+  const nameBytes = header[WORD.kind]!;
+  const name = decoder.decode(channel.readData(0, nameBytes));
+  const input = channel.readData(nameBytes, header[WORD.length]!);
+  const result = await runCall(plugin, name, input);
+  if (result.kind === DONE.OUTPUT) {
+    channel.writeData(result.output);
+  } else if (result.kind === DONE.NO_OUTPUT) {
+    header[WORD.length] = 0;
+  } else {
+    header[WORD.length] = channel.writeText(result.failure);
+  }
+  header[WORD.kind] = result.kind;
+  countBusy(startedMs);
+  channel.publish(STATE.DONE);
+}
+
+// A batch: the calls run back to back, with one hand-off each way for all
+// of them. The outputs are kept until the end (a host call's exchange
+// reuses the data area), and the batch stops at a call that fails.
+async function callBatch(plugin: Plugin, count: number): Promise<void> {
+  const startedMs = performance.now();
+  const header = channel.header;
+  const calls = channel.readSegments();
+  const results: Segment[] = [];
+  for (let call = 0; call < count; call++) {
+    header[WORD.calls] = call;
+    const callStartedMs = performance.now();
+    const result = await runCall(
+      plugin,
+      decoder.decode(calls[2 * call]!),
+      calls[2 * call + 1]!,
+    );
+    const head = new Uint8Array(RESULT_HEAD_BYTES);
+    head[0] = result.kind;
+    new DataView(head.buffer).setUint32(
+      1,
+      Math.min(
+        Math.round((performance.now() - callStartedMs) * 1000),
+        2 ** 32 - 1,
+      ),
+      true,
+    );
+    // Kernel memory is reused by the next call: keep a copy.
+    if (result.kind === DONE.FAILED) {
+      results.push(head, encoder.encode(result.failure));
+      break;
+    }
+    results.push(
+      head,
+      result.kind === DONE.OUTPUT ? result.output.slice() : null,
+    );
+  }
+  // Results that do not fit the channel are dropped from the end: their
+  // calls run again, one at a time.
+  for (;;) {
+    try {
+      channel.writeSegments(results);
+      break;
+    } catch (error) {
+      if (!(error instanceof RangeError) || results.length === 0) throw error;
+      results.length -= 2;
+    }
+  }
+  header[WORD.calls] = results.length / 2;
+  countBusy(startedMs);
   channel.publish(STATE.DONE);
 }
 
@@ -226,7 +300,9 @@ async function serve(): Promise<void> {
       Atomics.wait(channel.header, WORD.state, state);
       state = channel.state;
     }
-    await callOnce(plugin);
+    const count = channel.header[WORD.calls]!;
+    if (count === 0) await callOnce(plugin);
+    else await callBatch(plugin, count);
   }
 }
 

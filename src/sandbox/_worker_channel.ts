@@ -32,6 +32,12 @@ export const WORD = {
    * buffer; the main thread only reads it, to size the pool.
    */
   busy: 6,
+  /**
+   * CALL: 0 for one call; n for a batch of n calls, whose entrypoint names
+   * and inputs are the data area's segments, two per call. HOST: which call
+   * of the batch asks. DONE: results in the data area (a batch).
+   */
+  calls: 7,
 } as const;
 
 /** Values of the state word. */
@@ -52,6 +58,14 @@ export const DONE = {
   /** The data area holds `{ message, guest_error }` as JSON. */
   FAILED: 2,
 } as const;
+
+/**
+ * A batch's results, as data-area segments: for each call run, its DONE kind
+ * (one byte, then the call's duration in µs as a little-endian u32) and its
+ * output, or for a failed call `{ message, guest_error }` as JSON. The worker
+ * stops at a call that fails: the calls after it have no result.
+ */
+export const RESULT_HEAD_BYTES = 5;
 
 /** ANSWER kinds: what a host function returned. */
 export const ANSWER = {

@@ -2,6 +2,7 @@ import type { Clock, RandomSource } from "../deps/mod.ts";
 import { AosError } from "../errors/mod.ts";
 import { HostBridge } from "./_host_bridge.ts";
 import {
+  type BatchResult,
   GuestFailure,
   PluginInstance,
   WorkerExited,
@@ -240,7 +241,20 @@ export class PluginPool {
     hostContext: unknown,
     signal?: AbortSignal,
   ): Promise<Uint8Array | undefined> {
-    const timeoutMs = this.#options.timeoutMs;
+    return await this.#bounded(
+      instance,
+      this.#options.timeoutMs,
+      signal,
+      () => instance.call(entrypoint, input, hostContext),
+    );
+  }
+
+  async #bounded<T>(
+    instance: PluginInstance,
+    timeoutMs: number,
+    signal: AbortSignal | undefined,
+    run: () => Promise<T>,
+  ): Promise<T> {
     let stoppedBy: "timeout" | "cancel" | undefined;
     const stop = (reason: "timeout" | "cancel") => {
       stoppedBy ??= reason;
@@ -251,7 +265,7 @@ export class PluginPool {
     if (signal?.aborted) onAbort();
     signal?.addEventListener("abort", onAbort, { once: true });
     try {
-      return await instance.call(entrypoint, input, hostContext);
+      return await run();
     } catch (error) {
       if (error instanceof GuestFailure) {
         if (error.guestError !== undefined) {
@@ -282,6 +296,33 @@ export class PluginPool {
       signal?.removeEventListener("abort", onAbort);
       clearTimeout(timer);
     }
+  }
+
+  /**
+   * Calls `entrypoint` with each input in turn on `instance`, in one
+   * hand-off (`PluginInstance.callBatch`), under the time limit of all of
+   * them; how long each call took is in its result. Rejects as `call` does
+   * when the worker thread ends; a call that fails stops the batch (its
+   * result holds the failure's message, and the calls after it have none).
+   */
+  async callBatch(
+    instance: PluginInstance,
+    entrypoint: string,
+    inputs: readonly Uint8Array[],
+    hostContexts: readonly unknown[],
+    signal?: AbortSignal,
+  ): Promise<BatchResult[]> {
+    return await this.#bounded(
+      instance,
+      this.#options.timeoutMs * inputs.length,
+      signal,
+      () => instance.callBatch(entrypoint, inputs, hostContexts),
+    );
+  }
+
+  /** The time limit of one call. */
+  get timeoutMs(): number {
+    return this.#options.timeoutMs;
   }
 
   /**

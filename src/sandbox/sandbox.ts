@@ -14,6 +14,7 @@ import { canonicalJson, type Json, sha256Hex } from "../store/mod.ts";
 import { HostCallJournal } from "./host_calls.ts";
 import type { CallState, HostServices } from "./host_functions.ts";
 import { PluginPool } from "./plugin_pool.ts";
+import type { BatchResult } from "./_plugin_instance.ts";
 import { hardenModule } from "./module_rewrite.ts";
 import { compileSkillSchemas, type SkillSchemas } from "../skills/schema.ts";
 import type { HttpCallPolicy, HttpGateway } from "./http_host.ts";
@@ -107,6 +108,11 @@ const GUEST_ERROR_PREFIX = "Plugin-originated error: ";
 // step's resolved params, which the API and templates keep well under this.
 const KERNEL_INPUT_BYTES = 8 * 1024 * 1024;
 const decoder = new TextDecoder("utf-8", { fatal: true });
+const encoder = new TextEncoder();
+// A batch holds at most this many calls and (past its first) this many
+// UTF-16 units of input, well within what the worker channel carries.
+const BATCH_CALLS_MAX = 16;
+const BATCH_INPUT_CHARS_MAX = 1024 * 1024;
 
 /**
  * Runs skills: Extism plugins in worker threads, pooled per module, with the
@@ -126,7 +132,7 @@ export class Sandbox implements StepExecutor {
   }
 
   #pool(pin: SkillPin): Promise<LoadedSkill> {
-    const key = `${pin.name}@${pin.version}#${pin.sha256}/${pin.timeout_ms}`;
+    const key = poolKey(pin);
     let pool = this.#pools.get(key);
     if (pool === undefined) {
       pool = this.#openPool(pin);
@@ -194,34 +200,7 @@ export class Sandbox implements StepExecutor {
   }
 
   async execute(execution: StepExecution): Promise<StepOutcome> {
-    let traceparent: string | undefined;
-    const state: CallState = {
-      journal: new HostCallJournal(
-        execution.step,
-        execution.attempt,
-        execution.hostCalls,
-      ),
-      failure: undefined,
-      http: {
-        policy: { allowedHosts: [], permissions: [] },
-        gateway: this.#options.http,
-        // Derived (a sha256) only when the step makes an outbound call.
-        get traceparent() {
-          return traceparent ??= childTraceparent(
-            execution.run_id,
-            execution.traceparent ?? null,
-            `${execution.run_id}/${execution.step}/${execution.attempt}`,
-          );
-        },
-        effect: {
-          run_id: execution.run_id,
-          step: execution.step,
-          attempt: execution.attempt,
-        },
-      },
-      services: this.#options.services ?? {},
-      identity: { run_id: execution.run_id, step: execution.step },
-    };
+    const state = callState(execution, this.#options);
     let pool: PluginPool;
     let schemas: SkillSchemas;
     try {
@@ -259,16 +238,7 @@ export class Sandbox implements StepExecutor {
         execution.signal,
       );
       healthy = true;
-      if (state.failure !== undefined) {
-        return { ok: false, error: state.failure.toRecorded() };
-      }
-      const outcome = parseOutput(output, this.#limits.output);
-      const badOutput = outcome.ok
-        ? schemas.checkOutput(outcome.output)
-        : undefined;
-      return badOutput === undefined
-        ? outcome
-        : { ok: false, error: badOutput.toRecorded() };
+      return this.#finished(state, output, schemas);
     } catch (error) {
       let failure = state.failure ??
         classifyCallError(error, pool.takeGuestError(plugin));
@@ -290,6 +260,162 @@ export class Sandbox implements StepExecutor {
     }
   }
 
+  // The outcome of a call that returned.
+  #finished(
+    state: CallState,
+    output: Uint8Array | undefined,
+    schemas: SkillSchemas,
+  ): StepOutcome {
+    if (state.failure !== undefined) {
+      return { ok: false, error: state.failure.toRecorded() };
+    }
+    const outcome = parseOutput(output, this.#limits.output);
+    const badOutput = outcome.ok
+      ? schemas.checkOutput(outcome.output)
+      : undefined;
+    return badOutput === undefined
+      ? outcome
+      : { ok: false, error: badOutput.toRecorded() };
+  }
+
+  /**
+   * Runs several executions; each gets the outcome `execute` would give it,
+   * in order. Those of one module that bring no recorded host-call answers
+   * (replayed steps that made no host calls, say) run back to back on one
+   * instance, in one hand-off to its worker and one back, which is most of
+   * what a short call costs this thread. Any other runs through `execute`,
+   * and so does any whose batched call failed, outran its time limit or did
+   * not run: its instance's state is reset before every call and it served
+   * no recorded answer, so running it again gives what running it alone
+   * gives.
+   */
+  executeBatch(
+    executions: readonly StepExecution[],
+  ): Promise<StepOutcome[]> {
+    const outcomes: Promise<StepOutcome>[] = [];
+    const inputs: string[] = [];
+    const batches = new Map<string, number[]>();
+    executions.forEach((execution, index) => {
+      let input: string | undefined;
+      if (
+        execution.hostCalls.recorded.length === 0 &&
+        execution.signal === undefined
+      ) {
+        try {
+          input = canonicalJson(execution.input);
+        } catch {
+          // `execute` reports it.
+        }
+      }
+      if (input === undefined) {
+        outcomes[index] = this.execute(execution);
+        return;
+      }
+      inputs[index] = input;
+      const key = poolKey(execution.pin);
+      const batch = batches.get(key);
+      if (batch === undefined) batches.set(key, [index]);
+      else batch.push(index);
+    });
+    for (const indices of batches.values()) {
+      for (let from = 0; from < indices.length;) {
+        const part: number[] = [];
+        let chars = 0;
+        for (; from < indices.length && part.length < BATCH_CALLS_MAX; from++) {
+          chars += inputs[indices[from]!]!.length;
+          if (part.length > 0 && chars > BATCH_INPUT_CHARS_MAX) break;
+          part.push(indices[from]!);
+        }
+        const done = this.#batch(
+          part.map((index) => executions[index]!),
+          part.map((index) => inputs[index]!),
+        );
+        part.forEach((index, position) => {
+          outcomes[index] = done.then((list) => list[position]!);
+        });
+      }
+    }
+    return Promise.all(outcomes);
+  }
+
+  // Executions of one pool without recorded answers, batched.
+  async #batch(
+    executions: readonly StepExecution[],
+    canonicalInputs: readonly string[],
+  ): Promise<StepOutcome[]> {
+    const outcomes: (StepOutcome | undefined)[] = [];
+    const alone = () =>
+      Promise.all(
+        executions.map((execution, index) =>
+          outcomes[index] ?? this.execute(execution)
+        ),
+      );
+    if (executions.length < 2) return await alone();
+    let loaded: LoadedSkill;
+    try {
+      loaded = await this.#pool(executions[0]!.pin);
+    } catch {
+      return await alone();
+    }
+    const { pool, schemas } = loaded;
+    const states: CallState[] = [];
+    const inputs: Uint8Array[] = [];
+    const batched: number[] = [];
+    executions.forEach((execution, index) => {
+      const badInput = schemas.checkInput(execution.input);
+      if (badInput !== undefined) {
+        outcomes[index] = { ok: false, error: badInput.toRecorded() };
+        return;
+      }
+      const state = callState(execution, this.#options);
+      state.http.policy = loaded.policy;
+      states.push(state);
+      inputs.push(encoder.encode(canonicalInputs[index]));
+      batched.push(index);
+    });
+    if (batched.length === 0) return await alone();
+    let plugin;
+    try {
+      plugin = await pool.acquire();
+    } catch {
+      return await alone();
+    }
+    let healthy = false;
+    let results: BatchResult[] = [];
+    pool.takeGuestError(plugin);
+    try {
+      results = await pool.callBatch(
+        plugin,
+        executions[0]!.pin.entrypoint,
+        inputs,
+        states,
+      );
+      // As after one call: a guest that reported an error cleanly (and
+      // whose host calls did not fail) can be reused; anything else cannot.
+      const failure = results[results.length - 1]?.failure;
+      healthy = failure === undefined ||
+        (failure.startsWith(GUEST_ERROR_PREFIX) &&
+          states[results.length - 1]!.failure === undefined);
+    } catch {
+      // A timeout or a dead worker: every call runs again on its own.
+      results = [];
+    } finally {
+      await pool.release(plugin, healthy);
+    }
+    results.forEach((result, position) => {
+      if (
+        result.failure !== undefined ||
+        result.durationUs > pool.timeoutMs * 1000
+      ) return;
+      outcomes[batched[position]!] = this.#finished(
+        states[position]!,
+        result.output,
+        schemas,
+      );
+    });
+    return await alone();
+  }
+
   /** Closes every pool and its worker threads. */
   async close(): Promise<void> {
     const pools = await Promise.allSettled(this.#pools.values());
@@ -301,6 +427,46 @@ export class Sandbox implements StepExecutor {
       ),
     );
   }
+}
+
+function poolKey(pin: SkillPin): string {
+  return `${pin.name}@${pin.version}#${pin.sha256}/${pin.timeout_ms}`;
+}
+
+// The host side of one call: its host-call journal and what its host
+// functions may reach.
+function callState(
+  execution: StepExecution,
+  options: SandboxOptions,
+): CallState {
+  let traceparent: string | undefined;
+  return {
+    journal: new HostCallJournal(
+      execution.step,
+      execution.attempt,
+      execution.hostCalls,
+    ),
+    failure: undefined,
+    http: {
+      policy: { allowedHosts: [], permissions: [] },
+      gateway: options.http,
+      // Derived (a sha256) only when the step makes an outbound call.
+      get traceparent() {
+        return traceparent ??= childTraceparent(
+          execution.run_id,
+          execution.traceparent ?? null,
+          `${execution.run_id}/${execution.step}/${execution.attempt}`,
+        );
+      },
+      effect: {
+        run_id: execution.run_id,
+        step: execution.step,
+        attempt: execution.attempt,
+      },
+    },
+    services: options.services ?? {},
+    identity: { run_id: execution.run_id, step: execution.step },
+  };
 }
 
 function isGuestError(error: unknown): boolean {
