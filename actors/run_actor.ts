@@ -1,7 +1,6 @@
 import type {
   AttemptReservation,
   AttemptSettlement,
-  ReservationAnswer,
 } from "../src/budget/mod.ts";
 import type { RecordedError } from "../src/errors/mod.ts";
 import type { Plan } from "../src/plan/mod.ts";
@@ -9,6 +8,10 @@ import type { Goal } from "../src/planner/mod.ts";
 import type { Clock, Logger } from "../src/deps/mod.ts";
 import type { RunLogLimits } from "../src/config/mod.ts";
 import {
+  type AppendOptions,
+  type BudgetAnswer,
+  type BudgetReservationRequest,
+  type BudgetSettlement,
   headAfter,
   isTerminal,
   type Json,
@@ -16,6 +19,7 @@ import {
   type LogHead,
   type LogMark,
   type LogRecord,
+  ReservationNotGranted,
   sealRecord,
 } from "../src/store/mod.ts";
 import type { RunLogStore } from "./run_store.ts";
@@ -89,10 +93,17 @@ export type GoalPlanner = (request: {
 
 /** The tenant-day side of budget reservations (the budget ledger implements it). */
 export interface BudgetPort {
-  /** Reserves `cents` of the tenant's current UTC day for one attempt; idempotent per attempt. */
-  reserve(request: AttemptReservation): Promise<ReservationAnswer>;
-  /** Settles an attempt's reservation: `charged_cents` spent, the rest freed; idempotent. */
-  settle(request: AttemptSettlement): Promise<void>;
+  /**
+   * The store's request to reserve `cents` of the tenant's current UTC day
+   * for one attempt (idempotent per attempt), made by the append of the
+   * attempt's BudgetReserved (`AppendOptions.reservation`).
+   */
+  request(request: AttemptReservation): BudgetReservationRequest;
+  /**
+   * An attempt's settlement (`charged_cents` spent, the rest freed;
+   * idempotent), made by the append of its BudgetReleased.
+   */
+  settlement(request: AttemptSettlement): BudgetSettlement;
   /**
    * Settles the run's open reservations as its log says (released ones at
    * their charge, all of them once the run has ended); returns how many.
@@ -153,6 +164,13 @@ const CONTINUATIONS: ReadonlySet<RunMessage["type"]> = new Set([
   "StepFailed",
 ]);
 
+/** A step attempt's ask for budget. */
+interface ReservationAsked {
+  step: string;
+  attempt: number;
+  cents: number;
+}
+
 /** Records sealed and folded but not yet appended. */
 interface Batch {
   records: LogRecord[];
@@ -179,10 +197,11 @@ class RunBehavior implements Behavior<RunMessage, RunState> {
     { done: Promise<void>; cancel: () => void }
   >();
   readonly #executions = new Map<string, AbortController>();
-  /** Reservations asked of the store and not answered yet, by `step#attempt`. */
-  readonly #reserving = new Set<string>();
-  /** Settlements of no cents still at the store (awaited when the run ends). */
-  readonly #settling = new Set<Promise<void>>();
+  /**
+   * Reservations asked for and not yet in the log, by `step#attempt`: the
+   * store's request, made by the append of the BudgetReserved it awaits.
+   */
+  readonly #reserving = new Map<string, BudgetReservationRequest>();
   /** Set once the actor has exited. */
   #released = false;
   /** Tells observers of the appended records once they are durable. */
@@ -255,36 +274,44 @@ class RunBehavior implements Behavior<RunMessage, RunState> {
         }, batch);
       }
     }
-    const { records, effects, state, head } = batch;
-    const statusChanged = state.status !== this.#state.status;
-    const durable = statusChanged || !CONTINUATIONS.has(message.type);
-    await this.#deps.store.append(
-      records,
-      statusChanged
-        ? { status: state.status }
-        : durable
-        ? {}
-        : { durable: false },
-    );
-    // Settled before anyone hears of the records, so a finished run's
-    // tenant day is already up to date when its end is observed. A
-    // settlement that moves no cents (a step without a cost, charged
-    // nothing) changes no total that a reservation or a reader sees: the
-    // run goes on without waiting for it, until it ends.
-    for (const effect of effects) {
-      if (effect.kind !== "SettleBudget") continue;
-      const settling = this.#settle(effect);
-      if (
-        effect.reserved_cents !== 0 || effect.charged_cents !== 0 ||
-        isTerminal(state.status)
-      ) {
-        await settling;
-        continue;
+    // The reservation a BudgetReserved was sealed for is made by its append
+    // (not when the log's limit replaced the batch: nothing is reserved
+    // then). A step this message makes ready reserves with the same append:
+    // its BudgetReserved is sealed after the message's records, and when
+    // the store does not grant it the batch records the answer instead.
+    let asked: ReservationAsked | undefined;
+    let reservation: BudgetReservationRequest | undefined;
+    let unfolded: Batch | undefined;
+    if (
+      message.type === "BudgetReserved" &&
+      batch.records[0]?.type === "BudgetReserved"
+    ) {
+      asked = message.body;
+      reservation = this.#reserving.get(`${asked.step}#${asked.attempt}`);
+    } else {
+      const folded = this.#foldReservation(batch);
+      if (folded !== undefined) {
+        ({ asked, reservation, unfolded } = folded);
+        batch = folded.batch;
       }
-      this.#settling.add(settling);
-      settling.finally(() => this.#settling.delete(settling));
     }
-    if (isTerminal(state.status)) await Promise.all(this.#settling);
+    let durable: boolean;
+    try {
+      durable = await this.#append(message, batch, reservation);
+    } catch (error) {
+      if (!(asked && reservation && error instanceof ReservationNotGranted)) {
+        throw error;
+      }
+      // Refused, or held from an earlier start on another day: the run
+      // records what the store answered instead (nothing was written).
+      if (unfolded === undefined) {
+        this.#reserving.delete(`${asked.step}#${asked.attempt}`);
+        return await this.receive(answerMessage(asked, error.answer));
+      }
+      batch = this.#seal(answerMessage(asked, error.answer), unfolded);
+      durable = await this.#append(message, batch, undefined);
+    }
+    const { records, effects, state, head } = batch;
     this.#state = state;
     this.#head = head;
     this.#logBytes += batch.bytes;
@@ -293,6 +320,89 @@ class RunBehavior implements Behavior<RunMessage, RunState> {
     await this.#snapshot();
     if (this.actor.backlog === 0) this.#deps.onIdle?.(this.#state);
     return this.#state;
+  }
+
+  /**
+   * Appends `batch`, sealed from `message`, with the budget writes it
+   * carries: `reservation` and the settlements its releases ask for, in
+   * the same transaction, so a run's tenant day is up to date when its
+   * records are (before anyone hears of them). True when it waited for
+   * the disk.
+   */
+  async #append(
+    message: RunMessage,
+    batch: Batch,
+    reservation: BudgetReservationRequest | undefined,
+  ): Promise<boolean> {
+    const { records, effects, state } = batch;
+    const statusChanged = state.status !== this.#state.status;
+    const durable = statusChanged || !CONTINUATIONS.has(message.type);
+    const options: AppendOptions = statusChanged
+      ? { status: state.status }
+      : durable
+      ? {}
+      : { durable: false };
+    if (reservation !== undefined) options.reservation = reservation;
+    const settlements = effects.flatMap((effect) =>
+      effect.kind === "SettleBudget"
+        ? [this.#deps.budget.settlement({ run_id: state.run_id, ...effect })]
+        : []
+    );
+    if (settlements.length > 0) options.settlements = settlements;
+    await this.#deps.store.append(records, options);
+    return durable;
+  }
+
+  /**
+   * `batch` with the BudgetReserved of the first step it makes ready (and
+   * the decisions after it) sealed on, and the reservation for its append
+   * to make; undefined when it makes none ready, or when the records would
+   * pass the log's soft limit (the step then reserves on its own).
+   * `unfolded` is the batch without that step's ask, for its answer.
+   */
+  #foldReservation(batch: Batch):
+    | {
+      batch: Batch;
+      unfolded: Batch;
+      asked: ReservationAsked;
+      reservation: BudgetReservationRequest;
+    }
+    | undefined {
+    if (isTerminal(batch.state.status)) return undefined;
+    const effect = batch.effects.find((effect) =>
+      effect.kind === "ReserveBudget" &&
+      !this.#reserving.has(`${effect.step}#${effect.attempt}`)
+    );
+    if (effect?.kind !== "ReserveBudget") return undefined;
+    const { step, attempt, cents } = effect;
+    const { run_id, tenant } = batch.state;
+    const reservation = this.#deps.budget.request({
+      run_id,
+      tenant,
+      step,
+      attempt,
+      cents,
+    });
+    const unfolded = {
+      ...batch,
+      effects: batch.effects.filter((other) => other !== effect),
+    };
+    const folded = this.#seal({
+      type: "BudgetReserved",
+      body: { step, attempt, cents, day: reservation.day },
+    }, unfolded);
+    const limits = this.#deps.logLimits;
+    if (
+      limits !== undefined &&
+      (this.#state.records + folded.records.length > limits.softRecords ||
+        this.#logBytes + folded.bytes > limits.softBytes)
+    ) return undefined;
+    return {
+      batch: folded,
+      unfolded,
+      asked: { step, attempt, cents },
+      reservation,
+    };
   }
 
   /**
@@ -387,60 +497,40 @@ class RunBehavior implements Behavior<RunMessage, RunState> {
     }
   }
 
-  async #settle(effect: Extract<Effect, { kind: "SettleBudget" }>) {
-    const { step, attempt, charged_cents } = effect;
-    const run_id = this.#state.run_id;
-    try {
-      await this.#deps.budget.settle({ run_id, step, attempt, charged_cents });
-    } catch (error) {
-      // The log holds the release; the next start settles it from there.
-      this.#deps.log.log("error", "budget_settle_failed", {
-        run_id,
-        step,
-        attempt,
-        error: String(error),
-      });
-    }
-  }
-
   /**
-   * Asks the store for a reservation and sends its answer to the run. The
-   * reducer repeats the ask on every message until the answer is in the
-   * log, so asks already under way are not sent twice.
+   * Asks the run to record a reservation as granted: the append of its
+   * BudgetReserved makes it (see `receive`), and a refusal there records
+   * the store's answer instead. The reducer repeats the ask on every
+   * message until the answer is in the log, so asks already under way are
+   * not sent twice.
    */
   #reserve(effect: Extract<Effect, { kind: "ReserveBudget" }>): void {
     const { step, attempt, cents } = effect;
     const asking = `${step}#${attempt}`;
     if (this.#reserving.has(asking)) return;
-    this.#reserving.add(asking);
     const { run_id, tenant } = this.#state;
-    let granted = false;
-    this.#deps.budget.reserve({ run_id, tenant, step, attempt, cents })
-      .then((answer) => {
-        granted = answer.granted;
-        const body = { step, attempt, cents, day: answer.day };
-        return this.actor.ask(
-          answer.granted ? { type: "BudgetReserved", body } : {
-            type: "BudgetRefused",
-            body: {
-              ...body,
-              scope: "tenant_day",
-              limit_cents: answer.limit_cents,
-              spent_cents: answer.spent_cents,
-              reserved_cents: answer.reserved_cents,
-            },
-          },
-        );
-      })
+    const request = this.#deps.budget.request({
+      run_id,
+      tenant,
+      step,
+      attempt,
+      cents,
+    });
+    this.#reserving.set(asking, request);
+    this.actor.ask({
+      type: "BudgetReserved",
+      body: { step, attempt, cents, day: request.day },
+    })
       .catch(async (error) => {
         if (!(error instanceof ActorStoppedError)) {
           this.actor.crash(error);
           return;
         }
-        // A run that ended while the store answered never records the
-        // reservation: the ledger frees it. A run that is only restarting
-        // asks again and gets the same reservation back.
-        if (granted) await this.#deps.budget.reconcile([run_id]);
+        // A run that ended before its BudgetReserved was appended may still
+        // hold the reservation (one of cents is made before its append):
+        // the ledger frees it. A run that is only restarting asks again and
+        // gets the same reservation back.
+        if (cents !== 0) await this.#deps.budget.reconcile([run_id]);
       })
       .finally(() => this.#reserving.delete(asking))
       .catch((error) =>
@@ -615,5 +705,23 @@ export async function startRunActor(
     exit: actor.exit,
     state: () => behavior.state,
     stop: () => behavior.stop(),
+  };
+}
+
+/** What a run records when the store did not grant a reservation as asked. */
+function answerMessage(
+  asked: ReservationAsked,
+  answer: BudgetAnswer,
+): RunMessage {
+  const body = { ...asked, day: answer.day };
+  return answer.granted ? { type: "BudgetReserved", body } : {
+    type: "BudgetRefused",
+    body: {
+      ...body,
+      scope: "tenant_day",
+      limit_cents: answer.limit_cents,
+      spent_cents: answer.spent_cents,
+      reserved_cents: answer.reserved_cents,
+    },
   };
 }

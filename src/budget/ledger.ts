@@ -1,6 +1,8 @@
 import type { Clock, Logger } from "../deps/mod.ts";
 import {
   type BudgetEntry,
+  type BudgetReservationRequest,
+  type BudgetSettlement,
   isTerminal,
   type LogRecord,
   type Store,
@@ -83,21 +85,36 @@ export class BudgetLedger {
    * under the tenant's limit, which the store reads in the reservation.
    */
   async reserve(request: AttemptReservation): Promise<ReservationAnswer> {
-    const day = utcDay(this.#options.clock.nowMs());
-    const answer = await this.#store.reserveBudget({
-      key: entryKey(request.run_id, request.step, request.attempt),
-      run_id: request.run_id,
-      tenant: request.tenant,
-      day,
-      cents: request.cents,
-      default_limit_cents: this.#options.dailyBudgetCentsDefault,
-    });
+    const answer = await this.#store.reserveBudget(this.request(request));
     return {
       granted: answer.granted,
       day: answer.day,
       limit_cents: answer.limit_cents,
       spent_cents: answer.spent_cents,
       reserved_cents: answer.reserved_cents,
+    };
+  }
+
+  /**
+   * The store's request for an attempt's reservation on the tenant's
+   * current UTC day, for an append to carry (`AppendOptions.reservation`).
+   */
+  request(request: AttemptReservation): BudgetReservationRequest {
+    return {
+      key: entryKey(request.run_id, request.step, request.attempt),
+      run_id: request.run_id,
+      tenant: request.tenant,
+      day: utcDay(this.#options.clock.nowMs()),
+      cents: request.cents,
+      default_limit_cents: this.#options.dailyBudgetCentsDefault,
+    };
+  }
+
+  /** An attempt's settlement, for an append to carry (`AppendOptions.settlements`). */
+  settlement(request: AttemptSettlement): BudgetSettlement {
+    return {
+      key: entryKey(request.run_id, request.step, request.attempt),
+      charged_cents: request.charged_cents,
     };
   }
 

@@ -1,5 +1,6 @@
 import pgUntyped from "pg";
 import { AosError } from "../errors/mod.ts";
+import { ReservationNotGranted } from "./store.ts";
 
 /** A result row; int8 columns arrive as strings. */
 export type PgRow = Record<string, unknown>;
@@ -93,6 +94,8 @@ const SQLSTATE = /^[0-9A-Z]{5}$/;
  */
 export function isUnavailable(error: unknown): boolean {
   if (error instanceof AosError) return error.code === "STORE_UNAVAILABLE";
+  // The store's own answer, not the driver's.
+  if (error instanceof ReservationNotGranted) return false;
   const code = (error as { code?: unknown } | null)?.code;
   if (typeof code === "string" && SQLSTATE.test(code)) {
     return UNAVAILABLE_SQLSTATE.test(code);

@@ -233,32 +233,38 @@ export class SqliteTenants {
   // created when a zero-cent reservation left none. Settling nothing
   // (a step without a cost, charged nothing) is one plain update.
   settleBudget(key: string, chargedCents: number): Promise<void> {
-    return this.#db.group(() => {
-      if (chargedCents === 0) {
-        const settled = this.#db.statement(
-          "UPDATE budget_entries SET charged_cents = 0 WHERE key = ? AND charged_cents IS NULL AND reserved_cents = 0",
-        ).run(key);
-        if (Number(settled.changes) === 1) return;
-      }
-      const entry = this.#db.statement(
-        "UPDATE budget_entries SET charged_cents = ? WHERE key = ? AND charged_cents IS NULL RETURNING tenant, day, reserved_cents",
-      ).get(chargedCents, key) as Row | undefined;
-      if (entry === undefined) return;
-      const reservedCents = Number(entry.reserved_cents);
-      if (reservedCents === 0 && chargedCents === 0) return;
-      this.#db.statement(
-        `INSERT INTO budget_days AS d (tenant, day, spent_cents, reserved_cents)
-           VALUES (?, ?, ?, ?)
-         ON CONFLICT (tenant, day) DO UPDATE
-           SET spent_cents = d.spent_cents + excluded.spent_cents,
-             reserved_cents = d.reserved_cents + excluded.reserved_cents`,
-      ).run(
-        String(entry.tenant),
-        String(entry.day),
-        chargedCents,
-        -reservedCents,
-      );
-    }, { durable: false, savepoint: false });
+    return this.#db.group(
+      () => this.settleInGroup(key, chargedCents),
+      { durable: false, savepoint: false },
+    );
+  }
+
+  /** `settleBudget`'s writes, in the group's transaction under way (an append's). */
+  settleInGroup(key: string, chargedCents: number): void {
+    if (chargedCents === 0) {
+      const settled = this.#db.statement(
+        "UPDATE budget_entries SET charged_cents = 0 WHERE key = ? AND charged_cents IS NULL AND reserved_cents = 0",
+      ).run(key);
+      if (Number(settled.changes) === 1) return;
+    }
+    const entry = this.#db.statement(
+      "UPDATE budget_entries SET charged_cents = ? WHERE key = ? AND charged_cents IS NULL RETURNING tenant, day, reserved_cents",
+    ).get(chargedCents, key) as Row | undefined;
+    if (entry === undefined) return;
+    const reservedCents = Number(entry.reserved_cents);
+    if (reservedCents === 0 && chargedCents === 0) return;
+    this.#db.statement(
+      `INSERT INTO budget_days AS d (tenant, day, spent_cents, reserved_cents)
+         VALUES (?, ?, ?, ?)
+       ON CONFLICT (tenant, day) DO UPDATE
+         SET spent_cents = d.spent_cents + excluded.spent_cents,
+           reserved_cents = d.reserved_cents + excluded.reserved_cents`,
+    ).run(
+      String(entry.tenant),
+      String(entry.day),
+      chargedCents,
+      -reservedCents,
+    );
   }
 
   budgetDay(tenant: string, day: string): BudgetDay {

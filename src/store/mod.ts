@@ -43,11 +43,13 @@ export {
 } from "./postgres_open.ts";
 export {
   type AppendOptions,
+  type BudgetSettlement,
   type DurabilityWatermark,
   isTerminal,
   type Lease,
   type LeaseTiming,
   type LogMark,
+  ReservationNotGranted,
   type RunListQuery,
   type RunPage,
   type RunSnapshot,

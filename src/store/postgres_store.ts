@@ -13,6 +13,7 @@ import {
 } from "./_pg_driver.ts";
 import { claimKey, completeKey, releaseKey } from "./_pg_idempotency.ts";
 import { insertRun } from "./_pg_appends.ts";
+import { reserveBeforeAppend } from "./_budget_append.ts";
 import { PgAppendBatch } from "./_pg_append_batch.ts";
 import {
   API_KEYS_CHANNEL,
@@ -276,6 +277,15 @@ export class PostgresStore implements Store {
     options: AppendOptions = {},
   ): Promise<void> {
     const first = assertConsecutive(records);
+    // A reservation of cents queues on its tenant's day row: it is made
+    // first, by the reservation's own statement. One of zero cents (a step
+    // without a cost) goes in the append's statement.
+    const reservation = options.reservation;
+    if (reservation !== undefined && reservation.cents !== 0) {
+      await reserveBeforeAppend(this, reservation);
+      const { reservation: _made, ...rest } = options;
+      options = rest;
+    }
     try {
       await this.#appends.append(records, options);
     } catch (error) {

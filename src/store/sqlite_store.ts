@@ -1,3 +1,4 @@
+import { reserveBeforeAppend } from "./_budget_append.ts";
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { AosError } from "../errors/mod.ts";
 import { decodeCursor, encodeCursor } from "./_cursor.ts";
@@ -239,14 +240,23 @@ export class SqliteStore implements Store {
     );
   }
 
-  append(
+  async append(
     records: readonly LogRecord[],
     options: AppendOptions = {},
   ): Promise<void> {
-    return this.#group.submit(
-      () => this.#appends.append(records, options),
-      { savepoint: false, durable: options.durable ?? true },
-    );
+    const { reservation, settlements, ...plain } = options;
+    if (reservation !== undefined) await reserveBeforeAppend(this, reservation);
+    // Settlements in the append's transaction: its commit (and sync) is
+    // theirs. In a savepoint then, so a failure rolls back the append too.
+    await this.#group.submit(() => {
+      this.#appends.append(records, plain);
+      for (const { key, charged_cents } of settlements ?? []) {
+        this.#tenants.settleInGroup(key, charged_cents);
+      }
+    }, {
+      savepoint: settlements !== undefined && settlements.length > 0,
+      durable: plain.durable ?? true,
+    });
   }
 
   // One process writes through this connection, and a commit it made is

@@ -189,6 +189,48 @@ export interface AppendOptions {
    * observed"). Default true: resolves once on disk.
    */
   durable?: boolean;
+  /**
+   * The reservation the records act on (their BudgetReserved), made in the
+   * same transaction: the records are written only when it is granted on
+   * `reservation.day` (newly, or held already on that day). Otherwise
+   * nothing is written (a reservation made is kept, as `reserveBudget`
+   * would keep it) and the append throws `ReservationNotGranted` with the
+   * store's answer, from which the run records what it was told instead.
+   */
+  reservation?: BudgetReservationRequest;
+  /**
+   * Reservations the records release (their BudgetReleased), settled as
+   * `settleBudget` would in the same transaction, only when the records
+   * are written: no window in which the release is logged and the ledger
+   * not settled.
+   */
+  settlements?: readonly BudgetSettlement[];
+}
+
+/** A reservation settled with an append (`AppendOptions.settlements`). */
+export interface BudgetSettlement {
+  key: string;
+  charged_cents: number;
+}
+
+/**
+ * An append whose reservation (`AppendOptions.reservation`) was not granted
+ * as asked: refused by the tenant's day, or its key held on another day.
+ * Nothing of the append was written; `answer` is what `reserveBudget` would
+ * have answered.
+ */
+export class ReservationNotGranted extends Error {
+  readonly answer: BudgetAnswer;
+
+  constructor(key: string, answer: BudgetAnswer) {
+    super(
+      answer.granted
+        ? `reservation ${key} is held on ${answer.day}`
+        : `reservation ${key} refused on ${answer.day}`,
+    );
+    this.name = "ReservationNotGranted";
+    this.answer = answer;
+  }
 }
 
 /** A record a run's log must hold, for `Store.syncBarrier`. */

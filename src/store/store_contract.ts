@@ -18,6 +18,7 @@ import {
   concurrentAppendsContract,
 } from "./_store_contract_appends.ts";
 import { admissionContract } from "./_store_contract_admission.ts";
+import { budgetAppendsContract } from "./_store_contract_budget_appends.ts";
 
 /** Opens a fresh, empty store; `second` opens another connection to the same one. */
 export interface StoreFactory {
@@ -306,6 +307,7 @@ export function storeContract(name: string, factory: StoreFactory): void {
   concurrentAppendsContract(test, fakeLog);
   commitOnlyAppendsContract(test, fakeLog);
   admissionContract(test, fakeLog);
+  budgetAppendsContract(test, fakeLog);
 
   test("modules are content-addressed and skills point at them", async (store) => {
     const bytes = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0]);

@@ -1,107 +1,70 @@
 /**
- * A settlement that moves no cents (a step without a cost, charged
- * nothing) does not hold its run up: the next step starts while it is
- * still at the store. The run's end waits for every settlement, so a
- * finished run's tenant day is settled when its end is observed.
+ * A step's settlement is made by the append of its BudgetReleased, in the
+ * same transaction: the run never waits for a settlement of its own (one
+ * that moves no cents used to be sent apart, and the run's end waited for
+ * it), and no reader ever sees a release in the log with its reservation
+ * still open in the ledger.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { SqliteStore, type Store } from "../../src/store/mod.ts";
+import {
+  type AppendOptions,
+  type LogRecord,
+  SqliteStore,
+  type Store,
+} from "../../src/store/mod.ts";
 import { openTestNode, THREE_STEP_PLAN } from "../support/test_node.ts";
 
-/** `store` whose settlements wait until `release()`. */
-function heldSettlements(store: Store) {
-  const held: { key: string; release: () => void; done: Promise<void> }[] = [];
-  let arrived!: () => void;
-  let settlementArrived = new Promise<void>((resolve) => arrived = resolve);
+/** `store`, noting each release appended and whether its entry was open once the append resolved. */
+function watchedReleases(store: Store) {
+  const releases: { key: string; openAfter: boolean }[] = [];
+  let separateSettlements = 0;
   const proxy = new Proxy(store, {
     get(target, name, receiver) {
       const value = Reflect.get(target, name, receiver);
       if (typeof value !== "function") return value;
-      if (name !== "settleBudget") return value.bind(target);
-      return async (key: string, chargedCents: number) => {
-        let settled!: () => void;
-        const done = new Promise<void>((resolve) => settled = resolve);
-        await new Promise<void>((release) => {
-          held.push({ key, release, done });
-          arrived();
-        });
-        await target.settleBudget(key, chargedCents);
-        settled();
+      if (name === "settleBudget") {
+        return (key: string, cents: number) => {
+          separateSettlements++;
+          return target.settleBudget(key, cents);
+        };
+      }
+      if (name !== "append") return value.bind(target);
+      return async (records: LogRecord[], options?: AppendOptions) => {
+        await target.append(records, options);
+        const open = new Set(
+          (await target.openBudgetEntries()).map((entry) => entry.key),
+        );
+        for (const record of records) {
+          if (record.type !== "BudgetReleased") continue;
+          const body = record.body as { step: string; attempt: number };
+          const key = `${record.run_id}/${body.step}/${body.attempt}`;
+          releases.push({ key, openAfter: open.has(key) });
+        }
       };
     },
   });
-  return {
-    store: proxy,
-    held,
-    async nextSettlement() {
-      await settlementArrived;
-      settlementArrived = new Promise<void>((resolve) => arrived = resolve);
-    },
-  };
+  return { store: proxy, releases, separate: () => separateSettlements };
 }
 
-Deno.test("a run goes on past a settlement of no cents, and its end waits for all of them", async () => {
+Deno.test("a step's settlement is made with the append of its release", async () => {
   const dataDir = await Deno.makeTempDir({ prefix: "aos-settle-" });
-  const settlements = heldSettlements(
-    SqliteStore.open(join(dataDir, "aos.db")),
-  );
-  const node = await openTestNode({ dataDir, store: settlements.store });
+  const watched = watchedReleases(SqliteStore.open(join(dataDir, "aos.db")));
+  const node = await openTestNode({ dataDir, store: watched.store });
   try {
     const { run_id } = await node.runtime.submit(THREE_STEP_PLAN, {
       tenant: "default",
     });
-    const steps = THREE_STEP_PLAN.steps.map((step) => step.id);
-    // Every step starts while the settlements before it are still held
-    // (a run that waited for them would never get there: fail, not hang).
-    for (const [index, step] of steps.entries()) {
-      const stuck = node.runtime.waitForEnd(run_id, 10_000).then(() => {
-        throw new Error(`step ${step} did not start`);
-      });
-      stuck.catch(() => {});
-      await Promise.race([
-        node.runtime.waitForRecord(
-          run_id,
-          (record) =>
-            record.type === "StepStarted" &&
-            (record.body as { step?: string }).step === step,
-        ),
-        stuck,
-      ]);
-      // Its predecessors' settlements were asked for and are still held
-      // (a later one may be by now, too: records are heard once durable).
-      assert.ok(settlements.held.length >= index);
-    }
-    await settlements.nextSettlement();
-    while (settlements.held.length < steps.length) {
-      await settlements.nextSettlement();
-    }
-    // The last step succeeded and its run is final in the log, yet not
-    // observed as ended while its settlements are held.
-    await node.runtime.waitForRecord(
-      run_id,
-      (record) => record.type === "RunSucceeded",
-    );
-    let ended = false;
-    const end = node.runtime.waitForEnd(run_id, 60_000).then(() =>
-      ended = true
-    );
-    // The last settlement done, the end still waits for the earlier ones.
-    const last = settlements.held.at(-1)!;
-    last.release();
-    await last.done;
-    await new Promise((resolve) => setTimeout(resolve, 10));
-    assert.equal(ended, false);
-    assert.equal(
-      (await node.store.openBudgetEntries()).length,
-      steps.length - 1,
-    );
-    for (const { release } of settlements.held) release();
-    await end;
+    await node.runtime.waitForEnd(run_id, 60_000);
     assert.equal((await node.runtime.view(run_id))?.status, "succeeded");
+    const steps = THREE_STEP_PLAN.steps.map((step) => step.id);
+    assert.deepEqual(
+      watched.releases,
+      steps.map((step) => ({ key: `${run_id}/${step}/1`, openAfter: false })),
+    );
+    assert.equal(watched.separate(), 0);
     assert.deepEqual(await node.store.openBudgetEntries(), []);
   } finally {
-    for (const { release } of settlements.held) release();
     await node.close();
   }
 });
