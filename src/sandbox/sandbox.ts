@@ -318,10 +318,13 @@ export class Sandbox implements StepExecutor {
       else batch.push(index);
     });
     for (const indices of batches.values()) {
+      // Parts of even size, so that the pool's workers finish together.
+      const parts = Math.ceil(indices.length / BATCH_CALLS_MAX);
+      const partMax = Math.ceil(indices.length / parts);
       for (let from = 0; from < indices.length;) {
         const part: number[] = [];
         let chars = 0;
-        for (; from < indices.length && part.length < BATCH_CALLS_MAX; from++) {
+        for (; from < indices.length && part.length < partMax; from++) {
           chars += inputs[indices[from]!]!.length;
           if (part.length > 0 && chars > BATCH_INPUT_CHARS_MAX) break;
           part.push(indices[from]!);
