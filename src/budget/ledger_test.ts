@@ -31,6 +31,14 @@ function log(
 Deno.test("utcDay() names the UTC day of an instant", () => {
   assert.equal(utcDay(Date.UTC(2026, 0, 2, 23, 59, 59, 999)), "2026-01-02");
   assert.equal(utcDay(Date.UTC(2026, 0, 3)), "2026-01-03");
+  // Asked again around midnight, both ways, and before 1970.
+  assert.equal(utcDay(Date.UTC(2026, 0, 2, 23, 59, 59, 999)), "2026-01-02");
+  assert.equal(utcDay(Date.UTC(2026, 0, 3, 12)), "2026-01-03");
+  assert.equal(utcDay(Date.UTC(2026, 0, 4) - 1), "2026-01-03");
+  assert.equal(utcDay(Date.UTC(2026, 0, 4)), "2026-01-04");
+  assert.equal(utcDay(Date.UTC(1969, 11, 31, 12)), "1969-12-31");
+  assert.equal(utcDay(Date.UTC(1970, 0, 1)), "1970-01-01");
+  assert.equal(utcDay(-1), "1969-12-31");
 });
 
 Deno.test("BudgetLedger.reconcile() settles what a crash left open, as the logs say", async () => {

@@ -399,6 +399,10 @@ async function localServer(
       adminUrl,
       `create role ${role} login createdb password '${password}'`,
     );
+    // A database's drop (`with (force)`) ends the backends connected to it;
+    // an autovacuum worker busy there belongs to no role, and PostgreSQL lets
+    // only a member of pg_signal_backend end it, else the drop fails.
+    await execOn(adminUrl, `grant pg_signal_backend to ${role}`);
     // Alone: CREATE DATABASE refuses to run in a multi-statement query.
     await execOn(adminUrl, `create database ${role} owner ${role}`);
     const url = `postgres://${role}:${password}@127.0.0.1:${port}/${role}`;
