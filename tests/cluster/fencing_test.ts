@@ -29,14 +29,24 @@ const pg = pgUntyped as {
 };
 
 /** Resolves once some backend of the nodes' pools waits for a lock. */
-async function appendStalled(admin: InstanceType<typeof pg.Client>) {
-  for (;;) {
-    const { rows } = await admin.query(
-      "SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'aos' AND datname = current_database() AND wait_event_type = 'Lock'",
-    );
-    if (Number(rows[0]?.n) > 0) return;
-    // Polling the server's own view: there is no event to wait on.
-    await new Promise((resolve) => setTimeout(resolve, 10));
+async function appendStalled(url: string) {
+  // Its own connection, each poll its own transaction: PostgreSQL reads
+  // pg_stat_activity once per transaction, so polled inside the admin's open
+  // one it would show the same rows forever.
+  const watcher = new pg.Client({ connectionString: url });
+  watcher.on("error", () => {});
+  await watcher.connect();
+  try {
+    for (;;) {
+      const { rows } = await watcher.query(
+        "SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'aos' AND datname = current_database() AND wait_event_type = 'Lock'",
+      );
+      if (Number(rows[0]?.n) > 0) return;
+      // Polling the server's own view: there is no event to wait on.
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  } finally {
+    await watcher.end();
   }
 }
 
@@ -83,7 +93,7 @@ Deno.test("fencing: a node paused past its lease is refused by the store on resu
       await admin.query("LOCK TABLE records IN EXCLUSIVE MODE");
       effects.release();
       // The answer arrives; recording it waits for the lock.
-      await appendStalled(admin);
+      await appendStalled(database.url);
       paused.signal("SIGSTOP");
       await admin.query(
         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'aos' AND datname = current_database()",
