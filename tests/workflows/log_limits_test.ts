@@ -130,6 +130,9 @@ Deno.test("snapshots: recovery folds only the records after the latest snapshot 
     runId,
     (record) => record.type === "SignalAwaited",
   );
+  // The actor writes its snapshot after observers hear of the records, and
+  // parks only after that: once parked, no later snapshot can land.
+  await first.runtime.waitForPark(runId);
   const records = await first.store.readLog(runId);
   const snapshot = await first.store.getSnapshot!(runId);
   assert.ok(snapshot !== undefined);
