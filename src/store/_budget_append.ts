@@ -1,4 +1,7 @@
-import type { BudgetReservationRequest } from "./budget_records.ts";
+import type {
+  BudgetAnswer,
+  BudgetReservationRequest,
+} from "./budget_records.ts";
 import { ReservationNotGranted, type Store } from "./store.ts";
 
 // A reservation an append carries (`AppendOptions.reservation`) made as a
@@ -12,7 +15,14 @@ export async function reserveBeforeAppend(
   store: Pick<Store, "reserveBudget">,
   reservation: BudgetReservationRequest,
 ): Promise<void> {
-  const answer = await store.reserveBudget(reservation);
+  mustBeGranted(reservation, await store.reserveBudget(reservation));
+}
+
+/** Throws `ReservationNotGranted` unless `answer` grants `reservation` on its day. */
+export function mustBeGranted(
+  reservation: BudgetReservationRequest,
+  answer: BudgetAnswer,
+): void {
   if (!answer.granted || answer.day !== reservation.day) {
     throw new ReservationNotGranted(reservation.key, answer);
   }

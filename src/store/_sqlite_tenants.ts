@@ -147,13 +147,17 @@ export class SqliteTenants {
   // which the next start settles it again if a crash lost it
   // (`BudgetLedger.reconcile`).
   reserveBudget(request: BudgetReservationRequest): Promise<BudgetAnswer> {
-    return this.#db.group(
-      () =>
-        request.cents === 0
-          ? this.#reserveNothing(request)
-          : this.#reserve(request),
-      { durable: false, savepoint: false },
-    );
+    return this.#db.group(() => this.reserveInGroup(request), {
+      durable: false,
+      savepoint: false,
+    });
+  }
+
+  /** A reservation made inside a group write (an append's, say). */
+  reserveInGroup(request: BudgetReservationRequest): BudgetAnswer {
+    return request.cents === 0
+      ? this.#reserveNothing(request)
+      : this.#reserve(request);
   }
 
   /** The tenant's own limit, read in the same transaction as the ask. */

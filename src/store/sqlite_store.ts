@@ -1,4 +1,4 @@
-import { reserveBeforeAppend } from "./_budget_append.ts";
+import { mustBeGranted } from "./_budget_append.ts";
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { AosError } from "../errors/mod.ts";
 import { decodeCursor, encodeCursor } from "./_cursor.ts";
@@ -245,10 +245,14 @@ export class SqliteStore implements Store {
     options: AppendOptions = {},
   ): Promise<void> {
     const { reservation, settlements, ...plain } = options;
-    if (reservation !== undefined) await reserveBeforeAppend(this, reservation);
-    // Settlements in the append's transaction: its commit (and sync) is
-    // theirs. In a savepoint then, so a failure rolls back the append too.
+    // The reservation and the settlements in the append's own write: one
+    // group commit, and its commit (and sync) is theirs. A reservation not
+    // granted throws before anything is written; settlements take a
+    // savepoint, so a failure rolls back the append too.
     await this.#group.submit(() => {
+      if (reservation !== undefined) {
+        mustBeGranted(reservation, this.#tenants.reserveInGroup(reservation));
+      }
       this.#appends.append(records, plain);
       for (const { key, charged_cents } of settlements ?? []) {
         this.#tenants.settleInGroup(key, charged_cents);
