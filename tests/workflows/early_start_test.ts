@@ -35,8 +35,17 @@ class WatchedExecutor implements StepExecutor {
     this.#inner = inner;
   }
 
+  /**
+   * Set: each execution first passes its barrier (as a call leaving the
+   * process would) and reports what the store held when it passed.
+   */
+  barrierFirst: ((execution: StepExecution) => Promise<void>) | undefined;
+
   execute(execution: StepExecution): Promise<StepOutcome> {
-    const done = this.#inner.execute(execution);
+    const barrierFirst = this.barrierFirst;
+    const done = barrierFirst === undefined
+      ? this.#inner.execute(execution)
+      : barrierFirst(execution).then(() => this.#inner.execute(execution));
     this.calls.push({ execution, done });
     return done;
   }
@@ -245,6 +254,46 @@ for (const flavour of FLAVOURS) {
         assert.ok(started.seq < succeeded.seq, step);
       }
       await assertLogsReplay(node.registry, [log]);
+    } finally {
+      await node.close();
+    }
+  });
+
+  Deno.test(`${flavour.name}: a barrier asked by a step started early passes only once its StepStarted is appended and on disk`, async () => {
+    const { node, executor } = await nodeFor(flavour);
+    try {
+      const warm = await requestJson(node, "POST", "/v1/runs", {
+        steps: CHAIN,
+      });
+      assert.equal(
+        (await waitEnded(node, String(warm.body.run_id))).status,
+        "succeeded",
+      );
+      // The sandbox never lets such a skill reach a barrier; this checks
+      // the actor's side should one ever be asked for.
+      const seen: string[] = [];
+      executor.barrierFirst = async (execution) => {
+        await execution.hostCalls.barrier?.();
+        const log = await node.store.readLog(execution.run_id);
+        const { committed, durable } = node.store.durability();
+        seen.push(
+          `${execution.step}: ${
+            startOf(log, execution.step) === undefined
+              ? "StepStarted missing"
+              : "StepStarted in the log"
+          }, ${committed === durable ? "durable" : "not durable"}`,
+        );
+      };
+      const submitted = await requestJson(node, "POST", "/v1/runs", {
+        steps: CHAIN,
+      });
+      const ended = await waitEnded(node, String(submitted.body.run_id));
+      executor.barrierFirst = undefined;
+      assert.equal(ended.status, "succeeded", JSON.stringify(ended));
+      assert.deepEqual(seen, [
+        "first: StepStarted in the log, durable",
+        "second: StepStarted in the log, durable",
+      ]);
     } finally {
       await node.close();
     }
