@@ -6,10 +6,10 @@ import type {
 
 const WORKER_URL = new URL("./_wal_checkpoint_worker.ts", import.meta.url);
 
-// A thread left without checkpoints this long ends (its isolate, about
-// 10 MB, is freed); the next checkpoint starts one again. Until it ends, an
-// idle thread keeps its process alive, as web workers do: a store left open
-// delays its process's exit by up to this long.
+// A thread neither used nor prepared for this long ends (its isolate, about
+// 10 MB, is freed). Until it ends, an idle thread keeps its process alive,
+// as web workers do: a store left open delays its process's exit by up to
+// this long.
 const IDLE_MS = 60_000;
 
 /**
@@ -19,8 +19,8 @@ const IDLE_MS = 60_000;
  * and syncs both files, which under load was most of the group commit's
  * COMMIT time on the JavaScript thread (about 3% of commits taking 80% of
  * it, up to tens of milliseconds each). Here a worker's connection does it.
- * The thread starts at the first checkpoint and stops with `close()`, or
- * once idle for a minute.
+ * The thread starts at `prepare()` or the first checkpoint, and stops with
+ * `close()` or once neither was called for a minute.
  */
 export class WalCheckpointer {
   readonly #init: CheckpointWorkerInit;
@@ -28,6 +28,7 @@ export class WalCheckpointer {
   readonly #onIdleEnd: (() => void) | undefined;
   #worker: Worker | undefined;
   #idle: ReturnType<typeof setTimeout> | undefined;
+  #usedMs = 0;
   /** The request under way: answered by the thread's reply, or failed with it. */
   #pending:
     | {
@@ -59,18 +60,31 @@ export class WalCheckpointer {
   }
 
   /**
+   * Starts the thread if it is not running, so that a checkpoint soon does
+   * not wait for it (a start takes tens of ms), and keeps it from ending
+   * idle for another `idleMs`.
+   */
+  prepare(): void {
+    if (this.#closed) return;
+    this.#usedMs = performance.now();
+    this.#start();
+    this.#armIdle();
+  }
+
+  /**
    * Runs one PASSIVE checkpoint; rejects when it failed or the thread did.
    * One at a time: a call while one runs gets that one's answer.
    */
   checkpoint(): Promise<CheckpointAnswer> {
     if (this.#closed) return Promise.reject(new Error("checkpointer closed"));
     this.#running ??= new Promise<CheckpointAnswer>((resolve, reject) => {
-      clearTimeout(this.#idle);
+      this.#usedMs = performance.now();
       this.#pending = { resolve, reject };
       this.#post(this.#start(), "checkpoint");
     }).finally(() => {
       this.#running = undefined;
       this.#pending = undefined;
+      this.#usedMs = performance.now();
       this.#armIdle();
     });
     return this.#running;
@@ -99,19 +113,26 @@ export class WalCheckpointer {
     return worker;
   }
 
-  // The timer does not keep the process alive; the idle worker does, until
-  // the timer ends it.
+  // One timer while the thread lives; it does not keep the process alive
+  // (the idle thread does, until the timer ends it).
   #armIdle(): void {
-    clearTimeout(this.#idle);
-    if (this.#closed || this.#worker === undefined) return;
+    if (this.#idle !== undefined || this.#worker === undefined) return;
+    const delayMs = Math.max(
+      0,
+      this.#usedMs + this.#idleMs - performance.now(),
+    );
     const idle = setTimeout(() => {
       this.#idle = undefined;
       const worker = this.#worker;
-      if (this.#running !== undefined || worker === undefined) return;
+      if (this.#closed || worker === undefined) return;
+      if (this.#running !== undefined) this.#usedMs = performance.now();
+      if (performance.now() - this.#usedMs < this.#idleMs) {
+        return this.#armIdle();
+      }
       this.#worker = undefined;
       worker.terminate();
       this.#onIdleEnd?.();
-    }, this.#idleMs);
+    }, delayMs);
     Deno.unrefTimer(idle);
     this.#idle = idle;
   }
@@ -121,6 +142,7 @@ export class WalCheckpointer {
     this.#closed = true;
     await this.#running?.catch(() => {});
     clearTimeout(this.#idle);
+    this.#idle = undefined;
     const worker = this.#worker;
     this.#worker = undefined;
     if (worker === undefined) return;

@@ -71,6 +71,32 @@ Deno.test("WalCheckpointer ends an idle thread and starts another at the next ch
   }
 });
 
+Deno.test("WalCheckpointer.prepare starts the thread before a checkpoint, and a prepared thread ends once left idle", async () => {
+  const dir = await Deno.makeTempDir();
+  const db = walDatabase(dir);
+  let ended!: () => void;
+  const idleEnd = new Promise<void>((resolve) => ended = resolve);
+  const checkpointer = new WalCheckpointer(join(dir, "x.db"), {
+    busyTimeoutMs: 5_000,
+    idleMs: 1,
+    onIdleEnd: () => ended(),
+  });
+  try {
+    checkpointer.prepare();
+    assert.equal(checkpointer.started, true);
+    await idleEnd;
+    assert.equal(checkpointer.started, false);
+    write(db, 10);
+    const answer = await checkpointer.checkpoint();
+    assert.ok(answer.ok && answer.log > 0);
+    assert.equal(answer.checkpointed, answer.log);
+  } finally {
+    await checkpointer.close();
+    db.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("WalCheckpointer refuses checkpoints once closed", async () => {
   const dir = await Deno.makeTempDir();
   const db = walDatabase(dir);
