@@ -100,8 +100,12 @@ function withHash(parts: [string, string], hash: string): string {
 
 // The line of each record sealed by this process, built from the text its
 // hash was taken of, so a record is serialised once. Records are immutable
-// once sealed.
-const sealedLines = new WeakMap<LogRecord, string>();
+// once sealed. It is kept on the record itself, under a symbol and not
+// enumerable, so JSON, spreads, clones and comparisons never see it (a copy
+// serialises again): a WeakMap cost about 5 µs a record, most of it the
+// garbage collector's work on its entries.
+const SEALED_LINE = Symbol("sealedLine");
+type WithLine = LogRecord & { [SEALED_LINE]?: string };
 
 /** Places `record` after `head`: sets seq, prev, format version and hash. */
 export function sealRecord(head: LogHead, record: UnsealedRecord): LogRecord {
@@ -116,13 +120,15 @@ export function sealRecord(head: LogHead, record: UnsealedRecord): LogRecord {
   };
   const parts = envelopeParts(unhashed);
   const sealed = { ...unhashed, hash: sha256Hex(parts[0] + parts[1]) };
-  sealedLines.set(sealed, withHash(parts, sealed.hash));
+  Object.defineProperty(sealed, SEALED_LINE, {
+    value: withHash(parts, sealed.hash),
+  });
   return sealed;
 }
 
 /** The record as one line of canonical JSON (the `.jsonl` export format). */
 export function recordToLine(record: LogRecord): string {
-  return sealedLines.get(record) ??
+  return (record as WithLine)[SEALED_LINE] ??
     withHash(envelopeParts(record), record.hash);
 }
 

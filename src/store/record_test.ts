@@ -135,3 +135,30 @@ Deno.test("recordLineBytes() is the byte length of the record's line", () => {
     new TextEncoder().encode(recordToLine(record)).length,
   );
 });
+
+Deno.test("a sealed record carries its line out of sight of JSON, keys, copies and comparisons", () => {
+  const record = sealRecord(
+    { run_id: "run_x", next_seq: 0, last_hash: "0".repeat(64) },
+    { type: "Noted", body: { text: "é" }, at: 5 },
+  );
+  const line = recordToLine(record);
+  assert.equal(line, canonicalJson(record));
+  assert.deepEqual(Object.keys(record), [
+    "v",
+    "run_id",
+    "seq",
+    "at",
+    "type",
+    "body",
+    "prev",
+    "hash",
+  ]);
+  assert.equal(JSON.stringify(record), JSON.stringify({ ...record }));
+  // Equal to the same record read back from its line, and to a clone.
+  assert.deepStrictEqual(record, recordFromLine(line));
+  assert.deepStrictEqual(structuredClone(record), { ...record });
+  // A changed copy is serialised anew, not given the original's line.
+  const changed = { ...record, at: 6 };
+  assert.equal(recordToLine(changed), canonicalJson(changed));
+  assert.notEqual(recordToLine(changed), line);
+});
