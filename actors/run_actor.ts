@@ -76,6 +76,13 @@ export type StepOutcome =
 /** Runs skills for run actors (the sandbox implements this). */
 export interface StepExecutor {
   execute(execution: StepExecution): Promise<StepOutcome>;
+  /**
+   * True when an execution of `pin` can make nothing leave the process
+   * (no outbound HTTP, SQL or other service; only recorded clock and
+   * randomness answers): the run may start it while the StepStarted that
+   * starts it is still being appended. Absent or false: it starts after.
+   */
+  staysInProcess?(pin: SkillPin): boolean;
 }
 
 /** The plan a planner made for a goal run, or why it could not. */
@@ -295,10 +302,14 @@ class RunBehavior implements Behavior<RunMessage, RunState> {
         batch = folded.batch;
       }
     }
+    let early = this.#launchEarly(batch.effects);
     let durable: boolean;
     try {
       durable = await this.#append(message, batch, reservation);
     } catch (error) {
+      // The steps started early never started: their outcomes are dropped.
+      early?.settle(false);
+      early = undefined;
       if (!(asked && reservation && error instanceof ReservationNotGranted)) {
         throw error;
       }
@@ -316,10 +327,59 @@ class RunBehavior implements Behavior<RunMessage, RunState> {
     this.#head = head;
     this.#logBytes += batch.bytes;
     this.#publisher?.appended(records, state, durable);
-    this.carryOut(effects);
+    early?.settle(true);
+    this.carryOut(
+      early === undefined
+        ? effects
+        : effects.filter((effect) => !early!.launched.has(effect)),
+    );
     await this.#snapshot();
     if (this.actor.backlog === 0) this.#deps.onIdle?.(this.#state);
     return this.#state;
+  }
+
+  /**
+   * Starts the steps among `effects` whose skills stay in the process
+   * before their batch is appended, so that a step's call overlaps its
+   * StepStarted's commit. Nothing of such a step leaves the actor before
+   * `settle(true)`, called once the batch is appended and the actor's head
+   * is past it: its outcome and its host-call answers are asked of the
+   * actor (so sealed after the batch), its barrier waits for it too.
+   * `settle(false)` (the batch was refused or failed) aborts the steps and
+   * drops whatever they produce. Undefined when no step can start early.
+   */
+  #launchEarly(effects: readonly Effect[]):
+    | { launched: ReadonlySet<Effect>; settle: (appended: boolean) => void }
+    | undefined {
+    const executor = this.#deps.executor;
+    if (executor.staysInProcess === undefined) return undefined;
+    let launched: Set<Effect> | undefined;
+    const controllers: [string, AbortController][] = [];
+    let settle!: (appended: boolean) => void;
+    let appended: Promise<boolean> | undefined;
+    for (const effect of effects) {
+      if (effect.kind !== "RunStep" || !executor.staysInProcess(effect.pin)) {
+        continue;
+      }
+      appended ??= new Promise<boolean>((resolve) => settle = resolve);
+      launched ??= new Set();
+      launched.add(effect);
+      controllers.push([effect.step, this.#launch(effect, appended)]);
+    }
+    if (launched === undefined) return undefined;
+    return {
+      launched,
+      settle: (ok) => {
+        settle(ok);
+        if (ok) return;
+        for (const [step, controller] of controllers) {
+          if (this.#executions.get(step) === controller) {
+            this.#executions.delete(step);
+          }
+          controller.abort();
+        }
+      },
+    };
   }
 
   /**
@@ -612,14 +672,30 @@ class RunBehavior implements Behavior<RunMessage, RunState> {
     });
   }
 
-  #launch(effect: Extract<Effect, { kind: "RunStep" }>): void {
+  /**
+   * Starts a step's execution. With `appended` (a start before its batch is
+   * appended, see `#launchEarly`), its host-call answers, its barrier and
+   * its outcome wait until the batch is appended, and are dropped when it
+   * was not: the step never started.
+   */
+  #launch(
+    effect: Extract<Effect, { kind: "RunStep" }>,
+    appended?: Promise<boolean>,
+  ): AbortController {
     const { step, attempt, pin, input } = effect;
+    const started = appended === undefined ? undefined : async () => {
+      if (!await appended) throw new ActorStoppedError(this.#state.run_id);
+    };
     const hostCalls: HostCallPort = {
       recorded: effect.recorded,
       persist: async (call) => {
+        await started?.();
         await this.actor.ask({ type: "HostCall", body: call });
       },
-      barrier: () => this.#barrier(),
+      barrier: async () => {
+        await started?.();
+        await this.#barrier();
+      },
     };
     const controller = new AbortController();
     this.#executions.set(step, controller);
@@ -637,25 +713,27 @@ class RunBehavior implements Behavior<RunMessage, RunState> {
       if (this.#executions.get(step) === controller) {
         this.#executions.delete(step);
       }
-    }).then(
-      (outcome) =>
-        this.actor.ask(
-          outcome.ok
-            ? {
-              type: "StepSucceeded",
-              body: {
-                step,
-                attempt,
-                output: outcome.output,
-                output_sha256: outcome.output_sha256,
-              },
-            }
-            : {
-              type: "StepFailed",
-              body: { step, attempt, error: outcome.error },
+    }).then(async (outcome) => {
+      // A step whose batch was not appended never started: nothing of it
+      // is recorded (its successor, if any, runs it again).
+      if (appended !== undefined && !await appended) return;
+      await this.actor.ask(
+        outcome.ok
+          ? {
+            type: "StepSucceeded",
+            body: {
+              step,
+              attempt,
+              output: outcome.output,
+              output_sha256: outcome.output_sha256,
             },
-        ),
-    ).catch((error) => {
+          }
+          : {
+            type: "StepFailed",
+            body: { step, attempt, error: outcome.error },
+          },
+      );
+    }).catch((error) => {
       // A stopped actor's late results are dropped: its successor re-runs the step.
       if (error instanceof ActorStoppedError) return;
       this.#deps.log.log("error", "step_outcome_lost", {
@@ -665,6 +743,7 @@ class RunBehavior implements Behavior<RunMessage, RunState> {
       });
       this.actor.crash(error);
     });
+    return controller;
   }
 }
 

@@ -2,6 +2,7 @@ import { resolve } from "node:path";
 import type { Hono } from "hono";
 import { Runtime } from "../../actors/runtime.ts";
 import type { SupervisorOptions } from "../../actors/supervisor.ts";
+import type { StepExecutor } from "../../actors/run_actor.ts";
 import { createApp } from "../api/mod.ts";
 import { BudgetLedger, utcDay } from "../budget/mod.ts";
 import { ApiKeyCache, bootstrapKeys, TenantAdmin } from "../tenants/mod.ts";
@@ -48,6 +49,8 @@ export interface NodeSeams {
   supervisor?: Partial<SupervisorOptions>;
   /** Paces leases and claim polling (the live clock otherwise). */
   leaseClock?: Clock;
+  /** Wraps the sandbox as the runs' executor (a test watching executions). */
+  executor?: (sandbox: StepExecutor) => StepExecutor;
 }
 
 /**
@@ -161,7 +164,7 @@ export async function openNode(
     store,
     budget,
     registry,
-    executor: sandbox,
+    executor: seams.executor?.(sandbox) ?? sandbox,
     clock,
     random,
     log,

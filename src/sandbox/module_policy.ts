@@ -84,6 +84,32 @@ export function importPermissions(
   return Object.hasOwn(functions, name) ? functions[name] : undefined;
 }
 
+/**
+ * True when no function that `permissions` lets a module import can make
+ * anything leave the process: the Extism kernel's own functions (the call's
+ * memory, input, output and log) but its HTTP, and the recorded clock and
+ * randomness. A skill granted only those can be run before its StepStarted
+ * is on disk (its outcome still waits for the StepStarted's append, and its
+ * answers of the clock or randomness for their own). A function added to
+ * `HOST_IMPORTS` counts as leaving the process until it is named here.
+ */
+export function grantsOnlyInProcess(permissions: readonly string[]): boolean {
+  for (const [module, functions] of Object.entries(HOST_IMPORTS)) {
+    for (const [name, grantedBy] of Object.entries(functions)) {
+      const granted = grantedBy.length === 0 ||
+        grantedBy.some((permission) => permissions.includes(permission));
+      if (granted && !staysInProcess(module, name)) return false;
+    }
+  }
+  return true;
+}
+
+function staysInProcess(module: string, name: string): boolean {
+  if (module === KERNEL_NAMESPACE) return !name.startsWith("http_");
+  return module === HOST_NAMESPACE &&
+    (name === "aos_now" || name === "aos_random");
+}
+
 /** MODULE_TOO_LARGE when `byteLength` exceeds the policy; check before parsing. */
 export function checkModuleSize(
   byteLength: number,

@@ -10,6 +10,7 @@ import { inspectModule } from "./module_inspector.ts";
 import {
   checkModule,
   checkModuleSize,
+  grantsOnlyInProcess,
   HOST_IMPORTS,
   importPermissions,
   type ModulePolicy,
@@ -71,6 +72,17 @@ Deno.test("importPermissions() grants the kernel always, gated functions by perm
   }
   assert.ok(Object.isFrozen(HOST_IMPORTS));
   assert.ok(Object.isFrozen(HOST_IMPORTS["extism:host/user"]));
+});
+
+Deno.test("grantsOnlyInProcess() is true only for permissions that grant no function reaching outside the process", () => {
+  // The clock, randomness and the kernel's own functions stay inside.
+  assert.equal(grantsOnlyInProcess([]), true);
+  // A secret is read by the HTTP host function only; it grants no import.
+  assert.equal(grantsOnlyInProcess(["secrets:TOKEN"]), true);
+  for (const permission of ["http", "sql", "sql:write", "calendar"]) {
+    assert.equal(grantsOnlyInProcess([permission]), false, permission);
+    assert.equal(grantsOnlyInProcess(["secrets:A", permission]), false);
+  }
 });
 
 const REFUSED: Partial<Record<HostileModuleName, [string, RegExp]>> = {

@@ -24,6 +24,7 @@ import {
   type OutputLimits,
 } from "./output_limits.ts";
 import type { SkillManifest } from "../skills/manifest.ts";
+import { grantsOnlyInProcess } from "./module_policy.ts";
 
 /** A module's bytes with the manifest of the skill version it belongs to. */
 export interface SkillModule {
@@ -125,6 +126,8 @@ export class Sandbox implements StepExecutor {
   readonly #limits: SandboxLimits;
   readonly #pools = new Map<string, Promise<LoadedSkill>>();
   readonly #opened = new Set<PluginPool>();
+  /** Pools loaded, by key: whether their skill's calls stay in the process. */
+  readonly #inProcess = new Map<string, boolean>();
 
   constructor(options: SandboxOptions) {
     this.#options = options;
@@ -196,7 +199,21 @@ export class Sandbox implements StepExecutor {
       allowedHosts: manifest.allowed_hosts,
       permissions: manifest.permissions,
     };
-    return { pool, policy, schemas: compileSkillSchemas(manifest) };
+    const schemas = compileSkillSchemas(manifest);
+    this.#inProcess.set(
+      poolKey(pin),
+      grantsOnlyInProcess(manifest.permissions),
+    );
+    return { pool, policy, schemas };
+  }
+
+  /**
+   * True when a call of `pin` can make nothing leave the process (its
+   * manifest grants no host function that reaches outside it), known once
+   * its module has been loaded; false before.
+   */
+  staysInProcess(pin: SkillPin): boolean {
+    return this.#inProcess.get(poolKey(pin)) === true;
   }
 
   async execute(execution: StepExecution): Promise<StepOutcome> {

@@ -8,7 +8,7 @@ import {
   MemoryLogger,
   type RandomSource,
 } from "../../src/deps/mod.ts";
-import { type AosNode, openNode } from "../../src/node/mod.ts";
+import { type AosNode, type NodeSeams, openNode } from "../../src/node/mod.ts";
 import { PROJECT_ROOT } from "../../src/skills/build.ts";
 
 /** The fixture skills' folder. */
@@ -27,6 +27,8 @@ export interface TestNodeOptions {
   config?: Partial<NodeConfig>;
   store?: Store;
   supervisor?: Partial<SupervisorOptions>;
+  /** Wraps the node's sandbox (see `NodeSeams.executor`). */
+  executor?: NodeSeams["executor"];
 }
 
 // AOS_TEST_STORE=postgres: node tests run on PostgreSQL, one database per
@@ -83,6 +85,7 @@ export async function openTestNode(
     ...(options.supervisor === undefined
       ? {}
       : { supervisor: options.supervisor }),
+    ...(options.executor === undefined ? {} : { executor: options.executor }),
   });
   return { ...node, logger, dataDir };
 }
