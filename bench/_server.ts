@@ -9,34 +9,50 @@ export interface BenchServerOptions {
   dataDir: string;
   /** Extra `aos serve` flags. */
   args?: string[];
-  /** Extra environment (merged over this process's). */
+  /** Extra environment (merged over this process's and the start task's). */
   env?: Record<string, string>;
-  /** Flags for `deno run` itself, e.g. `--cpu-prof`, after `startFlags()`. */
+  /** Flags for `deno run` itself, e.g. `--cpu-prof`, after the start task's. */
   denoFlags?: string[];
 }
 
-/**
- * The `deno run` flags of the `start` task in `deno.json` (the V8 heap
- * settings, say), so a benchmark measures the server as `deno task start`
- * runs it rather than a differently tuned one.
- */
-export function startFlags(tasks: Record<string, string>): string[] {
-  const start = tasks.start;
-  const words = start?.trim().split(/\s+/) ?? [];
-  const main = words.indexOf("main.ts");
-  if (words[0] !== "deno" || words[1] !== "run" || main < 0) {
-    throw new Error(
-      `deno.json's start task is not "deno run [flags] main.ts serve": ${start}`,
-    );
-  }
-  return words.slice(2, main).filter((flag) => flag !== "-A");
+/** How the `start` task in `deno.json` runs the server. */
+export interface StartCommand {
+  /** Environment the task sets before `deno` (`MALLOC_ARENA_MAX=2 deno …`). */
+  env: Record<string, string>;
+  /** Flags of `deno run` (the V8 heap settings, say), without `-A`. */
+  flags: string[];
 }
 
-function projectStartFlags(): string[] {
+/**
+ * The environment assignments and `deno run` flags of the `start` task in
+ * `deno.json`, so a benchmark measures the server as `deno task start` runs
+ * it rather than a differently tuned one.
+ */
+export function startCommand(tasks: Record<string, string>): StartCommand {
+  const start = tasks.start;
+  const words = start?.trim().split(/\s+/) ?? [];
+  const env: Record<string, string> = {};
+  let first = 0;
+  for (; first < words.length; first++) {
+    const assignment = /^([A-Za-z_][A-Za-z0-9_]*)=(\S*)$/.exec(words[first]!);
+    if (assignment === null) break;
+    env[assignment[1]!] = assignment[2]!;
+  }
+  const main = words.indexOf("main.ts", first);
+  if (words[first] !== "deno" || words[first + 1] !== "run" || main < 0) {
+    throw new Error(
+      `deno.json's start task is not "[VAR=value …] deno run [flags] main.ts serve": ${start}`,
+    );
+  }
+  const flags = words.slice(first + 2, main).filter((flag) => flag !== "-A");
+  return { env, flags };
+}
+
+function projectStartCommand(): StartCommand {
   const config = JSON.parse(
     Deno.readTextFileSync(`${PROJECT_ROOT}/deno.json`),
   ) as { tasks: Record<string, string> };
-  return startFlags(config.tasks);
+  return startCommand(config.tasks);
 }
 
 const CLOCK_TICKS_PER_S = 100;
@@ -57,11 +73,12 @@ export class BenchServer {
 
   /** Starts the server on a free loopback port and waits until it listens. */
   static async start(options: BenchServerOptions): Promise<BenchServer> {
+    const start = projectStartCommand();
     const child = new Deno.Command(Deno.execPath(), {
       args: [
         "run",
         "-A",
-        ...projectStartFlags(),
+        ...start.flags,
         ...(options.denoFlags ?? []),
         "main.ts",
         "serve",
@@ -76,7 +93,7 @@ export class BenchServer {
       stderr: "piped",
       stdin: "null",
       clearEnv: true,
-      env: serverEnv(options.env ?? {}),
+      env: serverEnv({ ...start.env, ...options.env }),
     }).spawn();
     const lines: string[] = [];
     let listening!: (url: string) => void;

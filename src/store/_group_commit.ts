@@ -77,6 +77,12 @@ export interface GroupCommitOptions {
    * Undefined: SQLite checkpoints inside a COMMIT, as the connection says.
    */
   checkpoint?: () => Promise<void>;
+  /**
+   * Called after each commit of the second half of the way to a checkpoint
+   * (and the checkpoint's own), so that a checkpointer can have its thread
+   * ready by then.
+   */
+  prepareCheckpoint?: () => void;
   /** Default 64 (about 1,000 WAL pages under load). */
   checkpointEveryCommits?: number;
 }
@@ -129,6 +135,7 @@ export class GroupCommit {
     passive?: boolean;
   }[] = [];
   readonly #checkpoint: (() => Promise<void>) | undefined;
+  readonly #prepareCheckpoint: (() => void) | undefined;
   readonly #deferred: DeferredRows | undefined;
   readonly #checkpointEveryCommits: number;
   #commitsSinceCheckpoint = 0;
@@ -139,6 +146,7 @@ export class GroupCommit {
     this.#db = db;
     this.#sync = options.sync;
     this.#checkpoint = options.checkpoint;
+    this.#prepareCheckpoint = options.prepareCheckpoint;
     this.#deferred = options.deferred;
     this.#checkpointEveryCommits = options.checkpointEveryCommits ?? 64;
     this.#begin = db.prepare("BEGIN IMMEDIATE");
@@ -323,6 +331,9 @@ export class GroupCommit {
   #checkpointAfterCommit(): void {
     if (this.#checkpoint === undefined) return;
     this.#commitsSinceCheckpoint++;
+    if (this.#commitsSinceCheckpoint * 2 >= this.#checkpointEveryCommits) {
+      this.#prepareCheckpoint?.();
+    }
     if (this.#commitsSinceCheckpoint < this.#checkpointEveryCommits) return;
     this.#commitsSinceCheckpoint = 0;
     this.#checkpointing = this.#checkpoint().catch(() => {}).finally(() => {

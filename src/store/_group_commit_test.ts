@@ -284,6 +284,39 @@ Deno.test("GroupCommit commits nothing while a checkpoint runs, then commits wha
   db.close();
 });
 
+Deno.test("GroupCommit asks the checkpointer to prepare over the second half of the way to each checkpoint", async () => {
+  const db = database();
+  const events: string[] = [];
+  const group = new GroupCommit(db, {
+    checkpointEveryCommits: 4,
+    checkpoint: () => {
+      events.push("checkpoint");
+      return Promise.resolve();
+    },
+    prepareCheckpoint: () => events.push("prepare"),
+  });
+  const insert = db.prepare("INSERT INTO t (k) VALUES (?)");
+  for (const key of ["a", "b", "c", "d", "e", "f"]) {
+    await group.submit(() => insert.run(key));
+    events.push(key);
+  }
+  await group.drain();
+  assert.deepEqual(events, [
+    "a",
+    "prepare",
+    "b",
+    "prepare",
+    "c",
+    "prepare",
+    "checkpoint",
+    "d",
+    "e",
+    "prepare",
+    "f",
+  ]);
+  db.close();
+});
+
 Deno.test("GroupCommit goes on committing after a checkpoint that failed", async () => {
   const db = database();
   let checkpoints = 0;

@@ -1,10 +1,16 @@
-import { Worker } from "node:worker_threads";
 import type {
   CheckpointAnswer,
+  CheckpointRequest,
   CheckpointWorkerInit,
 } from "./_wal_checkpoint_worker.ts";
 
 const WORKER_URL = new URL("./_wal_checkpoint_worker.ts", import.meta.url);
+
+// A thread neither used nor prepared for this long ends (its isolate, about
+// 10 MB, is freed). Until it ends, an idle thread keeps its process alive,
+// as web workers do: a store left open delays its process's exit by up to
+// this long.
+const IDLE_MS = 60_000;
 
 /**
  * Checkpoints of a WAL database on a thread of its own. Left to SQLite, a
@@ -13,11 +19,16 @@ const WORKER_URL = new URL("./_wal_checkpoint_worker.ts", import.meta.url);
  * and syncs both files, which under load was most of the group commit's
  * COMMIT time on the JavaScript thread (about 3% of commits taking 80% of
  * it, up to tens of milliseconds each). Here a worker's connection does it.
- * The thread starts at the first checkpoint and stops with `close()`.
+ * The thread starts at `prepare()` or the first checkpoint, and stops with
+ * `close()` or once neither was called for a minute.
  */
 export class WalCheckpointer {
   readonly #init: CheckpointWorkerInit;
+  readonly #idleMs: number;
+  readonly #onIdleEnd: (() => void) | undefined;
   #worker: Worker | undefined;
+  #idle: ReturnType<typeof setTimeout> | undefined;
+  #usedMs = 0;
   /** The request under way: answered by the thread's reply, or failed with it. */
   #pending:
     | {
@@ -28,8 +39,36 @@ export class WalCheckpointer {
   #running: Promise<CheckpointAnswer> | undefined;
   #closed = false;
 
-  constructor(path: string, options: { busyTimeoutMs: number }) {
+  constructor(
+    path: string,
+    options: {
+      busyTimeoutMs: number;
+      /** How long an idle thread lives (default a minute). */
+      idleMs?: number;
+      /** Called when an idle thread has been ended. */
+      onIdleEnd?: () => void;
+    },
+  ) {
     this.#init = { path, busyTimeoutMs: options.busyTimeoutMs };
+    this.#idleMs = options.idleMs ?? IDLE_MS;
+    this.#onIdleEnd = options.onIdleEnd;
+  }
+
+  /** True while the thread is alive. */
+  get started(): boolean {
+    return this.#worker !== undefined;
+  }
+
+  /**
+   * Starts the thread if it is not running, so that a checkpoint soon does
+   * not wait for it (a start takes tens of ms), and keeps it from ending
+   * idle for another `idleMs`.
+   */
+  prepare(): void {
+    if (this.#closed) return;
+    this.#usedMs = performance.now();
+    this.#start();
+    this.#armIdle();
   }
 
   /**
@@ -39,55 +78,83 @@ export class WalCheckpointer {
   checkpoint(): Promise<CheckpointAnswer> {
     if (this.#closed) return Promise.reject(new Error("checkpointer closed"));
     this.#running ??= new Promise<CheckpointAnswer>((resolve, reject) => {
+      this.#usedMs = performance.now();
       this.#pending = { resolve, reject };
-      const worker = this.#start();
-      // Held while it works: a process waiting for its answer stays alive.
-      worker.ref();
-      worker.postMessage("checkpoint");
+      this.#post(this.#start(), "checkpoint");
     }).finally(() => {
-      this.#worker?.unref();
       this.#running = undefined;
       this.#pending = undefined;
+      this.#usedMs = performance.now();
+      this.#armIdle();
     });
     return this.#running;
   }
 
+  #post(worker: Worker, request: CheckpointRequest): void {
+    worker.postMessage(request);
+  }
+
   #start(): Worker {
     if (this.#worker !== undefined) return this.#worker;
-    const worker = new Worker(WORKER_URL, {
-      workerData: this.#init,
-      // Its JavaScript allocates next to nothing: a small young generation
-      // and page cache keep the thread's memory small.
-      resourceLimits: { maxYoungGenerationSizeMb: 1 },
-    });
-    // Idle, it does not keep its process alive (a store left open).
-    worker.on("message", (answer: CheckpointAnswer) => {
-      if (answer.ok) this.#pending?.resolve(answer);
-      else this.#pending?.reject(new Error(answer.error));
-    });
-    const lost = (error: unknown) => {
-      this.#worker = undefined;
-      this.#pending?.reject(error);
+    const worker = new Worker(WORKER_URL, { type: "module" });
+    worker.postMessage(this.#init);
+    worker.onmessage = ({ data }: MessageEvent<CheckpointAnswer>) => {
+      if (data.ok) this.#pending?.resolve(data);
+      else this.#pending?.reject(new Error(data.error));
     };
-    worker.on("error", lost);
-    worker.on("exit", (code: number) => {
-      if (this.#worker === worker) lost(new Error(`exited with ${code}`));
-    });
+    worker.onerror = (event) => {
+      // Handled here: left alone, a worker's uncaught error ends the process.
+      event.preventDefault();
+      if (this.#worker === worker) this.#worker = undefined;
+      worker.terminate();
+      this.#pending?.reject(new Error(event.message));
+    };
     this.#worker = worker;
     return worker;
+  }
+
+  // One timer while the thread lives; it does not keep the process alive
+  // (the idle thread does, until the timer ends it).
+  #armIdle(): void {
+    if (this.#idle !== undefined || this.#worker === undefined) return;
+    const delayMs = Math.max(
+      0,
+      this.#usedMs + this.#idleMs - performance.now(),
+    );
+    const idle = setTimeout(() => {
+      this.#idle = undefined;
+      const worker = this.#worker;
+      if (this.#closed || worker === undefined) return;
+      if (this.#running !== undefined) this.#usedMs = performance.now();
+      if (performance.now() - this.#usedMs < this.#idleMs) {
+        return this.#armIdle();
+      }
+      this.#worker = undefined;
+      worker.terminate();
+      this.#onIdleEnd?.();
+    }, delayMs);
+    Deno.unrefTimer(idle);
+    this.#idle = idle;
   }
 
   /** Waits for a checkpoint under way, then stops the thread and its connection. */
   async close(): Promise<void> {
     this.#closed = true;
     await this.#running?.catch(() => {});
+    clearTimeout(this.#idle);
+    this.#idle = undefined;
     const worker = this.#worker;
     this.#worker = undefined;
     if (worker === undefined) return;
-    const closed = new Promise((resolve) => worker.once("message", resolve));
-    worker.ref();
-    worker.postMessage("close");
+    const closed = new Promise((resolve) => {
+      worker.onmessage = resolve;
+      worker.onerror = (event) => {
+        event.preventDefault();
+        resolve(undefined);
+      };
+    });
+    this.#post(worker, "close");
     await closed;
-    await worker.terminate();
+    worker.terminate();
   }
 }

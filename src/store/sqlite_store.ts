@@ -106,9 +106,10 @@ export class SqliteStore implements Store {
     this.#group = new GroupCommit(db, {
       deferred: this.#appends,
       ...(wal === undefined ? {} : { sync: wal.sync }),
-      ...(checkpointer === undefined
-        ? {}
-        : { checkpoint: () => this.#checkpointWal() }),
+      ...(checkpointer === undefined ? {} : {
+        checkpoint: () => this.#checkpointWal(),
+        prepareCheckpoint: () => this.#checkpointer?.prepare(),
+      }),
     });
     this.#tenants = new SqliteTenants({
       statement: (sql) => this.#statement(sql),
