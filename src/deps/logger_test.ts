@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { LineBuffer, type LineSink } from "./_line_buffer.ts";
+import { isoTime } from "./logger.ts";
 
 const decoder = new TextDecoder();
 
@@ -167,4 +168,31 @@ Deno.test("jsonLogger writes an error line and all before it at once", async () 
   `);
   assert.deepEqual(child.out, expected(false));
   assert.deepEqual(child.err, [...expected(true), 3000]);
+});
+
+Deno.test("isoTime() writes what toISOString writes, within a second and across seconds", () => {
+  const times = [
+    0,
+    1,
+    999,
+    1000,
+    1001,
+    -1,
+    -1000,
+    -1001,
+    1795669418000,
+    1795669418007,
+    1795669418099,
+    1795669418100,
+    1795669418999,
+    1795669419000,
+    1795669418500,
+    253402300799999,
+  ];
+  for (let ms = 1795669417990; ms < 1795669419020; ms++) times.push(ms);
+  for (const ms of times) {
+    assert.equal(isoTime(ms), new Date(ms).toISOString(), String(ms));
+  }
+  assert.equal(isoTime(0.5), new Date(0.5).toISOString());
+  assert.throws(() => isoTime(Number.NaN), RangeError);
 });

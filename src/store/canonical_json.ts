@@ -31,6 +31,12 @@ export function canonicalJson(value: unknown): string {
   // log file) are written by the engine's own serialiser, which then writes
   // exactly the bytes `write` would; anything else takes the general path.
   if (inCanonicalShape(value, 0)) return JSON.stringify(value);
+  // Values built in the process (a record's body, a step's input) are
+  // mostly in canonical shape but for a few objects: those are copied
+  // with their keys in order and the engine's serialiser writes the rest,
+  // in one string instead of one per member.
+  const ordered = inCanonicalOrder(value, 0);
+  if (ordered !== NOT_ORDERED) return JSON.stringify(ordered);
   try {
     return write(value);
   } catch (error) {
@@ -82,6 +88,82 @@ function inCanonicalShape(value: unknown, depth: number): boolean {
     }
     default:
       return false;
+  }
+}
+
+const NOT_ORDERED = Symbol("not ordered");
+
+// A key JavaScript objects list before all others, in numeric order
+// (`Object.keys`, `JSON.stringify`): no copy can put it in string order.
+const INDEX_KEY = /^(?:0|[1-9][0-9]*)$/;
+
+/**
+ * `value` with every plain object whose keys are out of order replaced by
+ * a copy in order (the rest shared), so that `JSON.stringify` writes its
+ * canonical JSON; NOT_ORDERED when that is not so for some part of it (a
+ * value `canonicalJson` refuses, an object with an index-like key out of
+ * order, one too deep), which the general path then writes or refuses.
+ */
+function inCanonicalOrder(value: unknown, depth: number): unknown {
+  switch (typeof value) {
+    case "string":
+    case "boolean":
+      return value;
+    case "number":
+      return Number.isFinite(value) ? value : NOT_ORDERED;
+    case "object": {
+      if (value === null) return value;
+      if (depth >= SHAPE_DEPTH_MAX) return NOT_ORDERED;
+      if (Array.isArray(value)) {
+        let copy: unknown[] | undefined;
+        for (let index = 0; index < value.length; index++) {
+          const item = value[index];
+          // JSON.stringify writes null for these; canonicalJson refuses.
+          if (item === undefined) return NOT_ORDERED;
+          const ordered = inCanonicalOrder(item, depth + 1);
+          if (ordered === NOT_ORDERED) return NOT_ORDERED;
+          if (ordered !== item) {
+            copy ??= value.slice();
+            copy[index] = ordered;
+          }
+        }
+        return copy ?? value;
+      }
+      if (!isPlain(value)) return NOT_ORDERED;
+      const object = value as Record<string, unknown>;
+      const keys = Object.keys(object);
+      let sorted = true;
+      let changed = false;
+      const items: unknown[] = new Array(keys.length);
+      for (let index = 0; index < keys.length; index++) {
+        const key = keys[index]!;
+        if (index > 0 && !(keys[index - 1]! < key)) sorted = false;
+        const item = object[key];
+        // Absent, as JSON.stringify and canonicalJson both leave it.
+        if (item === undefined) continue;
+        const ordered = inCanonicalOrder(item, depth + 1);
+        if (ordered === NOT_ORDERED) return NOT_ORDERED;
+        if (ordered !== item) changed = true;
+        items[index] = ordered;
+      }
+      if (sorted && !changed) return value;
+      const order = keys.map((_, index) => index);
+      if (!sorted) order.sort((a, b) => keys[a]! < keys[b]! ? -1 : 1);
+      const copy: Record<string, unknown> = {};
+      for (const index of order) {
+        const key = keys[index]!;
+        // An index-like key comes first whatever the order (it is in order
+        // when its neighbours say so), and an assignment to "__proto__"
+        // would set the copy's prototype: the general path writes those.
+        if (key === "__proto__" || (!sorted && INDEX_KEY.test(key))) {
+          return NOT_ORDERED;
+        }
+        if (items[index] !== undefined) copy[key] = items[index];
+      }
+      return copy;
+    }
+    default:
+      return NOT_ORDERED;
   }
 }
 

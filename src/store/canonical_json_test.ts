@@ -99,3 +99,45 @@ Deno.test("sameCanonicalJson() answers as comparing the canonical texts does", (
     TypeError,
   );
 });
+
+// The definition, written plainly: keys sorted by UTF-16 code units at every
+// depth, undefined members left out, everything else as JSON.stringify
+// writes it.
+function reference(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(reference).join(",")}]`;
+  if (typeof value === "object" && value !== null) {
+    const object = value as Record<string, unknown>;
+    return `{${
+      Object.keys(object).sort().filter((key) => object[key] !== undefined)
+        .map((key) => `${JSON.stringify(key)}:${reference(object[key])}`)
+        .join(",")
+    }}`;
+  }
+  return JSON.stringify(value);
+}
+
+Deno.test("canonicalJson() writes what the definition writes, for values built in any key order", () => {
+  const random = new SeededRandom(29);
+  for (let round = 0; round < 3000; round++) {
+    const value = randomValue(random, 0);
+    assert.equal(canonicalJson(value), reference(value));
+    // The same inside an object whose keys are out of order, so that the
+    // value is reached through a copy of its parent.
+    const wrapped = { z: value, a: [value], m: { y: 1, b: value } };
+    assert.equal(canonicalJson(wrapped), reference(wrapped));
+  }
+  const proto = JSON.parse('{"b":1,"__proto__":{"d":2,"c":1},"a":0}');
+  assert.equal(canonicalJson(proto), '{"__proto__":{"c":1,"d":2},"a":0,"b":1}');
+  const bare = Object.assign(Object.create(null), { b: 1, a: { d: 1, c: 0 } });
+  assert.equal(canonicalJson(bare), '{"a":{"c":0,"d":1},"b":1}');
+  assert.equal(
+    canonicalJson({ b: [{ y: 1, x: 2 }], 2: "two", 1: "one", a: null }),
+    '{"1":"one","2":"two","a":null,"b":[{"x":2,"y":1}]}',
+  );
+  assert.equal(
+    canonicalJson({ b: 1, a: { 10: 1, 9: 2 } }),
+    '{"a":{"10":1,"9":2},"b":1}',
+  );
+  assert.throws(() => canonicalJson({ b: 1, a: [undefined] }), TypeError);
+  assert.throws(() => canonicalJson({ b: 1, a: { c: NaN } }), TypeError);
+});
