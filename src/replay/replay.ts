@@ -97,6 +97,7 @@ export async function replayLog(
     });
     if (check !== null) checks.push(check);
   });
+  steps.logFolded();
   try {
     for (const check of checks) {
       const found = await check;
