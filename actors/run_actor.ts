@@ -326,8 +326,8 @@ class RunBehavior implements Behavior<RunMessage, RunState> {
     this.#state = state;
     this.#head = head;
     this.#logBytes += batch.bytes;
-    this.#publisher?.appended(records, state, durable);
     early?.settle(true);
+    this.#publisher?.appended(records, state, durable);
     this.carryOut(
       early === undefined
         ? effects
