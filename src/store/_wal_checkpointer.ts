@@ -28,6 +28,8 @@ export class WalCheckpointer {
   readonly #onIdleEnd: (() => void) | undefined;
   #worker: Worker | undefined;
   #idle: ReturnType<typeof setTimeout> | undefined;
+  /** An idle thread closing its connection before it ends. */
+  #stopping: Promise<void> | undefined;
   #usedMs = 0;
   /** The request under way: answered by the thread's reply, or failed with it. */
   #pending:
@@ -130,8 +132,7 @@ export class WalCheckpointer {
         return this.#armIdle();
       }
       this.#worker = undefined;
-      worker.terminate();
-      this.#onIdleEnd?.();
+      this.#stopping = this.#stop(worker).then(() => this.#onIdleEnd?.());
     }, delayMs);
     Deno.unrefTimer(idle);
     this.#idle = idle;
@@ -145,7 +146,13 @@ export class WalCheckpointer {
     this.#idle = undefined;
     const worker = this.#worker;
     this.#worker = undefined;
-    if (worker === undefined) return;
+    if (worker !== undefined) await this.#stop(worker);
+    await this.#stopping;
+  }
+
+  // The thread closes its connection (a terminated isolate would leave the
+  // connection's files open), answers, and is then terminated.
+  async #stop(worker: Worker): Promise<void> {
     const closed = new Promise((resolve) => {
       worker.onmessage = resolve;
       worker.onerror = (event) => {

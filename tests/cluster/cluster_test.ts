@@ -162,6 +162,18 @@ Deno.test("cluster: 3 nodes, 300 runs, kill -9 of a node and a PostgreSQL restar
     // A third of the runs over all three nodes, then n3 dies holding runs.
     await submit(0, 100, nodes);
     await n3.waitForCount((line) => line.event === "run_claimed", 10);
+    // A node creates the runs it accepts held by itself (it has room for
+    // all of these): wait until n3 has said so for each, since its log
+    // lines reach this process a little after they are made and a run it
+    // accepted last may be the one whose call it has in flight when killed.
+    const viaVictim = new Set(
+      runIds.filter((_, index) => nodes[index % nodes.length] === n3),
+    );
+    await n3.waitForCount(
+      (line) =>
+        line.event === "run_claimed" && viaVictim.has(String(line.run_id)),
+      viaVictim.size,
+    );
     const heldByVictim = new Set(
       n3.lines.filter((line) => line.event === "run_claimed").map((line) =>
         String(line.run_id)
