@@ -174,7 +174,15 @@ async function measureCopy(
     // The stores are closed between rounds, so their files are whole.
     for await (const entry of Deno.readDir(dataDir)) {
       if (!entry.isFile) continue;
-      await Deno.copyFile(join(dataDir, entry.name), join(copyDir, entry.name));
+      const copy = join(copyDir, entry.name);
+      await Deno.copyFile(join(dataDir, entry.name), copy);
+      // On the disk before the server starts: a copy of the large store
+      // left about 480 MB of dirty pages, which the kernel then wrote back
+      // during the large store's measurement only, slowing its syncs
+      // (runs/s at 1M was 0.82-0.92x that at 10k; synced first, 0.99-1.03x
+      // in four runs of five).
+      using file = await Deno.open(copy, { write: true });
+      await file.syncData();
     }
     return await measure(copyDir, tenant, options);
   } finally {
