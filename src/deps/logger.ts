@@ -85,10 +85,10 @@ let isoPrefix = "";
 
 /** `new Date(ms).toISOString()`, the same text, for a whole number of ms. */
 export function isoTime(ms: number): string {
+  if (!Number.isInteger(ms)) return new Date(ms).toISOString();
   const second = Math.floor(ms / 1000);
-  if (second !== isoSecond || !Number.isInteger(ms)) {
+  if (second !== isoSecond) {
     const iso = new Date(ms).toISOString();
-    if (!Number.isInteger(ms)) return iso;
     isoSecond = second;
     isoPrefix = iso.slice(0, -4);
     return iso;

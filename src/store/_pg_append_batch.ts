@@ -2,6 +2,7 @@ import { type PgQueryable, type PgRow, prepared } from "./_pg_driver.ts";
 import { appendRecords, COMMIT_MODE, refusal } from "./_pg_appends.ts";
 import type { PgDurability } from "./_pg_durability.ts";
 import { type Pending, PgBatcher, sendTogether } from "./_pg_batcher.ts";
+import { settledIntoDays } from "./_pg_settle_batch.ts";
 import { type LogRecord, recordToLine } from "./record.ts";
 import type { BudgetReservationRequest } from "./budget_records.ts";
 import {
@@ -29,8 +30,10 @@ interface AppendWrite {
 // granted on the day asked (or its key is held on that day already); its
 // entry is inserted only with the append. A refused one answers with the
 // day it was held on or asked for and that day's totals. Settlements
-// ($20-$22) are made only for the appends written, summed per day row as
-// `_pg_settle_batch.ts` does, day rows changed in (tenant, day) order.
+// ($20-$22) are made only for the appends written, summed per day row by
+// `settledIntoDays` (`_pg_settle_batch.ts`), day rows changed in (tenant,
+// day) order.
+const SETTLED_DAYS = settledIntoDays("settled");
 const APPEND_MANY = prepared(
   "aos_append_many",
   `WITH ${COMMIT_MODE("$14")}, input AS (
@@ -89,19 +92,7 @@ const APPEND_MANY = prepared(
      JOIN head ON head.run_id = s.run_id
      WHERE e.key = s.key AND e.charged_cents IS NULL
      RETURNING e.tenant, e.day, e.reserved_cents, s.charged
-   ), per_day AS (
-     SELECT tenant, day, sum(charged)::bigint AS spent,
-       sum(reserved_cents)::bigint AS released
-     FROM settled GROUP BY tenant, day
-   ), days AS (
-     INSERT INTO budget_days AS d (tenant, day, spent_cents, reserved_cents)
-     SELECT tenant, day, spent, -released FROM per_day
-     WHERE spent <> 0 OR released <> 0
-     ORDER BY tenant, day
-     ON CONFLICT (tenant, day) DO UPDATE
-       SET spent_cents = d.spent_cents + excluded.spent_cents,
-         reserved_cents = d.reserved_cents + excluded.reserved_cents
-   )
+   ), ${SETTLED_DAYS.perDay}, days AS (${SETTLED_DAYS.addToDays})
    SELECT run_id, NULL AS refused_key, NULL AS held_day, NULL AS day,
      NULL::bigint AS limit_cents, NULL::bigint AS spent_cents,
      NULL::bigint AS reserved_cents

@@ -26,9 +26,36 @@ const SETTLE = prepared(
        reserved_cents = d.reserved_cents + excluded.reserved_cents`,
 );
 
-// Many settlements in one statement: the cents of the entries settled are
-// summed per day, so each day row changes once, and day rows are changed
-// in (tenant, day) order, so concurrent batches cannot deadlock on them.
+/**
+ * Moves the cents of settled entries onto their days: a `per_day` CTE over
+ * `settled` (rows of tenant, day, reserved_cents, charged) summed per day,
+ * so each day row changes once, and the INSERT that adds it to the day rows
+ * in (tenant, day) order, so concurrent batches cannot deadlock on them.
+ * Shared by the settlements made alone and those appends carry.
+ */
+export function settledIntoDays(settled: string): {
+  perDay: string;
+  addToDays: string;
+} {
+  return {
+    perDay: `per_day AS (
+     SELECT tenant, day, sum(charged)::bigint AS spent,
+       sum(reserved_cents)::bigint AS released
+     FROM ${settled} GROUP BY tenant, day
+   )`,
+    addToDays:
+      `INSERT INTO budget_days AS d (tenant, day, spent_cents, reserved_cents)
+   SELECT tenant, day, spent, -released FROM per_day
+   WHERE spent <> 0 OR released <> 0
+   ORDER BY tenant, day
+   ON CONFLICT (tenant, day) DO UPDATE
+     SET spent_cents = d.spent_cents + excluded.spent_cents,
+       reserved_cents = d.reserved_cents + excluded.reserved_cents`,
+  };
+}
+
+// Many settlements in one statement, their cents summed per day.
+const SETTLE_MANY_DAYS = settledIntoDays("entry");
 const SETTLE_MANY = prepared(
   "aos_budget_settle_many",
   `WITH ${COMMIT_MODE("false")}, input AS (
@@ -38,18 +65,8 @@ const SETTLE_MANY = prepared(
      UPDATE budget_entries e SET charged_cents = input.charged
      FROM input WHERE e.key = input.key AND e.charged_cents IS NULL
      RETURNING e.tenant, e.day, e.reserved_cents, input.charged
-   ), per_day AS (
-     SELECT tenant, day, sum(charged)::bigint AS spent,
-       sum(reserved_cents)::bigint AS released
-     FROM entry GROUP BY tenant, day
-   )
-   INSERT INTO budget_days AS d (tenant, day, spent_cents, reserved_cents)
-   SELECT tenant, day, spent, -released FROM per_day
-   WHERE spent <> 0 OR released <> 0
-   ORDER BY tenant, day
-   ON CONFLICT (tenant, day) DO UPDATE
-     SET spent_cents = d.spent_cents + excluded.spent_cents,
-       reserved_cents = d.reserved_cents + excluded.reserved_cents`,
+   ), ${SETTLE_MANY_DAYS.perDay}
+   ${SETTLE_MANY_DAYS.addToDays}`,
 );
 
 /**
