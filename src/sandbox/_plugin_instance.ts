@@ -26,7 +26,10 @@ const FRAMING_BYTES = 1024 * 1024;
 // alive in the worker's heap (the guest's data lives in Wasm memory and in
 // buffers outside the heap): at 2 MB each worker stays about 7 MB smaller,
 // and CPU per call was the same within the noise of the measurement
-// (docs/benchmarks.md, "Memory").
+// (docs/benchmarks.md, "Memory"). V8 applies it only when the process has
+// no `--max-semi-space-size` flag: that flag sizes every isolate's young
+// generation, this one's included (the start task's 8 MB semi-spaces give
+// a worker 8-16 MB).
 const YOUNG_GENERATION_MB = 2;
 
 /** What starting an instance needs. */
@@ -69,6 +72,8 @@ export class PluginInstance {
   readonly #bridge: HostBridge;
   #exitCode: number | undefined;
   #callStartedMs: number | undefined;
+  /** The worker thread's scheduler statistics (Linux), once it is ready. */
+  #schedStatPath: string | undefined;
   // Rejects the host answer being awaited, if any, when the worker exits.
   #interrupt: ((error: WorkerExited) => void) | undefined;
 
@@ -110,10 +115,18 @@ export class PluginInstance {
     try {
       await Promise.race([
         new Promise<void>((resolve, reject) => {
-          worker.once("message", (message: { failed?: string }) => {
-            if (message.failed === undefined) resolve();
-            else reject(new Error(message.failed));
-          });
+          worker.once(
+            "message",
+            (message: { failed?: string; thread?: number }) => {
+              if (message.failed !== undefined) {
+                return reject(new Error(message.failed));
+              }
+              instance.#schedStatPath = message.thread === undefined
+                ? undefined
+                : `/proc/self/task/${message.thread}/schedstat`;
+              resolve();
+            },
+          );
         }),
         new Promise<never>((_, reject) => {
           worker.once("exit", (code: number) => reject(new WorkerExited(code)));
@@ -153,6 +166,25 @@ export class PluginInstance {
       ? Math.round((nowMs - this.#callStartedMs!) * 1000)
       : 0;
     return (finishedUs + currentUs) >>> 0;
+  }
+
+  /**
+   * Microseconds the worker thread has spent waiting for a core (runnable,
+   * not running) since it started, as the kernel counts it; undefined
+   * where the kernel does not say (not Linux, or the thread has ended).
+   * On a machine with more runnable threads than cores, a short call can
+   * spend most of its wall-clock time (`busyUs`) waiting so.
+   */
+  waitedUs(): number | undefined {
+    if (this.#schedStatPath === undefined) return undefined;
+    try {
+      // "<ns on a core> <ns waiting for a core> <timeslices>"
+      const fields = Deno.readTextFileSync(this.#schedStatPath).split(" ");
+      const waitedNs = Number(fields[1]);
+      return Number.isFinite(waitedNs) ? waitedNs / 1000 : undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   /** True once the worker has exited. */

@@ -283,6 +283,18 @@ async function callBatch(plugin: Plugin, count: number): Promise<void> {
   channel.publish(STATE.DONE);
 }
 
+// This thread's id in the kernel (Linux), so that the main thread can read
+// how long it waited for a core (`PluginInstance.waitedUs`); undefined
+// where /proc does not tell.
+function threadId(): number | undefined {
+  try {
+    const id = Number(Deno.readLinkSync("/proc/thread-self").split("/").pop());
+    return Number.isInteger(id) ? id : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 async function serve(): Promise<void> {
   let plugin: Plugin;
   try {
@@ -293,7 +305,7 @@ async function serve(): Promise<void> {
     parentPort!.postMessage({ failed: message });
     return;
   }
-  parentPort!.postMessage({ ready: true });
+  parentPort!.postMessage({ ready: true, thread: threadId() });
   for (;;) {
     let state = channel.state;
     while (state !== STATE.CALL) {

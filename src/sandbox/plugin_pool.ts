@@ -134,11 +134,13 @@ export class PluginPool {
   // One timer per pool, armed while callers wait and there is room. When it
   // fires, callers still wait, no instance is starting, and every instance's
   // worker was in calls at least half of the time since it was armed (as the
-  // worker counts it), the first waiting caller gets a new instance. How long
-  // a caller waited does not decide: callers also wait while this thread is
-  // busy (a collection, a group commit) with every worker already done, and
-  // a worker of a busy machine can be off its core for tens of ms in the
-  // middle of a short call.
+  // worker counts it, less the time its thread waited for a core), the first
+  // waiting caller gets a new instance. How long a caller waited does not
+  // decide: callers also wait while this thread is busy (a collection, a
+  // group commit) with every worker already done. Nor does the calls'
+  // wall-clock time alone: a worker of a busy machine can be off its core
+  // for tens of ms in the middle of a short call, and a second worker
+  // (10-25 MB) would wait for the same cores.
   #armGrowth(): void {
     const growAfterMs = this.#options.growAfterMs;
     if (!growAfterMs || this.#growth !== undefined) return;
@@ -146,6 +148,7 @@ export class PluginPool {
     const marks = [...this.#instances].map((instance) => ({
       instance,
       busyUs: instance.busyUs(armedMs),
+      waitedUs: instance.waitedUs(),
     }));
     this.#growth = setTimeout(() => {
       this.#growth = undefined;
@@ -154,9 +157,16 @@ export class PluginPool {
       const nowMs = performance.now();
       const windowUs = (nowMs - armedMs) * 1000;
       const saturated = marks.length === this.#instances.size &&
-        marks.every(({ instance, busyUs }) =>
-          ((instance.busyUs(nowMs) - busyUs) >>> 0) >= windowUs * BUSY_TO_GROW
-        );
+        marks.every(({ instance, busyUs, waitedUs }) => {
+          const waitedNowUs = instance.waitedUs();
+          return workedEnough(windowUs, {
+            busyBeforeUs: busyUs,
+            busyAfterUs: instance.busyUs(nowMs),
+            waitedUs: waitedUs === undefined || waitedNowUs === undefined
+              ? undefined
+              : waitedNowUs - waitedUs,
+          });
+        });
       if (this.#starting === 0 && saturated) {
         const next = this.#nextWaiting()!;
         this.#create().then(next, next);
@@ -391,6 +401,35 @@ export interface WorkerLike {
 
 // Share of a growth window an instance's worker must have spent in calls.
 const BUSY_TO_GROW = 0.5;
+
+/**
+ * Whether a worker was in calls at least half of a growth window of
+ * `windowUs`: its time in calls over the window (`PluginInstance.busyUs` at
+ * the window's start and end), less `waitedUs` its thread spent waiting for
+ * a core over the window (unknown: none counted). Time blocked on a host
+ * answer counts as in calls.
+ */
+export function workedEnough(
+  windowUs: number,
+  worker: {
+    busyBeforeUs: number;
+    busyAfterUs: number;
+    waitedUs: number | undefined;
+  },
+): boolean {
+  // The counter is mod 2^32, hence the signed 32-bit difference. It can
+  // also step back: a call under way counts from its hand-over on this
+  // thread until it ends, and then the worker's own count replaces that,
+  // which leaves out the time the worker took to wake. A step back is no
+  // time in calls (read unsigned, it was 2^32 µs less a few: "busy", and
+  // the pool grew for a skill whose worker was in calls 5-20% of the time).
+  const busyUs = Math.max(
+    0,
+    (worker.busyAfterUs - worker.busyBeforeUs) | 0,
+  );
+  const workedUs = busyUs - Math.max(0, worker.waitedUs ?? 0);
+  return workedUs >= windowUs * BUSY_TO_GROW;
+}
 
 // Generous: worker start-up on a loaded 2-core machine can take seconds, and
 // this only has to stop a module whose _initialize never returns.

@@ -6,7 +6,11 @@ import { PROJECT_ROOT } from "../skills/build.ts";
 import { compileWat } from "../../tests/support/hostile_modules.ts";
 import { HostCallJournal } from "./host_calls.ts";
 import type { PluginInstance } from "./_plugin_instance.ts";
-import { PluginPool, type PluginPoolOptions } from "./plugin_pool.ts";
+import {
+  PluginPool,
+  type PluginPoolOptions,
+  workedEnough,
+} from "./plugin_pool.ts";
 
 const SPIN = Deno.readFileSync(
   join(PROJECT_ROOT, "tests", "fixtures", "skills", "spin", "spin.wasm"),
@@ -265,4 +269,57 @@ Deno.test("PluginPool with growAfterMs starts another instance once callers wait
   } finally {
     await spins.close();
   }
+});
+
+Deno.test("PluginPool grows only for time a worker ran or waited on the host, not time it waited for a core", () => {
+  const window = (busyUs: number, waitedUs: number | undefined) =>
+    workedEnough(100_000, {
+      busyBeforeUs: 1_000_000,
+      busyAfterUs: 1_000_000 + busyUs,
+      waitedUs,
+    });
+  // A 100 ms window: 60 ms in calls is enough on an idle machine ...
+  assert.equal(window(60_000, 0), true);
+  // ... but not when its thread waited 30 ms of them for a core: a second
+  // worker would wait for the same cores.
+  assert.equal(window(60_000, 30_000), false);
+  assert.equal(window(90_000, 30_000), true);
+  // Where the kernel does not say, the calls' time alone decides.
+  assert.equal(window(60_000, undefined), true);
+  assert.equal(window(40_000, undefined), false);
+});
+
+Deno.test("PluginPool reads the busy counter modulo 2^32, and a step back as no time in calls", () => {
+  const window = (busyBeforeUs: number, busyAfterUs: number) =>
+    workedEnough(100_000, { busyBeforeUs, busyAfterUs, waitedUs: 0 });
+  // Across the counter's wrap: 51 ms in calls of a 100 ms window.
+  assert.equal(window(2 ** 32 - 1_000, 50_000), true);
+  // A call under way at the window's start counted from its hand-over;
+  // the worker's own count of it, once it ended, was 3 ms less.
+  assert.equal(window(10_000, 7_000), false);
+});
+
+Deno.test({
+  name: "PluginInstance reads how long its worker thread waited for a core",
+  ignore: Deno.build.os !== "linux",
+  fn: async () => {
+    const spins = pool();
+    try {
+      const instance = await spins.acquire();
+      const before = instance.waitedUs();
+      assert.equal(typeof before, "number");
+      assert.ok(before! >= 0);
+      await spins.call(
+        instance,
+        "run",
+        JSON.stringify({ iterations: 1_000, value: 1 }),
+        {},
+      );
+      const after = instance.waitedUs();
+      assert.ok(after! >= before!, `${after} >= ${before}`);
+      await spins.release(instance, true);
+    } finally {
+      await spins.close();
+    }
+  },
 });
