@@ -57,6 +57,8 @@ export class PluginPool {
   #closed = false;
   #retirement: { cancel: () => void } | undefined;
   #growth: ReturnType<typeof setTimeout> | undefined;
+  /** Growth windows in a row, up to the last, in which every worker was busy. */
+  #busyWindows = 0;
   #starting = 0;
   readonly #instances = new Set<PluginInstance>();
 
@@ -134,13 +136,15 @@ export class PluginPool {
   // One timer per pool, armed while callers wait and there is room. When it
   // fires, callers still wait, no instance is starting, and every instance's
   // worker was in calls at least half of the time since it was armed (as the
-  // worker counts it, less the time its thread waited for a core), the first
-  // waiting caller gets a new instance. How long a caller waited does not
-  // decide: callers also wait while this thread is busy (a collection, a
-  // group commit) with every worker already done. Nor does the calls'
-  // wall-clock time alone: a worker of a busy machine can be off its core
-  // for tens of ms in the middle of a short call, and a second worker
-  // (10-25 MB) would wait for the same cores.
+  // worker counts it, less the time its thread waited for a core), in this
+  // window and the one before, the first waiting caller gets a new instance.
+  // How long a caller waited does not decide: callers also wait while this
+  // thread is busy (a collection, a group commit) with every worker already
+  // done. Nor does the calls' wall-clock time alone: a worker of a busy
+  // machine can be off its core for tens of ms in the middle of a short call,
+  // and a second worker (10-25 MB) would wait for the same cores. Nor does
+  // one window: a worker of short calls can stall for most of one (70 of 100
+  // ms, seen under load, not waiting for a core), once in hundreds.
   #armGrowth(): void {
     const growAfterMs = this.#options.growAfterMs;
     if (!growAfterMs || this.#growth !== undefined) return;
@@ -152,8 +156,13 @@ export class PluginPool {
     }));
     this.#growth = setTimeout(() => {
       this.#growth = undefined;
-      if (this.#closed || this.#waiting.length === 0) return;
-      if (this.#alive >= this.#options.sizeMax) return;
+      if (
+        this.#closed || this.#waiting.length === 0 ||
+        this.#alive >= this.#options.sizeMax
+      ) {
+        this.#busyWindows = 0;
+        return;
+      }
       const nowMs = performance.now();
       const windowUs = (nowMs - armedMs) * 1000;
       const saturated = marks.length === this.#instances.size &&
@@ -167,7 +176,9 @@ export class PluginPool {
               : waitedNowUs - waitedUs,
           });
         });
-      if (this.#starting === 0 && saturated) {
+      this.#busyWindows = saturated ? this.#busyWindows + 1 : 0;
+      if (this.#starting === 0 && this.#busyWindows >= BUSY_WINDOWS_TO_GROW) {
+        this.#busyWindows = 0;
         const next = this.#nextWaiting()!;
         this.#create().then(next, next);
       }
@@ -401,6 +412,8 @@ export interface WorkerLike {
 
 // Share of a growth window an instance's worker must have spent in calls.
 const BUSY_TO_GROW = 0.5;
+// Growth windows in a row that must each be that busy.
+const BUSY_WINDOWS_TO_GROW = 2;
 
 /**
  * Whether a worker was in calls at least half of a growth window of

@@ -241,8 +241,9 @@ Deno.test("PluginPool with growAfterMs hands a released instance to a waiting ca
   }
 });
 
-Deno.test("PluginPool with growAfterMs starts another instance once callers waited that long on a working instance", async () => {
-  const spins = pool({ sizeMax: 2, queueMax: 10, growAfterMs: 5 });
+Deno.test("PluginPool with growAfterMs starts another instance once callers waited two windows of that long on a working instance", async () => {
+  const growAfterMs = 40;
+  const spins = pool({ sizeMax: 2, queueMax: 10, growAfterMs });
   try {
     const first = await spins.acquire();
     const long = spins.call(
@@ -251,8 +252,14 @@ Deno.test("PluginPool with growAfterMs starts another instance once callers wait
       JSON.stringify({ iterations: 1_000_000_000, value: 1 }),
       {},
     );
-    // The first is on a call that lasts seconds: a new instance serves this.
-    const second = await spins.acquire();
+    // The first is on a call that lasts seconds: a new instance serves this,
+    // once the first was busy through two windows, not one.
+    const asked = spins.acquire();
+    // Timers fire in the order of their deadlines: this one after the first
+    // window's end, and before the second's.
+    await new Promise((resolve) => setTimeout(resolve, 1.5 * growAfterMs));
+    assert.equal(spins.stats.size, 1, "one busy window does not grow it");
+    const second = await asked;
     assert.notEqual(second, first);
     assert.deepEqual(spins.stats, { size: 2, busy: 2, queued: 0 });
     const output = await spins.call(
