@@ -1,4 +1,5 @@
 import type {
+  AttemptCharge,
   AttemptReservation,
   AttemptSettlement,
 } from "../src/budget/mod.ts";
@@ -10,6 +11,7 @@ import type { RunLogLimits } from "../src/config/mod.ts";
 import {
   type AppendOptions,
   type BudgetAnswer,
+  type BudgetCharge,
   type BudgetReservationRequest,
   type BudgetSettlement,
   headAfter,
@@ -112,6 +114,11 @@ export interface BudgetPort {
    */
   settlement(request: AttemptSettlement): BudgetSettlement;
   /**
+   * The booking of an attempt's charge without a reservation (idempotent
+   * per attempt), made by the append of its unreserved BudgetCharged.
+   */
+  charge(request: AttemptCharge): BudgetCharge;
+  /**
    * Settles the run's open reservations as its log says (released ones at
    * their charge, all of them once the run has ended); returns how many.
    */
@@ -155,8 +162,9 @@ export interface RunActorDeps {
 }
 
 /**
- * Messages that only continue the run's own work (a reservation's answer, a
- * step's outcome): their batch is appended without waiting for the disk
+ * Messages that only continue the run's own work (a step's start decided
+ * when the actor starts, a reservation's answer, a step's outcome): their
+ * batch is appended without waiting for the disk
  * unless it changes the run's status. Nothing outside the process depends
  * on such a record until a barrier (`HostCallPort.barrier`, the observers'
  * wait) or a later durable write of the run makes it durable, and after a
@@ -165,6 +173,7 @@ export interface RunActorDeps {
  * (docs/ARCHITECTURE.md, "Durable before observed").
  */
 const CONTINUATIONS: ReadonlySet<RunMessage["type"]> = new Set([
+  "StepStarted",
   "BudgetReserved",
   "BudgetRefused",
   "StepSucceeded",
@@ -409,6 +418,16 @@ class RunBehavior implements Behavior<RunMessage, RunState> {
         : []
     );
     if (settlements.length > 0) options.settlements = settlements;
+    const charges = effects.flatMap((effect) =>
+      effect.kind === "BookCharge"
+        ? [this.#deps.budget.charge({
+          run_id: state.run_id,
+          tenant: state.tenant,
+          ...effect,
+        })]
+        : []
+    );
+    if (charges.length > 0) options.charges = charges;
     await this.#deps.store.append(records, options);
     return durable;
   }

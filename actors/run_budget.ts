@@ -1,4 +1,5 @@
 import { AosError } from "../src/errors/mod.ts";
+import { utcDay } from "../src/budget/mod.ts";
 import { dependenciesOf } from "../src/plan/mod.ts";
 import type { RunMessage } from "./run_messages.ts";
 import type { Effect, Reduction, RunEnvelope } from "./run_reducer.ts";
@@ -20,6 +21,13 @@ import {
  * attempt is charged its actual `cost_cents` and the rest released; any
  * other end of an attempt releases all of it. Each BudgetReleased closes a
  * reservation and asks the shell to settle it in the store (`SettleBudget`).
+ *
+ * Ledger 1 reserves for every attempt, zero cents included. Ledger 2 (runs
+ * submitted since) reserves only an estimate of cents: an attempt without
+ * one holds nothing, so a run of free steps writes no budget record and
+ * no ledger entry. Should such an attempt's output report a cost anyway,
+ * it is charged by an unreserved BudgetCharged, booked on the UTC day the
+ * attempt ended (`BookCharge`, with that record).
  */
 
 type BudgetMessage = Extract<
@@ -76,12 +84,16 @@ export function applyBudget(
   state: RunState,
   message: BudgetMessage,
 ): Reduction {
-  invariant(state.ledger, `${message.type} in a run without a ledger`);
+  invariant(state.ledger !== 0, `${message.type} in a run without a ledger`);
   const step = stepOf(state, message.body.step);
   const { attempt, cents } = message.body;
   switch (message.type) {
     case "BudgetReserved":
     case "BudgetRefused": {
+      invariant(
+        message.type === "BudgetRefused" || state.ledger === 1 || cents > 0,
+        `step ${step.id} reserved nothing in a ledger that does not`,
+      );
       invariant(
         step.reservation === null && attempt === step.attempt + 1,
         `budget answer for step ${step.id} attempt ${attempt} out of order`,
@@ -136,6 +148,9 @@ export function applyBudget(
       return { state: withStep(state, { ...step, reservation }), effects: [] };
     }
     case "BudgetCharged": {
+      if (message.body.day !== undefined) {
+        return chargeUnreserved(state, step, attempt, cents, message.body.day);
+      }
       const reservation = step.reservation;
       invariant(
         reservation !== null && reservation.attempt === attempt &&
@@ -171,6 +186,47 @@ export function applyBudget(
   }
 }
 
+/** Applies the BudgetCharged of an attempt that reserved nothing (ledger 2). */
+function chargeUnreserved(
+  state: RunState,
+  step: StepState,
+  attempt: number,
+  cents: number,
+  day: string,
+): Reduction {
+  const owed = unreservedCharge(state, step);
+  invariant(
+    owed > 0 && owed === cents && attempt === step.attempt,
+    `unreserved charge for step ${step.id} attempt ${attempt} out of order`,
+  );
+  return {
+    state: withStep(
+      { ...state, charged_cents: state.charged_cents + cents },
+      { ...step, charged_unreserved: attempt },
+    ),
+    effects: [{ kind: "BookCharge", step: step.id, attempt, cents, day }],
+  };
+}
+
+/**
+ * What a ledger-2 step's last attempt owes without a reservation: the cost
+ * its output reports, when the attempt succeeded without an estimate (so
+ * reserved nothing) and is not charged yet; 0 otherwise.
+ */
+function unreservedCharge(state: RunState, step: StepState): number {
+  if (
+    state.ledger !== 2 || step.status !== "succeeded" ||
+    step.reservation !== null || step.charged_unreserved === step.attempt
+  ) return 0;
+  const planned = planStep(state, step.id);
+  const skill = step.fallback ? planned.fallback_skill : planned.skill;
+  if (skill === undefined) return 0;
+  if ((pinFor(state, planned, step.fallback).cost_estimate_cents ?? 0) > 0) {
+    return 0;
+  }
+  return costOfOutput(step.output);
+}
+
 function releasable(
   reservation: NonNullable<StepState["reservation"]>,
 ): number {
@@ -195,8 +251,20 @@ function release(step: StepState): RunMessage {
  * of an attempt that ended any other way. Undefined when there is none.
  */
 export function settlementDecision(state: RunState): RunMessage | undefined {
-  if (!state.ledger) return undefined;
+  if (state.ledger === 0) return undefined;
   for (const step of state.steps) {
+    const owed = unreservedCharge(state, step);
+    if (owed > 0) {
+      return {
+        type: "BudgetCharged",
+        body: {
+          step: step.id,
+          attempt: step.attempt,
+          cents: owed,
+          day: utcDay(step.finished_at ?? state.last_at),
+        },
+      };
+    }
     const reservation = step.reservation;
     if (reservation === null || reservation.attempt !== step.attempt) continue;
     if (step.status === "running") continue;
@@ -245,7 +313,7 @@ export function runBudgetRefusal(
  * holding its tenant's budget.
  */
 export function endRun(state: RunState, final: RunMessage): Effect[] {
-  const holding = state.ledger
+  const holding = state.ledger !== 0
     ? state.steps.find((step) => step.reservation !== null)
     : undefined;
   const message = holding === undefined ? final : release(holding);

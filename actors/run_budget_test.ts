@@ -36,7 +36,11 @@ class Driver {
   readonly effects: Effect[] = [];
   #time = 1000;
 
-  constructor(runPlan: Plan, ledger = true) {
+  constructor(
+    runPlan: Plan,
+    ledger: 0 | 1 | 2 = 1,
+    pins: Record<string, SkillPin> = { llm_invoke: PIN },
+  ) {
     const first: RunEnvelope = {
       run_id: "r1",
       at: this.#time,
@@ -44,9 +48,9 @@ class Driver {
       body: {
         tenant: "t",
         plan: runPlan,
-        pins: { llm_invoke: PIN },
+        pins,
         abi: 1,
-        ...(ledger ? { ledger: 1 as const } : {}),
+        ...(ledger === 0 ? {} : { ledger }),
       },
     };
     this.log.push(first);
@@ -295,7 +299,7 @@ Deno.test("reduce() checks a ledger run's own budget before reserving", () => {
 });
 
 Deno.test("reduce() keeps a run without a ledger as it was: no budget effects or records", () => {
-  const run = new Driver(plan(["a"]), false);
+  const run = new Driver(plan(["a"]), 0);
   assert.deepEqual(run.types(), ["RunSubmitted", "StepStarted"]);
   assert.equal(run.lastEffect("ReserveBudget"), undefined);
   assert.throws(() => run.send(reserved("a")), /without a ledger/);
@@ -325,4 +329,112 @@ Deno.test("reduce() refuses budget records out of order", () => {
       }),
     /out of order/,
   );
+});
+
+/** llm_invoke's pin without an estimate: its attempts reserve nothing in ledger 2. */
+const { cost_estimate_cents: _estimate, ...FREE_PIN } = PIN;
+
+const succeeded = (step: string, output: Record<string, number> = {}) =>
+  ({
+    type: "StepSucceeded",
+    body: { step, attempt: 1, output, output_sha256: "x" },
+  }) as RunMessage;
+
+Deno.test("reduce() in ledger 2 reserves an estimate as ledger 1 does", () => {
+  const run = new Driver(plan(["a"]), 2);
+  assert.equal(run.lastEffect("ReserveBudget")?.kind, "ReserveBudget");
+  run.send(reserved("a"));
+  run.send(succeeded("a", { cost_cents: 2 }));
+  assert.deepEqual(run.types(), [
+    "RunSubmitted",
+    "BudgetReserved",
+    "StepStarted",
+    "StepSucceeded",
+    "BudgetCharged",
+    "BudgetReleased",
+    "RunSucceeded",
+  ]);
+  assert.equal(run.state.charged_cents, 2);
+});
+
+Deno.test("reduce() in ledger 2 starts a step without an estimate at once, and a free run records no budget", () => {
+  const run = new Driver(plan(["a", "b"]), 2, { llm_invoke: FREE_PIN });
+  assert.deepEqual(run.types(), ["RunSubmitted", "StepStarted", "StepStarted"]);
+  run.send(succeeded("a"));
+  run.send(succeeded("b", { cost_cents: 0 }));
+  assert.deepEqual(run.types().slice(3), [
+    "StepSucceeded",
+    "StepSucceeded",
+    "RunSucceeded",
+  ]);
+  assert.deepEqual(run.effects.filter((effect) => effect.kind !== "RunStep"), [
+    { kind: "FinishRun", status: "succeeded" },
+  ]);
+  assert.equal(run.state.charged_cents, 0);
+});
+
+Deno.test("reduce() in ledger 2 charges what a step without an estimate reports, on the day it ended, against the run's budget", () => {
+  const run = new Driver(
+    {
+      budget_cents: 3,
+      steps: [
+        { id: "a", skill: "llm_invoke", params: {} },
+        { id: "b", skill: "llm_invoke", params: {}, depends_on: ["a"] },
+      ],
+    },
+    2,
+    { llm_invoke: FREE_PIN },
+  );
+  run.send(succeeded("a", { cost_cents: 4 }));
+  assert.deepEqual(run.types().slice(2), [
+    "StepSucceeded",
+    "BudgetCharged",
+    "RunFailed",
+  ]);
+  const ended = run.log[2]!;
+  const day = new Date(ended.at).toISOString().slice(0, 10);
+  assert.deepEqual(run.log[3]!.body, {
+    step: "a",
+    attempt: 1,
+    cents: 4,
+    day,
+  });
+  assert.deepEqual(run.lastEffect("BookCharge"), {
+    kind: "BookCharge",
+    step: "a",
+    attempt: 1,
+    cents: 4,
+    day,
+  });
+  assert.equal(run.state.charged_cents, 4);
+  // The charge is the run's spending: past its budget, b (free) never starts.
+  assert.equal(run.state.status, "failed");
+  assert.equal(run.state.error?.code, "BUDGET_EXCEEDED");
+  assert.equal(run.state.error?.details.spent_cents, 4);
+});
+
+Deno.test("reduce() in ledger 2 refuses a reservation of nothing and an unreserved charge it does not owe", () => {
+  const run = new Driver(plan(["a"]), 2, { llm_invoke: FREE_PIN });
+  assert.throws(
+    () =>
+      run.send({
+        type: "BudgetReserved",
+        body: { step: "a", attempt: 1, cents: 0, day: "2026-01-02" },
+      }),
+    /reserved nothing/,
+  );
+  const charge = (cents: number): RunMessage => ({
+    type: "BudgetCharged",
+    body: { step: "a", attempt: 1, cents, day: "2026-01-02" },
+  });
+  // Not before the attempt succeeded, nor other than what it reported.
+  assert.throws(() => run.send(charge(1)), /out of order/);
+  const paid = new Driver(plan(["a"]), 2, { llm_invoke: FREE_PIN });
+  const before = paid.state;
+  assert.throws(() =>
+    reduce(before, {
+      run_id: "r1",
+      at: 2000,
+      ...charge(0),
+    } as RunEnvelope), /out of order/);
 });

@@ -80,12 +80,15 @@ function start(
       : planned.params) as Json;
   const estimateCents = pinFor(state, planned, fallback).cost_estimate_cents ??
     0;
-  const held = state.ledger && step.reservation?.attempt === attempt;
+  // Ledger 2 reserves only an estimate of cents (see run_budget.ts).
+  const reserves = state.ledger === 1 ||
+    (state.ledger === 2 && estimateCents > 0);
+  const held = reserves && step.reservation?.attempt === attempt;
   if (!held) {
     const overBudget = budgetCheck(state, step.id, estimateCents);
     if (overBudget !== undefined) {
       return append(
-        state.ledger
+        state.ledger !== 0
           ? runBudgetRefusal(state, step.id, estimateCents)
           : overBudget,
       );
@@ -97,7 +100,7 @@ function start(
       scopeOf(state),
       `/steps/${index}/${field}`,
     );
-    if (state.ledger && !held) {
+    if (reserves && !held) {
       return [{
         kind: "ReserveBudget",
         step: step.id,

@@ -105,10 +105,13 @@ export type RunMessage =
       pins: Record<string, SkillPin>;
       abi: number;
       /**
-       * 1 when the run keeps a budget ledger (Budget* records). Absent in
-       * logs from before the ledger, which replay without one.
+       * The version of the run's budget ledger (Budget* records). 1: every
+       * step attempt reserves its estimate, zero cents included. 2: only an
+       * attempt with an estimate reserves; one without is charged what its
+       * output reports, when it reports a cost (an unreserved BudgetCharged).
+       * Absent in logs from before the ledger, which replay without one.
        */
-      ledger?: 1;
+      ledger?: 1 | 2;
       /** Present on a forked run only, so earlier logs replay unchanged. */
       fork?: ForkOrigin;
       /** The submitter's W3C trace context; absent when none was sent. */
@@ -168,8 +171,15 @@ export type RunMessage =
    * store's answer). The run stops with BUDGET_EXCEEDED.
    */
   | { type: "BudgetRefused"; body: BudgetRefusedBody }
-  /** A succeeded attempt's actual cost (`cost_cents` of its output). */
-  | { type: "BudgetCharged"; body: BudgetAttempt & { cents: number } }
+  /**
+   * A succeeded attempt's actual cost (`cost_cents` of its output). `day`
+   * only on an attempt that reserved nothing (ledger 2, no estimate): the
+   * UTC day the charge is booked on, that of the attempt's end.
+   */
+  | {
+    type: "BudgetCharged";
+    body: BudgetAttempt & { cents: number; day?: string };
+  }
   /** The uncharged rest of a reservation goes back; it closes the reservation. */
   | { type: "BudgetReleased"; body: BudgetAttempt & { cents: number } }
   /** A signal sent to the run; kept in order until a `wait_signal` step takes it. */

@@ -54,6 +54,17 @@ export type Effect =
    * answered; the store answers a repeated ask as it did the first time.
    */
   | { kind: "ReserveBudget"; step: string; attempt: number; cents: number }
+  /**
+   * Book the charge of an attempt that reserved nothing on its tenant's
+   * `day` (ledger 2), with the BudgetCharged that records it.
+   */
+  | {
+    kind: "BookCharge";
+    step: string;
+    attempt: number;
+    cents: number;
+    day: string;
+  }
   /** Settle a released reservation in the store: charge `charged_cents`, free the rest. */
   | {
     kind: "SettleBudget";
@@ -130,7 +141,7 @@ function submitted(
     "a run has either a plan or a goal",
   );
   invariant(
-    ledger === undefined || ledger === 1,
+    ledger === undefined || ledger === 1 || ledger === 2,
     `unknown ledger version ${ledger}`,
   );
   const plan = message.body.plan ?? { steps: [] };
@@ -158,7 +169,7 @@ function submitted(
     cancel_reason: null,
     planning: goal === undefined ? null : { goal, host_calls: [] },
     plan_error: null,
-    ledger: ledger === 1,
+    ledger: ledger ?? 0,
     charged_cents: 0,
     budget_error: null,
     signals: [],

@@ -67,6 +67,11 @@ export interface StepState {
   host_calls: HostCallBody[];
   /** The open budget reservation of an attempt (ledger runs only). */
   reservation: Reservation | null;
+  /**
+   * The attempt charged without a reservation (ledger 2: an attempt
+   * without an estimate whose output reported a cost), or null.
+   */
+  charged_unreserved: number | null;
 }
 
 /** Budget held for one attempt, from BudgetReserved until BudgetReleased. */
@@ -99,8 +104,11 @@ export interface RunState {
   planning: { goal: Goal; host_calls: HostCallBody[] } | null;
   /** Why planning failed; the run ends failed at the next decision. */
   plan_error: RecordedError | null;
-  /** True when the run keeps a budget ledger (RunSubmitted `ledger: 1`). */
-  ledger: boolean;
+  /**
+   * The version of the run's budget ledger (RunSubmitted `ledger`); 0 for
+   * a run without one (logs from before the ledger).
+   */
+  ledger: 0 | 1 | 2;
   /** Cents charged by BudgetCharged records (ledger runs). */
   charged_cents: number;
   /** The tenant's day refused a reservation; the run ends failed at the next decision. */
@@ -219,7 +227,7 @@ export function costOfOutput(output: Json | null): number {
 export function budgetUse(
   state: RunState,
 ): { spent_cents: number; reserved_cents: number } {
-  if (state.ledger) {
+  if (state.ledger !== 0) {
     let held = 0;
     for (const step of state.steps) {
       if (
@@ -261,5 +269,6 @@ export function newStep(id: string): StepState {
     timer: null,
     host_calls: [],
     reservation: null,
+    charged_unreserved: null,
   };
 }

@@ -502,7 +502,7 @@ export class Runtime {
         ...(goal === undefined ? {} : { goal }),
         pins,
         abi: HOST_ABI_VERSION,
-        ledger: 1,
+        ledger: 2,
         ...(options.traceparent === undefined
           ? {}
           : { traceparent: options.traceparent }),
@@ -1046,7 +1046,7 @@ export class Runtime {
    * is freed (the fork has no log, so reconciling settles it at 0).
    */
   async #holdForkReservations(runId: string, state: RunState): Promise<void> {
-    if (!state.ledger) return;
+    if (state.ledger === 0) return;
     const budget = this.#deps.budget;
     for (const step of state.steps) {
       const held = step.reservation;

@@ -1,5 +1,6 @@
 import type { Clock, Logger } from "../deps/mod.ts";
 import {
+  type BudgetCharge,
   type BudgetEntry,
   type BudgetReservationRequest,
   type BudgetSettlement,
@@ -51,6 +52,16 @@ export interface AttemptSettlement {
   step: string;
   attempt: number;
   charged_cents: number;
+}
+
+/** What an attempt that reserved nothing reported it cost, and the day it is booked on. */
+export interface AttemptCharge {
+  run_id: string;
+  tenant: string;
+  step: string;
+  attempt: number;
+  cents: number;
+  day: string;
 }
 
 /** The store key of an attempt's reservation (the same as the run reducer's). */
@@ -115,6 +126,20 @@ export class BudgetLedger {
     return {
       key: entryKey(request.run_id, request.step, request.attempt),
       charged_cents: request.charged_cents,
+    };
+  }
+
+  /**
+   * The store's booking of an attempt's charge without a reservation, for
+   * an append to carry (`AppendOptions.charges`).
+   */
+  charge(request: AttemptCharge): BudgetCharge {
+    return {
+      key: entryKey(request.run_id, request.step, request.attempt),
+      run_id: request.run_id,
+      tenant: request.tenant,
+      day: request.day,
+      cents: request.cents,
     };
   }
 

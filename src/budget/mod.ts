@@ -1,5 +1,6 @@
 /** Tenant-day budgets: reservations, charges and releases against the store. */
 export {
+  type AttemptCharge,
   type AttemptReservation,
   type AttemptSettlement,
   BudgetLedger,

@@ -7,6 +7,7 @@ import {
 } from "./_pg_driver.ts";
 import type {
   BudgetAnswer,
+  BudgetCharge,
   BudgetDay,
   BudgetEntry,
   BudgetReservationRequest,
@@ -15,6 +16,7 @@ import type { ApiKeyRecord, TenantRecord } from "./tenant_records.ts";
 import { PgSettleBatch } from "./_pg_settle_batch.ts";
 import { PgReserveBatch } from "./_pg_reserve_batch.ts";
 import { API_KEYS_CHANNEL } from "./_pg_listener.ts";
+import { COMMIT_MODE } from "./_pg_appends.ts";
 
 /** What the tenant and budget tables need from the PostgreSQL store. */
 export interface PgAccess {
@@ -192,6 +194,12 @@ export class PgTenants {
     return this.#settlements.settle(key, chargedCents);
   }
 
+  /** Books a charge without a reservation (`AppendOptions.charges`). */
+  async bookCharge(charge: BudgetCharge): Promise<void> {
+    const { key, run_id, tenant, day, cents } = charge;
+    await this.#db.query(BOOK_CHARGE([key, run_id, tenant, day, cents]));
+  }
+
   async budgetDay(tenant: string, day: string): Promise<BudgetDay> {
     const rows = await this.#db.query(DAY_SQL, [tenant, day]);
     return toDay(tenant, day, rows[0]);
@@ -284,6 +292,27 @@ const RESERVE = prepared(
      COALESCE((SELECT reserved_cents FROM reserved), (SELECT reserved_cents FROM seen), 0) AS reserved_cents,
      -- Commits without waiting for its flush (Store.reserveBudget says why).
      set_config('synchronous_commit', 'off', true) AS commit_mode`,
+);
+
+// A charge without a reservation: its entry inserted settled, its cents
+// added to its day only when the entry is new (booking a key held already
+// changes nothing). Committed without waiting for its flush: the append
+// that records it comes after it in the WAL, so whatever flush makes that
+// record durable makes this too, and a crash that loses both has the run
+// book it again.
+const BOOK_CHARGE = prepared(
+  "aos_budget_book_charge",
+  `WITH ${COMMIT_MODE("false")}, entry AS (
+     INSERT INTO budget_entries (key, run_id, tenant, day, reserved_cents,
+       charged_cents)
+     SELECT $1, $2, $3, $4, 0, $5::bigint FROM commit_mode
+     ON CONFLICT (key) DO NOTHING
+     RETURNING tenant, day
+   )
+   INSERT INTO budget_days AS d (tenant, day, spent_cents)
+   SELECT tenant, day, $5::bigint FROM entry WHERE $5::bigint <> 0
+   ON CONFLICT (tenant, day) DO UPDATE
+     SET spent_cents = d.spent_cents + excluded.spent_cents`,
 );
 
 function toDay(tenant: string, day: string, row: PgRow | undefined): BudgetDay {

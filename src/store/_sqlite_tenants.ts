@@ -2,6 +2,7 @@ import type { StatementSync } from "node:sqlite";
 import { AosError } from "../errors/mod.ts";
 import type {
   BudgetAnswer,
+  BudgetCharge,
   BudgetDay,
   BudgetEntry,
   BudgetReservationRequest,
@@ -269,6 +270,24 @@ export class SqliteTenants {
       chargedCents,
       -reservedCents,
     );
+  }
+
+  /**
+   * Books a charge without a reservation (`AppendOptions.charges`), in the
+   * group's transaction under way: its entry settled, its cents onto its
+   * day; nothing when its key is held already.
+   */
+  bookInGroup(charge: BudgetCharge): void {
+    const { key, run_id, tenant, day, cents } = charge;
+    const inserted = this.#db.statement(
+      "INSERT INTO budget_entries (key, run_id, tenant, day, reserved_cents, charged_cents) VALUES (?, ?, ?, ?, 0, ?) ON CONFLICT (key) DO NOTHING",
+    ).run(key, run_id, tenant, day, cents);
+    if (Number(inserted.changes) !== 1 || cents === 0) return;
+    this.#db.statement(
+      `INSERT INTO budget_days AS d (tenant, day, spent_cents) VALUES (?, ?, ?)
+       ON CONFLICT (tenant, day) DO UPDATE
+         SET spent_cents = d.spent_cents + excluded.spent_cents`,
+    ).run(tenant, day, cents);
   }
 
   budgetDay(tenant: string, day: string): BudgetDay {

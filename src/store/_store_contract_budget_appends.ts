@@ -32,8 +32,8 @@ async function refusedWith(append: Promise<void>) {
 
 /**
  * The part of the conformance suite about appends that carry budget writes
- * (`AppendOptions.reservation`, `settlements`): made with the records,
- * and a reservation not granted on its day writes no record.
+ * (`AppendOptions.reservation`, `settlements`, `charges`): made with the
+ * records, and a reservation not granted on its day writes no record.
  */
 export function budgetAppendsContract(
   test: ContractTest,
@@ -144,6 +144,51 @@ export function budgetAppendsContract(
       day: "2026-01-02",
       spent_cents: 25,
       reserved_cents: 40,
+    });
+  });
+
+  test("append() with charges books each settled on its day, once per key", async (store) => {
+    const log = fakeLog("a", 3);
+    await store.createRun(log[0]!, { tenant: "t" });
+    await store.reserveBudget(ask("x", "s", 10));
+    const charge = {
+      key: "a/s/1",
+      run_id: "a",
+      tenant: "t",
+      day: "2026-01-02",
+      cents: 7,
+    };
+    await store.append([log[1]!], { durable: false, charges: [charge] });
+    assert.deepEqual(await store.readLog("a"), log.slice(0, 2));
+    // Booked again (a run that appends its charge again): nothing changes.
+    await store.append([log[2]!], { charges: [{ ...charge, cents: 9 }] });
+    assert.deepEqual(await store.budgetEntries("t", "2026-01-02"), [
+      {
+        key: "a/s/1",
+        run_id: "a",
+        tenant: "t",
+        day: "2026-01-02",
+        reserved_cents: 0,
+        charged_cents: 7,
+      },
+      {
+        key: "x/s/1",
+        run_id: "x",
+        tenant: "t",
+        day: "2026-01-02",
+        reserved_cents: 10,
+        charged_cents: null,
+      },
+    ]);
+    assert.deepEqual(
+      (await store.openBudgetEntries()).map((entry) => entry.key),
+      ["x/s/1"],
+    );
+    assert.deepEqual(await store.budgetDay("t", "2026-01-02"), {
+      tenant: "t",
+      day: "2026-01-02",
+      spent_cents: 7,
+      reserved_cents: 10,
     });
   });
 }

@@ -20,6 +20,22 @@ export interface BudgetReservationRequest {
   default_limit_cents: number;
 }
 
+/**
+ * A charge booked without a reservation: an attempt that reserved nothing
+ * (it had no estimate) reported `cents`. Its entry is written settled
+ * (reserved 0, charged `cents`) and the cents are added to the day's
+ * spending. `key` names it as it would a reservation; booking a key the
+ * store holds already changes nothing.
+ */
+export interface BudgetCharge {
+  key: string;
+  run_id: string;
+  tenant: string;
+  /** The UTC day, `YYYY-MM-DD`. */
+  day: string;
+  cents: number;
+}
+
 /** A tenant's use of one UTC day. */
 export interface BudgetDay {
   tenant: string;

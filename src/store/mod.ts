@@ -25,6 +25,7 @@ export {
 } from "./record.ts";
 export type {
   BudgetAnswer,
+  BudgetCharge,
   BudgetDay,
   BudgetEntry,
   BudgetReservationRequest,

@@ -286,6 +286,15 @@ export class PostgresStore implements Store {
       const { reservation: _made, ...rest } = options;
       options = rest;
     }
+    // Charges without a reservation are rare (a step without an estimate
+    // that reports a cost): each is booked before the append, on its own.
+    if (options.charges !== undefined) {
+      for (const charge of options.charges) {
+        await this.#tenants.bookCharge(charge);
+      }
+      const { charges: _booked, ...rest } = options;
+      options = rest;
+    }
     try {
       await this.#appends.append(records, options);
     } catch (error) {

@@ -245,11 +245,12 @@ export class SqliteStore implements Store {
     records: readonly LogRecord[],
     options: AppendOptions = {},
   ): Promise<void> {
-    const { reservation, settlements, ...plain } = options;
-    // The reservation and the settlements in the append's own write: one
-    // group commit, and its commit (and sync) is theirs. A reservation not
-    // granted throws before anything is written; settlements take a
-    // savepoint, so a failure rolls back the append too.
+    const { reservation, settlements, charges, ...plain } = options;
+    // The reservation, the settlements and the charges in the append's own
+    // write: one group commit, and its commit (and sync) is theirs. A
+    // reservation not granted throws before anything is written;
+    // settlements and charges take a savepoint, so a failure rolls back
+    // the append too.
     await this.#group.submit(() => {
       if (reservation !== undefined) {
         mustBeGranted(reservation, this.#tenants.reserveInGroup(reservation));
@@ -258,8 +259,9 @@ export class SqliteStore implements Store {
       for (const { key, charged_cents } of settlements ?? []) {
         this.#tenants.settleInGroup(key, charged_cents);
       }
+      for (const charge of charges ?? []) this.#tenants.bookInGroup(charge);
     }, {
-      savepoint: settlements !== undefined && settlements.length > 0,
+      savepoint: (settlements?.length ?? 0) + (charges?.length ?? 0) > 0,
       durable: plain.durable ?? true,
     });
   }

@@ -1,5 +1,6 @@
 import type {
   BudgetAnswer,
+  BudgetCharge,
   BudgetDay,
   BudgetEntry,
   BudgetReservationRequest,
@@ -205,6 +206,13 @@ export interface AppendOptions {
    * not settled.
    */
   settlements?: readonly BudgetSettlement[];
+  /**
+   * Charges the records book without a reservation (their unreserved
+   * BudgetCharged), made with the append. A store may book them before it
+   * writes the records, in a write of their own: booking is idempotent by
+   * key, and the run books again (changing nothing) when it appends again.
+   */
+  charges?: readonly BudgetCharge[];
 }
 
 /** A reservation settled with an append (`AppendOptions.settlements`). */

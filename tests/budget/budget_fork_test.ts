@@ -7,6 +7,7 @@ import {
   requestJson,
   TEST_ADMIN_KEY,
 } from "../support/test_node.ts";
+import { fixtureVariant } from "../support/skill_variants.ts";
 
 Deno.test("a fork of a ledger run holds the reservations of its copied prefix under its own id, and settles them when it ends", async () => {
   const node = await openTestNode({
@@ -18,6 +19,11 @@ Deno.test("a fork of a ledger run holds the reservations of its copied prefix un
     },
   });
   try {
+    // A step without an estimate reserves nothing: the slow step has one.
+    await node.registry.installDir(
+      await fixtureVariant("spin", "priced_spin", { cost_estimate_cents: 2 }),
+      { installedAt: 0 },
+    );
     const created = await requestJson(node, "POST", "/v1/tenants", {
       id: "forker",
       daily_budget_cents: 100,
@@ -30,7 +36,7 @@ Deno.test("a fork of a ledger run holds the reservations of its copied prefix un
       steps: [
         {
           id: "slow",
-          skill: "spin",
+          skill: "priced_spin",
           params: { iterations: 1_000_000_000, value: 1 },
           depends_on: [],
         },

@@ -13,7 +13,16 @@ import {
   SqliteStore,
   type Store,
 } from "../../src/store/mod.ts";
-import { openTestNode, THREE_STEP_PLAN } from "../support/test_node.ts";
+import { FIXTURE_SKILLS, openTestNode } from "../support/test_node.ts";
+
+/** Three steps with an estimate each, so each reserves and releases. */
+const PRICED_PLAN = {
+  steps: ["extract", "pick", "omit"].map((id) => ({
+    id,
+    skill: "priced",
+    params: { label: id },
+  })),
+};
 
 /** `store`, noting each release appended and whether its entry was open once the append resolved. */
 function watchedReleases(store: Store) {
@@ -50,14 +59,18 @@ function watchedReleases(store: Store) {
 Deno.test("a step's settlement is made with the append of its release", async () => {
   const dataDir = await Deno.makeTempDir({ prefix: "aos-settle-" });
   const watched = watchedReleases(SqliteStore.open(join(dataDir, "aos.db")));
-  const node = await openTestNode({ dataDir, store: watched.store });
+  const node = await openTestNode({
+    dataDir,
+    store: watched.store,
+    config: { extraSkillDirs: [join(FIXTURE_SKILLS, "priced")] },
+  });
   try {
-    const { run_id } = await node.runtime.submit(THREE_STEP_PLAN, {
+    const { run_id } = await node.runtime.submit(PRICED_PLAN, {
       tenant: "default",
     });
     await node.runtime.waitForEnd(run_id, 60_000);
     assert.equal((await node.runtime.view(run_id))?.status, "succeeded");
-    const steps = THREE_STEP_PLAN.steps.map((step) => step.id);
+    const steps = PRICED_PLAN.steps.map((step) => step.id);
     assert.deepEqual(
       watched.releases,
       steps.map((step) => ({ key: `${run_id}/${step}/1`, openAfter: false })),

@@ -34,6 +34,14 @@ export function goldenPlans(origins: { api: string; llm: string }): Record<strin
         { id: "shape", skill: "json_transform", params: { op: "omit", input: "{{steps.stamp.output}}", keys: ["label"] } },
       ],
     },
+    // Ledger 2: free steps hold no budget, so this log has no budget record.
+    ledger2_free_steps: {
+      steps: [
+        { id: "work", skill: "spin", params: { iterations: 1000, value: { n: 2 } } },
+        { id: "stamp", skill: "nonce", params: { label: "free", bytes: 8 } },
+        { id: "pick", skill: "json_transform", params: { op: "pick", input: "{{steps.stamp.output}}", keys: ["label"] } },
+      ],
+    },
     failed_step: {
       steps: [
         { id: "find", skill: "json_transform", params: { op: "extract", input: { a: [1, 2] }, path: "$.a[5]" } },

@@ -14,9 +14,8 @@ import type {
 } from "../../actors/run_actor.ts";
 import type { AosNode } from "../../src/node/mod.ts";
 import type { LogRecord, Store } from "../../src/store/mod.ts";
-import { PostgresStore, SqliteStore } from "../../src/store/mod.ts";
 import { startServer } from "../support/http_servers.ts";
-import { startTestPostgres, type TestPostgres } from "../support/postgres.ts";
+import { storeFlavours } from "../support/store_flavours.ts";
 import { assertLogsReplay } from "../support/replay_check.ts";
 import {
   FIXTURE_SKILLS,
@@ -89,25 +88,7 @@ function interceptedStore(
   });
 }
 
-let postgres: TestPostgres | undefined;
-
-const FLAVOURS: { name: string; open: (dataDir: string) => Promise<Store> }[] =
-  [
-    {
-      name: "SQLite",
-      open: (dataDir) => Promise.resolve(SqliteStore.open(`${dataDir}/aos.db`)),
-    },
-    {
-      name: "PostgreSQL",
-      async open() {
-        postgres ??= await startTestPostgres();
-        await postgres.exec(
-          "DROP SCHEMA IF EXISTS public CASCADE; CREATE SCHEMA public",
-        );
-        return await PostgresStore.open(postgres.url);
-      },
-    },
-  ];
+const { flavours: FLAVOURS, stop: stopPostgres } = storeFlavours();
 
 async function nodeFor(
   flavour: (typeof FLAVOURS)[number],
@@ -440,5 +421,5 @@ for (const flavour of FLAVOURS) {
 }
 
 Deno.test("early-start tests: stop the test database", async () => {
-  await postgres?.stop();
+  await stopPostgres();
 });

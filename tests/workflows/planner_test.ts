@@ -20,10 +20,9 @@ Deno.test("a goal run records the rules planner's plan, runs it, and replays wit
     assert.deepEqual((view.output as { result: number }).result, 42);
     const events = (await requestJson(node, "GET", `/v1/runs/${runId}/events`))
       .body.events as LogRecord[];
-    assert.deepEqual(events.slice(0, 4).map((record) => record.type), [
+    assert.deepEqual(events.slice(0, 3).map((record) => record.type), [
       "RunSubmitted",
       "PlanProduced",
-      "BudgetReserved",
       "StepStarted",
     ]);
     assert.equal(events[0]!.body.plan, null);
