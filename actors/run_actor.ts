@@ -155,10 +155,11 @@ export interface RunActorDeps {
   /** Size limits of the run's log and how often its state is snapshotted. */
   logLimits?: RunLogLimits;
   /**
-   * The run's first record, when this process created the run and starts it
-   * before anything else could be appended: recovery need not read the log.
+   * The run's records, when this process created the run (its first record
+   * and those decided with it) and starts it before anything else could be
+   * appended: recovery need not read the log.
    */
-  created?: LogRecord;
+  created?: readonly LogRecord[];
 }
 
 /**

@@ -47,8 +47,8 @@ export function snapshotOf(
 }
 
 /**
- * Folds a run's log into its state. With `created` (the first record of a
- * run this process just created and holds, so nothing follows it yet) the
+ * Folds a run's log into its state. With `created` (the records of a run
+ * this process just created and holds, so nothing follows them yet) the
  * store is not read. With a usable snapshot only the records after it are
  * read; a snapshot that does not join the log (another version,
  * or a hash that is not the record's before the rest) is ignored.
@@ -57,13 +57,13 @@ export async function recoverRun(
   runId: string,
   deps: {
     store: Pick<RunLogStore, "readLog" | "append" | "getSnapshot">;
-    created?: LogRecord;
+    created?: readonly LogRecord[];
   },
 ): Promise<RecoveredRun> {
   const { store, created } = deps;
   if (created !== undefined) {
-    // A run this process just created and holds: its log is this record.
-    return foldOnto(undefined, emptyHead(runId), 0, -1, [created]);
+    // A run this process just created and holds: its log is these records.
+    return foldOnto(undefined, emptyHead(runId), 0, -1, created);
   }
   const snapshot = await store.getSnapshot?.(runId);
   if (snapshot !== undefined && snapshot.version === SNAPSHOT_VERSION) {

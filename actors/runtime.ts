@@ -38,6 +38,7 @@ import {
   type TimedMessage,
 } from "./run_messages.ts";
 import { EndedRuns } from "./ended_runs.ts";
+import { decidedAtCreation } from "./run_creation.ts";
 import { type ForkRequest, forkRun } from "./run_fork.ts";
 import { ActorStoppedError } from "./actor.ts";
 import {
@@ -99,7 +100,7 @@ export class Runtime {
   readonly #waiters = new Map<string, Set<() => void>>();
   readonly #ended = new EndedRuns(ENDED_RUNS_KEPT);
   /** First records of runs created held here whose actor has not started. */
-  readonly #created = new Map<string, LogRecord>();
+  readonly #created = new Map<string, readonly LogRecord[]>();
   readonly #recordWatchers = new Set<(record: LogRecord) => void>();
   /** How many record watchers each run has (their runs' records are made durable at once). */
   readonly #watchedRuns = new Map<string, number>();
@@ -509,7 +510,13 @@ export class Runtime {
       } as unknown as Record<string, never>,
       at: clock.nowMs(),
     });
-    reduce(undefined, messageOf(first));
+    // Validates the run (folding its first record) and decides its first
+    // steps' starts, written with it.
+    const decided = decidedAtCreation(
+      first,
+      () => clock.nowMs(),
+      this.#deps.logLimits,
+    );
     // Created held by this node when it has room: it starts here at once,
     // without a claim (one write fewer before its first step).
     const lease = this.#ownership.leaseForNew();
@@ -525,6 +532,7 @@ export class Runtime {
           },
         }),
         ...(lease === undefined ? {} : { lease }),
+        ...(decided.length === 0 ? {} : { decided }),
         ...(options.unfinishedMax === undefined
           ? {}
           : { unfinishedMax: options.unfinishedMax }),
@@ -545,7 +553,7 @@ export class Runtime {
     // one looks at once, the others hear of it through the store.
     if (lease === undefined) this.#ownership.wake();
     else {
-      this.#created.set(runId, first);
+      this.#created.set(runId, [first, ...decided]);
       if (!this.#ownership.adopt(runId, lease)) this.#created.delete(runId);
     }
     return { run_id: runId };
@@ -679,7 +687,7 @@ export class Runtime {
     }
     const created = this.#created.get(runId);
     if (created === undefined) return undefined;
-    const body = created.body as { tenant?: unknown };
+    const body = created[0]!.body as { tenant?: unknown };
     return { tenant: String(body.tenant), status: "running" };
   }
 

@@ -1,9 +1,14 @@
 /**
  * Summarises a V8 CPU profile (`deno --cpu-prof`, or `deno task bench
  * --cpu-prof DIR`): the frames with the most self time and the most
- * inclusive time, as shares of the sampled time.
+ * inclusive time, as shares of the sampled time. `--tree PCT` prints the
+ * call tree instead, every path of at least PCT% of the time, indented (a
+ * flame graph in text); `--folded` prints the samples as folded stacks
+ * (`frame;frame;… microseconds` a line), which flame graph tools draw.
  *
  *   deno run -A bench/profile_summary.ts FILE.cpuprofile [--top 30]
+ *   deno run -A bench/profile_summary.ts FILE.cpuprofile --tree 1.5
+ *   deno run -A bench/profile_summary.ts FILE.cpuprofile --folded > out.folded
  */
 import { parseArgs } from "node:util";
 
@@ -77,15 +82,97 @@ export function summarize(profile: CpuProfile): ProfileSummary {
   return { totalUs, self: sorted(self), inclusive: sorted(inclusive) };
 }
 
+/** One frame of the call tree: the time of the samples under this path. */
+export interface CallTreeNode {
+  frame: string;
+  us: number;
+  children: CallTreeNode[];
+}
+
+/**
+ * The samples of `profile` as a call tree from the root, nodes of one
+ * frame under one parent merged (V8 may split them), children by time.
+ */
+export function callTree(profile: CpuProfile): CallTreeNode {
+  const byId = new Map(profile.nodes.map((node) => [node.id, node]));
+  const sampledUs = new Map<number, number>();
+  profile.samples.forEach((id, index) => {
+    sampledUs.set(
+      id,
+      (sampledUs.get(id) ?? 0) + (profile.timeDeltas[index] ?? 0),
+    );
+  });
+  const build = (ids: readonly number[], frame: string): CallTreeNode => {
+    let us = 0;
+    const childIds = new Map<string, number[]>();
+    for (const id of ids) {
+      us += sampledUs.get(id) ?? 0;
+      for (const child of byId.get(id)!.children ?? []) {
+        const name = frameName(byId.get(child)!);
+        childIds.set(name, [...(childIds.get(name) ?? []), child]);
+      }
+    }
+    const children = [...childIds].map(([name, group]) => build(group, name));
+    for (const child of children) us += child.us;
+    return { frame, us, children: children.sort((a, b) => b.us - a.us) };
+  };
+  const root = profile.nodes[0]!;
+  return build([root.id], frameName(root));
+}
+
+/** The tree's paths of at least `minShare` of its time, indented. */
+export function treeLines(tree: CallTreeNode, minShare: number): string[] {
+  const lines: string[] = [];
+  const walk = (node: CallTreeNode, depth: number) => {
+    const share = 100 * node.us / tree.us;
+    if (share < minShare) return;
+    lines.push(
+      `${share.toFixed(1).padStart(5)}%  ${"  ".repeat(depth)}${node.frame}`,
+    );
+    for (const child of node.children) walk(child, depth + 1);
+  };
+  walk(tree, 0);
+  return lines;
+}
+
+/** The tree's samples as folded stacks: `root;…;frame µs`, one per leaf path with self time. */
+export function foldedStacks(tree: CallTreeNode): string[] {
+  const lines: string[] = [];
+  const walk = (node: CallTreeNode, path: string) => {
+    const here = path === "" ? node.frame : `${path};${node.frame}`;
+    const self = node.us - node.children.reduce((sum, c) => sum + c.us, 0);
+    if (self > 0) lines.push(`${here} ${Math.round(self)}`);
+    for (const child of node.children) walk(child, here);
+  };
+  walk(tree, "");
+  return lines;
+}
+
 if (import.meta.main) {
   const { values, positionals } = parseArgs({
     args: Deno.args,
-    options: { top: { type: "string", default: "30" } },
+    options: {
+      top: { type: "string", default: "30" },
+      tree: { type: "string" },
+      folded: { type: "boolean", default: false },
+    },
     allowPositionals: true,
   });
   const top = Number(values.top);
   for (const file of positionals) {
-    const summary = summarize(JSON.parse(await Deno.readTextFile(file)));
+    const profile = JSON.parse(await Deno.readTextFile(file)) as CpuProfile;
+    if (values.folded) {
+      for (const line of foldedStacks(callTree(profile))) console.log(line);
+      continue;
+    }
+    if (values.tree !== undefined) {
+      console.log(`${file}: call tree, paths of at least ${values.tree}%`);
+      for (const line of treeLines(callTree(profile), Number(values.tree))) {
+        console.log(line);
+      }
+      continue;
+    }
+    const summary = summarize(profile);
     const share = (us: number) =>
       `${(100 * us / summary.totalUs).toFixed(1).padStart(5)}%`;
     console.log(`${file}: ${(summary.totalUs / 1000).toFixed(0)} ms sampled`);

@@ -1,5 +1,10 @@
 import { AosError } from "../errors/mod.ts";
-import { leaseLost, queueFull, sequenceConflict } from "./_append_checks.ts";
+import {
+  assertConsecutive,
+  leaseLost,
+  queueFull,
+  sequenceConflict,
+} from "./_append_checks.ts";
 import { type PgQueryable, prepared } from "./_pg_driver.ts";
 import { RUNNABLE_CHANNEL } from "./_pg_listener.ts";
 import { type LogRecord, recordToLine } from "./record.ts";
@@ -120,13 +125,15 @@ const createRunText = (notify: boolean) =>
    ), run AS (
      INSERT INTO runs (run_id, tenant, status, created_at, updated_at,
        last_seq, digest, lease_owner, lease_epoch, lease_expires_at)
-     SELECT $1::text, $2::text, 'running', $3::bigint, $3::bigint, 0,
-       $4::text, $8::text, $9::bigint, $10::bigint
+     SELECT $1::text, $2::text, 'running', $3::bigint, $12::bigint,
+       cardinality($5::text[]) - 1, $4::text, $8::text, $9::bigint, $10::bigint
      WHERE $11::bigint IS NULL OR (SELECT unfinished FROM live) < $11::bigint
      ON CONFLICT (run_id) DO NOTHING RETURNING run_id
    ), first AS (
      INSERT INTO records (run_id, seq, type, line)
-     SELECT run.run_id, 0, $5, $6 FROM run
+     SELECT run.run_id, r.seq - 1, r.type, r.line
+     FROM run, unnest($5::text[], $6::text[]) WITH ORDINALITY
+       AS r (type, line, seq)
    ), skills AS (
      INSERT INTO run_skills (skill, run_id)
      SELECT DISTINCT skill, run.run_id FROM run, unnest($7::text[]) AS skill
@@ -142,8 +149,9 @@ const CREATE = prepared("aos_create_run", createRunText(true));
 const CREATE_HELD = prepared("aos_create_run_held", createRunText(false));
 
 /**
- * Writes a run's first record, its index row (held by `meta.lease`'s owner
- * at epoch 1, when given) and its skills in one statement, and wakes the
+ * Writes a run's first record (and those decided with it, `meta.decided`),
+ * its index row (held by `meta.lease`'s owner at epoch 1, when given) and
+ * its skills in one statement, and wakes the
  * nodes (NOTIFY at commit) when the run is up for claiming. Writes nothing
  * and throws RUN_QUEUE_FULL when `meta.unfinishedMax` runs or more are
  * unfinished, STORE_RUN_EXISTS when the run id is taken.
@@ -155,18 +163,24 @@ export async function insertRun(
   skills: readonly string[],
 ): Promise<void> {
   const lease = meta.lease;
+  const records = meta.decided === undefined
+    ? [first]
+    : [first, ...meta.decided];
+  assertConsecutive(records);
+  const last = records[records.length - 1]!;
   const { rows } = await db.query((lease === undefined ? CREATE : CREATE_HELD)([
     first.run_id,
     meta.tenant,
     first.at,
-    first.hash,
-    first.type,
-    recordToLine(first),
+    last.hash,
+    records.map((record) => record.type),
+    records.map(recordToLine),
     [...skills],
     lease?.owner ?? "",
     lease === undefined ? 0 : 1,
     lease?.expires_at ?? 0,
     meta.unfinishedMax ?? null,
+    last.at,
   ]));
   const row = rows[0];
   if (Number(row?.created) === 1) return;

@@ -59,23 +59,27 @@ export class SqliteAppends implements DeferredRows {
   }
 
   /**
-   * Inserts a run's row and first record; throws STORE_RUN_EXISTS, having
-   * written nothing, when the run exists.
+   * Inserts a run's row and first records (the first, then those decided
+   * with it); throws STORE_RUN_EXISTS, having written nothing, when the
+   * run exists.
    */
   create(
-    first: LogRecord,
+    records: readonly LogRecord[],
     lease: { owner: string; expires_at: number } | undefined,
     tenant: string,
   ): void {
+    const first = assertConsecutive(records);
     if (first.seq !== 0) throw sequenceConflict(first.run_id, 0, first.seq);
+    const last = records[records.length - 1]!;
     const inserted = this.#statement(
-      "INSERT INTO runs (run_id, tenant, status, created_at, updated_at, last_seq, digest, lease_owner, lease_epoch, lease_expires_at) VALUES (?, ?, 'running', ?, ?, 0, ?, ?, ?, ?) ON CONFLICT (run_id) DO NOTHING",
+      "INSERT INTO runs (run_id, tenant, status, created_at, updated_at, last_seq, digest, lease_owner, lease_epoch, lease_expires_at) VALUES (?, ?, 'running', ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (run_id) DO NOTHING",
     ).run(
       first.run_id,
       tenant,
       first.at,
-      first.at,
-      first.hash,
+      last.at,
+      last.seq,
+      last.hash,
       lease?.owner ?? "",
       lease === undefined ? 0 : 1,
       lease?.expires_at ?? 0,
@@ -85,7 +89,7 @@ export class SqliteAppends implements DeferredRows {
         details: { run_id: first.run_id },
       });
     }
-    this.insertRecords([first]);
+    this.insertRecords(records);
   }
 
   /** `Store.append`, inside a transaction. */

@@ -202,7 +202,11 @@ export class SqliteStore implements Store {
           throw queueFull(unfinished, meta.unfinishedMax);
         }
       }
-      this.#appends.create(first, meta.lease, meta.tenant);
+      this.#appends.create(
+        meta.decided === undefined ? [first] : [first, ...meta.decided],
+        meta.lease,
+        meta.tenant,
+      );
       this.#keys.recordRunMeta(first.run_id, meta);
     }, { savepoint: meta.idempotency !== undefined }).then(() => {
       if (meta.lease === undefined) this.#runnable();

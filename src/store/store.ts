@@ -107,6 +107,12 @@ export interface RunMeta {
    */
   lease?: { owner: string; expires_at: number };
   /**
+   * Records the run decided as it was submitted, consecutive after the
+   * first (its first steps' StepStarted): written with it, in the same
+   * transaction, so the run's index row ends at the last of them.
+   */
+  decided?: readonly LogRecord[];
+  /**
    * Back-pressure: the run is refused with RUN_QUEUE_FULL (details
    * `unfinished`, `unfinished_max`), nothing written, when this many runs
    * or more are unfinished (running or paused, parked ones included). The

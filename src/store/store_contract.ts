@@ -82,6 +82,25 @@ export function storeContract(name: string, factory: StoreFactory): void {
     assert.equal(await store.getRun("missing"), undefined);
   });
 
+  test("createRun() writes the records decided with the run, and the row ends at the last", async (store) => {
+    const log = fakeLog("r1", 4);
+    await store.createRun(log[0]!, { tenant: "t1", decided: log.slice(1, 3) });
+    assert.deepEqual(await store.readLog("r1"), log.slice(0, 3));
+    const summary = await store.getRun("r1");
+    assert.equal(summary?.last_seq, 2);
+    assert.equal(summary?.digest, log[2]!.hash);
+    await store.append(log.slice(3), { status: "succeeded" });
+    assert.deepEqual(await store.readLog("r1"), log);
+    // Refused (the run exists): nothing decided is written either.
+    const other = fakeLog("r1", 2);
+    await assert.rejects(
+      () =>
+        store.createRun(other[0]!, { tenant: "t1", decided: other.slice(1) }),
+      assertCode("STORE_RUN_EXISTS"),
+    );
+    assert.deepEqual(await store.readLog("r1"), log);
+  });
+
   test("createRun() refuses a run id that exists", async (store) => {
     const [first] = fakeLog("r1", 0);
     await store.createRun(first!, { tenant: "t1" });

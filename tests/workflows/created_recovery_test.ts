@@ -1,13 +1,14 @@
 /**
- * A run created and held by this process starts from its first record
- * without reading the store; that start must equal recovery from the store.
+ * A run created and held by this process starts from its created records
+ * (its first, and the first steps' starts decided with it) without reading
+ * the store; that start must equal recovery from the store.
  */
 import assert from "node:assert/strict";
 import { recoverRun } from "../../actors/run_snapshot.ts";
 import { SqliteStore } from "../../src/store/sqlite_store.ts";
 import { openTestNode, THREE_STEP_PLAN } from "../support/test_node.ts";
 
-Deno.test("recoverRun() from the created first record equals recovery from a store holding only that record", async () => {
+Deno.test("recoverRun() from the created records equals recovery from a store holding only those records", async () => {
   const node = await openTestNode();
   const store = SqliteStore.open(":memory:");
   try {
@@ -15,8 +16,15 @@ Deno.test("recoverRun() from the created first record equals recovery from a sto
       tenant: "default",
     });
     await node.runtime.waitForEnd(run_id, 10_000);
-    const first = (await node.store.readLog(run_id))[0]!;
-    await store.createRun(first, { tenant: "default" });
+    const log = await node.store.readLog(run_id);
+    // The first step starts with the run (a free step reserves nothing).
+    const created = log.slice(0, 2);
+    assert.deepEqual(created.map((record) => record.type), [
+      "RunSubmitted",
+      "StepStarted",
+    ]);
+    const [first, ...decided] = created;
+    await store.createRun(first!, { tenant: "default", decided });
     const fromStore = await recoverRun(run_id, { store });
     const fromRecord = await recoverRun(run_id, {
       store: {
@@ -24,7 +32,7 @@ Deno.test("recoverRun() from the created first record equals recovery from a sto
         readLog: () => Promise.reject(new Error("must not read the log")),
         getSnapshot: () => Promise.reject(new Error("nor its snapshot")),
       },
-      created: first,
+      created,
     });
     assert.deepEqual(fromRecord, fromStore);
   } finally {

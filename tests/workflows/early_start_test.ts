@@ -219,13 +219,16 @@ for (const flavour of FLAVOURS) {
       const ended = await waitEnded(node, runId);
       before.hook = undefined;
       assert.equal(ended.status, "succeeded", JSON.stringify(ended));
+      // The first step's StepStarted is written with the run (it starts
+      // with its creation, no append of its own); the second's is appended
+      // while its call runs.
       assert.deepEqual(seen, [
-        "first: ran before its append",
         "second: ran before its append",
         "call: not started",
       ]);
-      // Every outcome comes after its StepStarted in the log.
       const log = await node.store.readLog(runId);
+      assert.equal(startOf(log, "first")?.seq, 1);
+      // Every outcome comes after its StepStarted in the log.
       for (const step of ["first", "second", "call"]) {
         const started = startOf(log, step);
         const succeeded = log.find((record) =>
