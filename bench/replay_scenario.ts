@@ -8,6 +8,7 @@
 import { join } from "node:path";
 import {
   DirectoryModules,
+  REPLAY_CONCURRENCY,
   replayLog,
   replaySandbox,
 } from "../src/replay/mod.ts";
@@ -28,10 +29,10 @@ export interface ReplayOptions {
   env?: Record<string, string>;
 }
 
-/** The defaults: 100,000 records. */
+/** The defaults: 100,000 records, as many logs at once as `aos replay`. */
 export const REPLAY_DEFAULTS: ReplayOptions = {
   recordsMin: 100_000,
-  concurrency: 8,
+  concurrency: REPLAY_CONCURRENCY,
 };
 
 /** Runs the scenario: makes the logs, then times their certification. */

@@ -40,7 +40,7 @@ import {
 } from "./sandbox_scenarios.ts";
 import { historyScenario } from "./history_scenario.ts";
 import { idleRuns } from "./idle_runs_scenario.ts";
-import { replayScenario } from "./replay_scenario.ts";
+import { REPLAY_DEFAULTS, replayScenario } from "./replay_scenario.ts";
 import {
   RUNS_DEFAULTS,
   runsOnPostgres,
@@ -75,8 +75,7 @@ const SCENARIOS: Record<string, () => Promise<BenchResult>> = {
       ...profiled(),
       scenario: "runs_postgres",
     }),
-  replay: () =>
-    replayScenario({ recordsMin: 100_000, concurrency: 8, ...client }),
+  replay: () => replayScenario({ ...REPLAY_DEFAULTS, ...client }),
   idle_runs: () => idleRuns({ runs: 10_000, idleSeconds: 10, ...client }),
   store_append: () => storeAppend({ appenders: 64, seconds: 10 }),
   history: () =>

@@ -28,7 +28,8 @@ import {
 import { candidatePin, dryRunLog } from "./dry_run.ts";
 import { formatReport } from "./format.ts";
 import { DirectoryModules, registryModules } from "./modules.ts";
-import { replayLog } from "./replay.ts";
+import { inOrder } from "./_in_order.ts";
+import { REPLAY_CONCURRENCY, replayLog } from "./replay.ts";
 import { countReplay, replayMetricsText } from "./replay_metrics.ts";
 import { replaySandbox } from "./replay_sandbox.ts";
 
@@ -38,6 +39,8 @@ const USAGE = `usage: aos replay [PATH ...] [options]
                    PostgreSQL (postgres://…) store
   --runs ID,...    only these runs (repeatable)
   --json           one JSON report a line instead of text
+  --concurrency N  logs certified at once (default ${REPLAY_CONCURRENCY}, at most 256);
+                   reports still come in the order the logs are listed
   --certificate F  write a determinism certificate of the replay to F
   --metrics F      write the replay metrics (Prometheus text) to F
   --skill N@V      upgrade dry-run: run steps of skill N with version V
@@ -56,6 +59,7 @@ type Options = {
   skill?: string;
   "skills-dir"?: string[];
   verify?: string;
+  concurrency?: string;
 };
 
 /** `aos replay`: certifies recorded runs; exit 1 when any diverges. */
@@ -71,6 +75,7 @@ export async function replayCommand(args: string[]): Promise<number> {
       skill: { type: "string" },
       "skills-dir": { type: "string", multiple: true },
       verify: { type: "string" },
+      concurrency: { type: "string" },
       help: { type: "boolean" },
     },
     allowPositionals: true,
@@ -78,6 +83,13 @@ export async function replayCommand(args: string[]): Promise<number> {
   if (values.help) {
     console.log(USAGE);
     return EXIT.ok;
+  }
+  const concurrency = Number(values.concurrency ?? REPLAY_CONCURRENCY);
+  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 256) {
+    console.error(
+      `aos replay: --concurrency wants a whole number from 1 to 256, not ${values.concurrency}`,
+    );
+    return EXIT.usage;
   }
   if (values.verify !== undefined && values.skill !== undefined) {
     console.error("aos replay: --verify and --skill do not go together");
@@ -99,7 +111,14 @@ export async function replayCommand(args: string[]): Promise<number> {
     );
     const sandbox = replaySandbox(modules);
     try {
-      const context = { values, positionals, store, sandbox, modules };
+      const context = {
+        values,
+        positionals,
+        store,
+        sandbox,
+        modules,
+        concurrency,
+      };
       if (values.verify !== undefined) {
         return await verify(values.verify, context);
       }
@@ -124,6 +143,8 @@ interface Context {
   store: Store | undefined;
   sandbox: Sandbox;
   modules: DirectoryModules;
+  /** Logs certified at once (`--concurrency`). */
+  concurrency: number;
 }
 
 /** A skill folder itself, or the skill folders inside it. */
@@ -180,14 +201,17 @@ function print(context: Context, source: string, report: object): void {
 async function certify(context: Context): Promise<number> {
   const metrics = new Metrics({ defaultMetrics: false });
   const replayed: ReplayedLog[] = [];
-  for await (const log of selectedLogs(context)) {
-    const report = await replayLog(log.records, context.sandbox, {
-      catalog: context.modules,
-    });
-    countReplay(metrics, report, { golden: log.golden });
-    replayed.push({ source: log.source, records: log.records, report });
-    print(context, log.source, report);
-  }
+  await inOrder(
+    selectedLogs(context),
+    context.concurrency,
+    (log) =>
+      replayLog(log.records, context.sandbox, { catalog: context.modules }),
+    (log, report) => {
+      countReplay(metrics, report, { golden: log.golden });
+      replayed.push({ source: log.source, records: log.records, report });
+      print(context, log.source, report);
+    },
+  );
   const diverged = replayed.filter((log) => log.report.verdict !== "identical")
     .length;
   if (!context.values.json) {

@@ -28,6 +28,11 @@ export {
   registryModules,
   type ReplayModules,
 } from "./modules.ts";
-export { parseLogLines, replayLog, type ReplayOptions } from "./replay.ts";
+export {
+  parseLogLines,
+  REPLAY_CONCURRENCY,
+  replayLog,
+  type ReplayOptions,
+} from "./replay.ts";
 export { countReplay, replayMetricsText } from "./replay_metrics.ts";
 export { replaySandbox } from "./replay_sandbox.ts";

@@ -23,6 +23,14 @@ import { replayHostCalls } from "./host_call_check.ts";
 import { batching } from "./_step_batches.ts";
 import type { ModuleCatalog } from "./modules.ts";
 
+/**
+ * Logs `aos replay` certifies at once by default (`--concurrency`). One
+ * log's steps replay one after another; on a 2-core machine 16 logs at a
+ * time certified about 28% more records a second than 8 (32 gained
+ * nothing more).
+ */
+export const REPLAY_CONCURRENCY = 16;
+
 /** Options of `replayLog`. */
 export interface ReplayOptions {
   /**

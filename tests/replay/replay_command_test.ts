@@ -33,3 +33,30 @@ Deno.test("aos replay fails with REPLAY_DIVERGED when a log no longer matches it
     /^REPLAY_DIVERGED: 1 of 2 logs diverged from their re-execution$/m,
   );
 });
+
+Deno.test("aos replay certifies several logs at once and reports them in the order given; a bad --concurrency is a usage error", async () => {
+  const goldenDir = join(PROJECT_ROOT, "tests", "golden");
+  const names = [
+    "three_step_transform",
+    "host_calls",
+    "failed_step",
+    "ledger2_free_steps",
+  ];
+  const paths = names.map((name) => join(goldenDir, `${name}.jsonl`));
+  const reportsOf = (stdout: string) =>
+    stdout.trim().split("\n").map((line) => JSON.parse(line).source);
+  const one = await aos(["replay", "--json", "--concurrency", "1", ...paths]);
+  const four = await aos(["replay", "--json", "--concurrency", "4", ...paths]);
+  assert.equal(one.code, 0, one.stderr);
+  assert.equal(four.code, 0, four.stderr);
+  assert.deepEqual(
+    reportsOf(four.stdout),
+    names.map((name) => `tests/golden/${name}.jsonl`),
+  );
+  assert.equal(four.stdout, one.stdout);
+  for (const wrong of ["0", "257", "two"]) {
+    const refused = await aos(["replay", "--concurrency", wrong]);
+    assert.equal(refused.code, 2);
+    assert.match(refused.stderr, /--concurrency wants a whole number/);
+  }
+});
