@@ -218,13 +218,17 @@ function unreservedCharge(state: RunState, step: StepState): number {
     state.ledger !== 2 || step.status !== "succeeded" ||
     step.reservation !== null || step.charged_unreserved === step.attempt
   ) return 0;
+  // Asked for every succeeded step on every decision: a free step (no
+  // reported cost, the usual case) ends here, before any plan lookup.
+  const cost = costOfOutput(step.output);
+  if (cost === 0) return 0;
   const planned = planStep(state, step.id);
   const skill = step.fallback ? planned.fallback_skill : planned.skill;
   if (skill === undefined) return 0;
   if ((pinFor(state, planned, step.fallback).cost_estimate_cents ?? 0) > 0) {
     return 0;
   }
-  return costOfOutput(step.output);
+  return cost;
 }
 
 function releasable(
