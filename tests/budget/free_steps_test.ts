@@ -15,22 +15,16 @@ import {
   FIXTURE_SKILLS,
   openTestNode,
   requestJson,
+  submitAndWait,
   THREE_STEP_PLAN,
 } from "../support/test_node.ts";
 
 const DAY = "2026-01-02";
 const { flavours, stop } = storeFlavours();
 
-async function runToEnd(node: AosNode, plan: unknown): Promise<string> {
-  const submitted = await requestJson(node, "POST", "/v1/runs", plan);
-  assert.equal(submitted.status, 202, JSON.stringify(submitted.body));
-  const runId = String(submitted.body.run_id);
-  const view = await requestJson(
-    node,
-    "GET",
-    `/v1/runs/${runId}?wait_ms=30000`,
-  );
-  assert.equal(view.body.status, "succeeded", JSON.stringify(view.body));
+async function runToSuccess(node: AosNode, plan: unknown): Promise<string> {
+  const { runId, view } = await submitAndWait(node, plan);
+  assert.equal(view.status, "succeeded", JSON.stringify(view));
   return runId;
 }
 
@@ -49,7 +43,7 @@ for (const flavour of flavours) {
         await fixtureVariant("priced", "reporting", { cost_estimate_cents: 0 }),
         { installedAt: 0 },
       );
-      const freeId = await runToEnd(node, THREE_STEP_PLAN);
+      const freeId = await runToSuccess(node, THREE_STEP_PLAN);
       const freeLog = await node.store.readLog(freeId);
       assert.deepEqual(
         freeLog.filter((record) => record.type.startsWith("Budget")),
@@ -58,7 +52,7 @@ for (const flavour of flavours) {
       assert.equal(freeLog[0]!.body.ledger, 2);
       assert.deepEqual(await node.store.budgetEntries("default", DAY), []);
 
-      const reportingId = await runToEnd(node, {
+      const reportingId = await runToSuccess(node, {
         steps: [{ id: "report", skill: "reporting", params: { label: "x" } }],
       });
       const reportingLog = await node.store.readLog(reportingId);

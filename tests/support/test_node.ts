@@ -120,6 +120,32 @@ export async function requestJson(
   };
 }
 
+/**
+ * Submits `plan` (`POST /v1/runs`, which must accept it) and waits up to
+ * 30 s for the run to end; its id and final view.
+ */
+export async function submitAndWait(
+  node: AosNode,
+  plan: unknown,
+  options: { key?: string } = {},
+): Promise<{ runId: string; view: Record<string, unknown> }> {
+  const submitted = await requestJson(node, "POST", "/v1/runs", plan, options);
+  if (submitted.status !== 202) {
+    throw new Error(
+      `submit answered ${submitted.status}: ${JSON.stringify(submitted.body)}`,
+    );
+  }
+  const runId = String(submitted.body.run_id);
+  const view = await requestJson(
+    node,
+    "GET",
+    `/v1/runs/${runId}?wait_ms=30000`,
+    undefined,
+    options,
+  );
+  return { runId, view: view.body };
+}
+
 /** A three-step json_transform plan whose outputs feed each other. */
 export const THREE_STEP_PLAN = {
   steps: [

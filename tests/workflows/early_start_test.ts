@@ -21,6 +21,7 @@ import {
   FIXTURE_SKILLS,
   openTestNode,
   requestJson,
+  submitAndWait,
   TEST_ADMIN_KEY,
 } from "../support/test_node.ts";
 
@@ -118,17 +119,6 @@ function startOf(records: readonly LogRecord[], step: string) {
   );
 }
 
-async function waitEnded(node: AosNode, runId: string, key?: string) {
-  const view = await requestJson(
-    node,
-    "GET",
-    `/v1/runs/${runId}?wait_ms=30000`,
-    undefined,
-    key === undefined ? {} : { key },
-  );
-  return view.body;
-}
-
 const CHAIN = [
   {
     id: "first",
@@ -162,13 +152,8 @@ for (const flavour of FLAVOURS) {
     try {
       // A first run loads json_transform's module: until then the sandbox
       // cannot say its calls stay in the process, and steps start after.
-      const warm = await requestJson(node, "POST", "/v1/runs", {
-        steps: CHAIN,
-      });
-      assert.equal(
-        (await waitEnded(node, String(warm.body.run_id))).status,
-        "succeeded",
-      );
+      const warm = await submitAndWait(node, { steps: CHAIN });
+      assert.equal(warm.view.status, "succeeded");
 
       const seen: string[] = [];
       before.hook = async (records) => {
@@ -200,7 +185,7 @@ for (const flavour of FLAVOURS) {
           );
         }
       };
-      const submitted = await requestJson(node, "POST", "/v1/runs", {
+      const { runId, view: ended } = await submitAndWait(node, {
         steps: [
           ...CHAIN,
           {
@@ -214,9 +199,6 @@ for (const flavour of FLAVOURS) {
           },
         ],
       });
-      assert.equal(submitted.status, 202);
-      const runId = String(submitted.body.run_id);
-      const ended = await waitEnded(node, runId);
       before.hook = undefined;
       assert.equal(ended.status, "succeeded", JSON.stringify(ended));
       // The first step's StepStarted is written with the run (it starts
@@ -246,13 +228,8 @@ for (const flavour of FLAVOURS) {
   Deno.test(`${flavour.name}: a barrier asked by a step started early passes only once its StepStarted is appended and on disk`, async () => {
     const { node, executor } = await nodeFor(flavour);
     try {
-      const warm = await requestJson(node, "POST", "/v1/runs", {
-        steps: CHAIN,
-      });
-      assert.equal(
-        (await waitEnded(node, String(warm.body.run_id))).status,
-        "succeeded",
-      );
+      const warm = await submitAndWait(node, { steps: CHAIN });
+      assert.equal(warm.view.status, "succeeded");
       // The sandbox never lets such a skill reach a barrier; this checks
       // the actor's side should one ever be asked for.
       const seen: string[] = [];
@@ -268,10 +245,7 @@ for (const flavour of FLAVOURS) {
           }, ${committed === durable ? "durable" : "not durable"}`,
         );
       };
-      const submitted = await requestJson(node, "POST", "/v1/runs", {
-        steps: CHAIN,
-      });
-      const ended = await waitEnded(node, String(submitted.body.run_id));
+      const { view: ended } = await submitAndWait(node, { steps: CHAIN });
       executor.barrierFirst = undefined;
       assert.equal(ended.status, "succeeded", JSON.stringify(ended));
       assert.deepEqual(seen, [
@@ -287,13 +261,10 @@ for (const flavour of FLAVOURS) {
     const { node, executor, before } = await nodeFor(flavour);
     try {
       // Loads priced's module (the default tenant has no daily limit).
-      const warm = await requestJson(node, "POST", "/v1/runs", {
+      const warm = await submitAndWait(node, {
         steps: [{ id: "w", skill: "priced", params: { label: "w" } }],
       });
-      assert.equal(
-        (await waitEnded(node, String(warm.body.run_id))).status,
-        "succeeded",
-      );
+      assert.equal(warm.view.status, "succeeded");
       // A priced step reserves 3 cents. With 2 cents the first step's own
       // reservation is refused; with 3 the second's, folded onto the
       // first's outcome.
@@ -377,13 +348,8 @@ for (const flavour of FLAVOURS) {
   Deno.test(`${flavour.name}: when the append of a step started early fails, the actor restarts and runs the step again, recording one outcome`, async () => {
     const { node, executor, before } = await nodeFor(flavour);
     try {
-      const warm = await requestJson(node, "POST", "/v1/runs", {
-        steps: CHAIN,
-      });
-      assert.equal(
-        (await waitEnded(node, String(warm.body.run_id))).status,
-        "succeeded",
-      );
+      const warm = await submitAndWait(node, { steps: CHAIN });
+      assert.equal(warm.view.status, "succeeded");
       let failed = 0;
       before.hook = async (records) => {
         const started = startOf(records, "second");
@@ -394,11 +360,9 @@ for (const flavour of FLAVOURS) {
         failed++;
         throw new Error("the disk is gone");
       };
-      const submitted = await requestJson(node, "POST", "/v1/runs", {
+      const { runId, view: ended } = await submitAndWait(node, {
         steps: CHAIN,
       });
-      const runId = String(submitted.body.run_id);
-      const ended = await waitEnded(node, runId);
       before.hook = undefined;
       assert.equal(ended.status, "succeeded", JSON.stringify(ended));
       assert.equal(failed, 1);
