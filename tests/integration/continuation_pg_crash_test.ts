@@ -6,8 +6,8 @@
  * record the log does not hold in the end.
  */
 import assert from "node:assert/strict";
-import type { LogRecord, Store } from "../../src/store/mod.ts";
 import { PostgresStore } from "../../src/store/mod.ts";
+import { withAppendHooks } from "../support/append_hooks.ts";
 import { startTestPostgres } from "../support/postgres.ts";
 import { assertLogsReplay } from "../support/replay_check.ts";
 import {
@@ -15,28 +15,6 @@ import {
   requestJson,
   THREE_STEP_PLAN,
 } from "../support/test_node.ts";
-
-/** The store, telling `onAppend` about every append once it resolved. */
-function watchedAppends(
-  store: Store,
-  onAppend: (records: readonly LogRecord[]) => void,
-): Store {
-  return new Proxy(store, {
-    get(target, property) {
-      if (property === "append") {
-        return async (
-          records: readonly LogRecord[],
-          options?: Parameters<Store["append"]>[1],
-        ) => {
-          await target.append(records, options);
-          onAppend(records);
-        };
-      }
-      const value = Reflect.get(target, property, target);
-      return typeof value === "function" ? value.bind(target) : value;
-    },
-  });
-}
 
 Deno.test("PostgreSQL crashes while a run's continuations are committed and not flushed: the node restarts the run from the log, finishes it, and replay certifies it", async () => {
   // Local, so it can crash; durable commits unless a statement says otherwise.
@@ -46,16 +24,15 @@ Deno.test("PostgreSQL crashes while a run's continuations are committed and not 
   });
   let started!: () => void;
   const slowStarted = new Promise<void>((resolve) => started = resolve);
-  const store = watchedAppends(
-    await PostgresStore.open(database.url),
-    (records) => {
+  const store = withAppendHooks(await PostgresStore.open(database.url), {
+    after(records) {
       if (
         records.some((record) =>
           record.type === "StepStarted" && record.body.step === "slow"
         )
       ) started();
     },
-  );
+  });
   const node = await openTestNode({ store });
   try {
     const submitted = await requestJson(node, "POST", "/v1/runs", {

@@ -9,6 +9,7 @@
 import assert from "node:assert/strict";
 import type { AosNode } from "../../src/node/mod.ts";
 import type { LogRecord, Store } from "../../src/store/mod.ts";
+import { withAppendHooks } from "../support/append_hooks.ts";
 import { startServer } from "../support/http_servers.ts";
 import { storeFlavours } from "../support/store_flavours.ts";
 import {
@@ -25,22 +26,12 @@ import {
  */
 function trackingStore(store: Store) {
   const commitOf = new Map<string, number>();
-  const wrapped = new Proxy(store, {
-    get(target, property) {
-      if (property === "append") {
-        return async (
-          records: readonly LogRecord[],
-          options?: Parameters<Store["append"]>[1],
-        ) => {
-          await target.append(records, options);
-          const committed = target.durability().committed;
-          for (const record of records) {
-            commitOf.set(`${record.run_id}#${record.seq}`, committed);
-          }
-        };
+  const wrapped = withAppendHooks(store, {
+    after(records) {
+      const committed = store.durability().committed;
+      for (const record of records) {
+        commitOf.set(`${record.run_id}#${record.seq}`, committed);
       }
-      const value = Reflect.get(target, property, target);
-      return typeof value === "function" ? value.bind(target) : value;
     },
   });
   return {

@@ -13,7 +13,8 @@ import type {
   StepOutcome,
 } from "../../actors/run_actor.ts";
 import type { AosNode } from "../../src/node/mod.ts";
-import type { LogRecord, Store } from "../../src/store/mod.ts";
+import type { LogRecord } from "../../src/store/mod.ts";
+import { type AppendHooks, withAppendHooks } from "../support/append_hooks.ts";
 import { startServer } from "../support/http_servers.ts";
 import { storeFlavours } from "../support/store_flavours.ts";
 import { assertLogsReplay } from "../support/replay_check.ts";
@@ -66,28 +67,7 @@ class WatchedExecutor implements StepExecutor {
  * Called with each append before it reaches the store: it may wait, or
  * throw in the store's place.
  */
-type BeforeAppend = (records: readonly LogRecord[]) => Promise<void> | void;
-
-function interceptedStore(
-  store: Store,
-  before: { hook?: BeforeAppend | undefined },
-) {
-  return new Proxy(store, {
-    get(target, property) {
-      if (property === "append") {
-        return async (
-          records: readonly LogRecord[],
-          options?: Parameters<Store["append"]>[1],
-        ) => {
-          await before.hook?.(records);
-          await target.append(records, options);
-        };
-      }
-      const value = Reflect.get(target, property, target);
-      return typeof value === "function" ? value.bind(target) : value;
-    },
-  });
-}
+type BeforeAppend = NonNullable<AppendHooks["before"]>;
 
 const { flavours: FLAVOURS, stop: stopPostgres } = storeFlavours();
 
@@ -104,7 +84,9 @@ async function nodeFor(
   let executor: WatchedExecutor | undefined;
   const node = await openTestNode({
     dataDir,
-    store: interceptedStore(await flavour.open(dataDir), before),
+    store: withAppendHooks(await flavour.open(dataDir), {
+      before: (records) => before.hook?.(records),
+    }),
     config: { extraSkillDirs: [join(FIXTURE_SKILLS, "priced")], ...config },
     supervisor: { backoffBaseMs: 1 },
     executor: (sandbox) => executor = new WatchedExecutor(sandbox),
