@@ -49,6 +49,50 @@ Deno.test("sealRecord() chains hashes and verifyChain() finds the first broken l
   assert.equal(verifyChain(resealed)?.reason, "prev");
 });
 
+Deno.test("verifyChain() checks records read from lines over the lines as stored", () => {
+  let head = { run_id: "r", next_seq: 0, last_hash: "0".repeat(64) };
+  const lines: string[] = [];
+  // The second body holds a "hash" key of its own, before the record's.
+  for (
+    const body of [{ a: 1 }, { hash: "y", prev: "x", n: [1, { hash: 2 }] }]
+  ) {
+    const record = sealRecord(head, { type: "T", body, at: 1 });
+    lines.push(recordToLine(record));
+    head = { run_id: "r", next_seq: head.next_seq + 1, last_hash: record.hash };
+  }
+  const read = (text: readonly string[]) =>
+    text.map((line) => recordFromLine(line));
+  assert.equal(verifyChain(read(lines)), undefined);
+  // A record's line is given back as it was read.
+  assert.deepEqual(read(lines).map(recordToLine), lines);
+  // One byte of the body changed, the hash kept: the stored text no longer
+  // hashes to it, nor does the record it parses to.
+  const edited = [lines[0]!, lines[1]!.replace('"n":[1,', '"n":[7,')];
+  const broken = verifyChain(read(edited));
+  assert.equal(broken?.index, 1);
+  assert.equal(broken?.reason, "hash");
+  // A hash edited in place no longer matches the text either.
+  const rehashed = [lines[0]!.replace(/"hash":"[0-9a-f]/, '"hash":"x')];
+  assert.equal(verifyChain(read(rehashed))?.reason, "hash");
+  // A line of the same record in other text (a CRLF file, spaces) is
+  // checked over the canonical JSON of what it parses to, as before.
+  const crlf = lines.map((line) => `${line}\r`);
+  assert.equal(verifyChain(read(crlf)), undefined);
+  const spaced = lines.map((line) => JSON.stringify(JSON.parse(line), null, 1));
+  assert.equal(verifyChain(read(spaced)), undefined);
+  assert.equal(recordToLine(read(crlf)[1]!), lines[1]);
+  // What is checked is the stored text: a line whose body keys are out of
+  // canonical order, hashed as it is, holds; the record it parses to,
+  // serialised again, does not.
+  const unsorted = `{"at":1,"body":{"b":1,"a":2},"prev":"${
+    "0".repeat(64)
+  }","run_id":"r","seq":0,"type":"T","v":1}`;
+  const hash = sha256Hex(unsorted);
+  const stored = unsorted.replace(',"prev"', `,"hash":"${hash}","prev"`);
+  assert.equal(verifyChain(read([stored])), undefined);
+  assert.equal(verifyChain([{ ...recordFromLine(stored) }])?.reason, "hash");
+});
+
 Deno.test("recordFromLine() round-trips a record and refuses other shapes", () => {
   const [record] = fakeLog("r", 0);
   assert.deepEqual(recordFromLine(recordToLine(record!)), record);
