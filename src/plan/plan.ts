@@ -4,21 +4,12 @@ import type { Json } from "../store/mod.ts";
 import { conditionSchema } from "./condition.ts";
 import { retrySchema } from "./retry.ts";
 import { templateReferences } from "./template.ts";
+import { jsonSchema } from "./json_value.ts";
+
+export { jsonSchema };
 
 const STEP_ID = /^[A-Za-z][A-Za-z0-9_-]{0,63}$/;
 const SKILL_REF = /^[a-z0-9_.-]{1,64}(@[0-9A-Za-z.+-]{1,64})?$/;
-
-/** Any JSON value. */
-export const jsonSchema: z.ZodType<Json> = z.lazy(() =>
-  z.union([
-    z.null(),
-    z.boolean(),
-    z.number(),
-    z.string(),
-    z.array(jsonSchema),
-    z.record(z.string(), jsonSchema),
-  ])
-);
 
 const stepId = z.string().regex(
   STEP_ID,
