@@ -2,22 +2,10 @@ import type { BudgetLedger } from "../src/budget/mod.ts";
 import type { Clock, Logger, RandomSource } from "../src/deps/mod.ts";
 import type { RunLogLimits } from "../src/config/mod.ts";
 import { newRunId, runTraceId } from "../src/deps/mod.ts";
-import { AosError, toAosError } from "../src/errors/mod.ts";
-import {
-  type Metrics,
-  observeModelCall,
-  observeRun,
-  observeStep,
-} from "../src/metrics/mod.ts";
-import { checkPlan, type Plan, planSchema } from "../src/plan/mod.ts";
-import {
-  type Goal,
-  planFromAnswer,
-  PLANNER_SKILL,
-  PLANNER_STEP,
-  plannerRequest,
-  planWithRules,
-} from "../src/planner/mod.ts";
+import { AosError } from "../src/errors/mod.ts";
+import { type Metrics, observeRun, observeStep } from "../src/metrics/mod.ts";
+import type { Plan } from "../src/plan/mod.ts";
+import { type Goal, PLANNER_SKILL } from "../src/planner/mod.ts";
 import type { SkillRegistry } from "../src/skills/registry.ts";
 import {
   emptyHead,
@@ -42,7 +30,6 @@ import { decidedAtCreation } from "./run_creation.ts";
 import { type ForkRequest, forkRun } from "./run_fork.ts";
 import { ActorStoppedError } from "./actor.ts";
 import {
-  type GoalPlanner,
   type RunActorHandle,
   startRunActor,
   type StepExecutor,
@@ -58,6 +45,8 @@ import {
 } from "./run_ownership.ts";
 import { fencedRunStore } from "./run_store.ts";
 import { parkedWake } from "./run_park.ts";
+import { RunPlanning } from "./run_planning.ts";
+import { RecordWatchers } from "./record_watchers.ts";
 
 /** How often a wait on a run held by another node looks at the store. */
 const ELSEWHERE_POLL_MS = 200;
@@ -95,15 +84,14 @@ export interface RuntimeDeps {
  */
 export class Runtime {
   readonly #deps: RuntimeDeps;
+  readonly #planning: RunPlanning;
   readonly #supervisor: Supervisor;
   readonly #actors = new Map<string, RunActorHandle>();
   readonly #waiters = new Map<string, Set<() => void>>();
   readonly #ended = new EndedRuns(ENDED_RUNS_KEPT);
   /** First records of runs created held here whose actor has not started. */
   readonly #created = new Map<string, readonly LogRecord[]>();
-  readonly #recordWatchers = new Set<(record: LogRecord) => void>();
-  /** How many record watchers each run has (their runs' records are made durable at once). */
-  readonly #watchedRuns = new Map<string, number>();
+  readonly #watchers = new RecordWatchers();
   readonly #ownership: RunOwnership;
   readonly #leaseClock: Clock;
   #closing = false;
@@ -122,6 +110,7 @@ export class Runtime {
 
   constructor(deps: RuntimeDeps) {
     this.#deps = deps;
+    this.#planning = new RunPlanning(deps);
     this.#leaseClock = deps.leaseClock ?? deps.clock;
     this.#ownership = new RunOwnership(
       {
@@ -235,14 +224,14 @@ export class Runtime {
       return { exit: Promise.resolve({ reason: "stopped" }) };
     }
     const handle = await startRunActor(runId, {
-      planner: this.#planGoal,
+      planner: this.#planning.planGoal,
       store: this.#runStore(runId, epoch),
       budget: this.#deps.budget,
       executor: this.#deps.executor,
       clock: this.#deps.clock,
       log: this.#deps.log,
       onRecords: (records, state) => this.#observe(records, state),
-      observed: () => this.#watchedRuns.has(runId),
+      observed: () => this.#watchers.watched(runId),
       onIdle: (state) => this.#idle(state),
       ...(this.#deps.logLimits === undefined
         ? {}
@@ -308,7 +297,7 @@ export class Runtime {
       this.#ended.add({ state, digest: records[records.length - 1]!.hash });
     }
     for (const record of records) {
-      for (const watcher of this.#recordWatchers) watcher(record);
+      this.#watchers.tell(record);
       if (log.enabled("debug")) {
         log.log("debug", "record_appended", {
           ...runFields(state),
@@ -438,29 +427,7 @@ export class Runtime {
 
   /** Validates a plan against the registry and pins every skill it names. */
   pinPlan(plan: Plan): Record<string, SkillPin> {
-    checkPlan(plan);
-    const pins: Record<string, SkillPin> = {};
-    plan.steps.forEach((step, index) => {
-      for (const field of ["skill", "fallback_skill"] as const) {
-        const reference = step[field];
-        if (reference === undefined || pins[reference] !== undefined) continue;
-        const pin = this.#deps.registry.pin(reference);
-        if (pin === undefined) {
-          throw new AosError(
-            "PLAN_UNKNOWN_SKILL",
-            `step "${step.id}" uses unknown skill "${reference}"`,
-            {
-              details: {
-                pointer: `/steps/${index}/${field}`,
-                skill: reference,
-              },
-            },
-          );
-        }
-        pins[reference] = pin;
-      }
-    });
-    return pins;
+    return this.#planning.pinPlan(plan);
   }
 
   /**
@@ -489,9 +456,11 @@ export class Runtime {
     const goal = "goal" in request ? request as Goal : undefined;
     const plan = goal === undefined ? request as Plan : null;
     let pins: Record<string, SkillPin> = {};
-    if (plan !== null) pins = this.pinPlan(plan);
+    if (plan !== null) pins = this.#planning.pinPlan(plan);
     if (goal?.planner === "llm") {
-      pins = { [PLANNER_SKILL]: this.#pinOrFail(PLANNER_SKILL, "/planner") };
+      pins = {
+        [PLANNER_SKILL]: this.#planning.pinSkill(PLANNER_SKILL, "/planner"),
+      };
     }
     const { clock, random, store } = this.#deps;
     const runId = newRunId(clock.nowMs(), random);
@@ -559,105 +528,6 @@ export class Runtime {
     return { run_id: runId };
   }
 
-  #pinOrFail(reference: string, pointer: string): SkillPin {
-    const pin = this.#deps.registry.pin(reference);
-    if (pin === undefined) {
-      throw new AosError(
-        "PLAN_UNKNOWN_SKILL",
-        `skill "${reference}" is not installed`,
-        {
-          details: { pointer, skill: reference },
-        },
-      );
-    }
-    return pin;
-  }
-
-  /**
-   * Makes the plan of a goal run: the rules planner from the goal text
-   * alone; the LLM planner by running the pinned `llm_invoke` as a
-   * pseudo-step whose host calls are recorded, so a crash mid-planning
-   * repeats no model call. Any plan is validated and pinned like a
-   * submitted one.
-   */
-  readonly #planGoal: GoalPlanner = async (
-    { run_id, goal, pin, hostCalls },
-  ) => {
-    try {
-      let plan: Plan;
-      if (goal.planner === "rules") {
-        plan = planWithRules(goal.goal, goal.context);
-      } else {
-        if (pin === undefined) {
-          throw new AosError(
-            "PLANNER_NO_PLAN",
-            "the run pinned no llm_invoke for its planner",
-          );
-        }
-        const skills = this.#deps.registry.list().map((skill) => ({
-          name: skill.name,
-          version: skill.version,
-          description: skill.manifest.description,
-          input_schema: skill.manifest.input_schema,
-        }));
-        const outcome = await this.#deps.executor.execute({
-          run_id,
-          step: PLANNER_STEP,
-          attempt: 1,
-          pin,
-          input: plannerRequest(goal, skills),
-          hostCalls,
-        });
-        if (!outcome.ok) return { ok: false, error: outcome.error };
-        observeModelCall(this.#deps.metrics, pin.name, outcome.output);
-        const proposed = planSchema.safeParse(
-          planFromAnswer(
-            String((outcome.output as { content?: unknown }).content ?? ""),
-          ),
-        );
-        if (!proposed.success) {
-          throw new AosError(
-            "PLANNER_INVALID_PLAN",
-            "the model proposed a plan that is not valid",
-            {
-              details: {
-                issues: proposed.error.issues.map((issue) =>
-                  `${issue.path.join(".")}: ${issue.message}`
-                ).slice(0, 20),
-              },
-            },
-          );
-        }
-        plan = {
-          ...proposed.data,
-          ...(goal.context === undefined
-            ? {}
-            : { context: goal.context as Plan["context"] }),
-        };
-      }
-      const pins = this.#pinGoalPlan(plan, goal);
-      return { ok: true, plan, pins, planner: goal.planner };
-    } catch (error) {
-      return { ok: false, error: toAosError(error).toRecorded() };
-    }
-  };
-
-  #pinGoalPlan(plan: Plan, goal: Goal): Record<string, SkillPin> {
-    try {
-      return this.pinPlan(plan);
-    } catch (error) {
-      if (goal.planner !== "llm" || !(error instanceof AosError)) throw error;
-      throw new AosError(
-        "PLANNER_INVALID_PLAN",
-        `the model's plan was refused: ${error.message}`,
-        {
-          cause: error,
-          details: { refused_with: error.code, ...error.details },
-        },
-      );
-    }
-  }
-
   /**
    * Starts holding runs: gives up the leases a previous process under this
    * node's name held, claims unfinished runs nobody holds (up to the node's
@@ -722,28 +592,7 @@ export class Runtime {
     runId: string,
     listener: (record: LogRecord) => void,
   ): () => void {
-    const watcher = (record: LogRecord) => {
-      if (record.run_id === runId) listener(record);
-    };
-    this.#recordWatchers.add(watcher);
-    const unwatch = this.#watchRun(runId);
-    return () => {
-      this.#recordWatchers.delete(watcher);
-      unwatch();
-    };
-  }
-
-  /** Counts a watcher of `runId`'s records; returns the function that uncounts it. */
-  #watchRun(runId: string): () => void {
-    this.#watchedRuns.set(runId, (this.#watchedRuns.get(runId) ?? 0) + 1);
-    let counted = true;
-    return () => {
-      if (!counted) return;
-      counted = false;
-      const left = (this.#watchedRuns.get(runId) ?? 1) - 1;
-      if (left === 0) this.#watchedRuns.delete(runId);
-      else this.#watchedRuns.set(runId, left);
-    };
+    return this.#watchers.watch(runId, listener);
   }
 
   /**
@@ -754,14 +603,12 @@ export class Runtime {
     runId: string,
     predicate: (record: LogRecord) => boolean,
   ): Promise<LogRecord> {
-    let watcher!: (record: LogRecord) => void;
+    let unwatch!: () => void;
     const later = new Promise<LogRecord>((resolve) => {
-      watcher = (record) => {
-        if (record.run_id === runId && predicate(record)) resolve(record);
-      };
-      this.#recordWatchers.add(watcher);
+      unwatch = this.#watchers.watch(runId, (record) => {
+        if (predicate(record)) resolve(record);
+      });
     });
-    const unwatch = this.#watchRun(runId);
     try {
       const records = await this.#deps.store.readLog(runId);
       const existing = records.find(predicate);
@@ -772,7 +619,6 @@ export class Runtime {
       }
       return await later;
     } finally {
-      this.#recordWatchers.delete(watcher);
       unwatch();
     }
   }
