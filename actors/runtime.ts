@@ -3,7 +3,7 @@ import type { Clock, Logger, RandomSource } from "../src/deps/mod.ts";
 import type { RunLogLimits } from "../src/config/mod.ts";
 import { newRunId, runTraceId } from "../src/deps/mod.ts";
 import { AosError } from "../src/errors/mod.ts";
-import { type Metrics, observeRun, observeStep } from "../src/metrics/mod.ts";
+import type { Metrics } from "../src/metrics/mod.ts";
 import type { Plan } from "../src/plan/mod.ts";
 import { type Goal, PLANNER_SKILL } from "../src/planner/mod.ts";
 import type { SkillRegistry } from "../src/skills/registry.ts";
@@ -23,7 +23,6 @@ import {
   messageOf,
   type RunMessage,
   type SkillPin,
-  type TimedMessage,
 } from "./run_messages.ts";
 import { EndedRuns } from "./ended_runs.ts";
 import { decidedAtCreation } from "./run_creation.ts";
@@ -35,7 +34,6 @@ import {
   type StepExecutor,
 } from "./run_actor.ts";
 import { fold, reduce, type RunState } from "./run_reducer.ts";
-import { pinFor, planStep } from "./run_state.ts";
 import { type RunView, viewRun } from "./run_view.ts";
 import { Supervisor, type SupervisorOptions } from "./supervisor.ts";
 import {
@@ -47,6 +45,7 @@ import { fencedRunStore } from "./run_store.ts";
 import { parkedWake } from "./run_park.ts";
 import { RunPlanning } from "./run_planning.ts";
 import { RecordWatchers } from "./record_watchers.ts";
+import { recordTelemetry, runEndTelemetry } from "./run_telemetry.ts";
 
 /** How often a wait on a run held by another node looks at the store. */
 const ELSEWHERE_POLL_MS = 200;
@@ -292,93 +291,25 @@ export class Runtime {
   }
 
   #observe(records: readonly LogRecord[], state: RunState): void {
-    const { log, metrics } = this.#deps;
-    if (isTerminal(state.status) && records.length > 0) {
+    const ended = isTerminal(state.status) && records.length > 0;
+    if (ended) {
       this.#ended.add({ state, digest: records[records.length - 1]!.hash });
     }
     for (const record of records) {
       this.#watchers.tell(record);
-      if (log.enabled("debug")) {
-        log.log("debug", "record_appended", {
-          ...runFields(state),
-          seq: record.seq,
-          type: record.type,
-        });
-      }
       const message = messageOf(record);
-      this.#observeControl(message, state);
-      if (message.type === "StepSucceeded" || message.type === "StepFailed") {
-        const step = state.steps.find((candidate) =>
-          candidate.id === message.body.step
-        )!;
-        const pin = pinFor(state, planStep(state, step.id), step.fallback);
-        const failure = message.type === "StepFailed"
-          ? message.body.error
-          : undefined;
-        observeStep(metrics, {
-          skill: pin.name,
-          version: pin.version,
-          seconds: step.attempt_started_at === null
-            ? null
-            : (record.at - step.attempt_started_at) / 1000,
-          outcome: failure === undefined
-            ? { ok: true, output: (message.body as { output: unknown }).output }
-            : { ok: false, code: failure.code, details: failure.details },
-        });
-        log.log(failure === undefined ? "info" : "warn", "step_finished", {
-          ...runFields(state),
-          step: step.id,
-          attempt: message.body.attempt,
-          skill: pin.name,
-          version: pin.version,
-          outcome: failure === undefined ? "succeeded" : "failed",
-          code: failure?.code ?? null,
-        });
-      }
-    }
-    if (isTerminal(state.status) && records.length > 0) this.#finished(state);
-  }
-
-  #observeControl(message: TimedMessage, state: RunState): void {
-    const { log, metrics } = this.#deps;
-    if (
-      message.type === "LogSizeWarning" || message.type === "LogSizeExceeded"
-    ) {
-      const limit = message.type === "LogSizeWarning" ? "soft" : "hard";
-      metrics.runLogLimitsTotal.inc({ limit });
-      log.log("warn", "run_log_limit", {
-        run_id: state.run_id,
-        limit,
-        ...message.body,
-      });
-    }
-    if (message.type === "RunPaused") {
-      log.log("info", "run_paused", {
-        run_id: state.run_id,
-        step: message.body.step,
-        code: message.body.error.code,
-      });
+      recordTelemetry(this.#deps, record, message, state);
       // Long polls return for a paused run too: it waits for someone.
-      for (const wake of this.#waiters.get(state.run_id) ?? []) wake();
+      if (message.type === "RunPaused") this.#wakeWaiters(state.run_id);
     }
+    if (!ended) return;
+    runEndTelemetry(this.#deps, state);
+    this.#wakeWaiters(state.run_id);
+    this.#waiters.delete(state.run_id);
   }
 
-  #finished(state: RunState): void {
-    const { log, metrics } = this.#deps;
-    observeRun(metrics, {
-      status: state.status,
-      code: state.status === "failed" ? state.error?.code ?? null : null,
-      seconds: state.finished_at === null
-        ? null
-        : (state.finished_at - state.submitted_at) / 1000,
-    });
-    log.log("info", "run_finished", {
-      ...runFields(state),
-      status: state.status,
-      code: state.error?.code ?? null,
-    });
-    for (const wake of this.#waiters.get(state.run_id) ?? []) wake();
-    this.#waiters.delete(state.run_id);
+  #wakeWaiters(runId: string): void {
+    for (const wake of this.#waiters.get(runId) ?? []) wake();
   }
 
   async #giveUp(runId: string, error: unknown): Promise<void> {
@@ -978,15 +909,4 @@ function alreadyFinished(runId: string, status: string): AosError {
     `run ${runId} has already ended (${status})`,
     { details: { run_id: runId, status } },
   );
-}
-
-/** The fields every log line about a run carries. */
-function runFields(
-  state: RunState,
-): { run_id: string; tenant: string; trace_id: string } {
-  return {
-    run_id: state.run_id,
-    tenant: state.tenant,
-    trace_id: runTraceId(state.run_id, state.traceparent),
-  };
 }
