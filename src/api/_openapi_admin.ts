@@ -129,7 +129,11 @@ function tenantPaths(): Record<string, JsonSchema> {
         summary: "Create a tenant and its first key (admin)",
         requestBody: jsonBody("TenantCreate", true),
         responses: {
-          ...issued("created; the key is shown once"),
+          "201": json(
+            REF("TenantCreated"),
+            "created; the key is shown once",
+          ),
+          ...errors(400, 401, 403, 404),
           "409": json(REF("Error"), "the tenant exists"),
         },
       },
@@ -219,14 +223,16 @@ function servicePaths(): Record<string, JsonSchema> {
         operationId: "errorCatalog",
         summary: "The failure catalog",
         ...PUBLIC,
-        responses: { "200": { description: "every error code" } },
+        responses: {
+          "200": json(REF("ErrorCatalog"), "every error code"),
+        },
       },
     },
     "/healthz": {
       get: {
         operationId: "health",
         ...PUBLIC,
-        responses: { "200": { description: "the process is up" } },
+        responses: { "200": json(REF("Health"), "the process is up") },
       },
     },
     "/readyz": {
@@ -234,8 +240,11 @@ function servicePaths(): Record<string, JsonSchema> {
         operationId: "ready",
         ...PUBLIC,
         responses: {
-          "200": { description: "ready" },
-          "503": { description: "not ready" },
+          "200": json(REF("Readiness"), "ready"),
+          "503": json(
+            REF("Readiness"),
+            "not ready: the store does not answer, or no skill is installed",
+          ),
         },
       },
     },
@@ -257,7 +266,19 @@ function servicePaths(): Record<string, JsonSchema> {
         operationId: "openApi",
         summary: "This document",
         ...PUBLIC,
-        responses: { "200": { description: "OpenAPI 3.1" } },
+        responses: {
+          "200": json({
+            type: "object",
+            properties: {
+              openapi: { const: "3.1.0" },
+              info: { type: "object" },
+              paths: { type: "object" },
+              components: { type: "object" },
+            },
+            required: ["openapi", "info", "paths", "components"],
+            additionalProperties: true,
+          }, "OpenAPI 3.1"),
+        },
       },
     },
   };

@@ -7,6 +7,7 @@
  * @module
  */
 import { z } from "zod";
+import { catalogEntrySchema } from "../errors/mod.ts";
 
 /** A skill version as listed. */
 export const skillSummary = z.object({
@@ -36,6 +37,13 @@ export const tenantRecord = z.object({
   id: z.string(),
   created_at: z.number().int(),
   daily_budget_cents: z.number().int().nullable(),
+});
+
+/** `201` of `POST /v1/tenants`: the tenant, and its first key shown once. */
+export const tenantCreated = z.object({
+  tenant: tenantRecord,
+  key: z.string(),
+  key_id: z.string(),
 });
 
 /** An API key as listed: never the key itself. */
@@ -90,3 +98,16 @@ export const replayAnswer = z.object({
     description: "identical, or diverged with a divergence report",
   }),
 }).loose();
+
+/** `200` of `GET /healthz`: the process is up. */
+export const health = z.object({ status: z.literal("ok") });
+
+/** `200` (ready) or `503` (not) of `GET /readyz`. */
+export const readiness = z.object({
+  status: z.enum(["ready", "not_ready"]),
+  store: z.boolean().meta({ description: "the store answered a ping in time" }),
+  skills: z.number().int().meta({ description: "skill versions installed" }),
+});
+
+/** `200` of `GET /v1/errors`: every code of the failure catalog. */
+export const errorCatalog = z.object({ errors: z.array(catalogEntrySchema) });

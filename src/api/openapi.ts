@@ -3,14 +3,18 @@ import { jsonSchema, planSchema } from "../plan/mod.ts";
 import { goalSchema } from "../planner/mod.ts";
 import { adminPaths } from "./_openapi_admin.ts";
 import {
+  errorCatalog,
   forkAccepted,
+  health,
   keyIssued,
   keyView,
+  readiness,
   replayAnswer,
   signalAccepted,
   skillDetail,
   skillInstalled,
   skillSummary,
+  tenantCreated,
   tenantDayBudget,
   tenantRecord,
 } from "./_openapi_responses.ts";
@@ -57,8 +61,12 @@ const COMPONENTS: Record<string, z.ZodType> = {
   TenantCreate: tenantCreateBody,
   TenantDayBudget: tenantDayBudget,
   KeyView: keyView,
+  TenantCreated: tenantCreated,
   KeyIssued: keyIssued,
   Error: errorEnvelope,
+  ErrorCatalog: errorCatalog,
+  Health: health,
+  Readiness: readiness,
 };
 
 function componentSchemas(): Record<string, JsonSchema> {

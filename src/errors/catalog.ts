@@ -30,6 +30,11 @@ const entrySchema = z.object({
   fix_hint: z.string().min(1),
 }).strict();
 
+/** One entry as `GET /v1/errors` lists it: its code and what it means. */
+export const catalogEntrySchema = entrySchema.extend({
+  code: z.enum(ERROR_CODES),
+});
+
 const catalogSchema = z.object({
   version: z.literal(1),
   codes: z.record(z.string().regex(/^[A-Z][A-Z0-9_]+$/), entrySchema),

@@ -11,6 +11,7 @@ export {
   catalogEntries,
   type CatalogEntry,
   catalogEntry,
+  catalogEntrySchema,
   ERROR_CATEGORIES,
   type ErrorCategory,
 } from "./catalog.ts";
