@@ -11,6 +11,8 @@
  *
  * A run whose runs fail, whose replay diverges or whose runs do not park
  * exits 4 whatever the flags: that is a broken system, not noise.
+ *   --rounds N        run each scenario N times (1-20) and report the median
+ *                     of each figure, with its spread (lowest, highest)
  *   --save FILE       also write this run's results as one result set
  *   --cpu-prof DIR    servers started by `runs` write V8 CPU profiles to DIR
  *
@@ -47,6 +49,7 @@ import {
   runsScenario,
 } from "./runs_scenario.ts";
 import { storeAppend } from "./store_scenarios.ts";
+import { combineRounds, parseRounds, ROUNDS_MAX } from "./_rounds.ts";
 
 // Every /v1 route needs a key, and the servers a scenario starts have empty
 // stores: the key is seeded into them as the default tenant's and sent by
@@ -148,8 +151,14 @@ if (import.meta.main) {
       compare: { type: "string" },
       save: { type: "string" },
       "cpu-prof": { type: "string" },
+      rounds: { type: "string" },
     },
   });
+  const rounds = parseRounds(values.rounds);
+  if (rounds === undefined) {
+    console.error(`--rounds takes a whole number from 1 to ${ROUNDS_MAX}`);
+    Deno.exit(2);
+  }
   cpuProfileDir = values["cpu-prof"];
   const registry = values.smoke ? SMOKE : SCENARIOS;
   const names = values.only === undefined
@@ -171,7 +180,14 @@ if (import.meta.main) {
   const documents: BenchDocument[] = [];
   const regressions: Regression[] = [];
   for (const name of names) {
-    const document = await report(await registry[name]!(), { dir });
+    const results: BenchResult[] = [];
+    for (let round = 0; round < rounds; round++) {
+      results.push(await registry[name]!());
+    }
+    const document = await report(
+      combineRounds(results, { worstOf: BROKEN_WHEN_MISSED }),
+      { dir },
+    );
     documents.push(document);
     const before = baseline?.get(document.scenario);
     if (before !== undefined) {
