@@ -49,8 +49,8 @@ export {
   type OutputLimits,
 } from "./output_limits.ts";
 export { PluginPool, type PluginPoolOptions } from "./plugin_pool.ts";
+export { classifyCallError } from "./call_outcome.ts";
 export {
-  classifyCallError,
   DEFAULT_SANDBOX_LIMITS,
   type ModuleSource,
   Sandbox,

@@ -10,7 +10,7 @@ import {
   type RandomSource,
 } from "../deps/mod.ts";
 import { AosError, toAosError } from "../errors/mod.ts";
-import { canonicalJson, type Json, sha256Hex } from "../store/mod.ts";
+import { canonicalJson, sha256Hex } from "../store/mod.ts";
 import { HostCallJournal } from "./host_calls.ts";
 import type { CallState, HostServices } from "./host_functions.ts";
 import { PluginPool } from "./plugin_pool.ts";
@@ -18,11 +18,13 @@ import type { BatchResult } from "./_plugin_instance.ts";
 import { hardenModule } from "./module_rewrite.ts";
 import { compileSkillSchemas, type SkillSchemas } from "../skills/schema.ts";
 import type { HttpCallPolicy, HttpGateway } from "./http_host.ts";
+import { DEFAULT_OUTPUT_LIMITS, type OutputLimits } from "./output_limits.ts";
 import {
-  checkOutputLimits,
-  DEFAULT_OUTPUT_LIMITS,
-  type OutputLimits,
-} from "./output_limits.ts";
+  classifyCallError,
+  GUEST_ERROR_PREFIX,
+  isGuestError,
+  parseOutput,
+} from "./call_outcome.ts";
 import type { SkillManifest } from "../skills/manifest.ts";
 import { grantsOnlyInProcess } from "./module_policy.ts";
 
@@ -104,11 +106,9 @@ const POOL_IDLE_MS = 60_000;
 // within this long, which then stays until idle for POOL_IDLE_MS.
 const POOL_GROW_AFTER_MS = 100;
 
-const GUEST_ERROR_PREFIX = "Plugin-originated error: ";
 // Extism kernel memory holds a call's input and output; the input is the
 // step's resolved params, which the API and templates keep well under this.
 const KERNEL_INPUT_BYTES = 8 * 1024 * 1024;
-const decoder = new TextDecoder("utf-8", { fatal: true });
 const encoder = new TextEncoder();
 // A batch holds at most this many calls and (past its first) this many
 // UTF-16 units of input, well within what the worker channel carries.
@@ -487,102 +487,4 @@ function callState(
     services: options.services ?? {},
     identity: { run_id: execution.run_id, step: execution.step },
   };
-}
-
-function isGuestError(error: unknown): boolean {
-  return messageOf(error).startsWith(GUEST_ERROR_PREFIX);
-}
-
-// In worker mode a trapped call rejects with a plain { message } object.
-function messageOf(error: unknown): string {
-  if (typeof error === "object" && error !== null && "message" in error) {
-    return String((error as { message: unknown }).message);
-  }
-  return String(error);
-}
-
-function parseOutput(
-  bytes: Uint8Array | undefined,
-  limits: OutputLimits,
-): StepOutcome {
-  if (bytes === undefined || bytes.length === 0) {
-    return {
-      ok: false,
-      error: new AosError(
-        "SANDBOX_OUTPUT_INVALID",
-        "the skill returned no output",
-      ).toRecorded(),
-    };
-  }
-  const breach = checkOutputLimits(bytes, limits);
-  if (breach !== undefined) return { ok: false, error: breach.toRecorded() };
-  let output: Json;
-  try {
-    output = JSON.parse(decoder.decode(bytes));
-  } catch (error) {
-    return {
-      ok: false,
-      error: new AosError(
-        "SANDBOX_OUTPUT_INVALID",
-        "the skill's output is not UTF-8 JSON",
-        {
-          cause: error,
-          details: { bytes: bytes.length },
-        },
-      ).toRecorded(),
-    };
-  }
-  return { ok: true, output, output_sha256: sha256Hex(bytes) };
-}
-
-/**
- * Maps what Extism threw to a catalog error. `guestLog` is the guest's last
- * error log line: skills log their abort reason there before trapping.
- */
-export function classifyCallError(
-  error: unknown,
-  guestLog?: string,
-): AosError {
-  const message = messageOf(error);
-  if (message.startsWith(GUEST_ERROR_PREFIX)) {
-    const text = message.slice(GUEST_ERROR_PREFIX.length);
-    try {
-      return AosError.fromJSON(JSON.parse(text), "SKILL_ERROR");
-    } catch {
-      return new AosError("SKILL_ERROR", text.slice(0, 2000));
-    }
-  }
-  if (error instanceof AosError) return error;
-  if (message.includes("call canceled due to timeout")) {
-    return new AosError(
-      "SANDBOX_TIMEOUT",
-      "the skill exceeded its time limit",
-      { cause: error },
-    );
-  }
-  const aborted = parseAbort(guestLog);
-  if (aborted !== undefined) return aborted;
-  // The kernel refuses allocations past its budget and logs why.
-  if (guestLog?.startsWith("memory limit exceeded")) {
-    return new AosError(
-      "SANDBOX_OUTPUT_TOO_LARGE",
-      `the skill tried to allocate past the host's buffer budget: ${guestLog}`,
-    );
-  }
-  return new AosError(
-    "SANDBOX_TRAP",
-    `the skill trapped: ${message.slice(0, 500)}`,
-    { cause: error },
-  );
-}
-
-function parseAbort(line: string | undefined): AosError | undefined {
-  if (line === undefined) return undefined;
-  try {
-    const reported = JSON.parse(line);
-    if (reported?.code === "SKILL_ABORTED") return AosError.fromJSON(reported);
-  } catch {
-    // not an abort report: the trap stands as it is
-  }
-  return undefined;
 }
