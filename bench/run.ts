@@ -14,7 +14,8 @@
  *   --rounds N        run each scenario N times (1-20) and report the median
  *                     of each figure, with its spread (lowest, highest)
  *   --save FILE       also write this run's results as one result set
- *   --cpu-prof DIR    servers started by `runs` write V8 CPU profiles to DIR
+ *   --cpu-prof DIR    servers started by `runs` write V8 CPU profiles to DIR,
+ *                     their plugin workers' threads included
  *
  * `runs_postgres` uses the PostgreSQL server DATABASE_URL names (a database
  * of its own on it), or else a throwaway local one; every other scenario
@@ -49,6 +50,7 @@ import {
   runsScenario,
 } from "./runs_scenario.ts";
 import { storeAppend } from "./store_scenarios.ts";
+import { PLUGIN_CPU_PROFILE_DIR_ENV } from "../src/sandbox/mod.ts";
 import { combineRounds, parseRounds, ROUNDS_MAX } from "./_rounds.ts";
 
 // Every /v1 route needs a key, and the servers a scenario starts have empty
@@ -65,9 +67,12 @@ function randomApiKey(): string {
 }
 let cpuProfileDir: string | undefined;
 const profiled = () =>
-  cpuProfileDir === undefined
-    ? {}
-    : { denoFlags: ["--cpu-prof", `--cpu-prof-dir=${cpuProfileDir}`] };
+  cpuProfileDir === undefined ? {} : {
+    denoFlags: ["--cpu-prof", `--cpu-prof-dir=${cpuProfileDir}`],
+    // `--cpu-prof` does not reach the plugin workers' threads: they
+    // profile themselves into the same folder.
+    env: { ...client.env, [PLUGIN_CPU_PROFILE_DIR_ENV]: cpuProfileDir },
+  };
 
 const SCENARIOS: Record<string, () => Promise<BenchResult>> = {
   runs: () => runsScenario({ ...RUNS_DEFAULTS, ...client, ...profiled() }),

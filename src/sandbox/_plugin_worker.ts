@@ -14,6 +14,10 @@ import {
   STATE,
   WORD,
 } from "./_worker_channel.ts";
+import {
+  startWorkerProfiler,
+  type WorkerProfiler,
+} from "./_worker_profiler.ts";
 
 /** What a forwarded host function is, and which arguments are kernel blocks. */
 export interface ForwardedFunction {
@@ -41,6 +45,7 @@ const channel = new Channel(init.buffer);
 const decoder = new TextDecoder();
 const encoder = new TextEncoder();
 let lastGuestError: string | undefined;
+let profiler: WorkerProfiler | undefined;
 
 /** Sends one host call to the main thread and blocks until it is answered. */
 function hostCall(
@@ -228,6 +233,7 @@ async function callOnce(plugin: Plugin): Promise<void> {
   }
   header[WORD.kind] = result.kind;
   countBusy(startedMs);
+  await profiler?.beforeAnswer();
   channel.publish(STATE.DONE);
 }
 
@@ -280,6 +286,7 @@ async function callBatch(plugin: Plugin, count: number): Promise<void> {
   }
   header[WORD.calls] = results.length / 2;
   countBusy(startedMs);
+  await profiler?.beforeAnswer();
   channel.publish(STATE.DONE);
 }
 
@@ -305,7 +312,9 @@ async function serve(): Promise<void> {
     parentPort!.postMessage({ failed: message });
     return;
   }
-  parentPort!.postMessage({ ready: true, thread: threadId() });
+  const thread = threadId();
+  parentPort!.postMessage({ ready: true, thread });
+  profiler = await startWorkerProfiler(thread);
   for (;;) {
     let state = channel.state;
     while (state !== STATE.CALL) {

@@ -50,6 +50,7 @@ export {
 } from "./output_limits.ts";
 export { PluginPool, type PluginPoolOptions } from "./plugin_pool.ts";
 export { classifyCallError } from "./call_outcome.ts";
+export { PROFILE_DIR_ENV as PLUGIN_CPU_PROFILE_DIR_ENV } from "./_worker_profiler.ts";
 export {
   DEFAULT_SANDBOX_LIMITS,
   type ModuleSource,
