@@ -1,33 +1,13 @@
 import assert from "node:assert/strict";
-import { join } from "node:path";
 import { AosError } from "../errors/mod.ts";
-import { SeededRandom, SimulatedClock } from "../deps/mod.ts";
-import { PROJECT_ROOT } from "../skills/build.ts";
+import { SimulatedClock } from "../deps/mod.ts";
 import { compileWat } from "../../tests/support/hostile_modules.ts";
+import { spinPool } from "../../tests/support/spin_pool.ts";
 import { HostCallJournal } from "./host_calls.ts";
 import type { PluginInstance } from "./_plugin_instance.ts";
-import {
-  PluginPool,
-  type PluginPoolOptions,
-  workedEnough,
-} from "./plugin_pool.ts";
+import { PluginPool, workedEnough } from "./plugin_pool.ts";
 
-const SPIN = Deno.readFileSync(
-  join(PROJECT_ROOT, "tests", "fixtures", "skills", "spin", "spin.wasm"),
-);
-
-function pool(options: Partial<PluginPoolOptions> = {}): PluginPool {
-  return new PluginPool({
-    bytes: SPIN,
-    timeoutMs: 10_000,
-    kernelBytesMax: 1 << 20,
-    sizeMax: 1,
-    queueMax: 1,
-    clock: new SimulatedClock(),
-    random: new SeededRandom(3),
-    ...options,
-  });
-}
+const pool = spinPool;
 
 const isCode = (code: string) => (error: unknown) =>
   error instanceof AosError && error.code === code;

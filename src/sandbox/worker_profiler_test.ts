@@ -1,13 +1,9 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { SeededRandom, SimulatedClock } from "../deps/mod.ts";
-import { PROJECT_ROOT } from "../skills/build.ts";
-import { PluginPool } from "./plugin_pool.ts";
+import { SeededRandom } from "../deps/mod.ts";
+import type { PluginPool } from "./plugin_pool.ts";
+import { spinPool } from "../../tests/support/spin_pool.ts";
 import { PROFILE_DIR_ENV, PROFILE_EVERY_ENV } from "./_worker_profiler.ts";
-
-const SPIN = Deno.readFileSync(
-  join(PROJECT_ROOT, "tests", "fixtures", "skills", "spin", "spin.wasm"),
-);
 
 async function profilesIn(dir: string): Promise<string[]> {
   const names: string[] = [];
@@ -26,15 +22,7 @@ Deno.test("with AOS_PLUGIN_CPU_PROF_DIR a plugin worker writes CPU profiles of i
       Deno.env.delete(PROFILE_DIR_ENV);
       Deno.env.delete(PROFILE_EVERY_ENV);
     }
-    return new PluginPool({
-      bytes: SPIN,
-      timeoutMs: 10_000,
-      kernelBytesMax: 1 << 20,
-      sizeMax: 1,
-      queueMax: 1,
-      clock: new SimulatedClock(),
-      random: new SeededRandom(5),
-    });
+    return spinPool({ random: new SeededRandom(5) });
   };
   const callTwice = async (spins: PluginPool) => {
     const plugin = await spins.acquire();
