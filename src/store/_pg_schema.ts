@@ -162,4 +162,13 @@ export const POSTGRES_MIGRATIONS: readonly { version: number; sql: string }[] =
       CREATE INDEX runs_by_wake ON runs (wake_at) WHERE parked;
     `,
     },
+    {
+      // No statement reads runs_running (every one asks for running and
+      // paused runs, which runs_live and runs_claimable hold, or lists a
+      // tenant's runs of one status through runs_by_tenant_status), yet
+      // every run's creation wrote an entry to it. The SQLite store
+      // dropped it at its version 10.
+      version: 8,
+      sql: `DROP INDEX IF EXISTS runs_running;`,
+    },
   ];
