@@ -10,7 +10,7 @@ import {
 } from "../src/planner/mod.ts";
 import type { SkillRegistry } from "../src/skills/registry.ts";
 import type { SkillPin } from "./run_messages.ts";
-import type { GoalPlanner, StepExecutor } from "./run_actor.ts";
+import type { GoalPlanner, StepExecutor } from "./run_ports.ts";
 
 /** What planning and pinning need. */
 export interface RunPlanningDeps {

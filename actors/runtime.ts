@@ -28,11 +28,8 @@ import { EndedRuns } from "./ended_runs.ts";
 import { decidedAtCreation } from "./run_creation.ts";
 import { type ForkRequest, forkRun } from "./run_fork.ts";
 import { ActorStoppedError } from "./actor.ts";
-import {
-  type RunActorHandle,
-  startRunActor,
-  type StepExecutor,
-} from "./run_actor.ts";
+import { type RunActorHandle, startRunActor } from "./run_actor.ts";
+import type { StepExecutor } from "./run_ports.ts";
 import { fold, reduce, type RunState } from "./run_reducer.ts";
 import { type RunView, viewRun } from "./run_view.ts";
 import { Supervisor, type SupervisorOptions } from "./supervisor.ts";

@@ -1,6 +1,6 @@
 /** Sandbox benchmarks: warm call, cold start, time-limit enforcement. */
 import { join } from "node:path";
-import type { HostCallPort } from "../actors/run_actor.ts";
+import type { HostCallPort } from "../actors/run_ports.ts";
 import type { SkillPin } from "../actors/run_messages.ts";
 import { liveClock, liveRandom } from "../src/deps/mod.ts";
 import { PluginPool } from "../src/sandbox/plugin_pool.ts";

@@ -2,7 +2,7 @@ import { resolve } from "node:path";
 import type { Hono } from "hono";
 import { Runtime } from "../../actors/runtime.ts";
 import type { SupervisorOptions } from "../../actors/supervisor.ts";
-import type { StepExecutor } from "../../actors/run_actor.ts";
+import type { StepExecutor } from "../../actors/run_ports.ts";
 import { createApp } from "../api/mod.ts";
 import { BudgetLedger, utcDay } from "../budget/mod.ts";
 import { ApiKeyCache, bootstrapKeys, TenantAdmin } from "../tenants/mod.ts";

@@ -14,7 +14,7 @@ import type {
   StepExecution,
   StepExecutor,
   StepOutcome,
-} from "../../actors/run_actor.ts";
+} from "../../actors/run_ports.ts";
 
 /** An executor that can also run several executions at once. */
 export interface BatchExecutor extends StepExecutor {

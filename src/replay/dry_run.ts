@@ -1,4 +1,4 @@
-import type { StepExecutor } from "../../actors/run_actor.ts";
+import type { StepExecutor } from "../../actors/run_ports.ts";
 import type { SkillPin } from "../../actors/run_messages.ts";
 import type { SkillModule } from "../sandbox/mod.ts";
 import type { LogRecord } from "../store/mod.ts";

@@ -1,5 +1,5 @@
 import type { HostCallBody, HostCallKind } from "../../actors/run_messages.ts";
-import type { HostCallPort, StepOutcome } from "../../actors/run_actor.ts";
+import type { HostCallPort, StepOutcome } from "../../actors/run_ports.ts";
 import { replayPort } from "../sandbox/mod.ts";
 import { canonicalJson, type Json, sha256Hex } from "../store/mod.ts";
 import type { DivergenceClass, HostCallConcerned } from "./divergence.ts";

@@ -4,7 +4,7 @@ import {
   type RunMessage,
   type SkillPin,
 } from "../../actors/run_messages.ts";
-import type { StepExecutor, StepOutcome } from "../../actors/run_actor.ts";
+import type { StepExecutor, StepOutcome } from "../../actors/run_ports.ts";
 import { reduce, type RunState } from "../../actors/run_reducer.ts";
 import { pinFor, planStep, type StepState } from "../../actors/run_state.ts";
 import {

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { StepOutcome } from "../../actors/run_actor.ts";
+import type { StepOutcome } from "../../actors/run_ports.ts";
 import { AosError } from "../errors/mod.ts";
 import { type Json, sha256Hex } from "../store/mod.ts";
 import { checkOutputLimits, type OutputLimits } from "./output_limits.ts";

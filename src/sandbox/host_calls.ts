@@ -1,5 +1,5 @@
 import type { HostCallBody, HostCallKind } from "../../actors/run_messages.ts";
-import type { HostCallPort } from "../../actors/run_actor.ts";
+import type { HostCallPort } from "../../actors/run_ports.ts";
 import { AosError } from "../errors/mod.ts";
 import { canonicalJson, type Json, sha256Hex } from "../store/mod.ts";
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import type { HostCallBody } from "../../actors/run_messages.ts";
-import type { HostCallPort } from "../../actors/run_actor.ts";
+import type { HostCallPort } from "../../actors/run_ports.ts";
 import { startServer } from "../../tests/support/http_servers.ts";
 import { HostCallJournal } from "./host_calls.ts";
 import { GuardedHttpClient } from "./http_client.ts";

@@ -2,7 +2,7 @@ import type {
   StepExecution,
   StepExecutor,
   StepOutcome,
-} from "../../actors/run_actor.ts";
+} from "../../actors/run_ports.ts";
 import type { SkillPin } from "../../actors/run_messages.ts";
 import {
   childTraceparent,

@@ -4,7 +4,7 @@ import type {
   HostCallPort,
   StepExecution,
   StepOutcome,
-} from "../../actors/run_actor.ts";
+} from "../../actors/run_ports.ts";
 import type { HostCallBody, SkillPin } from "../../actors/run_messages.ts";
 import { SeededRandom, SimulatedClock } from "../deps/mod.ts";
 import { PROJECT_ROOT } from "../skills/build.ts";

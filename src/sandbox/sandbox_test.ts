@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import type { HostCallPort, StepOutcome } from "../../actors/run_actor.ts";
+import type { HostCallPort, StepOutcome } from "../../actors/run_ports.ts";
 import type { HostCallBody, SkillPin } from "../../actors/run_messages.ts";
 import { SeededRandom, SimulatedClock } from "../deps/mod.ts";
 import { PROJECT_ROOT } from "../skills/build.ts";

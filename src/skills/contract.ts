@@ -5,7 +5,7 @@
  * @module
  */
 import { parse as parseYaml } from "yaml";
-import type { HostCallPort, StepOutcome } from "../../actors/run_actor.ts";
+import type { HostCallPort, StepOutcome } from "../../actors/run_ports.ts";
 import type { HostCallBody, SkillPin } from "../../actors/run_messages.ts";
 import {
   type Clock,

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import type { StepExecution, StepOutcome } from "../../actors/run_actor.ts";
+import type { StepExecution, StepOutcome } from "../../actors/run_ports.ts";
 import { replayLog } from "../../src/replay/mod.ts";
 import { HAND_OVER_CALLS } from "../../src/replay/_step_batches.ts";
 import type { LogRecord } from "../../src/store/mod.ts";

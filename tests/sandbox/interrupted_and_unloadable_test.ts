@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import type { StepOutcome } from "../../actors/run_actor.ts";
+import type { StepOutcome } from "../../actors/run_ports.ts";
 import type { SkillPin } from "../../actors/run_messages.ts";
 import { SeededRandom, SimulatedClock } from "../../src/deps/mod.ts";
 import { Sandbox } from "../../src/sandbox/mod.ts";

@@ -3,7 +3,7 @@
 // and the RFC 5545 text it writes.
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import type { HostCallPort, StepOutcome } from "../../actors/run_actor.ts";
+import type { HostCallPort, StepOutcome } from "../../actors/run_ports.ts";
 import type { HostCallBody, HostCallKind } from "../../actors/run_messages.ts";
 import { SeededRandom, SimulatedClock } from "../../src/deps/mod.ts";
 import {

@@ -11,7 +11,7 @@ import type {
   StepExecution,
   StepExecutor,
   StepOutcome,
-} from "../../actors/run_actor.ts";
+} from "../../actors/run_ports.ts";
 import type { AosNode } from "../../src/node/mod.ts";
 import type { LogRecord } from "../../src/store/mod.ts";
 import { type AppendHooks, withAppendHooks } from "../support/append_hooks.ts";
