@@ -43,7 +43,9 @@ export function canonicalJson(value: unknown): string {
     if (error !== NOT_JSON) throw error;
     // The walk does not carry paths (they would be built for every value of
     // every record); the rare refusal finds its path again.
-    throw new TypeError(`canonicalJson: ${notJsonAt(value, "$")}`);
+    throw new TypeError(
+      `canonicalJson: ${notJsonMessage(firstNotJson(value)!)}`,
+    );
   }
 }
 
@@ -217,8 +219,41 @@ function isPlain(object: object): boolean {
   return prototype === Object.prototype || prototype === null;
 }
 
-/** What the first value JSON cannot hold is, and where, in `write`'s order. */
-function notJsonAt(value: unknown, path: string): string | undefined {
+/** Where a value stops being JSON (`firstNotJson`). */
+export interface NotJson {
+  /** The keys and indices from the root down to the part. */
+  path: (string | number)[];
+  /** The part itself (undefined for an array hole). */
+  value: unknown;
+  /**
+   * Why: a number that is not finite, an object that is not plain, an array
+   * hole, or a value of a type JSON does not have.
+   */
+  reason: "not_finite" | "not_plain" | "hole" | "type";
+}
+
+/**
+ * The first part of `value` that JSON cannot hold, members in the order
+ * they were set; undefined when it is all JSON. A member whose value is
+ * undefined is skipped, as `canonicalJson` writes nothing for it, unless
+ * `refuseUndefinedMembers`. The path is built on the way out: checking a
+ * value that is JSON allocates nothing.
+ */
+export function firstNotJson(
+  value: unknown,
+  options: { refuseUndefinedMembers?: boolean } = {},
+): NotJson | undefined {
+  const found = notJsonIn(value, options.refuseUndefinedMembers === true);
+  found?.path.reverse();
+  return found;
+}
+
+// The part found starts an empty path, which each level adds its key or
+// index to as the recursion returns.
+function notJsonIn(
+  value: unknown,
+  refuseUndefined: boolean,
+): NotJson | undefined {
   switch (typeof value) {
     case "string":
     case "boolean":
@@ -226,27 +261,51 @@ function notJsonAt(value: unknown, path: string): string | undefined {
     case "number":
       return Number.isFinite(value)
         ? undefined
-        : `${value} at ${path} is not JSON`;
+        : { path: [], value, reason: "not_finite" };
     case "object": {
       if (value === null) return undefined;
       if (Array.isArray(value)) {
         for (let index = 0; index < value.length; index++) {
-          const found = notJsonAt(value[index], `${path}[${index}]`);
-          if (found !== undefined) return found;
+          const found: NotJson | undefined = index in value
+            ? notJsonIn(value[index], refuseUndefined)
+            : { path: [], value: undefined, reason: "hole" };
+          if (found !== undefined) {
+            found.path.push(index);
+            return found;
+          }
         }
         return undefined;
       }
-      if (!isPlain(value)) return `a non-plain object at ${path}`;
+      if (!isPlain(value)) return { path: [], value, reason: "not_plain" };
       const object = value as Record<string, unknown>;
-      for (const key of Object.keys(object).sort()) {
-        if (object[key] === undefined) continue;
-        const found = notJsonAt(object[key], `${path}.${key}`);
-        if (found !== undefined) return found;
+      for (const key in object) {
+        if (object[key] === undefined && !refuseUndefined) continue;
+        const found = notJsonIn(object[key], refuseUndefined);
+        if (found !== undefined) {
+          found.path.push(key);
+          return found;
+        }
       }
       return undefined;
     }
     default:
-      return `${typeof value} at ${path} is not JSON`;
+      return { path: [], value, reason: "type" };
+  }
+}
+
+/** `canonicalJson`'s account of what it refused, and where (`$.a[0].b`). */
+function notJsonMessage(found: NotJson): string {
+  const at = "$" +
+    found.path.map((part) =>
+      typeof part === "number" ? `[${part}]` : `.${part}`
+    ).join("");
+  switch (found.reason) {
+    case "not_finite":
+      return `${found.value} at ${at} is not JSON`;
+    case "not_plain":
+      return `a non-plain object at ${at}`;
+    default:
+      return `${typeof found.value} at ${at} is not JSON`;
   }
 }
 

@@ -2,8 +2,10 @@
 export {
   canonicalizeText,
   canonicalJson,
+  firstNotJson,
   type Json,
   type JsonObject,
+  type NotJson,
   sameCanonicalJson,
 } from "./canonical_json.ts";
 export {
