@@ -1,5 +1,6 @@
 import type { Clock, RandomSource } from "../deps/mod.ts";
 import { AosError } from "../errors/mod.ts";
+import { CallDeadlines } from "./_call_deadlines.ts";
 import { HostBridge } from "./_host_bridge.ts";
 import {
   type BatchResult,
@@ -61,6 +62,7 @@ export class PluginPool {
   #busyWindows = 0;
   #starting = 0;
   readonly #instances = new Set<PluginInstance>();
+  readonly #deadlines = new CallDeadlines();
 
   constructor(options: PluginPoolOptions) {
     this.#options = options;
@@ -282,7 +284,7 @@ export class PluginPool {
       instance.terminate().catch(() => {});
     };
     const onAbort = () => stop("cancel");
-    const timer = setTimeout(() => stop("timeout"), timeoutMs);
+    const done = this.#deadlines.add(timeoutMs, () => stop("timeout"));
     if (signal?.aborted) onAbort();
     signal?.addEventListener("abort", onAbort, { once: true });
     try {
@@ -315,7 +317,7 @@ export class PluginPool {
       );
     } finally {
       signal?.removeEventListener("abort", onAbort);
-      clearTimeout(timer);
+      done();
     }
   }
 
@@ -354,11 +356,10 @@ export class PluginPool {
    */
   async memoryCapHit(instance: PluginInstance): Promise<boolean> {
     if (instance.exited) return false;
-    // Bounded like any call; a timer also keeps the event loop polling the
-    // channel, which a pending Atomics.waitAsync alone does not.
-    const timer = setTimeout(
-      () => instance.terminate().catch(() => {}),
+    // Bounded like any call.
+    const done = this.#deadlines.add(
       this.#options.timeoutMs,
+      () => instance.terminate().catch(() => {}),
     );
     try {
       await instance.call(PROBE_EXPORT, "", undefined);
@@ -366,7 +367,7 @@ export class PluginPool {
     } catch (error) {
       return error instanceof GuestFailure;
     } finally {
-      clearTimeout(timer);
+      done();
     }
   }
 
@@ -393,6 +394,7 @@ export class PluginPool {
     this.#retirement = undefined;
     clearTimeout(this.#growth);
     this.#growth = undefined;
+    this.#deadlines.clear();
     this.#instances.clear();
     for (const waiter of this.#waiting.splice(0)) {
       waiter(new Error("pool closed"));
