@@ -91,6 +91,8 @@ export class Runtime {
   readonly #ownership: RunOwnership;
   readonly #leaseClock: Clock;
   #closing = false;
+  /** The next look at runs waited on that another node holds, if armed. */
+  #elsewherePoll: { cancel: () => void } | undefined;
   readonly #started = new Map<string, Set<() => void>>();
   /**
    * Runs whose actor stops to park: their wake time, and when the park has
@@ -568,10 +570,9 @@ export class Runtime {
         summary.status === "paused"
       ) return;
       const timer = this.#deps.clock.delay(timeoutMs);
-      const elsewhere = this.#endedElsewhere(runId);
-      await Promise.race([done, timer.done, elsewhere.done]);
+      this.#pollElsewhere();
+      await Promise.race([done, timer.done]);
       timer.cancel();
-      elsewhere.cancel();
     } finally {
       waiters.delete(wake);
       if (waiters.size === 0 && this.#waiters.get(runId) === waiters) {
@@ -581,33 +582,31 @@ export class Runtime {
   }
 
   /**
-   * Resolves when the run is final according to the store while another
-   * node holds it (this node hears only of its own runs' records).
+   * While clients wait on runs, looks at the store every ELSEWHERE_POLL_MS
+   * for those held by another node (this node hears only of its own runs'
+   * records) and wakes the waiters of each that ended. One timer serves
+   * every wait, and none runs when nobody waits.
    */
-  #endedElsewhere(runId: string): { done: Promise<void>; cancel: () => void } {
-    let active = true;
-    let pending: { cancel: () => void } | undefined;
-    const done = (async () => {
-      while (active && !this.#closing) {
-        const delay = this.#leaseClock.delay(ELSEWHERE_POLL_MS);
-        pending = delay;
-        await delay.done;
-        if (!active || this.#actors.has(runId)) continue;
+  #pollElsewhere(): void {
+    if (this.#elsewherePoll !== undefined || this.#closing) return;
+    const poll = this.#leaseClock.delay(ELSEWHERE_POLL_MS);
+    this.#elsewherePoll = poll;
+    poll.done.then(async () => {
+      if (this.#elsewherePoll !== poll) return; // cancelled by close
+      const elsewhere = [...this.#waiters.keys()].filter((runId) =>
+        !this.#actors.has(runId)
+      );
+      await Promise.all(elsewhere.map(async (runId) => {
         const summary = await this.#deps.store.getRun(runId).catch(() =>
           undefined
         );
-        if (summary !== undefined && isTerminal(summary.status)) return;
-      }
-      // cancelled: never resolves the race by itself
-      await new Promise<void>(() => {});
-    })();
-    return {
-      done,
-      cancel: () => {
-        active = false;
-        pending?.cancel();
-      },
-    };
+        if (summary !== undefined && isTerminal(summary.status)) {
+          this.#wakeWaiters(runId);
+        }
+      }));
+      this.#elsewherePoll = undefined;
+      if (this.#waiters.size > 0) this.#pollElsewhere();
+    });
   }
 
   /**
@@ -869,6 +868,9 @@ export class Runtime {
    */
   async close(): Promise<void> {
     this.#closing = true;
+    const poll = this.#elsewherePoll;
+    this.#elsewherePoll = undefined;
+    poll?.cancel();
     await this.#supervisor.shutdown((runId) => this.#actors.get(runId)?.stop());
     await this.#ownership.close();
   }
