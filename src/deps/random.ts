@@ -43,12 +43,15 @@ export class SeededRandom implements RandomSource {
   }
 }
 
+/** Two hex digits of each byte value (a run id is made on every submission). */
+const HEX_BYTES: readonly string[] = Array.from(
+  { length: 256 },
+  (_, byte) => byte.toString(16).padStart(2, "0"),
+);
+
 /** A sortable, unique id: 12 hex digits of milliseconds then 16 random hex digits. */
 export function newRunId(nowMs: number, random: RandomSource): string {
-  const time = Math.floor(nowMs).toString(16).padStart(12, "0");
-  const tail = Array.from(
-    random.bytes(8),
-    (byte) => byte.toString(16).padStart(2, "0"),
-  ).join("");
-  return `run_${time}${tail}`;
+  let id = "run_" + Math.floor(nowMs).toString(16).padStart(12, "0");
+  for (const byte of random.bytes(8)) id += HEX_BYTES[byte];
+  return id;
 }
