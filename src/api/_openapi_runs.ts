@@ -21,6 +21,7 @@ import {
   idempotencyKey,
   runListQuery,
   runViewQuery,
+  submitQuery,
 } from "./run_schemas.ts";
 
 const PLAN_OR_GOAL = { oneOf: [REF("Plan"), REF("Goal")] };
@@ -39,7 +40,7 @@ export function runPaths(): Record<string, JsonSchema> {
           description:
             "retries with the same key and body get the first response; keys are kept 24 hours (configurable)",
           schema: schemaOf(idempotencyKey),
-        }],
+        }, ...queryParameters(submitQuery)],
         requestBody: {
           required: true,
           content: {
@@ -48,6 +49,10 @@ export function runPaths(): Record<string, JsonSchema> {
           },
         },
         responses: {
+          "200": json(
+            REF("RunView"),
+            "with wait_ms: the run ended or paused within it (the run was durable before the wait began)",
+          ),
           "202": json(REF("RunAccepted"), "accepted; the run is durable"),
           ...errors(400, 401, 409, 413, 422, 429, 503),
         },

@@ -209,6 +209,10 @@ Deno.test("every answer of the API matches the schema /openapi.json documents fo
       body: THREE_STEP_PLAN,
     });
     await expect(200, "GET", `/v1/runs/${runId}?wait_ms=30000`);
+    // Submitted and waited on in one request.
+    await expect(200, "POST", "/v1/runs?wait_ms=30000", {
+      body: THREE_STEP_PLAN,
+    });
     await expect(200, "GET", "/v1/runs");
     await expect(200, "GET", "/v1/runs?status=succeeded&limit=1");
     await expect(200, "GET", `/v1/runs/${runId}/events`);
@@ -230,7 +234,10 @@ Deno.test("every answer of the API matches the schema /openapi.json documents fo
     const waiting = {
       steps: [{ id: "wait", wait_signal: { name: "go" } }],
     };
-    const held = await expect(202, "POST", "/v1/runs", { body: waiting });
+    // Its submission waits 20 ms for an end that does not come: 202.
+    const held = await expect(202, "POST", "/v1/runs?wait_ms=20", {
+      body: waiting,
+    });
     await expect(200, "GET", `/v1/runs/${held.run_id}?wait_ms=50`);
     await expect(202, "POST", `/v1/runs/${held.run_id}/cancel`, {
       body: { reason: "not needed" },
@@ -249,6 +256,9 @@ Deno.test("every answer of the API matches the schema /openapi.json documents fo
     await expect(404, "POST", "/v1/runs/run_nope/cancel", { body: {} });
     await expect(400, "POST", "/v1/runs", { text: "{" });
     await expect(400, "POST", "/v1/runs", { body: { steps: [] } });
+    await expect(400, "POST", "/v1/runs?wait_ms=-1", {
+      body: THREE_STEP_PLAN,
+    });
     await expect(400, "GET", "/v1/runs?limit=0");
     await expect(400, "POST", "/v1/runs", {
       body: { steps: [{ id: "a", skill: "no_such_skill" }] },

@@ -45,6 +45,14 @@ export const runViewQuery = z.object({
   }),
 }).strict();
 
+/** `POST /v1/runs`. */
+export const submitQuery = z.object({
+  wait_ms: z.coerce.number().int().min(0).max(60_000).optional().meta({
+    description:
+      "once the run is accepted, wait up to this long for it to end or pause: 200 with the run's view if it did, else 202 as without it",
+  }),
+}).strict();
+
 /** `POST /v1/runs/:id/cancel`. */
 export const cancelBody = z.object({ reason: z.string().max(500).optional() })
   .strict();

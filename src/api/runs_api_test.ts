@@ -27,8 +27,9 @@ async function submit(
   node: Awaited<ReturnType<typeof openTestNode>>,
   body: unknown,
   headers: Record<string, string> = {},
+  query = "",
 ) {
-  const response = await node.app.request("/v1/runs", {
+  const response = await node.app.request(`/v1/runs${query}`, {
     method: "POST",
     body: typeof body === "string" ? body : JSON.stringify(body),
     headers: { ...AUTH, "content-type": "application/json", ...headers },
@@ -478,6 +479,114 @@ Deno.test("GET /openapi.json is an OpenAPI 3.1 document built from the request s
       properties: { error: { properties: { code: { enum: string[] } } } };
     }).properties.error.properties.code.enum;
     assert.ok(errorCodes.includes("IDEMPOTENCY_KEY_REUSED"));
+  } finally {
+    await node.close();
+  }
+});
+
+Deno.test("POST /v1/runs?wait_ms answers the run's view once it ended, or paused, and 202 when it did not end in time", async () => {
+  const node = await openTestNode();
+  try {
+    const ended = await node.app.request("/v1/runs?wait_ms=30000", {
+      method: "POST",
+      body: JSON.stringify(pickPlan(["a"])),
+      headers: { ...AUTH, "content-type": "application/json" },
+    });
+    assert.equal(ended.status, 200);
+    const view = await ended.json();
+    assert.equal(view.status, "succeeded");
+    assert.deepEqual(view.output.result, { a: 1 });
+    assert.equal(ended.headers.get("location"), `/v1/runs/${view.run_id}`);
+    // The same view a GET gives.
+    const got = await requestJson(node, "GET", `/v1/runs/${view.run_id}`);
+    assert.deepEqual(got.body, view);
+
+    const paused = await submit(
+      node,
+      {
+        steps: [{
+          id: "total",
+          skill: "json_transform",
+          params: {
+            op: "extract",
+            input: { order: {} },
+            path: "$.order.total",
+          },
+          on_exhausted: "pause",
+        }],
+      },
+      {},
+      "?wait_ms=30000",
+    );
+    assert.equal(paused.status, 200);
+    assert.equal(paused.body.status, "paused");
+
+    // A run that sleeps an hour: the wait ends first, and the answer is the
+    // 202 of a submission without one. The run goes on.
+    const sleeping = await submit(node, SLEEPING_PLAN, {}, "?wait_ms=20");
+    assert.equal(sleeping.status, 202);
+    assert.deepEqual(Object.keys(sleeping.body).sort(), [
+      "links",
+      "run_id",
+      "status",
+    ]);
+    assert.equal(sleeping.body.status, "running");
+    await node.runtime.waitForRecord(
+      String(sleeping.body.run_id),
+      (record) => record.type === "TimerScheduled",
+    );
+  } finally {
+    await node.close();
+  }
+});
+
+Deno.test("POST /v1/runs?wait_ms with an Idempotency-Key: a retry waits on the same run and gets its view", async () => {
+  const node = await openTestNode();
+  try {
+    const headers = { "idempotency-key": "wait-1" };
+    const first = await submit(
+      node,
+      pickPlan(["b"]),
+      headers,
+      "?wait_ms=30000",
+    );
+    assert.equal(first.status, 200);
+    assert.equal(first.body.status, "succeeded");
+    const again = await submit(
+      node,
+      pickPlan(["b"]),
+      headers,
+      "?wait_ms=30000",
+    );
+    assert.equal(again.status, 200);
+    assert.equal(again.headers.get("idempotent-replayed"), "true");
+    assert.deepEqual(again.body, first.body);
+    // Without waiting, the replay is the first 202 as it was.
+    const plain = await submit(node, pickPlan(["b"]), headers);
+    assert.equal(plain.status, 202);
+    assert.equal(plain.body.run_id, first.body.run_id);
+    assert.deepEqual(await runIds(node), [first.body.run_id]);
+  } finally {
+    await node.close();
+  }
+});
+
+Deno.test("POST /v1/runs refuses a bad wait_ms or an unknown query parameter before accepting anything", async () => {
+  const node = await openTestNode();
+  try {
+    for (
+      const query of [
+        "?wait_ms=-1",
+        "?wait_ms=60001",
+        "?wait_ms=soon",
+        "?wait=5",
+      ]
+    ) {
+      const refused = await submit(node, pickPlan(["a"]), {}, query);
+      assert.equal(refused.status, 400, query);
+      assert.equal(refused.body.error?.code, "VALIDATION_QUERY_INVALID", query);
+    }
+    assert.deepEqual(await runIds(node), []);
   } finally {
     await node.close();
   }

@@ -4,7 +4,12 @@ import { formatTraceparent, parseTraceparent } from "../deps/mod.ts";
 import { AosError } from "../errors/mod.ts";
 import { planSchema } from "../plan/mod.ts";
 import { goalSchema } from "../planner/mod.ts";
-import type { JsonObject, RunStatus, Store } from "../store/mod.ts";
+import {
+  isTerminal,
+  type JsonObject,
+  type RunStatus,
+  type Store,
+} from "../store/mod.ts";
 import { Admission } from "./admission.ts";
 import {
   parseHeader,
@@ -22,6 +27,7 @@ import {
   lastEventId,
   runListQuery,
   runViewQuery,
+  submitQuery,
 } from "./run_schemas.ts";
 import { tenantOf } from "./auth.ts";
 
@@ -49,6 +55,11 @@ export function addRunRoutes(app: Hono, deps: RunRoutesDeps): void {
 
   app.post("/v1/runs", async (c) => {
     const tenant = tenantOf(c);
+    const { wait_ms: waitMs } = parseWith(submitQuery, c.req.query(), "query");
+    const answer = (body: JsonObject) =>
+      waitMs === undefined
+        ? accepted(c, body)
+        : acceptedOrEnded(c, runtime, body, waitMs);
     const header = c.req.header("idempotency-key");
     const key = header === undefined
       ? undefined
@@ -68,7 +79,7 @@ export function addRunRoutes(app: Hono, deps: RunRoutesDeps): void {
       const { run_id } = await admission.admit((unfinishedMax) =>
         runtime.submit(request, { tenant, traceparent, unfinishedMax })
       );
-      return accepted(c, acceptedBody(run_id));
+      return await answer(acceptedBody(run_id));
     }
     const fingerprint = requestFingerprint(request);
     const claim = await claimKey(store, {
@@ -80,8 +91,9 @@ export function addRunRoutes(app: Hono, deps: RunRoutesDeps): void {
     });
     if (claim.kind === "replay") {
       c.header("Idempotent-Replayed", "true");
-      return accepted(c, claim.response);
+      return await answer(claim.response);
     }
+    let acceptedAnswer: JsonObject;
     try {
       const { run_id } = await admission.admit((unfinishedMax) =>
         runtime.submit(request, {
@@ -91,7 +103,7 @@ export function addRunRoutes(app: Hono, deps: RunRoutesDeps): void {
           idempotency: { key, fingerprint, response: acceptedBody },
         })
       );
-      return accepted(c, acceptedBody(run_id));
+      acceptedAnswer = acceptedBody(run_id);
     } catch (error) {
       // Nothing was accepted: free the key for a retry of this request. If
       // even that fails, the claim lapses after its lock and a retry takes it.
@@ -100,6 +112,8 @@ export function addRunRoutes(app: Hono, deps: RunRoutesDeps): void {
       );
       throw error;
     }
+    // Accepted: whatever happens while waiting, the key stays taken.
+    return await answer(acceptedAnswer);
   });
 
   app.get("/v1/runs", async (c) => {
@@ -198,6 +212,29 @@ function acceptedBody(runId: string): JsonObject {
 
 function accepted(c: Context, body: JsonObject): Response {
   return c.json(body, 202, { Location: `/v1/runs/${String(body.run_id)}` });
+}
+
+/**
+ * A submission that asked to wait (`?wait_ms`): the run's view (200) once it
+ * ended or paused within `waitMs`, else the same 202 as without waiting. The
+ * run is durable before the wait starts, so a client that gives up or loses
+ * the connection while waiting loses nothing: the run goes on, and its
+ * Location (or the same Idempotency-Key) finds it.
+ */
+async function acceptedOrEnded(
+  c: Context,
+  runtime: Runtime,
+  body: JsonObject,
+  waitMs: number,
+): Promise<Response> {
+  const runId = String(body.run_id);
+  await runtime.waitForEnd(runId, waitMs);
+  const view = await runtime.view(runId);
+  if (
+    view === undefined ||
+    !(isTerminal(view.status) || view.status === "paused")
+  ) return accepted(c, body);
+  return c.json(view, 200, { Location: `/v1/runs/${runId}` });
 }
 
 /** The run's index row when it belongs to the request's tenant; RUN_NOT_FOUND otherwise. */
