@@ -72,28 +72,51 @@ export class ApiClient {
    */
   async runToEnd(plan: string): Promise<string> {
     const submitted = await this.post("/v1/runs", plan);
-    if (submitted.status !== 202) {
-      throw new Error(
-        `submit answered ${submitted.status}: ${
-          JSON.stringify(submitted.body)
-        }`,
-      );
+    if (submitted.status !== 202) throw submitRefused(submitted);
+    return await this.#waitForEnd(String(submitted.body.run_id));
+  }
+
+  /**
+   * As `runToEnd`, in one request when the run ends within 30 s: the
+   * submission waits for the end (`POST /v1/runs?wait_ms`).
+   */
+  async submitAndWait(plan: string): Promise<string> {
+    const submitted = await this.post("/v1/runs?wait_ms=30000", plan);
+    if (submitted.status === 202) {
+      return await this.#waitForEnd(String(submitted.body.run_id));
     }
+    if (submitted.status !== 200) throw submitRefused(submitted);
     const runId = String(submitted.body.run_id);
+    this.#ended(runId, submitted.body);
+    return runId;
+  }
+
+  async #waitForEnd(runId: string): Promise<string> {
     for (;;) {
       const view = await this.get(`/v1/runs/${runId}?wait_ms=30000`);
       if (view.status !== 200) {
         throw new Error(`status answered ${view.status}`);
       }
-      if (view.body.status === "succeeded") return runId;
       if (view.body.status !== "running") {
-        this.failedRuns.push({
-          run_id: runId,
-          status: String(view.body.status),
-          code: String(view.body.code),
-        });
+        this.#ended(runId, view.body);
         return runId;
       }
     }
   }
+
+  /** Counts a run that ended other than `succeeded` in `failedRuns`. */
+  #ended(runId: string, view: Record<string, unknown>): void {
+    if (view.status === "succeeded") return;
+    this.failedRuns.push({
+      run_id: runId,
+      status: String(view.status),
+      code: String(view.code),
+    });
+  }
+}
+
+function submitRefused(submitted: ApiResponse): Error {
+  return new Error(
+    `submit answered ${submitted.status}: ${JSON.stringify(submitted.body)}`,
+  );
 }

@@ -108,13 +108,10 @@ export async function runsScenario(
     const probe = options.storeProbe;
     await probe?.resetStatements();
     const syncsBefore = await storeSyncs(server.url);
-    const latenciesMs: number[] = [];
-    for (let run = 0; run < options.sequentialRuns; run++) {
-      const started = performance.now();
-      await client.runToEnd(threeStepPlan(index++));
-      latenciesMs.push(performance.now() - started);
-    }
-    latenciesMs.sort((a, b) => a - b);
+    const twoRequests = (plan: string) => client.runToEnd(plan);
+    const oneRequest = (plan: string) => client.submitAndWait(plan);
+    const nextIndex = () => index++;
+    const latenciesMs = await sequential(options, twoRequests, nextIndex);
     const syncsAfter = await storeSyncs(server.url);
     const storeFigures: Record<string, number> = {};
     if (syncsBefore !== undefined && syncsAfter !== undefined) {
@@ -131,7 +128,7 @@ export async function runsScenario(
       await probe.resetStatements();
     }
     const storeCpuStartMs = probe?.cpuMs() ?? 0;
-    const load = await underLoad(server, client, options, () => index++);
+    const load = await underLoad(server, options, twoRequests, nextIndex);
     if (probe !== undefined) {
       storeFigures.database_cpu_per_run_ms = round(
         (probe.cpuMs() - storeCpuStartMs) / load.runs,
@@ -142,6 +139,9 @@ export async function runsScenario(
         1,
       );
     }
+    // The same again, each run submitted and waited on in one request.
+    const oneLatenciesMs = await sequential(options, oneRequest, nextIndex);
+    const oneLoad = await underLoad(server, options, oneRequest, nextIndex);
     const failures = failuresOf(client);
     return {
       scenario: options.scenario ?? "runs",
@@ -152,6 +152,20 @@ export async function runsScenario(
         server_rss_mb: round(load.rssBytesMax / 2 ** 20, 1),
         server_cpu_per_run_ms: round(load.cpuMs / load.runs, 3),
         ...storeFigures,
+        one_request_sequential_p50_ms: round(
+          percentile(oneLatenciesMs, 0.5),
+          2,
+        ),
+        one_request_sequential_p99_ms: round(
+          percentile(oneLatenciesMs, 0.99),
+          2,
+        ),
+        one_request_runs_per_s: round(oneLoad.runs / oneLoad.seconds, 0),
+        one_request_server_rss_mb: round(oneLoad.rssBytesMax / 2 ** 20, 1),
+        one_request_server_cpu_per_run_ms: round(
+          oneLoad.cpuMs / oneLoad.runs,
+          3,
+        ),
         failed_runs: failures.count,
       },
       targets: {
@@ -171,9 +185,14 @@ export async function runsScenario(
         statements_per_run: "lower",
         sequential_statements_per_run: "lower",
         sequential_syncs_per_run: "lower",
+        one_request_sequential_p50_ms: "lower",
+        one_request_sequential_p99_ms: "lower",
+        one_request_runs_per_s: "higher",
+        one_request_server_rss_mb: "lower",
+        one_request_server_cpu_per_run_ms: "lower",
       },
       notes:
-        `${options.sequentialRuns} sequential runs, then ${options.concurrency} concurrent lanes for ${options.loadSeconds} s (${load.runs} runs); each run submits with POST /v1/runs and waits with GET /v1/runs/:id?wait_ms${failures.note}; SQLite synchronous=FULL; sequential_syncs_per_run is the server's nova_store_syncs_total over the sequential phase (log syncs waited for, background claims and renewals included)`,
+        `${options.sequentialRuns} sequential runs, then ${options.concurrency} concurrent lanes for ${options.loadSeconds} s (${load.runs} runs); each run submits with POST /v1/runs and waits with GET /v1/runs/:id?wait_ms; then the same again (${oneLoad.runs} runs under load) with each run submitted and waited on in one request, POST /v1/runs?wait_ms (one_request_*)${failures.note}; SQLite synchronous=FULL; sequential_syncs_per_run is the server's nova_store_syncs_total over the sequential phase (log syncs waited for, background claims and renewals included)`,
     };
   } finally {
     await server.stop();
@@ -193,10 +212,25 @@ async function storeSyncs(url: string): Promise<number | undefined> {
   return line === undefined ? undefined : Number(line.split(" ")[1]);
 }
 
+/** Submit→end latencies of `options.sequentialRuns` runs one after another, sorted. */
+async function sequential(
+  options: RunsOptions,
+  runOne: (plan: string) => Promise<unknown>,
+  nextIndex: () => number,
+): Promise<number[]> {
+  const latenciesMs: number[] = [];
+  for (let run = 0; run < options.sequentialRuns; run++) {
+    const started = performance.now();
+    await runOne(threeStepPlan(nextIndex()));
+    latenciesMs.push(performance.now() - started);
+  }
+  return latenciesMs.sort((a, b) => a - b);
+}
+
 async function underLoad(
   server: BenchServer,
-  client: ApiClient,
   options: RunsOptions,
+  runOne: (plan: string) => Promise<unknown>,
   nextIndex: () => number,
 ): Promise<
   { runs: number; seconds: number; rssBytesMax: number; cpuMs: number }
@@ -211,7 +245,7 @@ async function underLoad(
   }, 200);
   const lane = async () => {
     while (performance.now() < endAt) {
-      await client.runToEnd(threeStepPlan(nextIndex()));
+      await runOne(threeStepPlan(nextIndex()));
       runs++;
     }
   };
