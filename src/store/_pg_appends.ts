@@ -114,14 +114,14 @@ export async function refusal(
 
 // A run created held (`RunMeta.lease`) is nobody else's to claim: only a
 // run created unheld wakes the nodes. With a bound on unfinished runs
-// (`RunMeta.unfinishedMax`, $11), the statement counts them (the partial
-// index of unfinished runs) and inserts only below the bound: the
+// (`RunMeta.unfinishedMax`, $11), the statement reads their count (kept
+// by triggers in run_counts, migration 9: a few rows, however many runs
+// ended since the last vacuum) and inserts only below the bound: the
 // back-pressure check costs no round trip of its own. Without one the
 // count is never evaluated.
 const createRunText = (notify: boolean) =>
   `WITH live AS (
-     SELECT count(*) AS unfinished FROM runs
-     WHERE status IN ('running', 'paused')
+     SELECT COALESCE(sum(unfinished), 0) AS unfinished FROM run_counts
    ), run AS (
      INSERT INTO runs (run_id, tenant, status, created_at, updated_at,
        last_seq, digest, lease_owner, lease_epoch, lease_expires_at)
