@@ -21,7 +21,9 @@ interface AppendWrite {
 // previous hash, fencing epoch), and its records are inserted only for the
 // rows that were updated. Rows are locked in run id order first, so two
 // statements locking several runs (a batch, a lease renewal) cannot
-// deadlock.
+// deadlock. The runs are named by an array (= ANY) rather than only joined
+// with the input, so that the plan looks them up in the primary key (see
+// `GrowthStatistics` for why a plan made on a small table may not).
 //
 // The budget writes the appends carry go in the same statement. A
 // zero-cent reservation ($15-$19) changes no total: like one asked alone
@@ -58,7 +60,7 @@ const APPEND_MANY = prepared(
      WHERE held_day IS DISTINCT FROM day AND (held_day IS NOT NULL
        OR spent_cents + reserved_cents > limit_cents)
    ), locked AS MATERIALIZED (
-     SELECT runs.run_id FROM runs JOIN input ON input.run_id = runs.run_id
+     SELECT runs.run_id FROM runs WHERE runs.run_id = ANY ($1::text[])
      ORDER BY runs.run_id FOR UPDATE OF runs
    ), head AS (
      UPDATE runs SET last_seq = input.last_seq, digest = input.digest,
@@ -67,7 +69,8 @@ const APPEND_MANY = prepared(
        lease_expires_at = CASE WHEN input.ends THEN 0
          ELSE runs.lease_expires_at END
      FROM input JOIN locked ON locked.run_id = input.run_id
-     WHERE runs.run_id = input.run_id AND runs.last_seq = input.after_seq
+     WHERE runs.run_id = input.run_id AND runs.run_id = ANY ($1::text[])
+       AND runs.last_seq = input.after_seq
        AND runs.digest = input.after_digest
        AND (input.epoch IS NULL OR runs.lease_epoch = input.epoch)
        AND NOT EXISTS (SELECT 1 FROM refused WHERE refused.run_id = input.run_id)

@@ -32,18 +32,21 @@ const CLAIM = prepared(
 );
 
 // Rows are locked in run id order first, as batched appends lock them, so
-// a renewal and a batch never deadlock.
+// a renewal and a batch never deadlock. The runs are named by an array
+// (= ANY) rather than only joined, so a plan made while the table was small
+// still looks them up in its primary key once it is large.
 const RENEW = prepared(
   "aos_lease_renew",
   `WITH held AS (
      SELECT * FROM unnest($2::text[], $3::bigint[]) AS h (run_id, epoch)
    ), locked AS MATERIALIZED (
-     SELECT runs.run_id FROM runs JOIN held ON held.run_id = runs.run_id
+     SELECT runs.run_id FROM runs WHERE runs.run_id = ANY ($2::text[])
      ORDER BY runs.run_id FOR UPDATE OF runs
    )
    UPDATE runs SET lease_expires_at = $1
    FROM held JOIN locked ON locked.run_id = held.run_id
-   WHERE runs.run_id = held.run_id AND runs.lease_epoch = held.epoch
+   WHERE runs.run_id = held.run_id AND runs.run_id = ANY ($2::text[])
+     AND runs.lease_epoch = held.epoch
      AND runs.lease_owner = $4
    RETURNING runs.run_id, runs.lease_epoch`,
 );

@@ -3,6 +3,7 @@ import pg from "pg";
 import { startTestPostgres } from "../../tests/support/postgres.ts";
 import { migratePostgres } from "./postgres_migrate.ts";
 import { POSTGRES_MIGRATIONS } from "./_pg_schema.ts";
+import { GrowthStatistics } from "./_pg_statistics.ts";
 
 // One database for the file; every test starts from an empty schema.
 const database = await startTestPostgres();
@@ -134,6 +135,40 @@ Deno.test("the unfinished count stays exact with writers racing on many connecti
     assert.ok(result.actual >= 6 * 10 * 3, `${result.actual} unfinished`);
   } finally {
     await Promise.all(writers.map((client) => client.end()));
+  }
+});
+
+Deno.test("GrowthStatistics analyzes the runs table once this node created as many runs as it held", async () => {
+  await freshSchema();
+  await migratePostgres(database.url);
+  const client = await connect();
+  const reltuples = async () =>
+    Number(
+      (await client.query(
+        "SELECT reltuples FROM pg_class WHERE oid = 'runs'::regclass",
+      )).rows[0].reltuples,
+    );
+  try {
+    const statistics = new GrowthStatistics(client, { firstRefreshRuns: 3 });
+    await insertRuns(client, "a_", 5, "running");
+    assert.equal(await reltuples(), -1, "never analyzed yet");
+    statistics.created();
+    statistics.created();
+    await statistics.settled();
+    assert.equal(await reltuples(), -1);
+    statistics.created();
+    await statistics.settled();
+    assert.equal(await reltuples(), 5, "analyzed at the third creation");
+    // Next when this node has created as many runs as the table held (5).
+    await insertRuns(client, "b_", 7, "running");
+    for (let index = 0; index < 4; index++) statistics.created();
+    await statistics.settled();
+    assert.equal(await reltuples(), 5);
+    statistics.created();
+    await statistics.settled();
+    assert.equal(await reltuples(), 12);
+  } finally {
+    await client.end();
   }
 });
 

@@ -13,6 +13,7 @@ import {
 } from "./_pg_driver.ts";
 import { claimKey, completeKey, releaseKey } from "./_pg_idempotency.ts";
 import { insertRun } from "./_pg_appends.ts";
+import { GrowthStatistics } from "./_pg_statistics.ts";
 import { reserveBeforeAppend } from "./_budget_append.ts";
 import { PgAppendBatch } from "./_pg_append_batch.ts";
 import {
@@ -127,6 +128,7 @@ export class PostgresStore implements Store {
   readonly #connectionsMax: number;
   readonly #appends: PgAppendBatch;
   readonly #durability = new PgDurability();
+  readonly #statistics: GrowthStatistics;
   /** Runs a final append of this store ended, until their lease release. */
   readonly #ended = new Set<string>();
   /** Told at once of the key revocations this store makes. */
@@ -148,6 +150,7 @@ export class PostgresStore implements Store {
     });
     this.#connectionsMax = connectionsMax;
     this.#appends = new PgAppendBatch(pool, this.#durability);
+    this.#statistics = new GrowthStatistics(pool);
     // A connection lost (the server restarted, say) may have taken the
     // commits not flushed yet with it.
     pool.on("error", () => this.#durability.lost());
@@ -253,6 +256,7 @@ export class PostgresStore implements Store {
       });
     }
     this.#durability.flushed(covering);
+    this.#statistics.created();
   }
 
   claimIdempotencyKey(
@@ -645,6 +649,7 @@ export class PostgresStore implements Store {
 
   async close(): Promise<void> {
     await this.#listener.close();
+    await this.#statistics.settled();
     await this.#pool.end().catch(() => {});
   }
 }
