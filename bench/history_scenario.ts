@@ -5,11 +5,15 @@
  * server made, re-sealed under new run ids) written through the store.
  */
 import { join } from "node:path";
+import pg from "pg";
 import {
+  PostgresStore,
   type RunListQuery,
   type RunPage,
   SqliteStore,
+  type Store,
 } from "../src/store/mod.ts";
+import { startTestPostgres } from "../tests/support/postgres.ts";
 import { ApiClient } from "./_http.ts";
 import { type BenchResult, percentile } from "./_report.ts";
 import { BenchServer } from "./_server.ts";
@@ -29,6 +33,17 @@ export interface HistoryOptions {
   key?: string;
   env?: Record<string, string>;
 }
+
+/** The smoke variant's sizes (CI). */
+export const HISTORY_SMOKE: HistoryOptions = {
+  recordsSmall: 2_000,
+  recordsLarge: 20_000,
+  sequentialRuns: 20,
+  concurrency: 8,
+  loadSeconds: 1,
+  listRequests: 20,
+  rounds: 1,
+};
 
 /** The defaults: 10k against 1M records. */
 export const HISTORY_DEFAULTS: HistoryOptions = {
@@ -52,43 +67,89 @@ interface Measured {
   storeListRunningP50Us: number;
 }
 
+/** A fresh copy of one of the two histories, for one round. */
+interface StoreCopy {
+  /** The server's data folder. */
+  dataDir: string;
+  /** Extra `aos serve` flags (the store's URL). */
+  args: string[];
+  /** The store itself, for the listings without HTTP. */
+  open(): Promise<Store>;
+  remove(): Promise<void>;
+}
+
+/** Where the two histories live: SQLite files, or PostgreSQL databases. */
+interface HistoryStores {
+  /** Writes history into the store `name` with `write`. */
+  fill(
+    name: "small" | "large",
+    write: (store: Store) => Promise<number>,
+  ): Promise<number>;
+  copy(name: "small" | "large"): Promise<StoreCopy>;
+  close(): Promise<void>;
+}
+
 /**
- * Runs the scenario; takes a while at the defaults (1M records are
- * written). The two stores are measured in alternating rounds and each
+ * Runs the scenario on SQLite; takes a while at the defaults (1M records
+ * are written). The two stores are measured in alternating rounds and each
  * figure is the median over the rounds, so that a burst of other work on
  * the machine does not land on one size only.
  */
 export async function historyScenario(
   options: HistoryOptions = HISTORY_DEFAULTS,
 ): Promise<BenchResult> {
-  const smallDir = await Deno.makeTempDir({ prefix: "aos_bench_history_" });
-  const largeDir = await Deno.makeTempDir({ prefix: "aos_bench_history_" });
+  return await historyOn(await sqliteHistories(), "history", options);
+}
+
+/**
+ * `history_postgres`: the same on PostgreSQL, durable like `runs_postgres`
+ * (a throwaway local server, or databases of their own on the server
+ * `DATABASE_URL` names). The histories are vacuumed and analyzed once
+ * written, as autovacuum leaves a database that has been in use; each round
+ * measures a copy made from them (`CREATE DATABASE … TEMPLATE`).
+ */
+export async function historyOnPostgres(
+  options: HistoryOptions = HISTORY_DEFAULTS,
+): Promise<BenchResult> {
+  const result = await historyOn(
+    await postgresHistories(),
+    "history_postgres",
+    options,
+  );
+  return {
+    ...result,
+    notes:
+      `${result.notes}; PostgreSQL with fsync and synchronous_commit on, each history vacuumed and analyzed once written, each round on a copy`,
+  };
+}
+
+async function historyOn(
+  stores: HistoryStores,
+  scenario: string,
+  options: HistoryOptions,
+): Promise<BenchResult> {
+  const captureDir = await Deno.makeTempDir({ prefix: "aos_bench_history_" });
   try {
-    const { template, tenant } = await captureRun(smallDir, options);
-    const fill = async (dataDir: string, recordsMin: number) => {
-      const store = SqliteStore.open(join(dataDir, "aos.db"));
-      try {
-        return await fillHistory(store, template, {
+    const { template, tenant } = await captureRun(captureDir, options);
+    const fill = (name: "small" | "large", recordsMin: number) =>
+      stores.fill(name, (store) =>
+        fillHistory(store, template, {
           recordsMin,
           tenant,
           // Older than anything the server creates, as history is.
           startMs: Date.UTC(2020, 0, 1),
           firstRun: 0,
-        });
-      } finally {
-        await store.close();
-      }
-    };
-    const smallRecords = await fill(smallDir, options.recordsSmall);
-    const largeRecords = await fill(largeDir, options.recordsLarge);
+        }));
+    const smallRecords = await fill("small", options.recordsSmall);
+    const largeRecords = await fill("large", options.recordsLarge);
     const smallRounds: Measured[] = [];
     const largeRounds: Measured[] = [];
     // Each round adds thousands of runs; measuring a fresh copy of each
     // store keeps the small one small (10k records would reach ~100k by the
     // third round and hide a cost that grows with history).
     for (let round = 0; round < options.rounds; round++) {
-      smallRounds.push(await measureCopy(smallDir, tenant, options));
-      largeRounds.push(await measureCopy(largeDir, tenant, options));
+      smallRounds.push(await measureCopy(stores, "small", tenant, options));
+      largeRounds.push(await measureCopy(stores, "large", tenant, options));
     }
     const small = medians(smallRounds);
     const large = medians(largeRounds);
@@ -112,7 +173,7 @@ export async function historyScenario(
       directions[`${name}_ratio`] = higher ? "higher" : "lower";
     }
     return {
-      scenario: "history",
+      scenario,
       figures,
       targets,
       directions,
@@ -120,9 +181,117 @@ export async function historyScenario(
         `stores of ${smallRecords} and ${largeRecords} records (copies of a real run's log), measured in ${options.rounds} alternating rounds, medians; per round: ${options.sequentialRuns} sequential runs, ${options.concurrency} lanes for ${options.loadSeconds} s, ${options.listRequests} GET /v1/runs?limit=50 each (first page; 20 pages deep; status=running), then the same listings on the store itself (store_list_*, µs, no HTTP)`,
     };
   } finally {
-    await Deno.remove(smallDir, { recursive: true });
-    await Deno.remove(largeDir, { recursive: true });
+    await stores.close();
+    await Deno.remove(captureDir, { recursive: true });
   }
+}
+
+/** The histories as SQLite files, copied file by file for each round. */
+async function sqliteHistories(): Promise<HistoryStores> {
+  const dirs = {
+    small: await Deno.makeTempDir({ prefix: "aos_bench_history_" }),
+    large: await Deno.makeTempDir({ prefix: "aos_bench_history_" }),
+  };
+  return {
+    async fill(name, write) {
+      const store = SqliteStore.open(join(dirs[name], "aos.db"));
+      try {
+        return await write(store);
+      } finally {
+        await store.close();
+      }
+    },
+    async copy(name) {
+      const copyDir = await Deno.makeTempDir({
+        prefix: "aos_bench_history_",
+      });
+      // The stores are closed between rounds, so their files are whole.
+      for await (const entry of Deno.readDir(dirs[name])) {
+        if (!entry.isFile) continue;
+        const copy = join(copyDir, entry.name);
+        await Deno.copyFile(join(dirs[name], entry.name), copy);
+        // On the disk before the server starts: a copy of the large store
+        // left about 480 MB of dirty pages, which the kernel then wrote back
+        // during the large store's measurement only, slowing its syncs
+        // (runs/s at 1M was 0.82-0.92x that at 10k; synced first, 0.99-1.03x
+        // in four runs of five).
+        using file = await Deno.open(copy, { write: true });
+        await file.syncData();
+      }
+      return {
+        dataDir: copyDir,
+        args: [],
+        open: () => Promise.resolve(SqliteStore.open(join(copyDir, "aos.db"))),
+        remove: () => Deno.remove(copyDir, { recursive: true }),
+      };
+    },
+    async close() {
+      await Deno.remove(dirs.small, { recursive: true });
+      await Deno.remove(dirs.large, { recursive: true });
+    },
+  };
+}
+
+/** The histories as PostgreSQL databases, copied as templates for each round. */
+async function postgresHistories(): Promise<HistoryStores> {
+  const server = await startTestPostgres({ durable: true });
+  const urlOf = (database: string) => {
+    const url = new URL(server.url);
+    url.pathname = `/${database}`;
+    return url.toString();
+  };
+  // Run on the test database, whose role may create databases.
+  const sql = async (text: string, database?: string) => {
+    const client = new pg.Client({
+      connectionString: database === undefined ? server.url : urlOf(database),
+    });
+    client.on("error", () => {});
+    await client.connect();
+    try {
+      await client.query(text);
+    } finally {
+      await client.end();
+    }
+  };
+  const suffix = crypto.randomUUID().slice(0, 8);
+  const nameOf = (name: string) => `aos_history_${name}_${suffix}`;
+  const made: string[] = [];
+  let copies = 0;
+  return {
+    async fill(name, write) {
+      await sql(`CREATE DATABASE ${nameOf(name)}`);
+      made.push(nameOf(name));
+      const store = await PostgresStore.open(urlOf(nameOf(name)));
+      try {
+        return await write(store);
+      } finally {
+        await store.close();
+        await sql("VACUUM ANALYZE", nameOf(name));
+      }
+    },
+    async copy(name) {
+      const copy = `${nameOf(name)}_copy${copies++}`;
+      await sql(`CREATE DATABASE ${copy} TEMPLATE ${nameOf(name)}`);
+      const dataDir = await Deno.makeTempDir({
+        prefix: "aos_bench_history_",
+      });
+      return {
+        dataDir,
+        args: ["--store", urlOf(copy)],
+        open: () => PostgresStore.open(urlOf(copy), { migrate: false }),
+        async remove() {
+          await sql(`DROP DATABASE ${copy} WITH (FORCE)`);
+          await Deno.remove(dataDir, { recursive: true });
+        },
+      };
+    },
+    async close() {
+      for (const database of made) {
+        await sql(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+      }
+      await server.stop();
+    },
+  };
 }
 
 const FIGURES: [string, keyof Measured][] = [
@@ -165,38 +334,26 @@ async function captureRun(
 }
 
 async function measureCopy(
-  dataDir: string,
+  stores: HistoryStores,
+  name: "small" | "large",
   tenant: string,
   options: HistoryOptions,
 ): Promise<Measured> {
-  const copyDir = await Deno.makeTempDir({ prefix: "aos_bench_history_" });
+  const copy = await stores.copy(name);
   try {
-    // The stores are closed between rounds, so their files are whole.
-    for await (const entry of Deno.readDir(dataDir)) {
-      if (!entry.isFile) continue;
-      const copy = join(copyDir, entry.name);
-      await Deno.copyFile(join(dataDir, entry.name), copy);
-      // On the disk before the server starts: a copy of the large store
-      // left about 480 MB of dirty pages, which the kernel then wrote back
-      // during the large store's measurement only, slowing its syncs
-      // (runs/s at 1M was 0.82-0.92x that at 10k; synced first, 0.99-1.03x
-      // in four runs of five).
-      using file = await Deno.open(copy, { write: true });
-      await file.syncData();
-    }
-    return await measure(copyDir, tenant, options);
+    return await measure(copy, tenant, options);
   } finally {
-    await Deno.remove(copyDir, { recursive: true });
+    await copy.remove();
   }
 }
 
 async function measure(
-  dataDir: string,
+  copy: StoreCopy,
   tenant: string,
   options: HistoryOptions,
 ): Promise<Measured> {
-  const http = await measureServer(dataDir, options);
-  const store = SqliteStore.open(join(dataDir, "aos.db"));
+  const http = await measureServer(copy, options);
+  const store = await copy.open();
   try {
     const time = async (query: RunListQuery) => {
       const latenciesUs: number[] = [];
@@ -237,7 +394,7 @@ async function measure(
 }
 
 async function measureServer(
-  dataDir: string,
+  copy: StoreCopy,
   options: HistoryOptions,
 ): Promise<
   Omit<
@@ -245,7 +402,11 @@ async function measureServer(
     "storeListFirstP50Us" | "storeListDeepP50Us" | "storeListRunningP50Us"
   >
 > {
-  const server = await BenchServer.start({ dataDir, env: options.env ?? {} });
+  const server = await BenchServer.start({
+    dataDir: copy.dataDir,
+    args: copy.args,
+    env: options.env ?? {},
+  });
   try {
     const client = new ApiClient(server.url, { key: options.key });
     for (let run = 0; run < 50; run++) {

@@ -41,7 +41,12 @@ import {
   skillCall,
   timeoutEnforcement,
 } from "./sandbox_scenarios.ts";
-import { historyScenario } from "./history_scenario.ts";
+import {
+  HISTORY_DEFAULTS,
+  HISTORY_SMOKE,
+  historyOnPostgres,
+  historyScenario,
+} from "./history_scenario.ts";
 import { idleRuns } from "./idle_runs_scenario.ts";
 import { REPLAY_DEFAULTS, replayScenario } from "./replay_scenario.ts";
 import {
@@ -86,17 +91,8 @@ const SCENARIOS: Record<string, () => Promise<BenchResult>> = {
   replay: () => replayScenario({ ...REPLAY_DEFAULTS, ...client }),
   idle_runs: () => idleRuns({ runs: 10_000, idleSeconds: 10, ...client }),
   store_append: () => storeAppend({ appenders: 64, seconds: 10 }),
-  history: () =>
-    historyScenario({
-      recordsSmall: 10_000,
-      recordsLarge: 1_000_000,
-      sequentialRuns: 200,
-      concurrency: 32,
-      loadSeconds: 5,
-      listRequests: 200,
-      rounds: 3,
-      ...client,
-    }),
+  history: () => historyScenario({ ...HISTORY_DEFAULTS, ...client }),
+  history_postgres: () => historyOnPostgres({ ...HISTORY_DEFAULTS, ...client }),
   skill_call: skillCall,
   cold_start: coldStart,
   timeout_enforcement: timeoutEnforcement,
@@ -134,17 +130,8 @@ const SMOKE: Record<string, () => Promise<BenchResult>> = {
   idle_runs: () =>
     idleRuns({ runs: 500, idleSeconds: 2, settledSeconds: 5, ...client }),
   store_append: () => storeAppend({ appenders: 16, seconds: 2 }),
-  history: () =>
-    historyScenario({
-      recordsSmall: 2_000,
-      recordsLarge: 20_000,
-      sequentialRuns: 20,
-      concurrency: 8,
-      loadSeconds: 1,
-      listRequests: 20,
-      rounds: 1,
-      ...client,
-    }),
+  history: () => historyScenario({ ...HISTORY_SMOKE, ...client }),
+  history_postgres: () => historyOnPostgres({ ...HISTORY_SMOKE, ...client }),
 };
 
 if (import.meta.main) {
