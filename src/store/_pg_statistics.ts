@@ -53,7 +53,9 @@ export class GrowthStatistics {
 
   async #refresh(): Promise<void> {
     try {
-      await this.#db.query("ANALYZE runs, budget_entries");
+      // SKIP_LOCKED: a table autovacuum or another node is analyzing is
+      // left to them rather than waited for.
+      await this.#db.query("ANALYZE (SKIP_LOCKED) runs, budget_entries");
       const { rows } = await this.#db.query(
         "SELECT reltuples FROM pg_class WHERE oid = 'runs'::regclass",
       );
