@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { SimulatedClock } from "../deps/mod.ts";
 import { planSchema } from "../plan/mod.ts";
-import { recordFromLine } from "../store/mod.ts";
+import { AosError } from "../errors/mod.ts";
+import { recordFromLine, SqliteStore, type Store } from "../store/mod.ts";
 import {
   openTestNode,
   requestJson,
@@ -588,6 +589,46 @@ Deno.test("POST /v1/runs refuses a bad wait_ms or an unknown query parameter bef
     }
     assert.deepEqual(await runIds(node), []);
   } finally {
+    await node.close();
+  }
+});
+
+Deno.test("POST /v1/runs?wait_ms answers 202 when the store fails during the wait: the run was accepted, and a retry would make a second", async () => {
+  const real = SqliteStore.open(":memory:", { synchronous: "NORMAL" });
+  // The real store, whose reads of logs fail once a run has been created,
+  // as when the database goes away in the middle of the wait.
+  let readsFail = false;
+  const store = new Proxy(real, {
+    get(target, property) {
+      if (property === "createRun") {
+        return async (...args: Parameters<Store["createRun"]>) => {
+          await target.createRun(...args);
+          readsFail = true;
+        };
+      }
+      if (property === "readLog") {
+        return (...args: Parameters<Store["readLog"]>) =>
+          readsFail
+            ? Promise.reject(
+              new AosError("STORE_UNAVAILABLE", "the store is away"),
+            )
+            : target.readLog(...args);
+      }
+      const value = Reflect.get(target, property, target);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+  const node = await openTestNode({ store });
+  try {
+    const answer = await submit(node, SLEEPING_PLAN, {}, "?wait_ms=20");
+    assert.equal(answer.status, 202);
+    assert.ok(readsFail, "the wait met the failing store");
+    const runId = String(answer.body.run_id);
+    assert.equal(answer.headers.get("location"), `/v1/runs/${runId}`);
+    readsFail = false;
+    assert.equal((await real.getRun(runId))?.status, "running");
+  } finally {
+    readsFail = false;
     await node.close();
   }
 });

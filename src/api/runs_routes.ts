@@ -1,5 +1,6 @@
 import type { Context, Hono } from "hono";
 import type { Runtime } from "../../actors/runtime.ts";
+import type { RunView } from "../../actors/run_view.ts";
 import { formatTraceparent, parseTraceparent } from "../deps/mod.ts";
 import { AosError } from "../errors/mod.ts";
 import { planSchema } from "../plan/mod.ts";
@@ -219,7 +220,9 @@ function accepted(c: Context, body: JsonObject): Response {
  * ended or paused within `waitMs`, else the same 202 as without waiting. The
  * run is durable before the wait starts, so a client that gives up or loses
  * the connection while waiting loses nothing: the run goes on, and its
- * Location (or the same Idempotency-Key) finds it.
+ * Location (or the same Idempotency-Key) finds it. For the same reason a
+ * wait or a read that fails (the store away, say) answers that 202, not an
+ * error, which would invite the client to submit the run a second time.
  */
 async function acceptedOrEnded(
   c: Context,
@@ -228,8 +231,13 @@ async function acceptedOrEnded(
   waitMs: number,
 ): Promise<Response> {
   const runId = String(body.run_id);
-  await runtime.waitForEnd(runId, waitMs);
-  const view = await runtime.view(runId);
+  let view: RunView | undefined;
+  try {
+    await runtime.waitForEnd(runId, waitMs);
+    view = await runtime.view(runId);
+  } catch {
+    return accepted(c, body);
+  }
   if (
     view === undefined ||
     !(isTerminal(view.status) || view.status === "paused")
