@@ -596,10 +596,10 @@ export class Runtime {
       const elsewhere = [...this.#waiters.keys()].filter((runId) =>
         !this.#actors.has(runId)
       );
-      await Promise.all(elsewhere.map(async (runId) => {
-        const summary = await this.#deps.store.getRun(runId).catch(() =>
-          undefined
-        );
+      // A store that fails a read leaves that run's waiters to their
+      // timeout or to the next look.
+      await Promise.allSettled(elsewhere.map(async (runId) => {
+        const summary = await this.#deps.store.getRun(runId);
         if (summary !== undefined && isTerminal(summary.status)) {
           this.#wakeWaiters(runId);
         }

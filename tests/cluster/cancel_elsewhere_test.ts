@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { DEFAULT_CONFIG } from "../../src/config/mod.ts";
-import { MemoryLogger } from "../../src/deps/mod.ts";
+import { MemoryLogger, SimulatedClock } from "../../src/deps/mod.ts";
 import { openNode } from "../../src/node/mod.ts";
 import {
   requestJson,
@@ -57,6 +57,54 @@ Deno.test("cancel on a node that does not hold the run: the holder cancels it", 
     const again = await requestJson(other, "POST", `/v1/runs/${runId}/cancel`);
     assert.equal(again.status, 409);
   } finally {
+    await other.close();
+    await holder.close();
+  }
+});
+
+Deno.test("a long poll on a node that does not hold the run wakes when the holder ends it", async () => {
+  const dataDir = Deno.makeTempDirSync({ prefix: "aos-wait-elsewhere-" });
+  const open = (nodeId: string, clock?: SimulatedClock) =>
+    openNode({
+      ...DEFAULT_CONFIG,
+      port: 0,
+      dataDir,
+      ownership: {
+        nodeId,
+        leaseMs: 10_000,
+        pollMs: 50,
+        runsMax: 10,
+        parkMinMs: 86_400_000,
+      },
+      bootstrap: { adminKey: TEST_ADMIN_KEY, tenantKey: TEST_TENANT_KEY },
+    }, { log: new MemoryLogger(), ...(clock === undefined ? {} : { clock }) });
+  const holder = await open("holder");
+  // The waiting node's clock never moves, so its wait cannot end by its
+  // timeout: only its look at the store (on the live lease clock) ends it.
+  const other = await open("other", new SimulatedClock(Date.now()));
+  let guard: ReturnType<typeof setTimeout> | undefined;
+  try {
+    const { run_id: runId } = await holder.runtime.submit({
+      steps: [{ id: "nap", sleep_ms: 3_600_000, params: {} }],
+    }, { tenant: "default" });
+    await holder.runtime.waitForRecord(
+      runId,
+      (record) => record.type === "TimerScheduled",
+    );
+    const waited = other.runtime.waitForEnd(runId, 60_000);
+    await holder.runtime.cancel(runId, "done elsewhere");
+    await Promise.race([
+      waited,
+      new Promise((_, reject) => {
+        guard = setTimeout(
+          () => reject(new Error("the waiter was not woken")),
+          30_000,
+        );
+      }),
+    ]);
+    assert.equal((await other.store.getRun(runId))?.status, "cancelled");
+  } finally {
+    clearTimeout(guard);
     await other.close();
     await holder.close();
   }
