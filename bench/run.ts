@@ -57,7 +57,9 @@ import {
 import { storeAppend } from "./store_scenarios.ts";
 import {
   SUSTAINED_DEFAULTS,
+  SUSTAINED_SMOKE,
   sustainedOnPostgres,
+  sustainedScenario,
 } from "./sustained_scenario.ts";
 import { PLUGIN_CPU_PROFILE_DIR_ENV } from "../src/sandbox/mod.ts";
 import { combineRounds, parseRounds, ROUNDS_MAX } from "./_rounds.ts";
@@ -97,6 +99,7 @@ const SCENARIOS: Record<string, () => Promise<BenchResult>> = {
   store_append: () => storeAppend({ appenders: 64, seconds: 10 }),
   history: () => historyScenario({ ...HISTORY_DEFAULTS, ...client }),
   history_postgres: () => historyOnPostgres({ ...HISTORY_DEFAULTS, ...client }),
+  sustained: () => sustainedScenario({ ...SUSTAINED_DEFAULTS, ...client }),
   sustained_postgres: () =>
     sustainedOnPostgres({ ...SUSTAINED_DEFAULTS, ...client }),
   skill_call: skillCall,
@@ -138,14 +141,9 @@ const SMOKE: Record<string, () => Promise<BenchResult>> = {
   store_append: () => storeAppend({ appenders: 16, seconds: 2 }),
   history: () => historyScenario({ ...HISTORY_SMOKE, ...client }),
   history_postgres: () => historyOnPostgres({ ...HISTORY_SMOKE, ...client }),
+  sustained: () => sustainedScenario({ ...SUSTAINED_SMOKE, ...client }),
   sustained_postgres: () =>
-    sustainedOnPostgres({
-      warmupRuns: 20,
-      concurrency: 8,
-      loadSeconds: 4,
-      windows: 2,
-      ...client,
-    }),
+    sustainedOnPostgres({ ...SUSTAINED_SMOKE, ...client }),
 };
 
 if (import.meta.main) {

@@ -1,7 +1,7 @@
 /**
- * `sustained_postgres`: the `runs_postgres` load held for a minute, runs/s
- * counted per window, to show that a run costs PostgreSQL no more at the
- * end than at the start. A 10 s measurement cannot: the admission count
+ * `sustained` and `sustained_postgres`: the `runs` load held for a minute,
+ * runs/s counted per window, to show that a run costs the store no more at
+ * the end than at the start. A 10 s measurement cannot: the admission count
  * once read an index entry of every run ended since the last vacuum, and
  * throughput halved within 75 s of steady load until autovacuum came round
  * (`docs/benchmarks.md`).
@@ -24,6 +24,14 @@ export interface SustainedOptions {
   env?: Record<string, string>;
 }
 
+/** The smoke variant's sizes (CI): it checks the scenario runs, not the trend. */
+export const SUSTAINED_SMOKE: SustainedOptions = {
+  warmupRuns: 20,
+  concurrency: 8,
+  loadSeconds: 4,
+  windows: 2,
+};
+
 /** The defaults: 32 lanes for 60 s, in six windows of 10 s. */
 export const SUSTAINED_DEFAULTS: SustainedOptions = {
   warmupRuns: 300,
@@ -32,16 +40,44 @@ export const SUSTAINED_DEFAULTS: SustainedOptions = {
   windows: 6,
 };
 
+/** `sustained`: the scenario on the embedded SQLite store (`synchronous=FULL`). */
+export async function sustainedScenario(
+  options: SustainedOptions = SUSTAINED_DEFAULTS,
+): Promise<BenchResult> {
+  const result = await sustainedOn([], "sustained", options);
+  return {
+    ...result,
+    notes: `${result.notes}; SQLite synchronous=FULL`,
+  };
+}
+
 /** Runs the scenario on a durable throwaway PostgreSQL (or DATABASE_URL's server). */
 export async function sustainedOnPostgres(
   options: SustainedOptions = SUSTAINED_DEFAULTS,
 ): Promise<BenchResult> {
   await using database = await startTestPostgres({ durable: true });
+  const result = await sustainedOn(
+    ["--store", database.url],
+    "sustained_postgres",
+    options,
+  );
+  return {
+    ...result,
+    notes:
+      `${result.notes}; a throwaway local PostgreSQL 15 with fsync, synchronous_commit and full_page_writes on, or DATABASE_URL's server`,
+  };
+}
+
+async function sustainedOn(
+  args: string[],
+  scenario: string,
+  options: SustainedOptions,
+): Promise<BenchResult> {
   const dataDir = await Deno.makeTempDir({ prefix: "aos_bench_sustained_" });
   const server = await BenchServer.start({
     dataDir,
     env: { ...options.env },
-    args: ["--store", database.url],
+    args,
   });
   try {
     const client = new ApiClient(server.url, { key: options.key });
@@ -68,7 +104,7 @@ export async function sustainedOnPostgres(
     const sorted = [...perWindow].sort((a, b) => a - b);
     const failures = client.failedRuns.length;
     return {
-      scenario: "sustained_postgres",
+      scenario,
       figures: {
         runs_per_s_first_window: round(first, 0),
         runs_per_s_last_window: round(last, 0),
@@ -93,7 +129,7 @@ export async function sustainedOnPostgres(
       notes:
         `${options.warmupRuns} warm-up runs, then ${options.concurrency} lanes for ${options.loadSeconds} s, runs ended counted in ${options.windows} windows (runs/s per window: ${
           perWindow.map((value) => round(value, 0)).join(", ")
-        }); each run submits with POST /v1/runs and waits with GET /v1/runs/:id?wait_ms; a throwaway local PostgreSQL 15 with fsync, synchronous_commit and full_page_writes on, or DATABASE_URL's server`,
+        }); each run submits with POST /v1/runs and waits with GET /v1/runs/:id?wait_ms`,
     };
   } finally {
     await server.stop();
