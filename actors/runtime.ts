@@ -42,10 +42,8 @@ import { fencedRunStore } from "./run_store.ts";
 import { parkedWake } from "./run_park.ts";
 import { RunPlanning } from "./run_planning.ts";
 import { RecordWatchers } from "./record_watchers.ts";
+import { ELSEWHERE_POLL_MS, RunEndWaits } from "./run_end_waits.ts";
 import { recordTelemetry, runEndTelemetry } from "./run_telemetry.ts";
-
-/** How often a wait on a run held by another node looks at the store. */
-const ELSEWHERE_POLL_MS = 200;
 
 /** How long a signal or resume waits for another node to give a run up. */
 const ELSEWHERE_WAIT_MS = 30_000;
@@ -83,7 +81,7 @@ export class Runtime {
   readonly #planning: RunPlanning;
   readonly #supervisor: Supervisor;
   readonly #actors = new Map<string, RunActorHandle>();
-  readonly #waiters = new Map<string, Set<() => void>>();
+  readonly #endWaits: RunEndWaits;
   readonly #ended = new EndedRuns(ENDED_RUNS_KEPT);
   /** First records of runs created held here whose actor has not started. */
   readonly #created = new Map<string, readonly LogRecord[]>();
@@ -91,8 +89,6 @@ export class Runtime {
   readonly #ownership: RunOwnership;
   readonly #leaseClock: Clock;
   #closing = false;
-  /** The next look at runs waited on that another node holds, if armed. */
-  #elsewherePoll: { cancel: () => void } | undefined;
   readonly #started = new Map<string, Set<() => void>>();
   /**
    * Runs whose actor stops to park: their wake time, and when the park has
@@ -110,6 +106,13 @@ export class Runtime {
     this.#deps = deps;
     this.#planning = new RunPlanning(deps);
     this.#leaseClock = deps.leaseClock ?? deps.clock;
+    this.#endWaits = new RunEndWaits({
+      store: deps.store,
+      clock: deps.clock,
+      pollClock: this.#leaseClock,
+      known: (runId) => this.known(runId),
+      holds: (runId) => this.#actors.has(runId),
+    });
     this.#ownership = new RunOwnership(
       {
         store: deps.store,
@@ -299,16 +302,11 @@ export class Runtime {
       const message = messageOf(record);
       recordTelemetry(this.#deps, record, message, state);
       // Long polls return for a paused run too: it waits for someone.
-      if (message.type === "RunPaused") this.#wakeWaiters(state.run_id);
+      if (message.type === "RunPaused") this.#endWaits.wake(state.run_id);
     }
     if (!ended) return;
     runEndTelemetry(this.#deps, state);
-    this.#wakeWaiters(state.run_id);
-    this.#waiters.delete(state.run_id);
-  }
-
-  #wakeWaiters(runId: string): void {
-    for (const wake of this.#waiters.get(runId) ?? []) wake();
+    this.#endWaits.wake(state.run_id);
   }
 
   async #giveUp(runId: string, error: unknown): Promise<void> {
@@ -554,59 +552,8 @@ export class Runtime {
   }
 
   /** Resolves when the run is final or paused, or `timeoutMs` passed, whichever is first. */
-  async waitForEnd(runId: string, timeoutMs: number): Promise<void> {
-    let wake!: () => void;
-    const done = new Promise<void>((resolve) => wake = resolve);
-    const waiters = this.#waiters.get(runId) ?? new Set();
-    waiters.add(wake);
-    this.#waiters.set(runId, waiters);
-    try {
-      // A run held or ended here needs no read: the waiter is registered
-      // already, so its end cannot slip between this look and the wait.
-      const summary = this.known(runId) ??
-        await this.#deps.store.getRun(runId);
-      if (
-        summary === undefined || isTerminal(summary.status) ||
-        summary.status === "paused"
-      ) return;
-      const timer = this.#deps.clock.delay(timeoutMs);
-      this.#pollElsewhere();
-      await Promise.race([done, timer.done]);
-      timer.cancel();
-    } finally {
-      waiters.delete(wake);
-      if (waiters.size === 0 && this.#waiters.get(runId) === waiters) {
-        this.#waiters.delete(runId);
-      }
-    }
-  }
-
-  /**
-   * While clients wait on runs, looks at the store every ELSEWHERE_POLL_MS
-   * for those held by another node (this node hears only of its own runs'
-   * records) and wakes the waiters of each that ended. One timer serves
-   * every wait, and none runs when nobody waits.
-   */
-  #pollElsewhere(): void {
-    if (this.#elsewherePoll !== undefined || this.#closing) return;
-    const poll = this.#leaseClock.delay(ELSEWHERE_POLL_MS);
-    this.#elsewherePoll = poll;
-    poll.done.then(async () => {
-      if (this.#elsewherePoll !== poll) return; // cancelled by close
-      const elsewhere = [...this.#waiters.keys()].filter((runId) =>
-        !this.#actors.has(runId)
-      );
-      // A store that fails a read leaves that run's waiters to their
-      // timeout or to the next look.
-      await Promise.allSettled(elsewhere.map(async (runId) => {
-        const summary = await this.#deps.store.getRun(runId);
-        if (summary !== undefined && isTerminal(summary.status)) {
-          this.#wakeWaiters(runId);
-        }
-      }));
-      this.#elsewherePoll = undefined;
-      if (this.#waiters.size > 0) this.#pollElsewhere();
-    });
+  waitForEnd(runId: string, timeoutMs: number): Promise<void> {
+    return this.#endWaits.wait(runId, timeoutMs);
   }
 
   /**
@@ -868,9 +815,7 @@ export class Runtime {
    */
   async close(): Promise<void> {
     this.#closing = true;
-    const poll = this.#elsewherePoll;
-    this.#elsewherePoll = undefined;
-    poll?.cancel();
+    this.#endWaits.close();
     await this.#supervisor.shutdown((runId) => this.#actors.get(runId)?.stop());
     await this.#ownership.close();
   }
