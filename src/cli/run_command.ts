@@ -46,19 +46,25 @@ export async function runCommand(args: string[]): Promise<number> {
   if (file === undefined || rest.length > 0) throw new UsageError(USAGE);
   const client = clientFrom(values);
   const plan = await readPlan(file);
+  const started = performance.now();
+  // `--wait` alone: the submission itself waits for a first slice, so a
+  // short run is done in one request (a 200 with its view).
   const answer = await submit(
     client,
     plan,
     values["idempotency-key"] ?? crypto.randomUUID(),
+    values.wait && !values.follow ? WAIT_SLICE_MS : undefined,
   );
-  if (answer.status !== 202) return refusal(answer);
+  if (answer.status !== 202 && answer.status !== 200) return refusal(answer);
   const runId = String(answer.body.run_id);
   if (!values.wait && !values.follow) {
     console.log(values.json ? JSON.stringify(answer.body) : runId);
     return EXIT.ok;
   }
   const progress = new ProgressLine();
-  const started = performance.now();
+  if (answer.status === 200) {
+    progress.update(describeProgress(answer.body, performance.now() - started));
+  }
   if (values.follow) {
     let records = 0;
     const outcome = await followRun(client, runId, {
@@ -78,7 +84,9 @@ export async function runCommand(args: string[]): Promise<number> {
     });
     if (!outcome.ok) return refusal(outcome.answer);
   }
-  const view = await waitForEnd(client, runId, progress, started);
+  const view = answer.status === 200
+    ? answer
+    : await waitForEnd(client, runId, progress, started);
   progress.done();
   if (view.status !== 200) return refusal(view);
   // With --follow --json the records were the output; the view is for --wait.
@@ -115,11 +123,14 @@ async function submit(
   client: ClientOptions,
   plan: { body: string; contentType: string },
   key: string,
+  endWaitMs: number | undefined,
 ): Promise<ApiAnswer> {
   for (let attempt = 1;; attempt++) {
     const answer = await callApi(client, {
       method: "POST",
-      path: "/v1/runs",
+      path: endWaitMs === undefined
+        ? "/v1/runs"
+        : `/v1/runs?wait_ms=${endWaitMs}`,
       text: plan,
       headers: { "idempotency-key": key },
     });

@@ -132,6 +132,45 @@ Deno.test("aos run --follow prints records as they come; aos cancel ends the run
   });
 });
 
+/** `nova_http_requests_total` of `route` (every status), from the server's metrics. */
+async function requestsOf(url: string, route: string): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  let total = 0;
+  for (const line of text.split("\n")) {
+    if (line.startsWith(`nova_http_requests_total{route="${route}",`)) {
+      total += Number(line.split(" ").pop());
+    }
+  }
+  return total;
+}
+
+Deno.test("aos run --wait has a short run done in one request: the submission waits for it", async () => {
+  await withServer(async (server, env) => {
+    const submitsBefore = await requestsOf(server.url, "/v1/runs");
+    const viewsBefore = await requestsOf(server.url, "/v1/runs/:id");
+    const ran = await aos(
+      ["run", planFile(THREE_STEP_PLAN), "--wait", "--json"],
+      env,
+    );
+    assert.equal(ran.code, 0, ran.stderr);
+    assert.equal(JSON.parse(ran.stdout).status, "succeeded");
+    assert.match(ran.stderr, /run_\S+ {2}succeeded {2}3\/3 steps done/);
+    assert.equal(await requestsOf(server.url, "/v1/runs") - submitsBefore, 1);
+    assert.equal(await requestsOf(server.url, "/v1/runs/:id"), viewsBefore);
+    // A run that outlasts the first slice is followed by long polls.
+    const sleeping = new CliProcess(
+      ["run", planFile(SLEEPING_PLAN), "--wait"],
+      env,
+    );
+    try {
+      await sleeping.waitForLine("stderr", /run_\S+ {2}running/);
+      assert.ok(await requestsOf(server.url, "/v1/runs/:id") > viewsBefore);
+    } finally {
+      await sleeping.kill();
+    }
+  });
+});
+
 Deno.test("aos run retries a full node with the same Idempotency-Key and starts the run once", async () => {
   await withServer(async (server, env) => {
     const blocker = await aos(["run", planFile(SLEEPING_PLAN)], env);
