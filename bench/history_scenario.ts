@@ -5,7 +5,6 @@
  * server made, re-sealed under new run ids) written through the store.
  */
 import { join } from "node:path";
-import pg from "pg";
 import {
   PostgresStore,
   type RunListQuery,
@@ -13,7 +12,7 @@ import {
   SqliteStore,
   type Store,
 } from "../src/store/mod.ts";
-import { startTestPostgres } from "../tests/support/postgres.ts";
+import { queryRows, startTestPostgres } from "../tests/support/postgres.ts";
 import { ApiClient } from "./_http.ts";
 import { type BenchResult, percentile } from "./_report.ts";
 import { BenchServer } from "./_server.ts";
@@ -242,16 +241,10 @@ async function postgresHistories(): Promise<HistoryStores> {
   };
   // Run on the test database, whose role may create databases.
   const sql = async (text: string, database?: string) => {
-    const client = new pg.Client({
-      connectionString: database === undefined ? server.url : urlOf(database),
-    });
-    client.on("error", () => {});
-    await client.connect();
-    try {
-      await client.query(text);
-    } finally {
-      await client.end();
-    }
+    await queryRows(
+      database === undefined ? server.url : urlOf(database),
+      text,
+    );
   };
   const suffix = crypto.randomUUID().slice(0, 8);
   const nameOf = (name: string) => `aos_history_${name}_${suffix}`;
