@@ -15,6 +15,12 @@ export interface PgNamedQuery {
   values: unknown[];
 }
 
+/** A query of the store's pool that answers the rows (`PostgresStore`'s own). */
+export type PgRowQuery = (
+  text: string | PgNamedQuery,
+  values?: unknown[],
+) => Promise<PgRow[]>;
+
 /** The part of a pg client the store uses. */
 export interface PgQueryable {
   query(

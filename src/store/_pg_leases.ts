@@ -1,5 +1,5 @@
 import { RUNNABLE_CHANNEL } from "./_pg_listener.ts";
-import { type PgNamedQuery, type PgRow, prepared } from "./_pg_driver.ts";
+import { type PgRowQuery, prepared } from "./_pg_driver.ts";
 import type { Lease, LeaseTiming } from "./store.ts";
 
 // Two index walks (runs_claimable, runs_by_wake), each skipping rows
@@ -79,17 +79,9 @@ const RELEASE = prepared(
  * to act (a cancel request) NOTIFY the nodes in the same transaction.
  */
 export class PgLeases {
-  readonly #query: (
-    text: string | PgNamedQuery,
-    values?: unknown[],
-  ) => Promise<PgRow[]>;
+  readonly #query: PgRowQuery;
 
-  constructor(
-    query: (
-      text: string | PgNamedQuery,
-      values?: unknown[],
-    ) => Promise<PgRow[]>,
-  ) {
+  constructor(query: PgRowQuery) {
     this.#query = query;
   }
 
@@ -154,7 +146,7 @@ export class PgLeases {
          UPDATE runs SET lease_owner = '', lease_expires_at = 0,
            lease_epoch = lease_epoch + 1, parked = true, wake_at = $3
          WHERE run_id = $1 AND lease_epoch = $2 AND cancel_reason IS NULL
-           AND status IN ('running', 'paused')
+           AND signals_waiting = 0 AND status IN ('running', 'paused')
          RETURNING run_id, wake_at
        )
        SELECT run_id,

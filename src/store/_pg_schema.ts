@@ -223,4 +223,23 @@ export const POSTGRES_MIGRATIONS: readonly { version: number; sql: string }[] =
         EXECUTE FUNCTION aos_count_unfinished('-1');
     `,
     },
+    {
+      // Signals sent through a node that does not hold the run wait here
+      // for the node that does (src/store/_pg_signal_requests.ts), in the
+      // order they came (seq). signals_waiting counts a run's requests: a
+      // park is refused while one waits. Adding a column with a constant
+      // default rewrites nothing.
+      version: 10,
+      sql: `
+      ALTER TABLE runs ADD COLUMN signals_waiting INTEGER NOT NULL DEFAULT 0;
+      CREATE TABLE signal_requests (
+        seq BIGSERIAL PRIMARY KEY,
+        id TEXT COLLATE "C" NOT NULL UNIQUE,
+        run_id TEXT COLLATE "C" NOT NULL,
+        name TEXT NOT NULL,
+        payload TEXT NOT NULL
+      );
+      CREATE INDEX signal_requests_by_run ON signal_requests (run_id, seq);
+    `,
+    },
   ];

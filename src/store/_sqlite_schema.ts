@@ -199,4 +199,22 @@ export const SQLITE_MIGRATIONS: readonly { version: number; sql: string }[] = [
       CREATE UNIQUE INDEX records_by_run ON records (run_id, seq);
     `,
   },
+  {
+    // Signals sent through a node that does not hold the run wait here for
+    // the node that does (src/store/_sqlite_signal_requests.ts), in the
+    // order they came (seq). signals_waiting counts a run's requests: a park
+    // is refused while one waits.
+    version: 12,
+    sql: `
+      ALTER TABLE runs ADD COLUMN signals_waiting INTEGER NOT NULL DEFAULT 0;
+      CREATE TABLE signal_requests (
+        seq INTEGER PRIMARY KEY,
+        id TEXT NOT NULL UNIQUE,
+        run_id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        payload TEXT NOT NULL
+      );
+      CREATE INDEX signal_requests_by_run ON signal_requests (run_id, seq);
+    `,
+  },
 ];

@@ -58,6 +58,7 @@ export {
   type RunSnapshot,
   type RunStatus,
   type RunSummary,
+  type SignalRequest,
   type SkillRecord,
   type Store,
   TERMINAL_STATUSES,

@@ -30,6 +30,7 @@ import type {
 } from "./budget_records.ts";
 import type { ApiKeyRecord, TenantRecord } from "./tenant_records.ts";
 import { PgLeases } from "./_pg_leases.ts";
+import { PgSignalRequests } from "./_pg_signal_requests.ts";
 import { migratePostgres } from "./postgres_migrate.ts";
 import { type LogRecord, recordFromLine } from "./record.ts";
 import { PgDurability } from "./_pg_durability.ts";
@@ -47,6 +48,7 @@ import {
   type RunPage,
   type RunSnapshot,
   type RunSummary,
+  type SignalRequest,
   type SkillRecord,
   type Store,
 } from "./store.ts";
@@ -125,6 +127,9 @@ export class PostgresStore implements Store {
   readonly #listener: StoreListener;
   readonly #tenants: PgTenants;
   readonly #leases = new PgLeases((text, values) => this.#query(text, values));
+  readonly #signals = new PgSignalRequests((text, values) =>
+    this.#query(text, values)
+  );
   readonly #connectionsMax: number;
   readonly #appends: PgAppendBatch;
   readonly #durability = new PgDurability();
@@ -493,6 +498,22 @@ export class PostgresStore implements Store {
 
   pendingCancels(owner: string): Promise<{ run_id: string; reason: string }[]> {
     return this.#leases.pendingCancels(owner);
+  }
+
+  requestSignal(request: SignalRequest): Promise<boolean> {
+    return this.#signals.request(request);
+  }
+
+  pendingSignals(owner: string): Promise<SignalRequest[]> {
+    return this.#signals.pending(owner);
+  }
+
+  signalRequestWaiting(id: string): Promise<boolean> {
+    return this.#signals.waiting(id);
+  }
+
+  dropSignalRequest(id: string): Promise<boolean> {
+    return this.#signals.drop(id);
   }
 
   onRunnable(listener: () => void): () => void {

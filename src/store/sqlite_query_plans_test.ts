@@ -62,6 +62,11 @@ Deno.test("SqliteStore: no statement the store prepares reads a growing table in
     await store.renewLeases("n1", [claimed!], timing);
     await store.requestCancel("held", "stop");
     await store.pendingCancels("n1");
+    const signal = { id: "s1", run_id: "held", name: "go", payload: null };
+    await store.requestSignal(signal);
+    await store.pendingSignals("n1");
+    await store.signalRequestWaiting(signal.id);
+    await store.dropSignalRequest(signal.id);
     await store.countUnfinishedRuns();
     await store.listUnfinishedRuns();
     assert.equal(

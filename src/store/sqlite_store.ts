@@ -8,6 +8,7 @@ import { recordFromLine } from "./record.ts";
 import { SQLITE_MIGRATIONS } from "./_sqlite_schema.ts";
 import { SqliteLeases } from "./_sqlite_leases.ts";
 import { SqliteRunKeys } from "./_sqlite_run_keys.ts";
+import { SqliteSignalRequests } from "./_sqlite_signal_requests.ts";
 import { GroupCommit } from "./_group_commit.ts";
 import { WalCheckpointer } from "./_wal_checkpointer.ts";
 import type {
@@ -23,6 +24,7 @@ import type {
   RunPage,
   RunSnapshot,
   RunSummary,
+  SignalRequest,
   SkillRecord,
   Store,
 } from "./store.ts";
@@ -81,6 +83,7 @@ export class SqliteStore implements Store {
   readonly #file: FileIdentity | undefined;
   readonly #leases = new SqliteLeases((sql) => this.#statement(sql));
   readonly #keys = new SqliteRunKeys((sql) => this.#statement(sql));
+  readonly #signals = new SqliteSignalRequests((sql) => this.#statement(sql));
   readonly #appends = new SqliteAppends((sql) => this.#statement(sql));
   readonly #runnableListeners = new Set<() => void>();
   /**
@@ -357,6 +360,26 @@ export class SqliteStore implements Store {
 
   pendingCancels(owner: string): Promise<{ run_id: string; reason: string }[]> {
     return settle(() => this.#leases.pendingCancels(owner));
+  }
+
+  requestSignal(request: SignalRequest): Promise<boolean> {
+    return this.#group.submit(() => this.#signals.request(request))
+      .then((requested) => {
+        if (requested) this.#runnable();
+        return requested;
+      });
+  }
+
+  pendingSignals(owner: string): Promise<SignalRequest[]> {
+    return settle(() => this.#signals.pending(owner));
+  }
+
+  signalRequestWaiting(id: string): Promise<boolean> {
+    return settle(() => this.#signals.waiting(id));
+  }
+
+  dropSignalRequest(id: string): Promise<boolean> {
+    return this.#group.submit(() => this.#signals.drop(id));
   }
 
   onApiKeysRevoked(listener: () => void): () => void {

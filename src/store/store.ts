@@ -5,7 +5,7 @@ import type {
   BudgetEntry,
   BudgetReservationRequest,
 } from "./budget_records.ts";
-import type { JsonObject } from "./canonical_json.ts";
+import type { Json, JsonObject } from "./canonical_json.ts";
 import type { LogRecord } from "./record.ts";
 import type { ApiKeyRecord, TenantRecord } from "./tenant_records.ts";
 
@@ -248,6 +248,18 @@ export class ReservationNotGranted extends Error {
 }
 
 /** A record a run's log must hold, for `Store.syncBarrier`. */
+/**
+ * A signal sent through a node that does not hold the run, waiting in the
+ * store for the node that does. `id` comes into the run's log with it
+ * (SignalReceived `request`), so it is recorded once.
+ */
+export interface SignalRequest {
+  id: string;
+  run_id: string;
+  name: string;
+  payload: Json;
+}
+
 export interface LogMark {
   run_id: string;
   seq: number;
@@ -404,6 +416,23 @@ export interface Store {
   requestCancel(runId: string, reason: string): Promise<boolean>;
   /** Cancel requests on running runs that `owner` holds. */
   pendingCancels(owner: string): Promise<{ run_id: string; reason: string }[]>;
+  /**
+   * Leaves a signal for whichever node holds the run (it finds the request
+   * through `pendingSignals`), makes a parked run claimable at once, and
+   * wakes the nodes. While a request waits the run does not park (`parkRun`
+   * is refused). False (nothing stored) when the run is unknown or has
+   * ended; a request id already stored is refused by the store.
+   */
+  requestSignal(request: SignalRequest): Promise<boolean>;
+  /** Signal requests on unfinished runs that `owner` holds, oldest first. */
+  pendingSignals(owner: string): Promise<SignalRequest[]>;
+  /** Whether the request still waits (neither delivered nor dropped). */
+  signalRequestWaiting(id: string): Promise<boolean>;
+  /**
+   * Removes a request: delivered (its SignalReceived is durable in the
+   * run's log) or given up by its sender. False when it was gone already.
+   */
+  dropSignalRequest(id: string): Promise<boolean>;
   /**
    * Calls `listener` whenever a run may have become claimable (a new run
    * not created held, a released lease) or was asked to cancel, also when another process

@@ -13,6 +13,7 @@ import type { Store } from "./store.ts";
 import { tenantStoreContract } from "./store_contract_tenants.ts";
 import { idempotencyContract } from "./_store_contract_idempotency.ts";
 import { parkingContract } from "./_store_contract_parking.ts";
+import { signalRequestsContract } from "./_store_contract_signals.ts";
 import {
   commitOnlyAppendsContract,
   concurrentAppendsContract,
@@ -605,4 +606,5 @@ export function storeContract(name: string, factory: StoreFactory): void {
 
   tenantStoreContract(test);
   parkingContract(test);
+  signalRequestsContract(test);
 }
