@@ -75,8 +75,15 @@ export function applyControl(
         payload: message.body.payload,
         at: message.at,
       };
+      const request = message.body.request;
       return {
-        state: { ...state, signals: [...state.signals, signal] },
+        state: {
+          ...state,
+          signals: [...state.signals, signal],
+          ...(request === undefined
+            ? {}
+            : { signal_requests: [...state.signal_requests, request] }),
+        },
         effects: [],
       };
     }

@@ -182,8 +182,15 @@ export type RunMessage =
   }
   /** The uncharged rest of a reservation goes back; it closes the reservation. */
   | { type: "BudgetReleased"; body: BudgetAttempt & { cents: number } }
-  /** A signal sent to the run; kept in order until a `wait_signal` step takes it. */
-  | { type: "SignalReceived"; body: { name: string; payload: Json } }
+  /**
+   * A signal sent to the run; kept in order until a `wait_signal` step
+   * takes it. `request`: the id of the store's signal request it came
+   * from (sent through a node that did not hold the run), recorded once.
+   */
+  | {
+    type: "SignalReceived";
+    body: { name: string; payload: Json; request?: string };
+  }
   /** A `wait_signal` step waits; with a timeout, `due_at` is its durable timer. */
   | {
     type: "SignalAwaited";

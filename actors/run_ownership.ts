@@ -1,5 +1,5 @@
 import type { Clock, Logger } from "../src/deps/mod.ts";
-import type { Lease, Store } from "../src/store/mod.ts";
+import type { Lease, SignalRequest, Store } from "../src/store/mod.ts";
 
 /** How a node holds runs; defaults in `DEFAULT_OWNERSHIP`. */
 export interface OwnershipOptions {
@@ -39,6 +39,8 @@ export interface OwnershipHooks {
   lost(runId: string): void;
   /** A client asked, maybe on another node, to cancel a run this node holds. */
   cancelRequested(runId: string, reason: string): void;
+  /** A signal sent through another node waits for a run this node holds. */
+  signalRequested(request: SignalRequest): void;
 }
 
 /**
@@ -295,6 +297,17 @@ export class RunOwnership {
     }
   }
 
+  /** Hands signal requests on held runs to the runtime (it ignores repeats). */
+  async #deliverSignals(): Promise<void> {
+    if (this.#leases.size === 0) return;
+    const pending = await this.#store.pendingSignals(this.#options.nodeId);
+    for (const request of pending) {
+      if (this.#leases.has(request.run_id)) {
+        this.#hooks.signalRequested(request);
+      }
+    }
+  }
+
   async #claimLoop(): Promise<void> {
     while (!this.#closed) {
       this.#wakeRequested = false;
@@ -305,6 +318,7 @@ export class RunOwnership {
           // Runs ended while it claimed, and it may have left some behind.
           (this.#starved && this.#room() > 0);
         await this.#deliverCancels();
+        await this.#deliverSignals();
         wakeAt = await this.#nextWake();
       } catch (error) {
         this.#log.log("warn", "claim_failed", { error: String(error) });

@@ -26,6 +26,7 @@ Deno.test("RunOwnership keeps no renewal timer while it holds no lease", async (
       claimed: (runId) => claimed.push(runId),
       lost() {},
       cancelRequested() {},
+      signalRequested() {},
     },
   );
   try {

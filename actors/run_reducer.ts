@@ -173,6 +173,7 @@ function submitted(
     charged_cents: 0,
     budget_error: null,
     signals: [],
+    signal_requests: [],
     pause: null,
     fork: fork ?? null,
     log_warned: false,

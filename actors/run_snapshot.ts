@@ -16,7 +16,7 @@ import { reduce, type RunState } from "./run_reducer.ts";
  * shape, so a snapshot written by an older build is ignored (the log is
  * folded whole) rather than read into the wrong shape.
  */
-export const SNAPSHOT_VERSION = 2;
+export const SNAPSHOT_VERSION = 3;
 
 /** What a run actor starts from. */
 export interface RecoveredRun {

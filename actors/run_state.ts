@@ -115,6 +115,11 @@ export interface RunState {
   budget_error: { step: string; error: RecordedError } | null;
   /** Signals received and not yet taken, oldest first. */
   signals: PendingSignal[];
+  /**
+   * Ids of the store's signal requests recorded (SignalReceived
+   * `request`), so that a request delivered again is recorded once.
+   */
+  signal_requests: string[];
   /** Why the run is paused (status `paused`). */
   pause: { step: string | null; error: RecordedError } | null;
   /** The parent of a forked run. */

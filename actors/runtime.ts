@@ -43,6 +43,7 @@ import { parkedWake } from "./run_park.ts";
 import { RunPlanning } from "./run_planning.ts";
 import { RecordWatchers } from "./record_watchers.ts";
 import { ELSEWHERE_POLL_MS, RunEndWaits } from "./run_end_waits.ts";
+import { RelayedSignals } from "./relayed_signals.ts";
 import { recordTelemetry, runEndTelemetry } from "./run_telemetry.ts";
 
 /** How long a signal or resume waits for another node to give a run up. */
@@ -101,6 +102,7 @@ export class Runtime {
   readonly #parkWatchers = new Map<string, Set<() => void>>();
   /** Cancel requests heard before the run's actor started here. */
   readonly #cancels = new Map<string, string>();
+  readonly #relayed: RelayedSignals;
 
   constructor(deps: RuntimeDeps) {
     this.#deps = deps;
@@ -112,6 +114,15 @@ export class Runtime {
       pollClock: this.#leaseClock,
       known: (runId) => this.known(runId),
       holds: (runId) => this.#actors.has(runId),
+    });
+    this.#relayed = new RelayedSignals({
+      store: deps.store,
+      clock: this.#leaseClock,
+      random: deps.random,
+      log: deps.log,
+      waitMs: ELSEWHERE_WAIT_MS,
+      pollMs: ELSEWHERE_POLL_MS,
+      closing: () => this.#closing,
     });
     this.#ownership = new RunOwnership(
       {
@@ -126,8 +137,9 @@ export class Runtime {
           this.#supervisor.supervise(runId);
           const release = () => {
             // A cancel heard for this start is in the store still: whichever
-            // node holds the run next finds it there.
+            // node holds the run next finds it there (signal requests too).
             this.#cancels.delete(runId);
+            this.#relayed.released(runId);
             if (!this.#parking.has(runId)) {
               // A run that ended here had its lease cleared by its last append.
               this.#ownership.released(runId, {
@@ -154,6 +166,8 @@ export class Runtime {
           }
           this.#requestCancel(handle, reason);
         },
+        signalRequested: (request) =>
+          this.#relayed.requested(request, this.#actors.get(request.run_id)),
       },
     );
     this.#supervisor = new Supervisor(
@@ -251,6 +265,7 @@ export class Runtime {
     });
     const cancel = this.#cancels.get(runId);
     this.#cancels.delete(runId);
+    this.#relayed.started(runId, handle);
     if (cancel !== undefined) this.#requestCancel(handle, cancel);
     else if (!this.#started.has(runId)) this.#idle(handle.state());
     // A run started for a message waits for it before it may park again.
@@ -691,15 +706,27 @@ export class Runtime {
 
   /**
    * Appends a signal to the run's log; a `wait_signal` step of that name
-   * takes it (signals wait, in order, until one does).
+   * takes it (signals wait, in order, until one does). A run another node
+   * is running gets it through the store (`RelayedSignals`): `queued` when
+   * that node had not recorded it within `ELSEWHERE_WAIT_MS`.
    */
-  async signal(runId: string, name: string, payload: Json): Promise<RunState> {
+  async signal(
+    runId: string,
+    name: string,
+    payload: Json,
+  ): Promise<{ status: RunStatus; queued: boolean }> {
+    if (!this.#actors.has(runId) && !this.#parking.has(runId)) {
+      const lease = await this.#deps.store.getLease(runId);
+      if (lease !== undefined && this.#heldElsewhere(lease)) {
+        return await this.#relayed.send(runId, name, payload);
+      }
+    }
     const state = await this.#tell(runId, {
       type: "SignalReceived",
       body: { name, payload },
     });
     if (state.log_error !== null) throw AosError.fromJSON(state.log_error);
-    return state;
+    return { status: state.status, queued: false };
   }
 
   /**

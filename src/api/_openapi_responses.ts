@@ -77,6 +77,12 @@ export const signalAccepted = z.object({
   run_id: z.string(),
   signal: z.string(),
   status: z.string(),
+  /**
+   * True when another node runs the run and had not recorded the signal
+   * within 30 s: it waits in the store, and the run's next holder records
+   * it (unless the run ends first).
+   */
+  queued: z.boolean(),
 });
 
 /** `202` of `POST /v1/runs/:id/fork`. */

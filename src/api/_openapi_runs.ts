@@ -148,7 +148,10 @@ export function runPaths(): Record<string, JsonSchema> {
           content: { "application/json": { schema: REF("JsonValue") } },
         },
         responses: {
-          "202": json(REF("SignalAccepted"), "recorded in the run's log"),
+          "202": json(
+            REF("SignalAccepted"),
+            "recorded in the run's log; with queued: true, another node runs the run and had not recorded it within 30 s, and it waits in the store for that node (or the run's next holder)",
+          ),
           ...errors(400, 401, 404, 409, 413),
         },
       },

@@ -75,8 +75,13 @@ export function addRunControlRoutes(app: Hono, deps: RunControlDeps): void {
       );
     }
     const payload = (await optionalJson(c) ?? null) as Json;
-    const state = await runtime.signal(runId, name, payload);
-    return c.json({ run_id: runId, signal: name, status: state.status }, 202);
+    const sent = await runtime.signal(runId, name, payload);
+    return c.json({
+      run_id: runId,
+      signal: name,
+      status: sent.status,
+      queued: sent.queued,
+    }, 202);
   });
 
   app.post("/v1/runs/:id/resume", async (c) => {

@@ -1,6 +1,34 @@
+import { DEFAULT_CONFIG } from "../../src/config/mod.ts";
+import { MemoryLogger, type SimulatedClock } from "../../src/deps/mod.ts";
+import { openNode } from "../../src/node/mod.ts";
 import { ServerProcess } from "../support/server_process.ts";
 import { startServer, type TestServer } from "../support/http_servers.ts";
-import { TEST_TENANT_KEY } from "../support/test_node.ts";
+import { TEST_ADMIN_KEY, TEST_TENANT_KEY } from "../support/test_node.ts";
+
+/**
+ * An in-process node on the SQLite store in `dataDir`, shared with the
+ * other node of a test. Its sleeping runs stay held (not parked), so a
+ * request about one goes to a node that is running it.
+ */
+export function openSharedStoreNode(
+  dataDir: string,
+  nodeId: string,
+  clock?: SimulatedClock,
+): ReturnType<typeof openNode> {
+  return openNode({
+    ...DEFAULT_CONFIG,
+    port: 0,
+    dataDir,
+    ownership: {
+      nodeId,
+      leaseMs: 10_000,
+      pollMs: 50,
+      runsMax: 10,
+      parkMinMs: 86_400_000,
+    },
+    bootstrap: { adminKey: TEST_ADMIN_KEY, tenantKey: TEST_TENANT_KEY },
+  }, { log: new MemoryLogger(), ...(clock === undefined ? {} : { clock }) });
+}
 
 /** Options of `startClusterNode`. */
 export interface ClusterNodeOptions {

@@ -4,40 +4,14 @@
  * run, and the node asked answers with the cancelled run.
  */
 import assert from "node:assert/strict";
-import { DEFAULT_CONFIG } from "../../src/config/mod.ts";
-import { MemoryLogger, SimulatedClock } from "../../src/deps/mod.ts";
-import { openNode } from "../../src/node/mod.ts";
-import {
-  requestJson,
-  TEST_ADMIN_KEY,
-  TEST_TENANT_KEY,
-} from "../support/test_node.ts";
-
-/**
- * A node on the store in `dataDir` (shared with the other node of a test).
- * Its sleeping runs stay held (not parked), so a request about one goes to
- * a node that holds it.
- */
-function openOn(dataDir: string, nodeId: string, clock?: SimulatedClock) {
-  return openNode({
-    ...DEFAULT_CONFIG,
-    port: 0,
-    dataDir,
-    ownership: {
-      nodeId,
-      leaseMs: 10_000,
-      pollMs: 50,
-      runsMax: 10,
-      parkMinMs: 86_400_000,
-    },
-    bootstrap: { adminKey: TEST_ADMIN_KEY, tenantKey: TEST_TENANT_KEY },
-  }, { log: new MemoryLogger(), ...(clock === undefined ? {} : { clock }) });
-}
+import { SimulatedClock } from "../../src/deps/mod.ts";
+import { requestJson } from "../support/test_node.ts";
+import { openSharedStoreNode } from "./_cluster.ts";
 
 Deno.test("cancel on a node that does not hold the run: the holder cancels it", async () => {
   const dataDir = Deno.makeTempDirSync({ prefix: "aos-cancel-" });
-  const holder = await openOn(dataDir, "holder");
-  const other = await openOn(dataDir, "other");
+  const holder = await openSharedStoreNode(dataDir, "holder");
+  const other = await openSharedStoreNode(dataDir, "other");
   try {
     const { run_id: runId } = await holder.runtime.submit({
       steps: [{ id: "nap", sleep_ms: 3_600_000, params: {} }],
@@ -69,10 +43,14 @@ Deno.test("cancel on a node that does not hold the run: the holder cancels it", 
 
 Deno.test("a long poll on a node that does not hold the run wakes when the holder ends it", async () => {
   const dataDir = Deno.makeTempDirSync({ prefix: "aos-wait-elsewhere-" });
-  const holder = await openOn(dataDir, "holder");
+  const holder = await openSharedStoreNode(dataDir, "holder");
   // The waiting node's clock never moves, so its wait cannot end by its
   // timeout: only its look at the store (on the live lease clock) ends it.
-  const other = await openOn(dataDir, "other", new SimulatedClock(Date.now()));
+  const other = await openSharedStoreNode(
+    dataDir,
+    "other",
+    new SimulatedClock(Date.now()),
+  );
   let guard: ReturnType<typeof setTimeout> | undefined;
   try {
     const { run_id: runId } = await holder.runtime.submit({

@@ -87,6 +87,7 @@ Deno.test("parked runs hold no lease, actor or slot: more of them than AOS_RUNS_
         run_id: runId,
         signal: "go",
         status: "running",
+        queued: false,
       });
     }
     for (const [index, runId] of waiting.entries()) {

@@ -1,0 +1,182 @@
+import type { Clock, Logger, RandomSource } from "../src/deps/mod.ts";
+import { AosError } from "../src/errors/mod.ts";
+import {
+  isTerminal,
+  type Json,
+  type RunStatus,
+  type SignalRequest,
+  type Store,
+} from "../src/store/mod.ts";
+import type { RunActorHandle } from "./run_actor.ts";
+
+/** What relaying needs of the store. */
+export type RelayStore = Pick<
+  Store,
+  "requestSignal" | "signalRequestWaiting" | "dropSignalRequest" | "getRun"
+>;
+
+export interface RelayedSignalsDeps {
+  store: RelayStore;
+  /** The live clock the sender's look at the store runs on. */
+  clock: Clock;
+  random: RandomSource;
+  log: Logger;
+  /** How long a sender waits for the holder to record its signal. */
+  waitMs: number;
+  /** How often the sender looks. */
+  pollMs: number;
+  /** True once the node is closing: a sender stops waiting. */
+  closing: () => boolean;
+}
+
+/** What a relayed signal came to, for its sender. */
+export interface RelayOutcome {
+  /** The run's status when the sender stopped waiting. */
+  status: RunStatus;
+  /**
+   * True when the holder had not recorded the signal yet: it waits in the
+   * store, and whichever node holds the run next records it.
+   */
+  queued: boolean;
+}
+
+/**
+ * Signals for a run that another node is running (a step in flight there).
+ * The node asked leaves the signal in the store (`Store.requestSignal`),
+ * which wakes the nodes; the holder finds it (`Store.pendingSignals`),
+ * records it through the run's actor with the request's id, and drops the
+ * request. The id in the run's state makes a second delivery (the holder
+ * died between the record and the drop, say) a no-op: each request is
+ * recorded once. The sender answers once the request is gone, so its
+ * answer still means "in the run's log", as for a run held where it asked.
+ */
+export class RelayedSignals {
+  readonly #deps: RelayedSignalsDeps;
+  /** Requests for runs whose actor has not started on this node yet. */
+  readonly #beforeStart = new Map<string, SignalRequest[]>();
+  /** Requests being recorded on this node, by id. */
+  readonly #recording = new Set<string>();
+
+  constructor(deps: RelayedSignalsDeps) {
+    this.#deps = deps;
+  }
+
+  /**
+   * Leaves a signal for the node holding `runId` and waits until it is
+   * recorded, at most `waitMs`. RUN_NOT_FOUND or RUN_ALREADY_FINISHED when
+   * the run is gone or ends first (the request is dropped then).
+   */
+  async send(
+    runId: string,
+    name: string,
+    payload: Json,
+  ): Promise<RelayOutcome> {
+    const { store, clock } = this.#deps;
+    const id = requestId(this.#deps.random);
+    if (!await store.requestSignal({ id, run_id: runId, name, payload })) {
+      throw gone(runId, (await store.getRun(runId))?.status);
+    }
+    const deadline = clock.nowMs() + this.#deps.waitMs;
+    for (;;) {
+      await clock.delay(this.#deps.pollMs).done;
+      const waiting = await store.signalRequestWaiting(id);
+      const status = (await store.getRun(runId))?.status;
+      if (status === undefined) throw gone(runId, status);
+      if (!waiting) return { status, queued: false };
+      // The run ended before its holder recorded the signal: the request
+      // is dropped, unless the holder recorded it meanwhile.
+      if (isTerminal(status)) {
+        if (await store.dropSignalRequest(id)) throw gone(runId, status);
+        return { status, queued: false };
+      }
+      if (clock.nowMs() >= deadline || this.#deps.closing()) {
+        return { status, queued: true };
+      }
+    }
+  }
+
+  /**
+   * The holder's side: a request found for a run this node holds.
+   * `handle` is the run's actor, undefined while it is starting (the
+   * request is then recorded by `started`).
+   */
+  requested(request: SignalRequest, handle: RunActorHandle | undefined): void {
+    if (handle !== undefined) {
+      this.#record(handle, request);
+      return;
+    }
+    const waiting = this.#beforeStart.get(request.run_id) ?? [];
+    if (!waiting.some((other) => other.id === request.id)) {
+      waiting.push(request);
+    }
+    this.#beforeStart.set(request.run_id, waiting);
+  }
+
+  /** The run's actor started here: records what waited for it. */
+  started(runId: string, handle: RunActorHandle): void {
+    const waiting = this.#beforeStart.get(runId);
+    this.#beforeStart.delete(runId);
+    for (const request of waiting ?? []) this.#record(handle, request);
+  }
+
+  /** The run left this node: what waited for its actor is its next holder's. */
+  released(runId: string): void {
+    this.#beforeStart.delete(runId);
+  }
+
+  /**
+   * Records the request's signal (unless the run's state has it already)
+   * and drops the request. Requests of a run are asked of its actor in the
+   * order they are found, and its mailbox keeps that order. A failure
+   * leaves the request in the store for the next pass or the next holder.
+   */
+  async #record(handle: RunActorHandle, request: SignalRequest): Promise<void> {
+    if (this.#recording.has(request.id)) return;
+    this.#recording.add(request.id);
+    try {
+      if (!handle.state().signal_requests.includes(request.id)) {
+        const state = await handle.actor.ask({
+          type: "SignalReceived",
+          body: {
+            name: request.name,
+            payload: request.payload,
+            request: request.id,
+          },
+        });
+        // The log's limit ended the run instead: nothing was recorded, and
+        // the sender finds the run ended.
+        if (!state.signal_requests.includes(request.id)) return;
+      }
+      await this.#deps.store.dropSignalRequest(request.id);
+    } catch (error) {
+      this.#deps.log.log("debug", "signal_request_deferred", {
+        run_id: request.run_id,
+        request: request.id,
+        error: String(error),
+      });
+    } finally {
+      this.#recording.delete(request.id);
+    }
+  }
+}
+
+function requestId(random: RandomSource): string {
+  let id = "sig_";
+  for (const byte of random.bytes(12)) {
+    id += byte.toString(16).padStart(2, "0");
+  }
+  return id;
+}
+
+function gone(runId: string, status: RunStatus | undefined): AosError {
+  if (status === undefined) {
+    return new AosError("RUN_NOT_FOUND", `run ${runId} not found`, {
+      details: { run_id: runId },
+    });
+  }
+  return new AosError(
+    "RUN_ALREADY_FINISHED",
+    `run ${runId} has already ended (${status})`,
+    { details: { run_id: runId, status } },
+  );
+}
