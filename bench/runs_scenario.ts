@@ -294,7 +294,7 @@ export async function runsOnPostgres(
       failed_runs: { op: "<=", value: 0 },
     },
     notes: `${
-      (result.notes ?? "").replace(/; SQLite synchronous=FULL$/, "")
+      (result.notes ?? "").replace("; SQLite synchronous=FULL", "")
     }; ${durability}`,
   };
 }
