@@ -3,6 +3,7 @@ import { AosError, toAosError } from "../errors/mod.ts";
 import type { Clock, RandomSource } from "../deps/mod.ts";
 import { canonicalJson, type Json } from "../store/mod.ts";
 import type { HostCallJournal } from "./host_calls.ts";
+import { idempotencyKey } from "./idempotency_key.ts";
 import {
   answerHttp,
   HOST_ANSWER_BYTES_MAX,
@@ -32,6 +33,13 @@ export interface HostServiceContext {
   permissions: readonly string[];
   run_id: string;
   step: string;
+  /**
+   * The call's idempotency key (`idempotencyKey`: its run, step, attempt
+   * and index), the same on every node that re-executes the attempt; a
+   * service that changes the world applies a key once. Absent when the host
+   * does not say whose effects the call makes.
+   */
+  effect_key?: string | undefined;
 }
 
 /** Optional services, by host function. */
@@ -193,7 +201,7 @@ async function answerService(
     SERVICE_REQUEST_BYTES_MAX,
     `aos_${kind}`,
   ) as Json;
-  const answer = await state.journal.answer(kind, request, async () => {
+  const answer = await state.journal.answer(kind, request, async (index) => {
     const service = state.services[kind];
     try {
       if (service === undefined) {
@@ -203,10 +211,14 @@ async function answerService(
           { details: { service: kind } },
         );
       }
+      const effect = state.http.effect;
       const answer = await service.answer(request, {
         permissions: state.http.policy.permissions,
         run_id: state.identity.run_id,
         step: state.identity.step,
+        ...(effect === undefined
+          ? {}
+          : { effect_key: idempotencyKey({ ...effect, index }) }),
       });
       const answerBytes = canonicalJson(answer).length;
       if (answerBytes > HOST_ANSWER_BYTES_MAX) {

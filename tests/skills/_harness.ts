@@ -4,7 +4,10 @@
 import assert from "node:assert/strict";
 import createPlugin, { type CallContext, type Plugin } from "@extism/extism";
 import { join } from "node:path";
+import type { SkillPin } from "../../actors/run_messages.ts";
 import { buildSkills, PROJECT_ROOT } from "../../src/skills/build.ts";
+import type { SkillManifest } from "../../src/skills/manifest.ts";
+import { sha256Hex } from "../../src/store/mod.ts";
 
 /** What the fake host answers; fixed so outputs can be asserted exactly. */
 export const HOST_NOW_MS = 1700000000000n;
@@ -16,6 +19,17 @@ export async function skillModule(dir: string): Promise<Uint8Array> {
     ifStale: true,
   });
   return await Deno.readFile(built!.wasmPath);
+}
+
+/** The pin a run records for `manifest` shipped with `bytes`. */
+export function pinOf(manifest: SkillManifest, bytes: Uint8Array): SkillPin {
+  return {
+    name: manifest.name,
+    version: manifest.version,
+    sha256: sha256Hex(bytes),
+    entrypoint: manifest.entrypoint,
+    timeout_ms: manifest.timeout_ms,
+  };
 }
 
 /** A plugin configured the way the sandbox runs skills (worker, no WASI). */

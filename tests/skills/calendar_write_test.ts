@@ -21,7 +21,7 @@ import { parseManifest } from "../../src/skills/manifest.ts";
 import { type Json, sha256Hex } from "../../src/store/mod.ts";
 import { closedPort, startServer } from "../support/http_servers.ts";
 import { startRadicale } from "../support/radicale.ts";
-import { skillModule } from "./_harness.ts";
+import { pinOf, skillModule } from "./_harness.ts";
 
 const SKILL_DIR = "skills-wasm/calendar_write";
 const NOW_MS = 1_700_000_000_000; // 2023-11-14T22:13:20Z
@@ -29,13 +29,7 @@ const bytes = await skillModule(SKILL_DIR);
 const manifest = parseManifest(
   Deno.readTextFileSync(join(PROJECT_ROOT, SKILL_DIR, "manifest.yaml")),
 );
-const PIN = {
-  name: manifest.name,
-  version: manifest.version,
-  sha256: sha256Hex(bytes),
-  entrypoint: manifest.entrypoint,
-  timeout_ms: manifest.timeout_ms,
-};
+const PIN = pinOf(manifest, bytes);
 
 const EVENT = {
   title: "Design review",

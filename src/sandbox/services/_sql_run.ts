@@ -16,6 +16,11 @@ import {
 import type { SqlRequest } from "./_sql_request.ts";
 import { learnTypes, type TypeInfo, typeName } from "./_sql_types.ts";
 import { converterFor } from "./_sql_values.ts";
+import {
+  type EffectLedger,
+  recordAnswer,
+  recordedAnswer,
+} from "./_sql_effects.ts";
 
 /** What one call may do, resolved from the request and the host's limits. */
 export interface RunLimits {
@@ -23,6 +28,12 @@ export interface RunLimits {
   timeoutMs: number;
   rowLimit: number;
   answerBytesMax: number;
+  /**
+   * A write's effect key: its answer is recorded in the effect ledger in
+   * the statement's transaction, and a key recorded already is answered
+   * from there without running the statement (`_sql_effects.ts`).
+   */
+  effect?: { key: string; ledger: EffectLedger; datasource: string };
 }
 
 /**
@@ -53,7 +64,11 @@ export async function runStatement(
     work.catch(() => {});
     return Promise.race([work, lost]);
   };
+  const effect = limits.readOnly ? undefined : limits.effect;
   try {
+    if (effect !== undefined) {
+      await until(effect.ledger.prepare(client, effect.datasource));
+    }
     await until(
       client.query(limits.readOnly ? "begin read only" : "begin read write"),
     );
@@ -61,15 +76,34 @@ export async function runStatement(
       await until(
         client.query(`set local statement_timeout = ${limits.timeoutMs}`),
       );
+      if (effect !== undefined) {
+        const recorded = await until(recordedAnswer(client, effect.key));
+        if (recorded !== undefined) {
+          await until(client.query("rollback"));
+          return recorded;
+        }
+      }
       const { rows, result } = await until(
         readRows(client, request, limits.rowLimit + 1),
       );
       const oids = result.fields.map((field) => field.dataTypeID);
       await until(learnTypes(client, pool.types, oids));
+      const answer = answerOf(rows, result, pool.types, limits);
+      if (effect !== undefined) {
+        await until(recordAnswer(client, effect.key, answer));
+      }
       await until(client.query("commit"));
-      return answerOf(rows, result, pool.types, limits);
+      return answer;
     } catch (error) {
       await until(client.query("rollback")).catch(() => {});
+      // Another execution of this call committed first (this one then
+      // failed on the ledger's key, or on what that one wrote): this one
+      // is rolled back whole, and answers what that one recorded.
+      if (effect !== undefined) {
+        const recorded = await until(recordedAnswer(client, effect.key))
+          .catch(() => undefined);
+        if (recorded !== undefined) return recorded;
+      }
       throw error;
     }
   } finally {

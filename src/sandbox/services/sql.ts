@@ -16,6 +16,10 @@
  * - Read-only unless the skill holds `sql:write`: the statement runs inside
  *   `BEGIN READ ONLY`, which PostgreSQL enforces (SQLSTATE 25006), on the
  *   datasource's `readOnlyUrl` when it has one.
+ * - A write with an effect key (every call of a run's step) is applied once:
+ *   its answer is recorded in the datasource's `aos_effects` in the same
+ *   transaction, and a re-executed call answers from there
+ *   (`_sql_effects.ts`).
  * - `SET LOCAL statement_timeout` of `min(timeout_ms, statementTimeoutMsMax)`.
  * - At most `min(row_limit, rowsMax)` rows (one more is fetched to know
  *   whether there were more) and about `answerBytesMax` of rows.
@@ -44,6 +48,7 @@ import type { HostService, HostServiceContext } from "../host_functions.ts";
 import type { Pool } from "./_sql_driver.ts";
 import { parseSqlRequest } from "./_sql_request.ts";
 import { checkStatement } from "./_sql_statement.ts";
+import { EffectLedger } from "./_sql_effects.ts";
 
 export { parseSqlRequest, type SqlRequest } from "./_sql_request.ts";
 export { checkStatement } from "./_sql_statement.ts";
@@ -132,6 +137,15 @@ export function sqlService(options: SqlServiceOptions): SqlService {
     }
   }
   const pools = new Map<string, Pool>();
+  const ledgers = new WeakMap<Pool, EffectLedger>();
+  const ledgerOf = (pool: Pool): EffectLedger => {
+    let ledger = ledgers.get(pool);
+    if (ledger === undefined) {
+      ledger = new EffectLedger();
+      ledgers.set(pool, ledger);
+    }
+    return ledger;
+  };
   const urls = Object.values(options.datasources).flatMap((source) => [
     source.url,
     source.readOnlyUrl,
@@ -180,10 +194,19 @@ export function sqlService(options: SqlServiceOptions): SqlService {
       }
       const readOnly = !context.permissions.includes("sql:write");
       try {
+        const pool = poolFor(loaded, parsed.datasource, readOnly);
+        const key = context.effect_key;
         return await loaded.runStatement(
-          poolFor(loaded, parsed.datasource, readOnly),
+          pool,
           parsed,
           {
+            ...(readOnly || key === undefined ? {} : {
+              effect: {
+                key,
+                ledger: ledgerOf(pool),
+                datasource: parsed.datasource,
+              },
+            }),
             readOnly,
             timeoutMs: Math.min(
               parsed.timeout_ms ?? limits.statementTimeoutMsMax,
