@@ -4,13 +4,17 @@
  * inclusive time, as shares of the sampled time. `--tree PCT` prints the
  * call tree instead, every path of at least PCT% of the time, indented (a
  * flame graph in text); `--folded` prints the samples as folded stacks
- * (`frame;frame;… microseconds` a line), which flame graph tools draw.
+ * (`frame;frame;… microseconds` a line), which flame graph tools draw;
+ * `--svg` draws the flame graph itself (`_flame_graph.ts`), paths of at
+ * least `--min` percent (default 0.1).
  *
  *   deno run -A bench/profile_summary.ts FILE.cpuprofile [--top 30]
  *   deno run -A bench/profile_summary.ts FILE.cpuprofile --tree 1.5
  *   deno run -A bench/profile_summary.ts FILE.cpuprofile --folded > out.folded
+ *   deno run -A bench/profile_summary.ts FILE.cpuprofile --svg > flame.svg
  */
 import { parseArgs } from "node:util";
+import { flameGraphSvg } from "./_flame_graph.ts";
 
 interface ProfileNode {
   id: number;
@@ -155,12 +159,27 @@ if (import.meta.main) {
       top: { type: "string", default: "30" },
       tree: { type: "string" },
       folded: { type: "boolean", default: false },
+      svg: { type: "boolean", default: false },
+      min: { type: "string", default: "0.1" },
+      title: { type: "string" },
     },
     allowPositionals: true,
   });
   const top = Number(values.top);
   for (const file of positionals) {
     const profile = JSON.parse(await Deno.readTextFile(file)) as CpuProfile;
+    if (values.svg) {
+      const title = values.title ?? file.split("/").at(-1)!;
+      Deno.stdout.writeSync(
+        new TextEncoder().encode(
+          flameGraphSvg(callTree(profile), {
+            title,
+            minShare: Number(values.min),
+          }),
+        ),
+      );
+      continue;
+    }
     if (values.folded) {
       for (const line of foldedStacks(callTree(profile))) console.log(line);
       continue;
