@@ -7,9 +7,11 @@ import {
   eventsCommand,
   EXIT,
   exportCommand,
+  resumeCommand,
   runCommand,
   runsCommand,
   ServerUnreachableError,
+  signalCommand,
   statusCommand,
   UsageError,
 } from "./src/cli/mod.ts";
@@ -21,6 +23,8 @@ const USAGE = `usage: aos <command> [options]
   runs     list runs (--status, --skill, --since, --before, --limit, --cursor)
   status   a run's status, steps and outputs: aos status <run-id>
   events   a run's log: aos events <run-id> [--follow]
+  signal   send a signal: aos signal <run-id> <name> [PAYLOAD-JSON | --payload-file FILE]
+  resume   resume a paused run: aos resume <run-id> [--step STEP] [--params JSON] [--budget-cents N]
   cancel   stop a run: aos cancel <run-id> [--reason TEXT]
   export   a run's log as JSON lines for aos replay: aos export <run-id> > run.jsonl
   replay   re-execute recorded runs: divergence reports, upgrade dry-runs, certificates (aos replay --help)
@@ -42,6 +46,8 @@ const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
   runs: runsCommand,
   status: statusCommand,
   events: eventsCommand,
+  signal: signalCommand,
+  resume: resumeCommand,
   cancel: cancelCommand,
   export: exportCommand,
   replay: async (args) =>

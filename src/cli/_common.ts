@@ -72,6 +72,12 @@ export function refusal(answer: ApiAnswer): number {
   return answer.status === 404 ? EXIT.notFound : EXIT.failure;
 }
 
+/** `--help`: prints the command's usage; exit 0. */
+export function help(usage: string): number {
+  console.log(usage);
+  return EXIT.ok;
+}
+
 /** GET of a JSON resource. */
 export function getJson(
   client: ClientOptions,

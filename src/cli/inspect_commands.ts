@@ -1,11 +1,11 @@
 import { AosError } from "../errors/mod.ts";
 import { type LogRecord, recordToLine, verifyChain } from "../store/mod.ts";
-import { callApi } from "./client.ts";
 import { EXIT } from "./exit.ts";
 import { followRun } from "./follow.ts";
 import {
   clientFrom,
   getJson,
+  help,
   parseCommand,
   refusal,
   runIdArgument,
@@ -103,29 +103,6 @@ export async function exportCommand(args: string[]): Promise<number> {
   return EXIT.ok;
 }
 
-/** `aos cancel <run> [--reason TEXT]`: stops a run. */
-export async function cancelCommand(args: string[]): Promise<number> {
-  const usage =
-    "usage: aos cancel <run-id> [--reason TEXT] [--url URL] [--key KEY] [--json]";
-  const { values, positionals } = parseCommand(args, {
-    reason: { type: "string" },
-  });
-  if (values.help) return help(usage);
-  const runId = runIdArgument(positionals, usage);
-  const answer = await callApi(clientFrom(values), {
-    method: "POST",
-    path: runPath(runId, "/cancel"),
-    json: values.reason === undefined ? {} : { reason: values.reason },
-  });
-  if (answer.status !== 202) return refusal(answer);
-  console.log(
-    values.json
-      ? JSON.stringify(answer.body)
-      : `run ${runId} ${String(answer.body.status)}`,
-  );
-  return EXIT.ok;
-}
-
 /** `aos runs [--status S] [--skill NAME] [--since TIME] [--limit N]`: lists runs. */
 export async function runsCommand(args: string[]): Promise<number> {
   const usage =
@@ -163,10 +140,5 @@ export async function runsCommand(args: string[]): Promise<number> {
   if (answer.body.next_cursor !== null) {
     console.log(`more: --cursor ${String(answer.body.next_cursor)}`);
   }
-  return EXIT.ok;
-}
-
-function help(usage: string): number {
-  console.log(usage);
   return EXIT.ok;
 }

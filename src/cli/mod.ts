@@ -13,10 +13,14 @@ export { formatTable } from "./table.ts";
 export { EXIT } from "./exit.ts";
 export { UsageError } from "./_common.ts";
 export {
-  cancelCommand,
   eventsCommand,
   exportCommand,
   runsCommand,
   statusCommand,
 } from "./inspect_commands.ts";
+export {
+  cancelCommand,
+  resumeCommand,
+  signalCommand,
+} from "./control_commands.ts";
 export { runCommand } from "./run_command.ts";
