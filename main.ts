@@ -7,6 +7,7 @@ import {
   eventsCommand,
   EXIT,
   exportCommand,
+  forkCommand,
   resumeCommand,
   runCommand,
   runsCommand,
@@ -26,6 +27,7 @@ const USAGE = `usage: aos <command> [options]
   signal   send a signal: aos signal <run-id> <name> [PAYLOAD-JSON | --payload-file FILE]
   resume   resume a paused run: aos resume <run-id> [--step STEP] [--params JSON] [--budget-cents N]
   cancel   stop a run: aos cancel <run-id> [--reason TEXT]
+  fork     a new run from a step of this one: aos fork <run-id> --from-step STEP [--overrides JSON]
   export   a run's log as JSON lines for aos replay: aos export <run-id> > run.jsonl
   replay   re-execute recorded runs: divergence reports, upgrade dry-runs, certificates (aos replay --help)
   skills   list, install and build skills (aos skills --help)
@@ -49,6 +51,7 @@ const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
   signal: signalCommand,
   resume: resumeCommand,
   cancel: cancelCommand,
+  fork: forkCommand,
   export: exportCommand,
   replay: async (args) =>
     (await import("./src/replay/command.ts")).replayCommand(args),

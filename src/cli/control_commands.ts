@@ -1,6 +1,6 @@
 /**
- * Commands that act on a running run: `aos signal`, `aos resume` and
- * `aos cancel`. Each sends one request and prints what the server answered;
+ * Commands that act on a run: `aos signal`, `aos resume`, `aos cancel`
+ * and `aos fork`. Each sends one request and prints what the server answered;
  * the server checks what only it can (the run's state), the command what it
  * can before sending (arguments, JSON).
  */
@@ -114,6 +114,46 @@ export async function cancelCommand(args: string[]): Promise<number> {
     "/cancel",
     values.reason === undefined ? {} : { reason: values.reason },
   );
+}
+
+/**
+ * `aos fork <run> --from-step S [--overrides JSON]`: a new run from a step
+ * of this one, reusing its recorded prefix.
+ */
+export async function forkCommand(args: string[]): Promise<number> {
+  const usage =
+    'usage: aos fork <run-id> --from-step STEP [--overrides JSON] [--url URL] [--key KEY] [--json]\n  --overrides: {"<step>": {"params": {...}, "skill": "name@version"}}';
+  const { values, positionals } = parseCommand(args, {
+    "from-step": { type: "string" },
+    overrides: { type: "string" },
+  });
+  if (values.help) return help(usage);
+  const runId = runIdArgument(positionals, usage);
+  const fromStep = values["from-step"];
+  if (fromStep === undefined) {
+    throw new UsageError(`--from-step is required\n${usage}`);
+  }
+  const body: Record<string, Json> = { from_step: fromStep };
+  if (values.overrides !== undefined) {
+    body.overrides = parseJsonArgument(values.overrides, "--overrides");
+  }
+  const answer = await callApi(clientFrom(values), {
+    method: "POST",
+    path: runPath(runId, "/fork"),
+    json: body,
+  });
+  if (answer.status !== 202) return refusal(answer);
+  const fork = answer.body.fork as { from_seq?: unknown } | undefined;
+  console.log(
+    values.json
+      ? JSON.stringify(answer.body)
+      : `run ${
+        String(answer.body.run_id)
+      } forked from ${runId} at ${fromStep} (its first ${
+        String(fork?.from_seq)
+      } records copied)`,
+  );
+  return EXIT.ok;
 }
 
 /**

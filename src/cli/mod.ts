@@ -20,6 +20,7 @@ export {
 } from "./inspect_commands.ts";
 export {
   cancelCommand,
+  forkCommand,
   resumeCommand,
   signalCommand,
 } from "./control_commands.ts";

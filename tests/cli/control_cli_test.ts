@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { aos } from "../support/aos_cli.ts";
 import { ServerProcess } from "../support/server_process.ts";
-import { TEST_TENANT_KEY } from "../support/test_node.ts";
+import { TEST_TENANT_KEY, THREE_STEP_PLAN } from "../support/test_node.ts";
 
 async function withServer(
   body: (server: ServerProcess, env: Record<string, string>) => Promise<void>,
@@ -168,6 +168,60 @@ Deno.test("aos resume resumes a paused run, and refuses one that is not paused",
     assert.equal(refused.code, 1);
     assert.match(refused.stderr, /RUN_NOT_PAUSED/);
     assert.equal((await aos(["resume", "run_0000nothere"], env)).code, 3);
+    assert.equal((await aos(["cancel", waiting], env)).code, 0);
+  });
+});
+
+Deno.test("aos fork starts a run from a step of another, with overrides, and tells a step never reached", async () => {
+  await withServer(async (server, env) => {
+    const parent = await submit(server, THREE_STEP_PLAN);
+    assert.equal((await settled(server, parent)).status, "succeeded");
+    const overrides = JSON.stringify({
+      omit: {
+        params: {
+          op: "omit",
+          input: "{{steps.pick.output.result.customer}}",
+          keys: ["name"],
+        },
+      },
+    });
+    const forked = await aos(
+      ["fork", parent, "--from-step", "omit", "--overrides", overrides],
+      env,
+    );
+    assert.equal(forked.code, 0, forked.stderr);
+    const match = new RegExp(
+      `^run (run_\\S+) forked from ${parent} at omit \\(its first \\d+ records copied\\)$`,
+      "m",
+    ).exec(forked.stdout);
+    assert.ok(match !== null, forked.stdout);
+    const fork = await settled(server, match[1]!);
+    assert.equal(fork.status, "succeeded");
+    assert.deepEqual(
+      (fork.output as { result: unknown }).result,
+      { tier: "gold" },
+    );
+
+    const usage = await aos(["fork", parent], env);
+    assert.equal(usage.code, 2);
+    assert.match(usage.stderr, /--from-step is required/);
+    const badJson = await aos(
+      ["fork", parent, "--from-step", "omit", "--overrides", "{"],
+      env,
+    );
+    assert.equal(badJson.code, 2);
+    const waiting = await submit(server, {
+      steps: [
+        { id: "gate", wait_signal: { name: "go" } },
+        { id: "after", wait_signal: { name: "go" } },
+      ],
+    });
+    const unreached = await aos(
+      ["fork", waiting, "--from-step", "after"],
+      env,
+    );
+    assert.equal(unreached.code, 1);
+    assert.match(unreached.stderr, /RUN_FORK_STEP_NOT_REACHED/);
     assert.equal((await aos(["cancel", waiting], env)).code, 0);
   });
 });
