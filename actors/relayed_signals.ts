@@ -65,17 +65,31 @@ export class RelayedSignals {
    * Leaves a signal for the node holding `runId` and waits until it is
    * recorded, at most `waitMs`. RUN_NOT_FOUND or RUN_ALREADY_FINISHED when
    * the run is gone or ends first (the request is dropped then).
+   * `request` names the request (one derived from an Idempotency-Key); by
+   * default it is random.
    */
   async send(
     runId: string,
     name: string,
     payload: Json,
+    options: { request?: string } = {},
   ): Promise<RelayOutcome> {
     const { store, clock } = this.#deps;
-    const id = requestId(this.#deps.random);
-    if (!await store.requestSignal({ id, run_id: runId, name, payload })) {
-      throw gone(runId, (await store.getRun(runId))?.status);
+    const id = options.request ?? requestId(this.#deps.random);
+    let stored: boolean;
+    try {
+      stored = await store.requestSignal({ id, run_id: runId, name, payload });
+    } catch (error) {
+      // A request of this id waits already (an earlier try of the same
+      // Idempotency-Key): this one waits for it.
+      if (
+        options.request === undefined || !await store.signalRequestWaiting(id)
+      ) {
+        throw error;
+      }
+      stored = true;
     }
+    if (!stored) throw gone(runId, (await store.getRun(runId))?.status);
     const deadline = clock.nowMs() + this.#deps.waitMs;
     for (;;) {
       await clock.delay(this.#deps.pollMs).done;

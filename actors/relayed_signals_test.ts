@@ -123,3 +123,22 @@ Deno.test("RelayedSignals.send() stores nothing for an unknown or ended run", as
     await store.close();
   }
 });
+
+Deno.test("RelayedSignals.send() with a request id already waiting waits for that request instead of storing a second", async () => {
+  const { store, clock, relay } = await relayOn("r5");
+  try {
+    const request = { id: "key_abc", run_id: "r5", name: "go", payload: 1 };
+    assert.equal(await store.requestSignal(request), true);
+    const sent = relay.send("r5", "go", 1, { request: "key_abc" });
+    await nextLook(clock);
+    assert.deepEqual(await store.pendingSignals("holder"), [request]);
+    assert.equal(await store.dropSignalRequest("key_abc"), true);
+    await nextLook(clock);
+    assert.deepEqual(await sent, { status: "running", queued: false });
+    // Without a request id of its own, a store failure is the sender's.
+    await store.close();
+    await assert.rejects(relay.send("r5", "go", 1));
+  } finally {
+    await store.close().catch(() => {});
+  }
+});

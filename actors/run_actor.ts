@@ -113,6 +113,16 @@ class RunBehavior implements Behavior<RunMessage, RunState> {
   }
 
   async receive(message: RunMessage): Promise<RunState> {
+    // A signal request recorded already (a retry with the same
+    // Idempotency-Key, a relayed request found again) is not recorded twice.
+    if (
+      message.type === "SignalReceived" &&
+      message.body.request !== undefined &&
+      this.#state.signal_requests.includes(message.body.request)
+    ) {
+      if (this.actor.backlog === 0) this.#deps.onIdle?.(this.#state);
+      return this.#state;
+    }
     const empty = {
       records: [],
       effects: [],

@@ -708,22 +708,29 @@ export class Runtime {
    * Appends a signal to the run's log; a `wait_signal` step of that name
    * takes it (signals wait, in order, until one does). A run another node
    * is running gets it through the store (`RelayedSignals`): `queued` when
-   * that node had not recorded it within `ELSEWHERE_WAIT_MS`.
+   * that node had not recorded it within `ELSEWHERE_WAIT_MS`. `request`
+   * names it (from an Idempotency-Key): a request the run recorded already
+   * is not recorded again.
    */
   async signal(
     runId: string,
     name: string,
     payload: Json,
+    options: { request?: string } = {},
   ): Promise<{ status: RunStatus; queued: boolean }> {
     if (!this.#actors.has(runId) && !this.#parking.has(runId)) {
       const lease = await this.#deps.store.getLease(runId);
       if (lease !== undefined && this.#heldElsewhere(lease)) {
-        return await this.#relayed.send(runId, name, payload);
+        return await this.#relayed.send(runId, name, payload, options);
       }
     }
     const state = await this.#tell(runId, {
       type: "SignalReceived",
-      body: { name, payload },
+      body: {
+        name,
+        payload,
+        ...(options.request === undefined ? {} : { request: options.request }),
+      },
     });
     if (state.log_error !== null) throw AosError.fromJSON(state.log_error);
     return { status: state.status, queued: false };

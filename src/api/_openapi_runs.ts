@@ -142,6 +142,14 @@ export function runPaths(): Record<string, JsonSchema> {
             type: "string",
             pattern: SIGNAL_NAME.source,
           }),
+          {
+            name: "Idempotency-Key",
+            in: "header",
+            required: false,
+            description:
+              "retries with the same key, run, name and payload get the first response, and the run records the signal once; keys are kept 24 hours (configurable)",
+            schema: schemaOf(idempotencyKey),
+          },
         ],
         requestBody: {
           required: false,
@@ -152,7 +160,7 @@ export function runPaths(): Record<string, JsonSchema> {
             REF("SignalAccepted"),
             "recorded in the run's log; with queued: true, another node runs the run and had not recorded it within 30 s, and it waits in the store for that node (or the run's next holder)",
           ),
-          ...errors(400, 401, 404, 409, 413),
+          ...errors(400, 401, 404, 409, 413, 422),
         },
       },
     },

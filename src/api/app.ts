@@ -158,7 +158,14 @@ export function createApp(deps: ApiDeps): Hono {
     idempotencyRetentionMs: deps.limits?.idempotencyRetentionMs ??
       IDEMPOTENCY_RETENTION_MS_DEFAULT,
   });
-  addRunControlRoutes(app, { runtime, store, tenantOf });
+  addRunControlRoutes(app, {
+    runtime,
+    store,
+    tenantOf,
+    nowMs: deps.nowMs,
+    idempotencyRetentionMs: deps.limits?.idempotencyRetentionMs ??
+      IDEMPOTENCY_RETENTION_MS_DEFAULT,
+  });
 
   return app;
 }

@@ -5,7 +5,10 @@ import { viewRun } from "../../actors/run_view.ts";
 import { AosError } from "../errors/mod.ts";
 import { jsonSchema, SIGNAL_NAME } from "../plan/mod.ts";
 import type { Json, JsonObject, Store } from "../store/mod.ts";
-import { parseJsonText, parseWith, readText } from "./errors.ts";
+import { parseHeader, parseJsonText, parseWith, readText } from "./errors.ts";
+import { requestFingerprint } from "./idempotency.ts";
+import { idempotencyKey } from "./run_schemas.ts";
+import { sendOnce, signalRequestId } from "./signal_idempotency.ts";
 
 /** What the run-control routes need. */
 export interface RunControlDeps {
@@ -13,6 +16,9 @@ export interface RunControlDeps {
   store: Store;
   /** The tenant a request acts for. */
   tenantOf: (c: Context) => string;
+  nowMs: () => number;
+  /** How long a signal's `Idempotency-Key` is remembered. */
+  idempotencyRetentionMs: number;
 }
 
 /** Largest signal payload, and largest resume or fork body. */
@@ -74,14 +80,42 @@ export function addRunControlRoutes(app: Hono, deps: RunControlDeps): void {
         { details: { pointer: "/name", name } },
       );
     }
+    const header = c.req.header("idempotency-key");
+    const key = header === undefined
+      ? undefined
+      : parseHeader(idempotencyKey, header, "Idempotency-Key");
     const payload = (await optionalJson(c) ?? null) as Json;
-    const sent = await runtime.signal(runId, name, payload);
-    return c.json({
-      run_id: runId,
-      signal: name,
-      status: sent.status,
-      queued: sent.queued,
-    }, 202);
+    const send = async (request?: string) => {
+      const sent = await runtime.signal(
+        runId,
+        name,
+        payload,
+        request === undefined ? {} : { request },
+      );
+      return {
+        run_id: runId,
+        signal: name,
+        status: sent.status,
+        queued: sent.queued,
+      };
+    };
+    if (key === undefined) return c.json(await send(), 202);
+    const tenant = deps.tenantOf(c);
+    const answer = await sendOnce(store, {
+      tenant,
+      key,
+      fingerprint: requestFingerprint({
+        signal: name,
+        run_id: runId,
+        payload,
+      }),
+      nowMs: deps.nowMs(),
+      retentionMs: deps.idempotencyRetentionMs,
+      runId,
+      send: () => send(signalRequestId(tenant, key)),
+    });
+    if (answer.replayed) c.header("Idempotent-Replayed", "true");
+    return c.json(answer.response, 202);
   });
 
   app.post("/v1/runs/:id/resume", async (c) => {

@@ -1,5 +1,6 @@
 import { idempotencyClaimLost } from "./_append_checks.ts";
 import type { PgQueryable, PgRow } from "./_pg_driver.ts";
+import type { JsonObject } from "./canonical_json.ts";
 import type { IdempotencyClaim, IdempotencyEntry, RunMeta } from "./store.ts";
 
 // Idempotency keys on PostgreSQL, inside the caller's transaction. A new key
@@ -78,11 +79,29 @@ export async function completeKey(
   meta: RunMeta,
 ): Promise<void> {
   if (meta.idempotency === undefined) return;
-  const { key, fingerprint, response } = meta.idempotency;
+  await completeClaim(client, {
+    ...meta.idempotency,
+    tenant: meta.tenant,
+    run_id: runId,
+  });
+}
+
+/** `Store.completeIdempotencyKey`, and the completion `createRun` makes. */
+export async function completeClaim(
+  client: PgQueryable,
+  completion: {
+    tenant: string;
+    key: string;
+    fingerprint: string;
+    run_id: string;
+    response: JsonObject;
+  },
+): Promise<void> {
+  const { tenant, key, fingerprint, run_id, response } = completion;
   const completed = await client.query(
     `UPDATE idempotency_keys SET state = 'completed', run_id = $1, response = $2
      WHERE tenant = $3 AND key = $4 AND fingerprint = $5 AND state = 'pending'`,
-    [runId, JSON.stringify(response), meta.tenant, key, fingerprint],
+    [run_id, JSON.stringify(response), tenant, key, fingerprint],
   );
   if (completed.rowCount !== 1) throw idempotencyClaimLost(key);
 }

@@ -1,5 +1,6 @@
 import type { StatementSync } from "node:sqlite";
 import { idempotencyClaimLost } from "./_append_checks.ts";
+import type { JsonObject } from "./canonical_json.ts";
 import type { IdempotencyClaim, IdempotencyEntry, RunMeta } from "./store.ts";
 
 type Row = Record<string, unknown>;
@@ -24,10 +25,21 @@ export class SqliteRunKeys {
         .run(skill, runId);
     }
     if (meta.idempotency === undefined) return;
-    const { key, fingerprint, response } = meta.idempotency;
+    this.complete({ ...meta.idempotency, tenant: meta.tenant, run_id: runId });
+  }
+
+  /** `Store.completeIdempotencyKey`, and the completion `createRun` makes. */
+  complete(completion: {
+    tenant: string;
+    key: string;
+    fingerprint: string;
+    run_id: string;
+    response: JsonObject;
+  }): void {
+    const { tenant, key, fingerprint, run_id, response } = completion;
     const completed = this.#statement(
       "UPDATE idempotency_keys SET state = 'completed', run_id = ?, response = ? WHERE tenant = ? AND key = ? AND fingerprint = ? AND state = 'pending'",
-    ).run(runId, JSON.stringify(response), meta.tenant, key, fingerprint);
+    ).run(run_id, JSON.stringify(response), tenant, key, fingerprint);
     if (Number(completed.changes) !== 1) throw idempotencyClaimLost(key);
   }
 

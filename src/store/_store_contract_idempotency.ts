@@ -91,6 +91,32 @@ export function idempotencyContract(
     assert.deepEqual(await store.readLog("r1"), []);
   });
 
+  test("completeIdempotencyKey() completes a pending claim with its response, once, and only with its fingerprint", async (store) => {
+    const claim = claimAt(1000);
+    await store.claimIdempotencyKey(claim);
+    const completion = {
+      tenant: claim.tenant,
+      key: claim.key,
+      fingerprint: claim.fingerprint,
+      run_id: "r1",
+      response: { run_id: "r1", signal: "go" },
+    };
+    const inProgress = (error: unknown) =>
+      error instanceof AosError && error.code === "IDEMPOTENCY_KEY_IN_PROGRESS";
+    await assert.rejects(
+      store.completeIdempotencyKey({ ...completion, fingerprint: "other" }),
+      inProgress,
+    );
+    await store.completeIdempotencyKey(completion);
+    await assert.rejects(store.completeIdempotencyKey(completion), inProgress);
+    const entry = await store.claimIdempotencyKey(claimAt(5000));
+    assert.equal(entry.claimed, false);
+    if (entry.claimed) return;
+    assert.equal(entry.entry.state, "completed");
+    assert.equal(entry.entry.run_id, "r1");
+    assert.deepEqual(entry.entry.response, completion.response);
+  });
+
   test("idempotency keys expire, abandoned claims are taken over, released claims are free", async (store) => {
     const claim = claimAt(1000);
     await store.claimIdempotencyKey(claim);

@@ -11,7 +11,12 @@ import {
   prepared,
   storeError,
 } from "./_pg_driver.ts";
-import { claimKey, completeKey, releaseKey } from "./_pg_idempotency.ts";
+import {
+  claimKey,
+  completeClaim,
+  completeKey,
+  releaseKey,
+} from "./_pg_idempotency.ts";
 import { insertRun } from "./_pg_appends.ts";
 import { GrowthStatistics } from "./_pg_statistics.ts";
 import { reserveBeforeAppend } from "./_budget_append.ts";
@@ -268,6 +273,16 @@ export class PostgresStore implements Store {
     claim: IdempotencyClaim,
   ): Promise<{ claimed: true } | { claimed: false; entry: IdempotencyEntry }> {
     return this.#transaction((client) => claimKey(client, claim));
+  }
+
+  async completeIdempotencyKey(
+    completion: Parameters<Store["completeIdempotencyKey"]>[0],
+  ): Promise<void> {
+    try {
+      await completeClaim(this.#pool, completion);
+    } catch (error) {
+      throw storeError(error);
+    }
   }
 
   async releaseIdempotencyKey(

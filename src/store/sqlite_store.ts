@@ -238,6 +238,12 @@ export class SqliteStore implements Store {
     return this.#group.submit(() => this.#keys.claim(claim));
   }
 
+  completeIdempotencyKey(
+    completion: Parameters<Store["completeIdempotencyKey"]>[0],
+  ): Promise<void> {
+    return this.#group.submit(() => this.#keys.complete(completion));
+  }
+
   releaseIdempotencyKey(
     tenant: string,
     key: string,

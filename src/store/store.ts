@@ -332,6 +332,20 @@ export interface Store {
   claimIdempotencyKey(
     claim: IdempotencyClaim,
   ): Promise<{ claimed: true } | { claimed: false; entry: IdempotencyEntry }>;
+  /**
+   * Completes a pending claim with the response its request got, for a
+   * request that creates no run (a signal: `run_id` is the run it went
+   * to). Refused with IDEMPOTENCY_KEY_IN_PROGRESS when the claim with this
+   * fingerprint is no longer pending (it expired and another request took
+   * the key over).
+   */
+  completeIdempotencyKey(completion: {
+    tenant: string;
+    key: string;
+    fingerprint: string;
+    run_id: string;
+    response: JsonObject;
+  }): Promise<void>;
   /** Gives up a pending claim (its request was refused), so the key may be used again. */
   releaseIdempotencyKey(
     tenant: string,

@@ -6,7 +6,8 @@
  */
 import assert from "node:assert/strict";
 import { SimulatedClock } from "../../src/deps/mod.ts";
-import { requestJson } from "../support/test_node.ts";
+import { requestJson, TEST_TENANT_KEY } from "../support/test_node.ts";
+import { signalRequestId } from "../../src/api/signal_idempotency.ts";
 import { openSharedStoreNode } from "./_cluster.ts";
 
 const PLAN = {
@@ -94,6 +95,51 @@ Deno.test("a signal on a node that does not hold the run: the holder records it 
     assert.deepEqual(view.body.signals_pending, [
       { name: "go", seq: both[1]!.seq },
     ]);
+  } finally {
+    await other.close();
+    await holder.close();
+  }
+});
+
+Deno.test("a signal with an Idempotency-Key, sent twice through a node that does not hold the run, is recorded once", async () => {
+  const dataDir = Deno.makeTempDirSync({ prefix: "aos-signal-key-" });
+  const holder = await openSharedStoreNode(dataDir, "holder");
+  const other = await openSharedStoreNode(dataDir, "other");
+  try {
+    const { run_id: runId } = await holder.runtime.submit(PLAN, {
+      tenant: "default",
+    });
+    await holder.runtime.waitForRecord(
+      runId,
+      (record) => record.type === "TimerScheduled",
+    );
+    const send = async () => {
+      const response = await other.app.request(
+        `/v1/runs/${runId}/signals/go`,
+        {
+          method: "POST",
+          headers: {
+            authorization: `Bearer ${TEST_TENANT_KEY}`,
+            "idempotency-key": "approve-9",
+          },
+          body: JSON.stringify({ n: 9 }),
+        },
+      );
+      return { status: response.status, body: await response.json() };
+    };
+    const first = await send();
+    assert.equal(first.status, 202, JSON.stringify(first.body));
+    assert.equal(first.body.queued, false);
+    assert.deepEqual(await send(), first);
+    const received = (await other.store.readLog(runId))
+      .filter((record) => record.type === "SignalReceived")
+      .map((record) => record.body);
+    assert.deepEqual(received, [{
+      name: "go",
+      payload: { n: 9 },
+      request: signalRequestId("default", "approve-9"),
+    }]);
+    assert.equal((await other.store.getLease(runId))?.owner, "holder");
   } finally {
     await other.close();
     await holder.close();
