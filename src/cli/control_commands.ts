@@ -6,6 +6,7 @@
  */
 import type { Json } from "../store/mod.ts";
 import { callApi } from "./client.ts";
+import { callApiRetrying } from "./retrying.ts";
 import { EXIT } from "./exit.ts";
 import {
   clientFrom,
@@ -23,9 +24,10 @@ import {
  */
 export async function signalCommand(args: string[]): Promise<number> {
   const usage =
-    "usage: aos signal <run-id> <name> [PAYLOAD-JSON | --payload-file FILE] [--url URL] [--key KEY] [--json]";
+    "usage: aos signal <run-id> <name> [PAYLOAD-JSON | --payload-file FILE] [--idempotency-key KEY] [--url URL] [--key KEY] [--json]\n  --idempotency-key  send this key (default: a fresh one), so a retried signal is recorded once";
   const { values, positionals } = parseCommand(args, {
     "payload-file": { type: "string" },
+    "idempotency-key": { type: "string" },
   });
   if (values.help) return help(usage);
   const [runId, name, payloadText, ...rest] = positionals;
@@ -43,11 +45,15 @@ export async function signalCommand(args: string[]): Promise<number> {
   const payload = text === undefined
     ? null
     : parseJsonArgument(text, "payload");
-  const answer = await callApi(clientFrom(values), {
+  // Retried while the node is busy; the key makes a repeat record nothing.
+  const answer = await callApiRetrying(clientFrom(values), {
     method: "POST",
     path: runPath(runId, `/signals/${encodeURIComponent(name)}`),
     json: payload,
-  });
+    headers: {
+      "idempotency-key": values["idempotency-key"] ?? crypto.randomUUID(),
+    },
+  }, "aos signal");
   if (answer.status !== 202) return refusal(answer);
   if (values.json) {
     console.log(JSON.stringify(answer.body));

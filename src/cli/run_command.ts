@@ -1,5 +1,6 @@
 import { extname } from "node:path";
-import { type ApiAnswer, callApi, type ClientOptions } from "./client.ts";
+import type { ApiAnswer, ClientOptions } from "./client.ts";
+import { callApiRetrying } from "./retrying.ts";
 import { EXIT } from "./exit.ts";
 import { followRun } from "./follow.ts";
 import {
@@ -19,10 +20,6 @@ const USAGE =
   --follow           print the run's records as they are written, then show it
   --idempotency-key  send this key (default: a fresh one), so a retried submission starts one run`;
 
-/** Submissions retried on 429/409/503 before giving up. */
-const SUBMIT_ATTEMPTS_MAX = 10;
-/** Longest wait between retried submissions, whatever Retry-After says. */
-const RETRY_WAIT_MS_MAX = 30_000;
 /** Long-poll slice of `--wait`, so the progress line moves. */
 const WAIT_SLICE_MS = 2_000;
 
@@ -119,36 +116,20 @@ async function readPlan(
   };
 }
 
-async function submit(
+function submit(
   client: ClientOptions,
   plan: { body: string; contentType: string },
   key: string,
   endWaitMs: number | undefined,
 ): Promise<ApiAnswer> {
-  for (let attempt = 1;; attempt++) {
-    const answer = await callApi(client, {
-      method: "POST",
-      path: endWaitMs === undefined
-        ? "/v1/runs"
-        : `/v1/runs?wait_ms=${endWaitMs}`,
-      text: plan,
-      headers: { "idempotency-key": key },
-    });
-    const busy = [409, 429, 503].includes(answer.status) &&
-      answer.headers.has("retry-after");
-    if (!busy || attempt >= SUBMIT_ATTEMPTS_MAX) return answer;
-    const waitMs = Math.min(
-      RETRY_WAIT_MS_MAX,
-      Math.max(0, Number(answer.headers.get("retry-after")) || 1) * 1000,
-    );
-    const code = (answer.body.error as { code?: string } | undefined)?.code;
-    console.error(
-      `aos run: ${code ?? answer.status}; retrying in ${
-        waitMs / 1000
-      }s (attempt ${attempt}/${SUBMIT_ATTEMPTS_MAX})`,
-    );
-    await new Promise((resolve) => setTimeout(resolve, waitMs));
-  }
+  return callApiRetrying(client, {
+    method: "POST",
+    path: endWaitMs === undefined
+      ? "/v1/runs"
+      : `/v1/runs?wait_ms=${endWaitMs}`,
+    text: plan,
+    headers: { "idempotency-key": key },
+  }, "aos run");
 }
 
 /** Long-polls the run until it ends, updating the progress line. */

@@ -80,12 +80,23 @@ Deno.test("aos signal sends its JSON payload (inline, from a file or from stdin)
       status: "running",
       queued: false,
     });
-    const fromStdin = await aos(
-      ["signal", runId, "go", "--payload-file", "-"],
-      env,
-      "null",
-    );
-    assert.equal(fromStdin.code, 0, fromStdin.stderr);
+    // A retry with the same key records nothing more.
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const keyed = await aos(
+        [
+          "signal",
+          runId,
+          "go",
+          "--payload-file",
+          "-",
+          "--idempotency-key",
+          "k-1",
+        ],
+        env,
+        "null",
+      );
+      assert.equal(keyed.code, 0, keyed.stderr);
+    }
     const view = await settled(server, runId);
     assert.equal(view.status, "succeeded");
     assert.deepEqual(
