@@ -12,6 +12,17 @@ export function signalRequestId(tenant: string, key: string): string {
   return `key_${sha256Hex(canonicalJson([tenant, key])).slice(0, 40)}`;
 }
 
+/** Whether the run's log holds the signal of request `request`. */
+export async function signalRecorded(
+  store: Store,
+  runId: string,
+  request: string,
+): Promise<boolean> {
+  return (await store.readLog(runId)).some((record) =>
+    record.type === "SignalReceived" && record.body.request === request
+  );
+}
+
 /**
  * Sends a signal once per `Idempotency-Key`, as `POST /v1/runs` accepts a
  * run once per key: a new key is claimed, the signal sent, and the key

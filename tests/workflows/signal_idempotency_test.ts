@@ -42,6 +42,27 @@ async function received(node: Node, runId: string) {
     .map((record) => record.body);
 }
 
+/**
+ * A first try of `key` that claimed it (and may have recorded its signal)
+ * and died before completing it: the claim stays pending until its lock.
+ */
+async function claimedByDiedTry(
+  node: Node,
+  clock: SimulatedClock,
+  runId: string,
+  key: string,
+  payload: unknown,
+): Promise<void> {
+  await node.store.claimIdempotencyKey({
+    tenant: "default",
+    key,
+    fingerprint: requestFingerprint({ signal: "go", run_id: runId, payload }),
+    nowMs: clock.nowMs(),
+    lockedUntilMs: clock.nowMs() + IDEMPOTENCY_LOCK_MS,
+    expiresAtMs: clock.nowMs() + 86_400_000,
+  });
+}
+
 const GATES = {
   steps: [
     { id: "first", params: {}, wait_signal: { name: "go" } },
@@ -100,14 +121,7 @@ Deno.test("a try that takes over the key of one that recorded the signal and die
     // The first try claimed the key and recorded the signal, then its node
     // died before completing the key or answering.
     const payload = { n: 1 };
-    await node.store.claimIdempotencyKey({
-      tenant: "default",
-      key: "approve-8",
-      fingerprint: requestFingerprint({ signal: "go", run_id: runId, payload }),
-      nowMs: clock.nowMs(),
-      lockedUntilMs: clock.nowMs() + IDEMPOTENCY_LOCK_MS,
-      expiresAtMs: clock.nowMs() + 86_400_000,
-    });
+    await claimedByDiedTry(node, clock, runId, "approve-8", payload);
     await node.runtime.signal(runId, "go", payload, {
       request: signalRequestId("default", "approve-8"),
     });
@@ -130,6 +144,42 @@ Deno.test("a try that takes over the key of one that recorded the signal and die
     const replayed = await signal(node, runId, payload, "approve-8");
     assert.equal(replayed.headers.get("idempotent-replayed"), "true");
     assert.deepEqual(replayed.body, retry.body);
+    assert.equal((await received(node, runId)).length, 1);
+  } finally {
+    await node.close();
+  }
+});
+
+Deno.test("a keyed retry after the run ended answers 202 when an earlier try recorded the signal, and 409 when none did", async () => {
+  const clock = new SimulatedClock(1_800_000_000_000);
+  const node = await openTestNode({ clock });
+  try {
+    const { run_id: runId } = await node.runtime.submit(GATES, {
+      tenant: "default",
+    });
+    const payload = { n: 1 };
+    for (const key of ["recorded-then-died", "never-sent"]) {
+      await claimedByDiedTry(node, clock, runId, key, payload);
+    }
+    await node.runtime.signal(runId, "go", payload, {
+      request: signalRequestId("default", "recorded-then-died"),
+    });
+    await node.runtime.cancel(runId, "no longer needed");
+    clock.advance(IDEMPOTENCY_LOCK_MS);
+    const retry = await signal(node, runId, payload, "recorded-then-died");
+    assert.equal(retry.status, 202, JSON.stringify(retry.body));
+    assert.deepEqual(retry.body, {
+      run_id: runId,
+      signal: "go",
+      status: "cancelled",
+      queued: false,
+    });
+    const late = await signal(node, runId, payload, "never-sent");
+    assert.equal(late.status, 409);
+    assert.equal(
+      (late.body.error as { code: string }).code,
+      "RUN_ALREADY_FINISHED",
+    );
     assert.equal((await received(node, runId)).length, 1);
   } finally {
     await node.close();

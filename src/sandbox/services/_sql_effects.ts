@@ -34,11 +34,16 @@ export const RETENTION_DAYS = 30;
 /** How often a pool deletes old entries (at a write, at most this often). */
 const PRUNE_EVERY_MS = 3_600_000;
 
-const CREATE = `create table if not exists ${EFFECTS_TABLE} (
-  key text primary key,
-  answer text not null,
-  recorded_at timestamptz not null default now()
-)`;
+const CREATE = [
+  `create table if not exists ${EFFECTS_TABLE} (
+    key text primary key,
+    answer text not null,
+    recorded_at timestamptz not null default now()
+  )`,
+  // The hourly prune reads old entries through it, not the whole table.
+  `create index if not exists ${EFFECTS_TABLE}_by_time
+    on ${EFFECTS_TABLE} (recorded_at)`,
+];
 
 /** The ledger's state for one pool. */
 export class EffectLedger {
@@ -104,7 +109,7 @@ async function create(client: PgClient, datasource: string): Promise<void> {
   const table = found.rows[0]?.table;
   if (table !== undefined && table !== null) return;
   try {
-    await client.query(CREATE);
+    for (const statement of CREATE) await client.query(statement);
   } catch (error) {
     const code = (error as { code?: unknown })?.code;
     // Created meanwhile by another connection.

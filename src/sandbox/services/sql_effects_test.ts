@@ -51,6 +51,15 @@ Deno.test("sqlService() applies a write with an effect key once", async (t) => {
         assert.deepEqual(again, first);
         assert.equal(await count("orders"), 1);
         assert.equal(await count("aos_effects"), 1);
+        // The host made the ledger with the index its prune reads.
+        const indexes = await ask(
+          "select indexname::text from pg_indexes where tablename = 'aos_effects' order by 1",
+          {},
+        );
+        assert.deepEqual(indexes.rows, [
+          ["aos_effects_by_time"],
+          ["aos_effects_pkey"],
+        ]);
         // Another position is another effect.
         assert.deepEqual((await ask(insert, writer(1))).rows, [[2, "tea"]]);
         assert.equal(await count("orders"), 2);
@@ -162,6 +171,7 @@ Deno.test("sqlService() refuses a write, with the fix in its message, when its r
         answer text not null,
         recorded_at timestamptz not null default now()
       );
+      create index aos_effects_by_time on app.aos_effects (recorded_at);
       revoke create on schema app from current_user;
     `);
     const first = await sql.answer(insert, writer(0));
