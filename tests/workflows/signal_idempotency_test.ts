@@ -165,6 +165,8 @@ Deno.test("a keyed retry after the run ended answers 202 when an earlier try rec
       request: signalRequestId("default", "recorded-then-died"),
     });
     await node.runtime.cancel(runId, "no longer needed");
+    await node.runtime.waitForEnd(runId, 30_000);
+    assert.equal((await node.store.getRun(runId))?.status, "cancelled");
     clock.advance(IDEMPOTENCY_LOCK_MS);
     const retry = await signal(node, runId, payload, "recorded-then-died");
     assert.equal(retry.status, 202, JSON.stringify(retry.body));
