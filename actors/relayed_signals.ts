@@ -27,6 +27,8 @@ export interface RelayedSignalsDeps {
   pollMs: number;
   /** True once the node is closing: a sender stops waiting. */
   closing: () => boolean;
+  /** Told what came of each signal this node relayed (for a metric). */
+  onOutcome?: (outcome: "recorded" | "queued" | "refused") => void;
 }
 
 /** What a relayed signal came to, for its sender. */
@@ -91,19 +93,24 @@ export class RelayedSignals {
     }
     if (!stored) throw gone(runId, (await store.getRun(runId))?.status);
     const deadline = clock.nowMs() + this.#deps.waitMs;
+    const told = this.#deps.onOutcome ?? (() => {});
     for (;;) {
       await clock.delay(this.#deps.pollMs).done;
       const waiting = await store.signalRequestWaiting(id);
       const status = (await store.getRun(runId))?.status;
       if (status === undefined) throw gone(runId, status);
-      if (!waiting) return { status, queued: false };
       // The run ended before its holder recorded the signal: the request
       // is dropped, unless the holder recorded it meanwhile.
-      if (isTerminal(status)) {
-        if (await store.dropSignalRequest(id)) throw gone(runId, status);
+      if (waiting && isTerminal(status) && await store.dropSignalRequest(id)) {
+        told("refused");
+        throw gone(runId, status);
+      }
+      if (!waiting || isTerminal(status)) {
+        told("recorded");
         return { status, queued: false };
       }
       if (clock.nowMs() >= deadline || this.#deps.closing()) {
+        told("queued");
         return { status, queued: true };
       }
     }

@@ -26,6 +26,7 @@ async function relayOn(runId: string) {
   await store.createRun(first, { tenant: "t" });
   await store.claimRuns("holder", { nowMs: 1, leaseMs: 1e9, limit: 1 });
   const clock = new SimulatedClock();
+  const outcomes: string[] = [];
   const relay = new RelayedSignals({
     store,
     clock,
@@ -34,10 +35,11 @@ async function relayOn(runId: string) {
     waitMs: WAIT_MS,
     pollMs: POLL_MS,
     closing: () => false,
+    onOutcome: (outcome) => outcomes.push(outcome),
   });
   const end = (): LogRecord =>
     sealRecord(headAfter(first), { type: "RunCancelled", body: {}, at: 1001 });
-  return { store, clock, relay, end };
+  return { store, clock, relay, end, outcomes };
 }
 
 /** Lets the relay look at the store once more. */
@@ -47,7 +49,7 @@ async function nextLook(clock: SimulatedClock): Promise<void> {
 }
 
 Deno.test("RelayedSignals.send() leaves the signal for the holder and answers once the holder has taken it", async () => {
-  const { store, clock, relay } = await relayOn("r1");
+  const { store, clock, relay, outcomes } = await relayOn("r1");
   try {
     const sent = relay.send("r1", "go", { ok: true });
     await nextLook(clock);
@@ -60,13 +62,14 @@ Deno.test("RelayedSignals.send() leaves the signal for the holder and answers on
     assert.equal(await store.dropSignalRequest(request!.id), true);
     await nextLook(clock);
     assert.deepEqual(await sent, { status: "running", queued: false });
+    assert.deepEqual(outcomes, ["recorded"]);
   } finally {
     await store.close();
   }
 });
 
 Deno.test("RelayedSignals.send() refuses with RUN_ALREADY_FINISHED when the run ends before its holder takes the signal, and drops the request", async () => {
-  const { store, clock, relay, end } = await relayOn("r2");
+  const { store, clock, relay, end, outcomes } = await relayOn("r2");
   try {
     const sent = relay.send("r2", "go", null);
     await clock.delaysPending(1);
@@ -85,19 +88,21 @@ Deno.test("RelayedSignals.send() refuses with RUN_ALREADY_FINISHED when the run 
       ["RunSubmitted", "RunCancelled"],
     );
     assert.equal(await store.signalRequestWaiting(request.id), false);
+    assert.deepEqual(outcomes, ["refused"]);
   } finally {
     await store.close();
   }
 });
 
 Deno.test("RelayedSignals.send() answers queued after its wait when the holder has not taken the signal; the request stays for the run's next holder", async () => {
-  const { store, clock, relay } = await relayOn("r3");
+  const { store, clock, relay, outcomes } = await relayOn("r3");
   try {
     const sent = relay.send("r3", "go", 1);
     for (let waited = 0; waited < WAIT_MS; waited += POLL_MS) {
       await nextLook(clock);
     }
     assert.deepEqual(await sent, { status: "running", queued: true });
+    assert.deepEqual(outcomes, ["queued"]);
     const [request] = await store.pendingSignals("holder");
     assert.equal(request?.payload, 1);
     assert.equal(await store.signalRequestWaiting(request!.id), true);

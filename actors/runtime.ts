@@ -123,6 +123,7 @@ export class Runtime {
       waitMs: ELSEWHERE_WAIT_MS,
       pollMs: ELSEWHERE_POLL_MS,
       closing: () => this.#closing,
+      onOutcome: (outcome) => deps.metrics.signalsRelayedTotal.inc({ outcome }),
     });
     this.#ownership = new RunOwnership(
       {

@@ -113,6 +113,7 @@ export class Metrics {
   readonly budgetExceededTotal: Counter;
   /** Runs whose log passed a size limit: `soft` (warned) or `hard` (failed). */
   readonly runLogLimitsTotal: Counter<"limit">;
+  readonly signalsRelayedTotal: Counter<"outcome">;
   /** Today's spend of each tenant (UTC day), set by whoever keeps the ledger. */
   readonly tenantDailySpendCents: Gauge<"tenant">;
   readonly llmCostCentsTotal: Counter<"provider" | "model">;
@@ -192,6 +193,11 @@ export class Metrics {
       "nova_run_log_limits_total",
       "Runs whose log passed its soft size limit (a warning) or would have passed its hard one (the run failed).",
       ["limit"],
+    );
+    this.signalsRelayedTotal = counter(
+      "nova_signals_relayed_total",
+      "Signals sent through a node that did not hold their run, by outcome: recorded by the holder, queued (not recorded within 30 s, left for the run's next holder), refused (the run ended first).",
+      ["outcome"],
     );
     this.budgetExceededTotal = counter(
       "nova_budget_exceeded_total",

@@ -59,6 +59,8 @@ Deno.test("a signal on a node that does not hold the run: the holder records it 
       request,
     });
     assert.equal(await other.store.signalRequestWaiting(request), false);
+    const { text } = await other.metrics.exposition();
+    assert.match(text, /^nova_signals_relayed_total\{outcome="recorded"\} 1$/m);
 
     // The same request found again (as after a holder that died between
     // recording it and dropping it) is dropped without a second record.
