@@ -1,5 +1,10 @@
-import type { Clock, Logger, RandomSource } from "../src/deps/mod.ts";
-import { AosError } from "../src/errors/mod.ts";
+import {
+  type Clock,
+  type Logger,
+  randomHex,
+  type RandomSource,
+} from "../src/deps/mod.ts";
+import type { AosError } from "../src/errors/mod.ts";
 import {
   isTerminal,
   type Json,
@@ -8,6 +13,7 @@ import {
   type Store,
 } from "../src/store/mod.ts";
 import type { RunActorHandle } from "./run_actor.ts";
+import { alreadyFinished, runNotFound } from "./run_errors.ts";
 
 /** What relaying needs of the store. */
 export type RelayStore = Pick<
@@ -182,22 +188,11 @@ export class RelayedSignals {
 }
 
 function requestId(random: RandomSource): string {
-  let id = "sig_";
-  for (const byte of random.bytes(12)) {
-    id += byte.toString(16).padStart(2, "0");
-  }
-  return id;
+  return `sig_${randomHex(random, 12)}`;
 }
 
 function gone(runId: string, status: RunStatus | undefined): AosError {
-  if (status === undefined) {
-    return new AosError("RUN_NOT_FOUND", `run ${runId} not found`, {
-      details: { run_id: runId },
-    });
-  }
-  return new AosError(
-    "RUN_ALREADY_FINISHED",
-    `run ${runId} has already ended (${status})`,
-    { details: { run_id: runId, status } },
-  );
+  return status === undefined
+    ? runNotFound(runId)
+    : alreadyFinished(runId, status);
 }

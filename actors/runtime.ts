@@ -44,6 +44,7 @@ import { RunPlanning } from "./run_planning.ts";
 import { RecordWatchers } from "./record_watchers.ts";
 import { ELSEWHERE_POLL_MS, RunEndWaits } from "./run_end_waits.ts";
 import { RelayedSignals } from "./relayed_signals.ts";
+import { alreadyFinished, runNotFound } from "./run_errors.ts";
 import { recordTelemetry, runEndTelemetry } from "./run_telemetry.ts";
 
 /** How long a signal or resume waits for another node to give a run up. */
@@ -580,18 +581,10 @@ export class Runtime {
   async cancel(runId: string, reason: string): Promise<void> {
     const summary = await this.#deps.store.getRun(runId);
     if (summary === undefined) {
-      throw new AosError("RUN_NOT_FOUND", `run ${runId} not found`, {
-        details: { run_id: runId },
-      });
+      throw runNotFound(runId);
     }
     if (isTerminal(summary.status)) {
-      throw new AosError(
-        "RUN_ALREADY_FINISHED",
-        `run ${runId} has already ended (${summary.status})`,
-        {
-          details: { run_id: runId, status: summary.status },
-        },
-      );
+      throw alreadyFinished(runId, summary.status);
     }
     const handle = this.#actors.get(runId);
     if (handle !== undefined) {
@@ -617,9 +610,7 @@ export class Runtime {
   async #liveActor(runId: string): Promise<RunActorHandle> {
     const summary = await this.#deps.store.getRun(runId);
     if (summary === undefined) {
-      throw new AosError("RUN_NOT_FOUND", `run ${runId} not found`, {
-        details: { run_id: runId },
-      });
+      throw runNotFound(runId);
     }
     if (isTerminal(summary.status)) {
       throw alreadyFinished(runId, summary.status);
@@ -711,13 +702,40 @@ export class Runtime {
    * is running gets it through the store (`RelayedSignals`): `queued` when
    * that node had not recorded it within `ELSEWHERE_WAIT_MS`. `request`
    * names it (from an Idempotency-Key): a request the run recorded already
-   * is not recorded again.
+   * is not recorded again, and answers as recorded even once the run has
+   * ended.
    */
   async signal(
     runId: string,
     name: string,
     payload: Json,
     options: { request?: string } = {},
+  ): Promise<{ status: RunStatus; queued: boolean }> {
+    try {
+      return await this.#signal(runId, name, payload, options);
+    } catch (error) {
+      // An earlier try of this request recorded it, and the run has ended
+      // since: the signal is in its log.
+      const request = options.request;
+      if (
+        request === undefined || !(error instanceof AosError) ||
+        error.code !== "RUN_ALREADY_FINISHED"
+      ) throw error;
+      const log = await this.#deps.store.readLog(runId);
+      const recorded = log.some((record) =>
+        record.type === "SignalReceived" && record.body.request === request
+      );
+      const summary = await this.#deps.store.getRun(runId);
+      if (!recorded || summary === undefined) throw error;
+      return { status: summary.status, queued: false };
+    }
+  }
+
+  async #signal(
+    runId: string,
+    name: string,
+    payload: Json,
+    options: { request?: string },
   ): Promise<{ status: RunStatus; queued: boolean }> {
     if (!this.#actors.has(runId) && !this.#parking.has(runId)) {
       const lease = await this.#deps.store.getLease(runId);
@@ -776,9 +794,7 @@ export class Runtime {
       parent.length === 0 || summary === undefined ||
       summary.tenant !== options.tenant
     ) {
-      throw new AosError("RUN_NOT_FOUND", `run ${parentId} not found`, {
-        details: { run_id: parentId },
-      });
+      throw runNotFound(parentId);
     }
     const runId = newRunId(clock.nowMs(), random);
     const { records, state } = forkRun(parent, request, {
@@ -881,11 +897,3 @@ const ACTOR_START_WAIT_MS = 5_000;
 
 /** How often a message is sent again to a run whose actor stopped before taking it. */
 const TELL_ATTEMPTS_MAX = 5;
-
-function alreadyFinished(runId: string, status: string): AosError {
-  return new AosError(
-    "RUN_ALREADY_FINISHED",
-    `run ${runId} has already ended (${status})`,
-    { details: { run_id: runId, status } },
-  );
-}

@@ -20,6 +20,15 @@ export function requestFingerprint(request: unknown): string {
   return sha256Hex(canonicalJson(request as JsonObject));
 }
 
+/** A request's claim on its tenant's key, at `nowMs`, kept `retentionMs`. */
+export interface KeyClaimRequest {
+  tenant: string;
+  key: string;
+  fingerprint: string;
+  nowMs: number;
+  retentionMs: number;
+}
+
 /** What `claimKey` found. */
 export type KeyClaim =
   | { kind: "new" }
@@ -34,13 +43,7 @@ export type KeyClaim =
  */
 export async function claimKey(
   store: Store,
-  claim: {
-    tenant: string;
-    key: string;
-    fingerprint: string;
-    nowMs: number;
-    retentionMs: number;
-  },
+  claim: KeyClaimRequest,
 ): Promise<KeyClaim> {
   const answer = await store.claimIdempotencyKey({
     tenant: claim.tenant,
@@ -67,4 +70,33 @@ export async function claimKey(
     );
   }
   return { kind: "replay", response: entry.response, runId: entry.run_id };
+}
+
+/**
+ * `act` once per key (`claimKey`): a new key is claimed and `act` run;
+ * the same key with the same request gets the first response again
+ * (`replayed`). When `act` fails the claim is given up, so a retry of the
+ * request is a first try; if even that fails, the claim lapses after its
+ * lock and a retry takes it. Completing the key is `act`'s (or the
+ * caller's) part: a run completes it in the transaction that creates it.
+ */
+export async function onceForKey(
+  store: Store,
+  claim: KeyClaimRequest,
+  act: () => Promise<JsonObject>,
+): Promise<{ response: JsonObject; replayed: boolean }> {
+  const claimed = await claimKey(store, claim);
+  if (claimed.kind === "replay") {
+    return { response: claimed.response, replayed: true };
+  }
+  try {
+    return { response: await act(), replayed: false };
+  } catch (error) {
+    await store.releaseIdempotencyKey(
+      claim.tenant,
+      claim.key,
+      claim.fingerprint,
+    ).catch(() => {});
+    throw error;
+  }
 }

@@ -8,11 +8,7 @@ import type { Json, JsonObject, Store } from "../store/mod.ts";
 import { parseHeader, parseJsonText, parseWith, readText } from "./errors.ts";
 import { requestFingerprint } from "./idempotency.ts";
 import { idempotencyKey } from "./run_schemas.ts";
-import {
-  sendOnce,
-  signalRecorded,
-  signalRequestId,
-} from "./signal_idempotency.ts";
+import { sendOnce, signalRequestId } from "./signal_idempotency.ts";
 
 /** What the run-control routes need. */
 export interface RunControlDeps {
@@ -116,24 +112,7 @@ export function addRunControlRoutes(app: Hono, deps: RunControlDeps): void {
       nowMs: deps.nowMs(),
       retentionMs: deps.idempotencyRetentionMs,
       runId,
-      send: async () => {
-        const request = signalRequestId(tenant, key);
-        try {
-          return await send(request);
-        } catch (error) {
-          // An earlier try recorded the signal, died, and the run has ended
-          // since: the signal is in its log.
-          if (
-            error instanceof AosError &&
-            error.code === "RUN_ALREADY_FINISHED" &&
-            await signalRecorded(store, runId, request)
-          ) {
-            const status = (await store.getRun(runId))?.status ?? "";
-            return { run_id: runId, signal: name, status, queued: false };
-          }
-          throw error;
-        }
-      },
+      send: () => send(signalRequestId(tenant, key)),
     });
     if (answer.replayed) c.header("Idempotent-Replayed", "true");
     return c.json(answer.response, 202);

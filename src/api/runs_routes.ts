@@ -19,7 +19,7 @@ import {
   readJsonOrYaml,
   readText,
 } from "./errors.ts";
-import { claimKey, requestFingerprint } from "./idempotency.ts";
+import { onceForKey, requestFingerprint } from "./idempotency.ts";
 import { streamRunEvents } from "./run_event_stream.ts";
 import {
   cancelBody,
@@ -83,19 +83,16 @@ export function addRunRoutes(app: Hono, deps: RunRoutesDeps): void {
       return await answer(acceptedBody(run_id));
     }
     const fingerprint = requestFingerprint(request);
-    const claim = await claimKey(store, {
+    // The key is completed in the transaction that creates the run; a
+    // refused submission frees it. Once accepted, whatever happens while
+    // waiting, the key stays taken.
+    const { response, replayed } = await onceForKey(store, {
       tenant,
       key,
       fingerprint,
       nowMs: deps.nowMs(),
       retentionMs: deps.idempotencyRetentionMs,
-    });
-    if (claim.kind === "replay") {
-      c.header("Idempotent-Replayed", "true");
-      return await answer(claim.response);
-    }
-    let acceptedAnswer: JsonObject;
-    try {
+    }, async () => {
       const { run_id } = await admission.admit((unfinishedMax) =>
         runtime.submit(request, {
           tenant,
@@ -104,17 +101,10 @@ export function addRunRoutes(app: Hono, deps: RunRoutesDeps): void {
           idempotency: { key, fingerprint, response: acceptedBody },
         })
       );
-      acceptedAnswer = acceptedBody(run_id);
-    } catch (error) {
-      // Nothing was accepted: free the key for a retry of this request. If
-      // even that fails, the claim lapses after its lock and a retry takes it.
-      await store.releaseIdempotencyKey(tenant, key, fingerprint).catch(
-        () => {},
-      );
-      throw error;
-    }
-    // Accepted: whatever happens while waiting, the key stays taken.
-    return await answer(acceptedAnswer);
+      return acceptedBody(run_id);
+    });
+    if (replayed) c.header("Idempotent-Replayed", "true");
+    return await answer(response);
   });
 
   app.get("/v1/runs", async (c) => {

@@ -21,6 +21,7 @@ export {
 export {
   liveRandom,
   newRunId,
+  randomHex,
   type RandomSource,
   SeededRandom,
 } from "./random.ts";

@@ -49,9 +49,15 @@ const HEX_BYTES: readonly string[] = Array.from(
   (_, byte) => byte.toString(16).padStart(2, "0"),
 );
 
+/** `count` random bytes as hex digits. */
+export function randomHex(random: RandomSource, count: number): string {
+  let hex = "";
+  for (const byte of random.bytes(count)) hex += HEX_BYTES[byte];
+  return hex;
+}
+
 /** A sortable, unique id: 12 hex digits of milliseconds then 16 random hex digits. */
 export function newRunId(nowMs: number, random: RandomSource): string {
-  let id = "run_" + Math.floor(nowMs).toString(16).padStart(12, "0");
-  for (const byte of random.bytes(8)) id += HEX_BYTES[byte];
-  return id;
+  return "run_" + Math.floor(nowMs).toString(16).padStart(12, "0") +
+    randomHex(random, 8);
 }
