@@ -1,6 +1,7 @@
 import { DEFAULT_CONFIG } from "../../src/config/mod.ts";
 import { MemoryLogger, type SimulatedClock } from "../../src/deps/mod.ts";
 import { openNode } from "../../src/node/mod.ts";
+import type { LogRecord } from "../../src/store/mod.ts";
 import { ServerProcess } from "../support/server_process.ts";
 import { startServer, type TestServer } from "../support/http_servers.ts";
 import { TEST_ADMIN_KEY, TEST_TENANT_KEY } from "../support/test_node.ts";
@@ -13,8 +14,10 @@ import { TEST_ADMIN_KEY, TEST_TENANT_KEY } from "../support/test_node.ts";
 export function openSharedStoreNode(
   dataDir: string,
   nodeId: string,
-  clock?: SimulatedClock,
+  options: { clock?: SimulatedClock; runsMax?: number; log?: MemoryLogger } =
+    {},
 ): ReturnType<typeof openNode> {
+  const { clock } = options;
   return openNode({
     ...DEFAULT_CONFIG,
     port: 0,
@@ -23,11 +26,35 @@ export function openSharedStoreNode(
       nodeId,
       leaseMs: 10_000,
       pollMs: 50,
-      runsMax: 10,
+      runsMax: options.runsMax ?? 10,
       parkMinMs: 86_400_000,
     },
     bootstrap: { adminKey: TEST_ADMIN_KEY, tenantKey: TEST_TENANT_KEY },
-  }, { log: new MemoryLogger(), ...(clock === undefined ? {} : { clock }) });
+  }, {
+    log: options.log ?? new MemoryLogger(),
+    ...(clock === undefined ? {} : { clock }),
+  });
+}
+
+/**
+ * Submits `plan`, whose first step sleeps, to `node` (tenant `default`),
+ * and resolves once its timer is armed there: the run is then running on
+ * `node`, which holds it. Answers the run and its TimerScheduled record.
+ */
+export async function runNapping(
+  node: Awaited<ReturnType<typeof openNode>>,
+  plan: Parameters<
+    Awaited<ReturnType<typeof openNode>>["runtime"]["submit"]
+  >[0],
+): Promise<{ runId: string; timer: LogRecord }> {
+  const { run_id: runId } = await node.runtime.submit(plan, {
+    tenant: "default",
+  });
+  const timer = await node.runtime.waitForRecord(
+    runId,
+    (record) => record.type === "TimerScheduled",
+  );
+  return { runId, timer };
 }
 
 /** Options of `startClusterNode`. */

@@ -6,20 +6,16 @@
 import assert from "node:assert/strict";
 import { SimulatedClock } from "../../src/deps/mod.ts";
 import { requestJson } from "../support/test_node.ts";
-import { openSharedStoreNode } from "./_cluster.ts";
+import { openSharedStoreNode, runNapping } from "./_cluster.ts";
+
+const NAP = { steps: [{ id: "nap", sleep_ms: 3_600_000, params: {} }] };
 
 Deno.test("cancel on a node that does not hold the run: the holder cancels it", async () => {
   const dataDir = Deno.makeTempDirSync({ prefix: "aos-cancel-" });
   const holder = await openSharedStoreNode(dataDir, "holder");
   const other = await openSharedStoreNode(dataDir, "other");
   try {
-    const { run_id: runId } = await holder.runtime.submit({
-      steps: [{ id: "nap", sleep_ms: 3_600_000, params: {} }],
-    }, { tenant: "default" });
-    await holder.runtime.waitForRecord(
-      runId,
-      (record) => record.type === "TimerScheduled",
-    );
+    const { runId } = await runNapping(holder, NAP);
     assert.equal((await other.store.getLease(runId))?.owner, "holder");
     const answer = await requestJson(
       other,
@@ -46,20 +42,12 @@ Deno.test("a long poll on a node that does not hold the run wakes when the holde
   const holder = await openSharedStoreNode(dataDir, "holder");
   // The waiting node's clock never moves, so its wait cannot end by its
   // timeout: only its look at the store (on the live lease clock) ends it.
-  const other = await openSharedStoreNode(
-    dataDir,
-    "other",
-    new SimulatedClock(Date.now()),
-  );
+  const other = await openSharedStoreNode(dataDir, "other", {
+    clock: new SimulatedClock(Date.now()),
+  });
   let guard: ReturnType<typeof setTimeout> | undefined;
   try {
-    const { run_id: runId } = await holder.runtime.submit({
-      steps: [{ id: "nap", sleep_ms: 3_600_000, params: {} }],
-    }, { tenant: "default" });
-    await holder.runtime.waitForRecord(
-      runId,
-      (record) => record.type === "TimerScheduled",
-    );
+    const { runId } = await runNapping(holder, NAP);
     const waited = other.runtime.waitForEnd(runId, 60_000);
     await holder.runtime.cancel(runId, "done elsewhere");
     await Promise.race([

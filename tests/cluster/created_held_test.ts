@@ -15,29 +15,19 @@ import {
   TEST_TENANT_KEY,
   THREE_STEP_PLAN,
 } from "../support/test_node.ts";
+import { openSharedStoreNode } from "./_cluster.ts";
 
 const NAP = { steps: [{ id: "nap", sleep_ms: 3_600_000, params: {} }] };
 
 Deno.test("a submitted run is created held by its node, unheld when the node is full, and taken over when its holder is gone", async () => {
   const dataDir = Deno.makeTempDirSync({ prefix: "aos-held-" });
-  const open = (nodeId: string, runsMax: number, log: MemoryLogger) =>
-    openNode({
-      ...DEFAULT_CONFIG,
-      port: 0,
-      dataDir,
-      // The napping run keeps its slot (it is not parked), so `small` is full.
-      ownership: {
-        nodeId,
-        leaseMs: 10_000,
-        pollMs: 50,
-        runsMax,
-        parkMinMs: 86_400_000,
-      },
-      bootstrap: { adminKey: TEST_ADMIN_KEY, tenantKey: TEST_TENANT_KEY },
-    }, { log });
+  // The napping run keeps its slot (it is not parked), so `small` is full.
   const smallLog = new MemoryLogger();
-  const small = await open("small", 1, smallLog);
-  const other = await open("other", 10, new MemoryLogger());
+  const small = await openSharedStoreNode(dataDir, "small", {
+    runsMax: 1,
+    log: smallLog,
+  });
+  const other = await openSharedStoreNode(dataDir, "other");
   try {
     const { run_id: held } = await small.runtime.submit(NAP, {
       tenant: "default",

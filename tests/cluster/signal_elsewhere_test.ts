@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { SimulatedClock } from "../../src/deps/mod.ts";
 import { requestJson, TEST_TENANT_KEY } from "../support/test_node.ts";
 import { signalRequestId } from "../../src/api/signal_idempotency.ts";
-import { openSharedStoreNode } from "./_cluster.ts";
+import { openSharedStoreNode, runNapping } from "./_cluster.ts";
 
 const PLAN = {
   steps: [
@@ -20,16 +20,10 @@ const PLAN = {
 Deno.test("a signal on a node that does not hold the run: the holder records it while running the run, once", async () => {
   const dataDir = Deno.makeTempDirSync({ prefix: "aos-signal-" });
   const clock = new SimulatedClock(1_800_000_000_000);
-  const holder = await openSharedStoreNode(dataDir, "holder", clock);
+  const holder = await openSharedStoreNode(dataDir, "holder", { clock });
   const other = await openSharedStoreNode(dataDir, "other");
   try {
-    const { run_id: runId } = await holder.runtime.submit(PLAN, {
-      tenant: "default",
-    });
-    const timer = await holder.runtime.waitForRecord(
-      runId,
-      (record) => record.type === "TimerScheduled",
-    );
+    const { runId, timer } = await runNapping(holder, PLAN);
     const lease = await other.store.getLease(runId);
     assert.equal(lease?.owner, "holder");
 
@@ -108,13 +102,7 @@ Deno.test("a signal with an Idempotency-Key, sent twice through a node that does
   const holder = await openSharedStoreNode(dataDir, "holder");
   const other = await openSharedStoreNode(dataDir, "other");
   try {
-    const { run_id: runId } = await holder.runtime.submit(PLAN, {
-      tenant: "default",
-    });
-    await holder.runtime.waitForRecord(
-      runId,
-      (record) => record.type === "TimerScheduled",
-    );
+    const { runId } = await runNapping(holder, PLAN);
     const send = async () => {
       const response = await other.app.request(
         `/v1/runs/${runId}/signals/go`,

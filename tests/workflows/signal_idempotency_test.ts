@@ -70,12 +70,27 @@ const GATES = {
   ],
 };
 
-Deno.test("a signal retried with its Idempotency-Key is recorded once and answered as the first time", async () => {
-  const node = await openTestNode();
+/**
+ * A node whose clock is simulated (so a key's lock can be passed) holding
+ * a run of GATES, closed after `body`.
+ */
+async function withGatedRun(
+  body: (node: Node, clock: SimulatedClock, runId: string) => Promise<void>,
+): Promise<void> {
+  const clock = new SimulatedClock(1_800_000_000_000);
+  const node = await openTestNode({ clock });
   try {
     const { run_id: runId } = await node.runtime.submit(GATES, {
       tenant: "default",
     });
+    await body(node, clock, runId);
+  } finally {
+    await node.close();
+  }
+}
+
+Deno.test("a signal retried with its Idempotency-Key is recorded once and answered as the first time", async () => {
+  await withGatedRun(async (node, _clock, runId) => {
     const first = await signal(node, runId, { n: 1 }, "approve-7");
     assert.equal(first.status, 202, JSON.stringify(first.body));
     assert.equal(first.headers.get("idempotent-replayed"), null);
@@ -106,18 +121,11 @@ Deno.test("a signal retried with its Idempotency-Key is recorded once and answer
     assert.equal((await received(node, runId)).length, 2);
     await node.runtime.waitForEnd(runId, 30_000);
     assert.equal((await node.store.getRun(runId))?.status, "succeeded");
-  } finally {
-    await node.close();
-  }
+  });
 });
 
 Deno.test("a try that takes over the key of one that recorded the signal and died records nothing more", async () => {
-  const clock = new SimulatedClock(1_800_000_000_000);
-  const node = await openTestNode({ clock });
-  try {
-    const { run_id: runId } = await node.runtime.submit(GATES, {
-      tenant: "default",
-    });
+  await withGatedRun(async (node, clock, runId) => {
     // The first try claimed the key and recorded the signal, then its node
     // died before completing the key or answering.
     const payload = { n: 1 };
@@ -145,18 +153,11 @@ Deno.test("a try that takes over the key of one that recorded the signal and die
     assert.equal(replayed.headers.get("idempotent-replayed"), "true");
     assert.deepEqual(replayed.body, retry.body);
     assert.equal((await received(node, runId)).length, 1);
-  } finally {
-    await node.close();
-  }
+  });
 });
 
 Deno.test("a keyed retry after the run ended answers 202 when an earlier try recorded the signal, and 409 when none did", async () => {
-  const clock = new SimulatedClock(1_800_000_000_000);
-  const node = await openTestNode({ clock });
-  try {
-    const { run_id: runId } = await node.runtime.submit(GATES, {
-      tenant: "default",
-    });
+  await withGatedRun(async (node, clock, runId) => {
     const payload = { n: 1 };
     for (const key of ["recorded-then-died", "never-sent"]) {
       await claimedByDiedTry(node, clock, runId, key, payload);
@@ -183,7 +184,5 @@ Deno.test("a keyed retry after the run ended answers 202 when an earlier try rec
       "RUN_ALREADY_FINISHED",
     );
     assert.equal((await received(node, runId)).length, 1);
-  } finally {
-    await node.close();
-  }
+  });
 });
