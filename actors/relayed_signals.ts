@@ -18,7 +18,11 @@ import { alreadyFinished, runNotFound } from "./run_errors.ts";
 /** What relaying needs of the store. */
 export type RelayStore = Pick<
   Store,
-  "requestSignal" | "signalRequestWaiting" | "dropSignalRequest" | "getRun"
+  | "requestSignal"
+  | "signalRequestWaiting"
+  | "dropSignalRequest"
+  | "getRun"
+  | "readLog"
 >;
 
 export interface RelayedSignalsDeps {
@@ -51,11 +55,12 @@ export interface RelayOutcome {
 /**
  * Signals for a run that another node is running (a step in flight there).
  * The node asked leaves the signal in the store (`Store.requestSignal`),
- * which wakes the nodes; the holder finds it (`Store.pendingSignals`),
- * records it through the run's actor with the request's id, and drops the
- * request. The id in the run's state makes a second delivery (the holder
- * died between the record and the drop, say) a no-op: each request is
- * recorded once. The sender answers once the request is gone, so its
+ * which wakes the nodes; the holder finds it (`Store.pendingSignals`) and
+ * records it through the run's actor with the request's id, whose append
+ * drops the request. The id in the run's state makes a second delivery a
+ * no-op: each request is recorded once. A run does not end while a
+ * request waits: its actor records them first (or, past its end, drops
+ * them with it). The sender answers once the request is gone, so its
  * answer still means "in the run's log", as for a run held where it asked.
  */
 export class RelayedSignals {
@@ -105,11 +110,20 @@ export class RelayedSignals {
       const waiting = await store.signalRequestWaiting(id);
       const status = (await store.getRun(runId))?.status;
       if (status === undefined) throw gone(runId, status);
-      // The run ended before its holder recorded the signal: the request
-      // is dropped, unless the holder recorded it meanwhile.
-      if (waiting && isTerminal(status) && await store.dropSignalRequest(id)) {
-        told("refused");
-        throw gone(runId, status);
+      // A run records the requests waiting for it before it ends, unless it
+      // ended before it could take them (they are dropped with its end):
+      // once it has ended, its log says which.
+      if (isTerminal(status)) {
+        if (waiting) await store.dropSignalRequest(id);
+        const log = await store.readLog(runId);
+        if (
+          !log.some((record) =>
+            record.type === "SignalReceived" && record.body.request === id
+          )
+        ) {
+          told("refused");
+          throw gone(runId, status);
+        }
       }
       if (!waiting || isTerminal(status)) {
         told("recorded");
@@ -161,20 +175,23 @@ export class RelayedSignals {
     if (this.#recording.has(request.id)) return;
     this.#recording.add(request.id);
     try {
-      if (!handle.state().signal_requests.includes(request.id)) {
-        const state = await handle.actor.ask({
-          type: "SignalReceived",
-          body: {
-            name: request.name,
-            payload: request.payload,
-            request: request.id,
-          },
-        });
-        // The log's limit ended the run instead: nothing was recorded, and
-        // the sender finds the run ended.
-        if (!state.signal_requests.includes(request.id)) return;
+      if (handle.state().signal_requests.includes(request.id)) {
+        // Recorded by a node that dropped requests apart from their
+        // records: the request only needs dropping.
+        await this.#deps.store.dropSignalRequest(request.id);
+        return;
       }
-      await this.#deps.store.dropSignalRequest(request.id);
+      // The append of its record drops the request (`AppendOptions.delivers`).
+      // Should the log's limit end the run instead, nothing is recorded,
+      // and the sender finds the run ended.
+      await handle.actor.ask({
+        type: "SignalReceived",
+        body: {
+          name: request.name,
+          payload: request.payload,
+          request: request.id,
+        },
+      });
     } catch (error) {
       this.#deps.log.log("debug", "signal_request_deferred", {
         run_id: request.run_id,

@@ -68,14 +68,23 @@ Deno.test("RelayedSignals.send() leaves the signal for the holder and answers on
   }
 });
 
-Deno.test("RelayedSignals.send() refuses with RUN_ALREADY_FINISHED when the run ends before its holder takes the signal, and drops the request", async () => {
+Deno.test("RelayedSignals.send() refuses with RUN_ALREADY_FINISHED when the run ended without taking the signal (dropped with its end)", async () => {
   const { store, clock, relay, end, outcomes } = await relayOn("r2");
   try {
     const sent = relay.send("r2", "go", null);
     await clock.delaysPending(1);
     const [request] = await store.pendingSignals("holder");
     assert.ok(request !== undefined);
-    await store.append([end()], { status: "cancelled" });
+    // The run may not end while the request waits, unless its end drops it.
+    await assert.rejects(
+      store.append([end()], { status: "cancelled" }),
+      (error) =>
+        error instanceof AosError && error.code === "STORE_SIGNALS_WAITING",
+    );
+    await store.append([end()], {
+      status: "cancelled",
+      delivers: [request.id],
+    });
     clock.advance(POLL_MS);
     await assert.rejects(
       sent,
@@ -89,6 +98,36 @@ Deno.test("RelayedSignals.send() refuses with RUN_ALREADY_FINISHED when the run 
     );
     assert.equal(await store.signalRequestWaiting(request.id), false);
     assert.deepEqual(outcomes, ["refused"]);
+  } finally {
+    await store.close();
+  }
+});
+
+Deno.test("RelayedSignals.send() answers recorded when the run recorded the signal with its end", async () => {
+  const { store, clock, relay, outcomes } = await relayOn("r6");
+  try {
+    const sent = relay.send("r6", "go", 7);
+    await clock.delaysPending(1);
+    const [request] = await store.pendingSignals("holder");
+    assert.ok(request !== undefined);
+    const [first] = await store.readLog("r6");
+    const received = sealRecord(headAfter(first!), {
+      type: "SignalReceived",
+      body: { name: "go", payload: 7, request: request.id },
+      at: 1001,
+    });
+    const ended = sealRecord(headAfter(received), {
+      type: "RunCancelled",
+      body: {},
+      at: 1002,
+    });
+    await store.append([received, ended], {
+      status: "cancelled",
+      delivers: [request.id],
+    });
+    clock.advance(POLL_MS);
+    assert.deepEqual(await sent, { status: "cancelled", queued: false });
+    assert.deepEqual(outcomes, ["recorded"]);
   } finally {
     await store.close();
   }

@@ -10,7 +10,9 @@ import {
   type LogRecord,
   ReservationNotGranted,
   sealRecord,
+  type SignalRequest,
 } from "../src/store/mod.ts";
+import { AosError } from "../src/errors/mod.ts";
 import {
   Actor,
   type ActorExit,
@@ -41,6 +43,25 @@ const CONTINUATIONS: ReadonlySet<RunMessage["type"]> = new Set([
   "StepSucceeded",
   "StepFailed",
 ]);
+
+/**
+ * Tries of an end refused because signal requests wait: each one seals the
+ * requests found, so only requests that keep coming meanwhile exhaust them
+ * (the actor then crashes, and its supervisor starts it again).
+ */
+const END_ATTEMPTS_MAX = 5;
+
+/** The message of a signal request left in the store for the run. */
+function signalOf(request: SignalRequest): RunMessage {
+  return {
+    type: "SignalReceived",
+    body: {
+      name: request.name,
+      payload: request.payload,
+      request: request.id,
+    },
+  };
+}
 
 /** A step attempt's ask for budget. */
 interface ReservationAsked {
@@ -123,13 +144,7 @@ class RunBehavior implements Behavior<RunMessage, RunState> {
       if (this.actor.backlog === 0) this.#deps.onIdle?.(this.#state);
       return this.#state;
     }
-    const empty = {
-      records: [],
-      effects: [],
-      state: this.#state,
-      head: this.#head,
-      bytes: 0,
-    };
+    const empty = this.#emptyBatch();
     let batch = this.#seal(message, empty);
     const limits = this.#deps.logLimits;
     if (limits !== undefined && this.#state.log_error === null) {
@@ -191,17 +206,26 @@ class RunBehavior implements Behavior<RunMessage, RunState> {
       // The steps started early never started: their outcomes are dropped.
       early?.settle(false);
       early = undefined;
-      if (!(asked && reservation && error instanceof ReservationNotGranted)) {
+      if (error instanceof AosError && error.code === "STORE_SIGNALS_WAITING") {
+        ({ batch, durable } = await this.#endAfterWaitingSignals(
+          message,
+          batch,
+          reservation,
+        ));
+      } else if (
+        !(asked && reservation && error instanceof ReservationNotGranted)
+      ) {
         throw error;
+      } else {
+        // Refused, or held from an earlier start on another day: the run
+        // records what the store answered instead (nothing was written).
+        if (unfolded === undefined) {
+          this.#reserving.delete(`${asked.step}#${asked.attempt}`);
+          return await this.receive(answerMessage(asked, error.answer));
+        }
+        batch = this.#seal(answerMessage(asked, error.answer), unfolded);
+        durable = await this.#append(message, batch, undefined);
       }
-      // Refused, or held from an earlier start on another day: the run
-      // records what the store answered instead (nothing was written).
-      if (unfolded === undefined) {
-        this.#reserving.delete(`${asked.step}#${asked.attempt}`);
-        return await this.receive(answerMessage(asked, error.answer));
-      }
-      batch = this.#seal(answerMessage(asked, error.answer), unfolded);
-      durable = await this.#append(message, batch, undefined);
     }
     const { records, effects, state, head } = batch;
     this.#state = state;
@@ -264,16 +288,99 @@ class RunBehavior implements Behavior<RunMessage, RunState> {
   }
 
   /**
+   * The store refused `refused`, an end, because signals sent through other
+   * nodes wait for the run (STORE_SIGNALS_WAITING): the batch is sealed
+   * again with them first, in the order they came (a relayed `message` in
+   * its place among them), each with the decisions it brings, then
+   * `message`, and appended delivering them. Requests the run cannot take
+   * any more (it ended before them, or its log is full) are dropped with the
+   * end, with a warning. Tried again while new requests keep coming.
+   */
+  async #endAfterWaitingSignals(
+    message: RunMessage,
+    refused: Batch,
+    reservation: BudgetReservationRequest | undefined,
+  ): Promise<{ batch: Batch; durable: boolean }> {
+    const runId = this.#state.run_id;
+    const own = message.type === "SignalReceived"
+      ? message.body.request
+      : undefined;
+    for (let attempt = 1;; attempt++) {
+      const waiting = await this.#deps.store.waitingSignals(runId);
+      let batch = refused;
+      if (refused.records[0]?.type !== "LogSizeExceeded") {
+        batch = this.#emptyBatch();
+        let sealed = false;
+        for (const request of waiting) {
+          if (isTerminal(batch.state.status)) break;
+          if (request.id === own) {
+            batch = this.#seal(message, batch);
+            sealed = true;
+          } else if (!batch.state.signal_requests.includes(request.id)) {
+            batch = this.#seal(signalOf(request), batch);
+          }
+        }
+        if (!sealed && !isTerminal(batch.state.status)) {
+          batch = this.#seal(message, batch);
+        }
+        const limits = this.#deps.logLimits;
+        if (
+          limits !== undefined &&
+          (this.#state.records + batch.records.length > limits.hardRecords ||
+            this.#logBytes + batch.bytes > limits.hardBytes)
+        ) batch = refused;
+      }
+      try {
+        const delivers = waiting.map((request) => request.id);
+        const durable = await this.#append(
+          message,
+          batch,
+          reservation,
+          delivers,
+        );
+        for (const request of waiting) {
+          if (batch.state.signal_requests.includes(request.id)) continue;
+          this.#deps.log.log("warn", "signal_request_dropped", {
+            run_id: runId,
+            request: request.id,
+            signal: request.name,
+            status: batch.state.status,
+          });
+        }
+        return { batch, durable };
+      } catch (error) {
+        if (
+          !(error instanceof AosError) ||
+          error.code !== "STORE_SIGNALS_WAITING" ||
+          attempt >= END_ATTEMPTS_MAX
+        ) throw error;
+      }
+    }
+  }
+
+  #emptyBatch(): Batch {
+    return {
+      records: [],
+      effects: [],
+      state: this.#state,
+      head: this.#head,
+      bytes: 0,
+    };
+  }
+
+  /**
    * Appends `batch`, sealed from `message`, with the budget writes it
    * carries: `reservation` and the settlements its releases ask for, in
    * the same transaction, so a run's tenant day is up to date when its
-   * records are (before anyone hears of them). True when it waited for
-   * the disk.
+   * records are (before anyone hears of them). The signal requests its
+   * SignalReceived records carry, and `delivers`, stop waiting with it.
+   * True when it waited for the disk.
    */
   async #append(
     message: RunMessage,
     batch: Batch,
     reservation: BudgetReservationRequest | undefined,
+    delivers: readonly string[] = [],
   ): Promise<boolean> {
     const { records, effects, state } = batch;
     const statusChanged = state.status !== this.#state.status;
@@ -300,6 +407,16 @@ class RunBehavior implements Behavior<RunMessage, RunState> {
         : []
     );
     if (charges.length > 0) options.charges = charges;
+    const delivered = delivers.slice();
+    for (const record of records) {
+      const request = record.type === "SignalReceived"
+        ? record.body.request
+        : undefined;
+      if (typeof request === "string" && !delivered.includes(request)) {
+        delivered.push(request);
+      }
+    }
+    if (delivered.length > 0) options.delivers = delivered;
     await this.#deps.store.append(records, options);
     return durable;
   }

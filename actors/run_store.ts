@@ -12,6 +12,7 @@ export type RunLogStore = Pick<
   | "syncBarrier"
   | "whenDurable"
   | "durability"
+  | "waitingSignals"
 >;
 
 /** Options of `fencedRunStore`. */
@@ -112,6 +113,15 @@ export function fencedRunStore(
       }
     },
     whenDurable: (committed) => store.whenDurable(committed),
+    async waitingSignals(runId) {
+      for (let attempt = 0;; attempt++) {
+        try {
+          return await store.waitingSignals(runId);
+        } catch (error) {
+          await waitOut(error, attempt, "read", runId);
+        }
+      }
+    },
     durability: () => store.durability(),
     async append(
       records: readonly LogRecord[],

@@ -364,7 +364,20 @@ export class Runtime {
       at: this.#deps.clock.nowMs(),
     });
     const next = reduce(state, messageOf(record)).state;
-    await store.append([record], { status: next.status });
+    // A run given up takes no more signals: those waiting end with it.
+    const waiting = await store.waitingSignals(runId);
+    await store.append([record], {
+      status: next.status,
+      delivers: waiting.map((request) => request.id),
+    });
+    for (const request of waiting) {
+      this.#deps.log.log("warn", "signal_request_dropped", {
+        run_id: runId,
+        request: request.id,
+        signal: request.name,
+        status: next.status,
+      });
+    }
     // The run ended without releasing what its steps held; settle it as the log says.
     await this.#deps.budget.reconcile([runId]);
     this.#observe([record], next);

@@ -79,8 +79,8 @@ export const signalAccepted = z.object({
   status: z.string(),
   /**
    * True when another node runs the run and had not recorded the signal
-   * within 30 s: it waits in the store, and the run's next holder records
-   * it (unless the run ends first).
+   * within 30 s: it waits in the store, and the run records it before it
+   * ends (unless it can no longer take it; docs/plans.md, "Signals").
    */
   queued: z.boolean(),
 });

@@ -158,7 +158,7 @@ export function runPaths(): Record<string, JsonSchema> {
         responses: {
           "202": json(
             REF("SignalAccepted"),
-            "recorded in the run's log; with queued: true, another node runs the run and had not recorded it within 30 s, and it waits in the store for that node (or the run's next holder)",
+            "recorded in the run's log; with queued: true, another node runs the run and had not recorded it within 30 s, and it waits in the store for that node (or the run's next holder); the run records it before it ends",
           ),
           ...errors(400, 401, 404, 409, 413, 422),
         },

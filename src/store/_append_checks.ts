@@ -55,6 +55,19 @@ export function leaseLost(
 }
 
 /**
+ * The error of an append that would end a run while signal requests wait
+ * for it (`Store.requestSignal`): the run records them first, so a signal
+ * a sender was told waits is never lost to the run's end.
+ */
+export function signalsWaiting(runId: string, waiting: number): AosError {
+  return new AosError(
+    "STORE_SIGNALS_WAITING",
+    `run ${runId}: append refused, it ends the run while ${waiting} signal request(s) wait for it`,
+    { details: { run_id: runId, signals_waiting: waiting } },
+  );
+}
+
+/**
  * The error of a run creation whose idempotency claim is no longer pending:
  * it outlived its lock and another request took the key over.
  */

@@ -34,7 +34,9 @@ interface AppendWrite {
 // day it was held on or asked for and that day's totals. Settlements
 // ($20-$22) are made only for the appends written, summed per day row by
 // `settledIntoDays` (`_pg_settle_batch.ts`), day rows changed in (tenant,
-// day) order.
+// day) order. The signal requests an append delivers ($23-$24, run and id
+// per request) are dropped with it, and an append that ends its run is
+// written only when no other request waits for the run.
 const SETTLED_DAYS = settledIntoDays("settled");
 const APPEND_MANY = prepared(
   "aos_append_many",
@@ -62,19 +64,32 @@ const APPEND_MANY = prepared(
    ), locked AS MATERIALIZED (
      SELECT runs.run_id FROM runs WHERE runs.run_id = ANY ($1::text[])
      ORDER BY runs.run_id FOR UPDATE OF runs
+   ), delivers AS (
+     SELECT * FROM unnest($23::text[], $24::text[]) AS d (run_id, id)
+   ), delivered AS MATERIALIZED (
+     SELECT d.run_id, count(*)::int AS n
+     FROM delivers d JOIN signal_requests s ON s.id = d.id AND s.run_id = d.run_id
+     GROUP BY d.run_id
    ), head AS (
      UPDATE runs SET last_seq = input.last_seq, digest = input.digest,
        updated_at = input.at, status = COALESCE(input.status, runs.status),
        lease_owner = CASE WHEN input.ends THEN '' ELSE runs.lease_owner END,
        lease_expires_at = CASE WHEN input.ends THEN 0
-         ELSE runs.lease_expires_at END
+         ELSE runs.lease_expires_at END,
+       signals_waiting = runs.signals_waiting - COALESCE(delivered.n, 0)
      FROM input JOIN locked ON locked.run_id = input.run_id
+       LEFT JOIN delivered ON delivered.run_id = input.run_id
      WHERE runs.run_id = input.run_id AND runs.run_id = ANY ($1::text[])
        AND runs.last_seq = input.after_seq
        AND runs.digest = input.after_digest
        AND (input.epoch IS NULL OR runs.lease_epoch = input.epoch)
+       AND (NOT input.ends
+         OR runs.signals_waiting <= COALESCE(delivered.n, 0))
        AND NOT EXISTS (SELECT 1 FROM refused WHERE refused.run_id = input.run_id)
      RETURNING runs.run_id
+   ), dropped AS (
+     DELETE FROM signal_requests s USING delivers d, head
+     WHERE head.run_id = d.run_id AND s.id = d.id AND s.run_id = d.run_id
    ), written AS (
      INSERT INTO records (run_id, seq, type, line)
      SELECT r.run_id, r.seq, r.type, r.line
@@ -171,7 +186,12 @@ export class PgAppendBatch {
         try {
           reject(
             row === undefined
-              ? await refusal(this.#db, first, write.options.epoch)
+              ? await refusal(
+                this.#db,
+                first,
+                write.options.epoch,
+                write.options.delivers,
+              )
               : notGranted(write.options.reservation!, row),
           );
         } catch (error) {
@@ -261,5 +281,9 @@ function valuesOf(
     settlements.map((settlement) => settlement.run_id),
     settlements.map((settlement) => settlement.key),
     settlements.map((settlement) => settlement.charged_cents),
+    batch.flatMap(({ write: { records, options } }) =>
+      (options.delivers ?? []).map(() => records[0]!.run_id)
+    ),
+    batch.flatMap(({ write: { options } }) => options.delivers ?? []),
   ];
 }

@@ -4,6 +4,7 @@ import {
   leaseLost,
   queueFull,
   sequenceConflict,
+  signalsWaiting,
 } from "./_append_checks.ts";
 import { type PgQueryable, prepared } from "./_pg_driver.ts";
 import { RUNNABLE_CHANNEL } from "./_pg_listener.ts";
@@ -36,15 +37,23 @@ export function COMMIT_MODE(durableParameter: string): string {
 
 const APPEND = prepared(
   "aos_append",
-  `WITH ${COMMIT_MODE("$13")}, head AS (
+  `WITH ${COMMIT_MODE("$13")}, delivered AS MATERIALIZED (
+     SELECT count(*)::int AS n FROM signal_requests
+     WHERE run_id = $1 AND id = ANY ($14::text[])
+   ), head AS (
      UPDATE runs SET last_seq = $2, digest = $3, updated_at = $4,
        status = COALESCE($5, status),
        lease_owner = CASE WHEN $6 THEN '' ELSE lease_owner END,
-       lease_expires_at = CASE WHEN $6 THEN 0 ELSE lease_expires_at END
-     FROM commit_mode
+       lease_expires_at = CASE WHEN $6 THEN 0 ELSE lease_expires_at END,
+       signals_waiting = signals_waiting - delivered.n
+     FROM commit_mode, delivered
      WHERE run_id = $1 AND last_seq = $7 AND digest = $8
        AND ($9::bigint IS NULL OR lease_epoch = $9::bigint)
+       AND (NOT $6 OR signals_waiting <= delivered.n)
      RETURNING run_id
+   ), dropped AS (
+     DELETE FROM signal_requests
+     WHERE run_id IN (SELECT run_id FROM head) AND id = ANY ($14::text[])
    ), written AS (
      INSERT INTO records (run_id, seq, type, line)
      SELECT head.run_id, r.seq, r.type, r.line
@@ -55,7 +64,13 @@ const APPEND = prepared(
 
 const HEAD = prepared(
   "aos_run_head",
-  "SELECT last_seq, digest, lease_epoch FROM runs WHERE run_id = $1",
+  "SELECT last_seq, digest, lease_epoch, signals_waiting FROM runs WHERE run_id = $1",
+);
+
+const OTHERS_WAITING = prepared(
+  "aos_others_waiting",
+  `SELECT count(*)::int AS n FROM signal_requests
+   WHERE run_id = $1 AND NOT (id = ANY ($2::text[]))`,
 );
 
 /**
@@ -84,20 +99,24 @@ export async function appendRecords(
     records.map((record) => record.type),
     records.map(recordToLine),
     options.durable ?? true,
+    options.delivers ?? [],
   ]));
   if (Number(rows[0]?.appended) === 1) return;
-  throw await refusal(db, first, options.epoch);
+  throw await refusal(db, first, options.epoch, options.delivers);
 }
 
 /**
- * Why an append was refused, read after the fact. A refusal stays true
- * once made: epochs and sequences only grow, so what failed the check then
- * still fails it now (a run that vanished was never there).
+ * Why an append was refused, read after the fact. A refusal for the
+ * sequence or the lease stays true once made: epochs and sequences only
+ * grow, so what failed the check then still fails it now (a run that
+ * vanished was never there). A head that still matches means the append
+ * would have ended the run while signal requests waited.
  */
 export async function refusal(
   db: PgQueryable,
   first: LogRecord,
   epoch: number | undefined,
+  delivers: readonly string[] = [],
 ): Promise<AosError> {
   const head = (await db.query(HEAD([first.run_id]))).rows[0];
   if (head === undefined) {
@@ -108,6 +127,15 @@ export async function refusal(
   const current = Number(head.lease_epoch);
   if (epoch !== undefined && epoch !== current) {
     return leaseLost(first.run_id, epoch, current);
+  }
+  // The head matches, yet nothing was written: an end held back by waiting
+  // signal requests (they may have been recorded and dropped since).
+  if (
+    Number(head.last_seq) === first.seq - 1 && head.digest === first.prev
+  ) {
+    const others = (await db.query(OTHERS_WAITING([first.run_id, delivers])))
+      .rows[0];
+    return signalsWaiting(first.run_id, Number(others?.n ?? 0));
   }
   return sequenceConflict(first.run_id, Number(head.last_seq) + 1, first.seq);
 }

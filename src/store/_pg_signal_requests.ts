@@ -47,12 +47,16 @@ export class PgSignalRequests {
        ORDER BY s.seq`,
       [owner],
     );
-    return rows.map((row) => ({
-      id: String(row.id),
-      run_id: String(row.run_id),
-      name: String(row.name),
-      payload: JSON.parse(String(row.payload)) as Json,
-    }));
+    return rows.map(toRequest);
+  }
+
+  async of(runId: string): Promise<SignalRequest[]> {
+    const rows = await this.#query(
+      `SELECT id, run_id, name, payload FROM signal_requests
+       WHERE run_id = $1 ORDER BY seq`,
+      [runId],
+    );
+    return rows.map(toRequest);
   }
 
   async waiting(id: string): Promise<boolean> {
@@ -75,4 +79,13 @@ export class PgSignalRequests {
     );
     return rows.length > 0;
   }
+}
+
+function toRequest(row: Record<string, unknown>): SignalRequest {
+  return {
+    id: String(row.id),
+    run_id: String(row.run_id),
+    name: String(row.name),
+    payload: JSON.parse(String(row.payload)) as Json,
+  };
 }

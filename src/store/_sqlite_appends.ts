@@ -8,6 +8,7 @@ import {
   assertConsecutive,
   leaseLost,
   sequenceConflict,
+  signalsWaiting,
 } from "./_append_checks.ts";
 import type { DeferredRows } from "./_group_commit.ts";
 
@@ -33,11 +34,16 @@ const ADVANCE = `UPDATE runs SET last_seq = ?, digest = ?, updated_at = ?
 const ADVANCE_STATUS =
   `UPDATE runs SET last_seq = ?, digest = ?, updated_at = ?, status = ?
   WHERE run_id = ? AND last_seq = ? AND digest = ? AND (? IS NULL OR lease_epoch = ?)`;
-// A run that ended holds no lease.
+// A run that ended holds no lease, and it ends only once no signal
+// request waits for it but those the append delivers (the last parameter).
 const ADVANCE_TO_END =
   `UPDATE runs SET last_seq = ?, digest = ?, updated_at = ?, status = ?,
     lease_owner = '', lease_expires_at = 0
-  WHERE run_id = ? AND last_seq = ? AND digest = ? AND (? IS NULL OR lease_epoch = ?)`;
+  WHERE run_id = ? AND last_seq = ? AND digest = ? AND (? IS NULL OR lease_epoch = ?)
+    AND signals_waiting <= ?`;
+// The requests of a run among a JSON array of ids.
+const DELIVERED = `FROM signal_requests
+  WHERE run_id = ? AND id IN (SELECT value FROM json_each(?))`;
 
 /**
  * The log writes of the SQLite store: run creation and appends, run inside
@@ -95,25 +101,50 @@ export class SqliteAppends implements DeferredRows {
   /** `Store.append`, inside a transaction. */
   append(
     records: readonly LogRecord[],
-    options: { status?: RunStatus; epoch?: number },
+    options: {
+      status?: RunStatus;
+      epoch?: number;
+      delivers?: readonly string[];
+    },
   ): void {
     const first = assertConsecutive(records);
     const last = records[records.length - 1]!;
     const status = options.status;
     const epoch = options.epoch ?? null;
     const checks = [first.run_id, first.seq - 1, first.prev, epoch, epoch];
+    const delivers = options.delivers ?? [];
+    const ids = delivers.length === 0 ? "" : JSON.stringify(delivers);
+    const delivered = ids === "" ? 0 : Number(
+      (this.#statement(`SELECT COUNT(*) AS n ${DELIVERED}`)
+        .get(first.run_id, ids) as Row).n,
+    );
     const advanced = status === undefined
       ? this.#statement(ADVANCE).run(last.seq, last.hash, last.at, ...checks)
-      : this.#statement(isTerminal(status) ? ADVANCE_TO_END : ADVANCE_STATUS)
+      : isTerminal(status)
+      ? this.#statement(ADVANCE_TO_END)
+        .run(last.seq, last.hash, last.at, status, ...checks, delivered)
+      : this.#statement(ADVANCE_STATUS)
         .run(last.seq, last.hash, last.at, status, ...checks);
-    if (Number(advanced.changes) !== 1) throw this.#refusal(first, options);
+    if (Number(advanced.changes) !== 1) {
+      throw this.#refusal(first, options, delivered);
+    }
+    if (delivered > 0) {
+      this.#statement(`DELETE ${DELIVERED}`).run(first.run_id, ids);
+      this.#statement(
+        "UPDATE runs SET signals_waiting = signals_waiting - ? WHERE run_id = ?",
+      ).run(delivered, first.run_id);
+    }
     this.insertRecords(records);
   }
 
   /** Why an append was refused, read from the run's row. */
-  #refusal(first: LogRecord, options: { epoch?: number }): AosError {
+  #refusal(
+    first: LogRecord,
+    options: { epoch?: number },
+    delivered: number,
+  ): AosError {
     const head = this.#statement(
-      "SELECT last_seq, digest, lease_epoch FROM runs WHERE run_id = ?",
+      "SELECT last_seq, digest, lease_epoch, signals_waiting FROM runs WHERE run_id = ?",
     ).get(first.run_id) as Row | undefined;
     if (head === undefined) {
       return new AosError("RUN_NOT_FOUND", `run ${first.run_id} not found`, {
@@ -124,6 +155,13 @@ export class SqliteAppends implements DeferredRows {
     if (options.epoch !== undefined && options.epoch !== epoch) {
       return leaseLost(first.run_id, options.epoch, epoch);
     }
+    // The head matches, yet nothing was written: only an end held back by
+    // waiting signal requests is refused so.
+    const waiting = Number(head.signals_waiting) - delivered;
+    if (
+      waiting > 0 && Number(head.last_seq) === first.seq - 1 &&
+      head.digest === first.prev
+    ) return signalsWaiting(first.run_id, waiting);
     return sequenceConflict(first.run_id, Number(head.last_seq) + 1, first.seq);
   }
 

@@ -44,6 +44,14 @@ export class SqliteSignalRequests {
     return rows.map(toRequest);
   }
 
+  of(runId: string): SignalRequest[] {
+    const rows = this.#statement(
+      `SELECT id, run_id, name, payload FROM signal_requests
+       WHERE run_id = ? ORDER BY seq`,
+    ).all(runId) as Row[];
+    return rows.map(toRequest);
+  }
+
   waiting(id: string): boolean {
     return this.#statement("SELECT 1 FROM signal_requests WHERE id = ?")
       .get(id) !== undefined;

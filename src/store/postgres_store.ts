@@ -523,6 +523,10 @@ export class PostgresStore implements Store {
     return this.#signals.pending(owner);
   }
 
+  waitingSignals(runId: string): Promise<SignalRequest[]> {
+    return this.#signals.of(runId);
+  }
+
   signalRequestWaiting(id: string): Promise<boolean> {
     return this.#signals.waiting(id);
   }

@@ -380,6 +380,10 @@ export class SqliteStore implements Store {
     return settle(() => this.#signals.pending(owner));
   }
 
+  waitingSignals(runId: string): Promise<SignalRequest[]> {
+    return settle(() => this.#signals.of(runId));
+  }
+
   signalRequestWaiting(id: string): Promise<boolean> {
     return settle(() => this.#signals.waiting(id));
   }

@@ -219,6 +219,16 @@ export interface AppendOptions {
    * key, and the run books again (changing nothing) when it appends again.
    */
   charges?: readonly BudgetCharge[];
+  /**
+   * Ids of the run's signal requests (`requestSignal`) the records deliver:
+   * the run's log holds their SignalReceived with this append. Those still
+   * waiting are dropped in the same transaction, so a request is never both
+   * recorded and waiting. An append that ends the run (a terminal `status`)
+   * is refused with STORE_SIGNALS_WAITING, writing nothing, while any
+   * other request waits for the run: a signal a sender was told waits is
+   * recorded before the end.
+   */
+  delivers?: readonly string[];
 }
 
 /** A reservation settled with an append (`AppendOptions.settlements`). */
@@ -440,6 +450,12 @@ export interface Store {
   requestSignal(request: SignalRequest): Promise<boolean>;
   /** Signal requests on unfinished runs that `owner` holds, oldest first. */
   pendingSignals(owner: string): Promise<SignalRequest[]>;
+  /**
+   * The signal requests waiting for `runId`, oldest first, whoever holds
+   * it: what its actor records before it ends the run (an append that ends
+   * a run is refused with STORE_SIGNALS_WAITING while one waits).
+   */
+  waitingSignals(runId: string): Promise<SignalRequest[]>;
   /** Whether the request still waits (neither delivered nor dropped). */
   signalRequestWaiting(id: string): Promise<boolean>;
   /**

@@ -14,8 +14,15 @@ import { TEST_ADMIN_KEY, TEST_TENANT_KEY } from "../support/test_node.ts";
 export function openSharedStoreNode(
   dataDir: string,
   nodeId: string,
-  options: { clock?: SimulatedClock; runsMax?: number; log?: MemoryLogger } =
-    {},
+  options: {
+    clock?: SimulatedClock;
+    runsMax?: number;
+    log?: MemoryLogger;
+    /** How often the node looks for runs and requests (default 50 ms). */
+    pollMs?: number;
+    /** The runs' hard limit in records (the default's otherwise). */
+    hardRecords?: number;
+  } = {},
 ): ReturnType<typeof openNode> {
   const { clock } = options;
   return openNode({
@@ -25,9 +32,15 @@ export function openSharedStoreNode(
     ownership: {
       nodeId,
       leaseMs: 10_000,
-      pollMs: 50,
+      pollMs: options.pollMs ?? 50,
       runsMax: options.runsMax ?? 10,
       parkMinMs: 86_400_000,
+    },
+    runLog: {
+      ...DEFAULT_CONFIG.runLog,
+      ...(options.hardRecords === undefined
+        ? {}
+        : { hardRecords: options.hardRecords }),
     },
     bootstrap: { adminKey: TEST_ADMIN_KEY, tenantKey: TEST_TENANT_KEY },
   }, {
