@@ -340,12 +340,7 @@ class RunBehavior implements Behavior<RunMessage, RunState> {
         );
         for (const request of waiting) {
           if (batch.state.signal_requests.includes(request.id)) continue;
-          this.#deps.log.log("warn", "signal_request_dropped", {
-            run_id: runId,
-            request: request.id,
-            signal: request.name,
-            status: batch.state.status,
-          });
+          this.#deps.onSignalDropped?.(request, batch.state.status);
         }
         return { batch, durable };
       } catch (error) {

@@ -22,6 +22,8 @@ import type {
   BudgetSettlement,
   Json,
   LogRecord,
+  RunStatus,
+  SignalRequest,
 } from "../src/store/mod.ts";
 import type { RunLogStore } from "./run_store.ts";
 import type { HostCallBody, SkillPin } from "./run_messages.ts";
@@ -138,6 +140,11 @@ export interface RunActorDeps {
    * park the run then; see `parkedWake`).
    */
   onIdle?: (state: RunState) => void;
+  /**
+   * Told of a signal request the run ended without taking (it came after
+   * the signal that ended the run, or the log had no room for it).
+   */
+  onSignalDropped?: (request: SignalRequest, status: RunStatus) => void;
   /** Size limits of the run's log and how often its state is snapshotted. */
   logLimits?: RunLogLimits;
   /**

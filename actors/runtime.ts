@@ -16,6 +16,7 @@ import {
   type LogRecord,
   type RunStatus,
   sealRecord,
+  type SignalRequest,
   type Store,
 } from "../src/store/mod.ts";
 import {
@@ -250,6 +251,8 @@ export class Runtime {
       onRecords: (records, state) => this.#observe(records, state),
       observed: () => this.#watchers.watched(runId),
       onIdle: (state) => this.#idle(state),
+      onSignalDropped: (request, status) =>
+        this.#signalDropped(request, status),
       ...(this.#deps.logLimits === undefined
         ? {}
         : { logLimits: this.#deps.logLimits }),
@@ -326,6 +329,17 @@ export class Runtime {
     this.#endWaits.wake(state.run_id);
   }
 
+  /** A run ended without taking a signal left for it in the store. */
+  #signalDropped(request: SignalRequest, status: RunStatus): void {
+    this.#deps.metrics.signalRequestsDroppedTotal.inc();
+    this.#deps.log.log("warn", "signal_request_dropped", {
+      run_id: request.run_id,
+      request: request.id,
+      signal: request.name,
+      status,
+    });
+  }
+
   async #giveUp(runId: string, error: unknown): Promise<void> {
     try {
       await this.#failGivenUp(runId, error);
@@ -370,14 +384,7 @@ export class Runtime {
       status: next.status,
       delivers: waiting.map((request) => request.id),
     });
-    for (const request of waiting) {
-      this.#deps.log.log("warn", "signal_request_dropped", {
-        run_id: runId,
-        request: request.id,
-        signal: request.name,
-        status: next.status,
-      });
-    }
+    for (const request of waiting) this.#signalDropped(request, next.status);
     // The run ended without releasing what its steps held; settle it as the log says.
     await this.#deps.budget.reconcile([runId]);
     this.#observe([record], next);

@@ -114,6 +114,8 @@ export class Metrics {
   /** Runs whose log passed a size limit: `soft` (warned) or `hard` (failed). */
   readonly runLogLimitsTotal: Counter<"limit">;
   readonly signalsRelayedTotal: Counter<"outcome">;
+  /** Signal requests a run ended without taking (past its end, or a full log). */
+  readonly signalRequestsDroppedTotal: Counter;
   /** Today's spend of each tenant (UTC day), set by whoever keeps the ledger. */
   readonly tenantDailySpendCents: Gauge<"tenant">;
   readonly llmCostCentsTotal: Counter<"provider" | "model">;
@@ -198,6 +200,10 @@ export class Metrics {
       "nova_signals_relayed_total",
       "Signals sent through a node that did not hold their run, by outcome: recorded by the holder, queued (not recorded within 30 s, left for the run's next holder), refused (the run ended first).",
       ["outcome"],
+    );
+    this.signalRequestsDroppedTotal = counter(
+      "nova_signal_requests_dropped_total",
+      "Signals left in the store for a run that ended without taking them: they came after a signal that ended it, its log was full, or its supervisor gave up. Each is also logged as signal_request_dropped.",
     );
     this.budgetExceededTotal = counter(
       "nova_budget_exceeded_total",

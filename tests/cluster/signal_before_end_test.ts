@@ -140,6 +140,8 @@ Deno.test("a signal waiting when a run with a full log ends is dropped with the 
     assert.equal(dropped.length, 1);
     assert.equal(dropped[0]!.run_id, runId);
     assert.equal(dropped[0]!.signal, "note");
+    const { text } = await holder.metrics.exposition();
+    assert.match(text, /^nova_signal_requests_dropped_total 1$/m);
 
     senderClock.advance(200);
     await assert.rejects(
