@@ -25,18 +25,22 @@ export type RelayStore = Pick<
   | "readLog"
 >;
 
-export interface RelayedSignalsDeps {
-  store: RelayStore;
+/** How a message relayed through the store is waited for by its sender. */
+export interface RelayTiming {
   /** The live clock the sender's look at the store runs on. */
   clock: Clock;
   random: RandomSource;
   log: Logger;
-  /** How long a sender waits for the holder to record its signal. */
+  /** How long a sender waits for the holder to record its message. */
   waitMs: number;
   /** How often the sender looks. */
   pollMs: number;
   /** True once the node is closing: a sender stops waiting. */
   closing: () => boolean;
+}
+
+export interface RelayedSignalsDeps extends RelayTiming {
+  store: RelayStore;
   /** Told what came of each signal this node relayed (for a metric). */
   onOutcome?: (outcome: "recorded" | "queued" | "refused") => void;
 }

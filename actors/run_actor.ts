@@ -367,8 +367,9 @@ class RunBehavior implements Behavior<RunMessage, RunState> {
    * Appends `batch`, sealed from `message`, with the budget writes it
    * carries: `reservation` and the settlements its releases ask for, in
    * the same transaction, so a run's tenant day is up to date when its
-   * records are (before anyone hears of them). The signal requests its
-   * SignalReceived records carry, and `delivers`, stop waiting with it.
+   * records are (before anyone hears of them). The requests its
+   * SignalReceived and RunResumed records carry, and `delivers`, stop
+   * waiting with it.
    * True when it waited for the disk.
    */
   async #append(
@@ -404,9 +405,10 @@ class RunBehavior implements Behavior<RunMessage, RunState> {
     if (charges.length > 0) options.charges = charges;
     const delivered = delivers.slice();
     for (const record of records) {
-      const request = record.type === "SignalReceived"
-        ? record.body.request
-        : undefined;
+      const request =
+        record.type === "SignalReceived" || record.type === "RunResumed"
+          ? record.body.request
+          : undefined;
       if (typeof request === "string" && !delivered.includes(request)) {
         delivered.push(request);
       }

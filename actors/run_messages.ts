@@ -203,10 +203,19 @@ export type RunMessage =
     type: "RunPaused";
     body: { step: string | null; error: RecordedError };
   }
-  /** A paused run continues; `params` replace the paused step's, `budget_cents` the plan's. */
+  /**
+   * A paused run continues; `params` replace the paused step's,
+   * `budget_cents` the plan's. `request`: the id of the store's resume
+   * request it came from (sent through a node that did not hold the run).
+   */
   | {
     type: "RunResumed";
-    body: { step?: string; params?: JsonObject; budget_cents?: number };
+    body: {
+      step?: string;
+      params?: JsonObject;
+      budget_cents?: number;
+      request?: string;
+    };
   }
   /** The run's log passed its soft size limit. */
   | { type: "LogSizeWarning"; body: LogSize }

@@ -1,5 +1,10 @@
 import type { Clock, Logger } from "../src/deps/mod.ts";
-import type { Lease, SignalRequest, Store } from "../src/store/mod.ts";
+import type {
+  Lease,
+  ResumeRequest,
+  SignalRequest,
+  Store,
+} from "../src/store/mod.ts";
 
 /** How a node holds runs; defaults in `DEFAULT_OWNERSHIP`. */
 export interface OwnershipOptions {
@@ -41,6 +46,8 @@ export interface OwnershipHooks {
   cancelRequested(runId: string, reason: string): void;
   /** A signal sent through another node waits for a run this node holds. */
   signalRequested(request: SignalRequest): void;
+  /** A resume sent through another node waits for a run this node holds. */
+  resumeRequested(request: ResumeRequest): void;
 }
 
 /**
@@ -308,6 +315,17 @@ export class RunOwnership {
     }
   }
 
+  /** Hands resume requests on held runs to the runtime (it ignores repeats). */
+  async #deliverResumes(): Promise<void> {
+    if (this.#leases.size === 0) return;
+    const pending = await this.#store.pendingResumes(this.#options.nodeId);
+    for (const request of pending) {
+      if (this.#leases.has(request.run_id)) {
+        this.#hooks.resumeRequested(request);
+      }
+    }
+  }
+
   async #claimLoop(): Promise<void> {
     while (!this.#closed) {
       this.#wakeRequested = false;
@@ -319,6 +337,7 @@ export class RunOwnership {
           (this.#starved && this.#room() > 0);
         await this.#deliverCancels();
         await this.#deliverSignals();
+        await this.#deliverResumes();
         wakeAt = await this.#nextWake();
       } catch (error) {
         this.#log.log("warn", "claim_failed", { error: String(error) });

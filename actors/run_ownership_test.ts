@@ -27,6 +27,7 @@ Deno.test("RunOwnership keeps no renewal timer while it holds no lease", async (
       lost() {},
       cancelRequested() {},
       signalRequested() {},
+      resumeRequested() {},
     },
   );
   try {

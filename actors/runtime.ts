@@ -44,8 +44,15 @@ import { parkedWake } from "./run_park.ts";
 import { RunPlanning } from "./run_planning.ts";
 import { RecordWatchers } from "./record_watchers.ts";
 import { ELSEWHERE_POLL_MS, RunEndWaits } from "./run_end_waits.ts";
+import { RelayedResumes } from "./relayed_resumes.ts";
 import { RelayedSignals } from "./relayed_signals.ts";
-import { alreadyFinished, runNotFound } from "./run_errors.ts";
+import {
+  alreadyFinished,
+  notPaused,
+  type ResumeAsk,
+  resumeRefusal,
+  runNotFound,
+} from "./run_errors.ts";
 import { recordTelemetry, runEndTelemetry } from "./run_telemetry.ts";
 
 /** How long a signal or resume waits for another node to give a run up. */
@@ -105,6 +112,7 @@ export class Runtime {
   /** Cancel requests heard before the run's actor started here. */
   readonly #cancels = new Map<string, string>();
   readonly #relayed: RelayedSignals;
+  readonly #resumes: RelayedResumes;
 
   constructor(deps: RuntimeDeps) {
     this.#deps = deps;
@@ -117,7 +125,7 @@ export class Runtime {
       known: (runId) => this.known(runId),
       holds: (runId) => this.#actors.has(runId),
     });
-    this.#relayed = new RelayedSignals({
+    const relay = {
       store: deps.store,
       clock: this.#leaseClock,
       random: deps.random,
@@ -125,8 +133,12 @@ export class Runtime {
       waitMs: ELSEWHERE_WAIT_MS,
       pollMs: ELSEWHERE_POLL_MS,
       closing: () => this.#closing,
+    };
+    this.#relayed = new RelayedSignals({
+      ...relay,
       onOutcome: (outcome) => deps.metrics.signalsRelayedTotal.inc({ outcome }),
     });
+    this.#resumes = new RelayedResumes(relay);
     this.#ownership = new RunOwnership(
       {
         store: deps.store,
@@ -143,6 +155,7 @@ export class Runtime {
             // node holds the run next finds it there (signal requests too).
             this.#cancels.delete(runId);
             this.#relayed.released(runId);
+            this.#resumes.released(runId);
             if (!this.#parking.has(runId)) {
               // A run that ended here had its lease cleared by its last append.
               this.#ownership.released(runId, {
@@ -171,6 +184,8 @@ export class Runtime {
         },
         signalRequested: (request) =>
           this.#relayed.requested(request, this.#actors.get(request.run_id)),
+        resumeRequested: (request) =>
+          this.#resumes.requested(request, this.#actors.get(request.run_id)),
       },
     );
     this.#supervisor = new Supervisor(
@@ -271,6 +286,7 @@ export class Runtime {
     const cancel = this.#cancels.get(runId);
     this.#cancels.delete(runId);
     this.#relayed.started(runId, handle);
+    this.#resumes.started(runId, handle);
     if (cancel !== undefined) this.#requestCancel(handle, cancel);
     else if (!this.#started.has(runId)) this.#idle(handle.state());
     // A run started for a message waits for it before it may park again.
@@ -778,27 +794,32 @@ export class Runtime {
   /**
    * Resumes a paused run: its paused steps get fresh attempts, `params`
    * replace the paused (or named) step's, `budget_cents` the run's budget.
+   * A run another node holds (a step still in flight there) gets it
+   * through the store (`RelayedResumes`): `queued` when that node had not
+   * recorded it within `ELSEWHERE_WAIT_MS`.
    */
   async resumeRun(
     runId: string,
-    request: { step?: string; params?: JsonObject; budget_cents?: number },
-  ): Promise<RunState> {
+    request: ResumeAsk,
+  ): Promise<{ state: RunState; queued: boolean }> {
     const summary = await this.#deps.store.getRun(runId);
     if (summary !== undefined && summary.status !== "paused") {
       throw notPaused(runId, summary.status, request.step ?? null);
     }
-    const handle = await this.#liveActor(runId);
-    const state = handle.state();
-    const target = request.step ?? state.pause?.step ?? undefined;
-    const paused = state.steps.find((step) => step.id === target);
-    if (
-      state.status !== "paused" ||
-      (request.step !== undefined && paused?.status !== "paused") ||
-      (request.params !== undefined && paused === undefined)
-    ) {
-      throw notPaused(runId, state.status, target ?? null);
+    if (!this.#actors.has(runId) && !this.#parking.has(runId)) {
+      const lease = await this.#deps.store.getLease(runId);
+      if (lease !== undefined && this.#heldElsewhere(lease)) {
+        return await this.#resumes.send(runId, request);
+      }
     }
-    return await this.#tell(runId, { type: "RunResumed", body: request });
+    const handle = await this.#liveActor(runId);
+    const refusal = resumeRefusal(handle.state(), request);
+    if (refusal !== undefined) throw refusal;
+    const state = await this.#tell(runId, {
+      type: "RunResumed",
+      body: request,
+    });
+    return { state, queued: false };
   }
 
   /** Starts a fork of a run (see `forkRun`); its first records are durable when this resolves. */
@@ -890,20 +911,6 @@ export class Runtime {
     await this.#supervisor.shutdown((runId) => this.#actors.get(runId)?.stop());
     await this.#ownership.close();
   }
-}
-
-function notPaused(
-  runId: string,
-  status: string,
-  step: string | null,
-): AosError {
-  return new AosError(
-    "RUN_NOT_PAUSED",
-    status !== "paused"
-      ? `run ${runId} is ${status}, not paused`
-      : `step ${step ?? "(none)"} of run ${runId} is not paused`,
-    { details: { run_id: runId, status, step } },
-  );
 }
 
 /**

@@ -8,6 +8,7 @@
  */
 import { z } from "zod";
 import { catalogEntrySchema } from "../errors/mod.ts";
+import { runView } from "./run_schemas.ts";
 
 /** A skill version as listed. */
 export const skillSummary = z.object({
@@ -81,6 +82,16 @@ export const signalAccepted = z.object({
    * True when another node runs the run and had not recorded the signal
    * within 30 s: it waits in the store, and the run records it before it
    * ends (unless it can no longer take it; docs/plans.md, "Signals").
+   */
+  queued: z.boolean(),
+});
+
+/** `202` of `POST /v1/runs/:id/resume`: the run, and whether its resume waits. */
+export const resumeAccepted = runView.extend({
+  /**
+   * True when another node runs the run (a step still in flight) and had
+   * not recorded the resume within 30 s: it waits in the store for the
+   * node holding the run, and the run shown is still paused.
    */
   queued: z.boolean(),
 });

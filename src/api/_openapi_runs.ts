@@ -172,7 +172,10 @@ export function runPaths(): Record<string, JsonSchema> {
         parameters: [RUN_ID],
         requestBody: jsonBody("ResumeRequest", false),
         responses: {
-          "202": json(REF("RunView"), "the run, resumed"),
+          "202": json(
+            REF("ResumeAccepted"),
+            "the run, resumed; with queued: true, another node runs the run (a step in flight) and had not recorded the resume within 30 s, and it waits in the store for that node",
+          ),
           ...errors(400, 401, 404, 409, 413),
         },
       },

@@ -121,7 +121,7 @@ export function addRunControlRoutes(app: Hono, deps: RunControlDeps): void {
   app.post("/v1/runs/:id/resume", async (c) => {
     const runId = await ownRun(c);
     const body = parseWith(resumeBody, await optionalJson(c) ?? {}, "body");
-    const state = await runtime.resumeRun(runId, {
+    const { state, queued } = await runtime.resumeRun(runId, {
       ...(body.step === undefined ? {} : { step: body.step }),
       ...(body.params === undefined
         ? {}
@@ -131,7 +131,7 @@ export function addRunControlRoutes(app: Hono, deps: RunControlDeps): void {
         : { budget_cents: body.budget_cents }),
     });
     const summary = await store.getRun(runId);
-    return c.json(viewRun(state, summary?.digest ?? ""), 202);
+    return c.json({ ...viewRun(state, summary?.digest ?? ""), queued }, 202);
   });
 
   app.post("/v1/runs/:id/fork", async (c) => {

@@ -181,6 +181,10 @@ async function postControl(
   console.log(
     values.json
       ? JSON.stringify(answer.body)
+      : answer.body.queued === true
+      ? `run ${runId} ${
+        String(answer.body.status)
+      }; queued: the node running the run has not recorded it yet; it will`
       : `run ${runId} ${String(answer.body.status)}`,
   );
   return EXIT.ok;

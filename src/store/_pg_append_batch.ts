@@ -70,15 +70,21 @@ const APPEND_MANY = prepared(
      SELECT d.run_id, count(*)::int AS n
      FROM delivers d JOIN signal_requests s ON s.id = d.id AND s.run_id = d.run_id
      GROUP BY d.run_id
+   ), resumed AS MATERIALIZED (
+     SELECT DISTINCT r.run_id FROM runs r JOIN delivers d
+       ON d.run_id = r.run_id AND d.id = r.resume_id
    ), head AS (
      UPDATE runs SET last_seq = input.last_seq, digest = input.digest,
        updated_at = input.at, status = COALESCE(input.status, runs.status),
        lease_owner = CASE WHEN input.ends THEN '' ELSE runs.lease_owner END,
        lease_expires_at = CASE WHEN input.ends THEN 0
          ELSE runs.lease_expires_at END,
-       signals_waiting = runs.signals_waiting - COALESCE(delivered.n, 0)
+       signals_waiting = runs.signals_waiting - COALESCE(delivered.n, 0),
+       resume_id = CASE WHEN resumed.run_id IS NULL THEN runs.resume_id END,
+       resume_body = CASE WHEN resumed.run_id IS NULL THEN runs.resume_body END
      FROM input JOIN locked ON locked.run_id = input.run_id
        LEFT JOIN delivered ON delivered.run_id = input.run_id
+       LEFT JOIN resumed ON resumed.run_id = input.run_id
      WHERE runs.run_id = input.run_id AND runs.run_id = ANY ($1::text[])
        AND runs.last_seq = input.after_seq
        AND runs.digest = input.after_digest

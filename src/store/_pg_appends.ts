@@ -45,7 +45,11 @@ const APPEND = prepared(
        status = COALESCE($5, status),
        lease_owner = CASE WHEN $6 THEN '' ELSE lease_owner END,
        lease_expires_at = CASE WHEN $6 THEN 0 ELSE lease_expires_at END,
-       signals_waiting = signals_waiting - delivered.n
+       signals_waiting = signals_waiting - delivered.n,
+       resume_id = CASE WHEN resume_id = ANY ($14::text[]) THEN NULL
+         ELSE resume_id END,
+       resume_body = CASE WHEN resume_id = ANY ($14::text[]) THEN NULL
+         ELSE resume_body END
      FROM commit_mode, delivered
      WHERE run_id = $1 AND last_seq = $7 AND digest = $8
        AND ($9::bigint IS NULL OR lease_epoch = $9::bigint)

@@ -146,7 +146,8 @@ export class PgLeases {
          UPDATE runs SET lease_owner = '', lease_expires_at = 0,
            lease_epoch = lease_epoch + 1, parked = true, wake_at = $3
          WHERE run_id = $1 AND lease_epoch = $2 AND cancel_reason IS NULL
-           AND signals_waiting = 0 AND status IN ('running', 'paused')
+           AND signals_waiting = 0 AND resume_id IS NULL
+           AND status IN ('running', 'paused')
          RETURNING run_id, wake_at
        )
        SELECT run_id,

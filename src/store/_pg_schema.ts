@@ -242,4 +242,14 @@ export const POSTGRES_MIGRATIONS: readonly { version: number; sql: string }[] =
       CREATE INDEX signal_requests_by_run ON signal_requests (run_id, seq);
     `,
     },
+    {
+      // A resume sent through a node that does not hold the paused run
+      // waits in the run's row for the node that does
+      // (src/store/_pg_resume_requests.ts); a park is refused meanwhile.
+      version: 11,
+      sql: `
+      ALTER TABLE runs ADD COLUMN resume_id TEXT COLLATE "C";
+      ALTER TABLE runs ADD COLUMN resume_body TEXT;
+    `,
+    },
   ];

@@ -128,6 +128,13 @@ export class SqliteAppends implements DeferredRows {
     if (Number(advanced.changes) !== 1) {
       throw this.#refusal(first, options, delivered);
     }
+    if (ids !== "") {
+      // A RunResumed delivers the run's resume request.
+      this.#statement(
+        `UPDATE runs SET resume_id = NULL, resume_body = NULL
+         WHERE run_id = ? AND resume_id IN (SELECT value FROM json_each(?))`,
+      ).run(first.run_id, ids);
+    }
     if (delivered > 0) {
       this.#statement(`DELETE ${DELIVERED}`).run(first.run_id, ids);
       this.#statement(

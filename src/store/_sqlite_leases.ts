@@ -89,7 +89,8 @@ export class SqliteLeases {
       `UPDATE runs SET lease_owner = '', lease_expires_at = 0,
          lease_epoch = lease_epoch + 1, parked = 1, wake_at = ?
        WHERE run_id = ? AND lease_epoch = ? AND cancel_reason IS NULL
-         AND signals_waiting = 0 AND status IN ('running', 'paused')
+         AND signals_waiting = 0 AND resume_id IS NULL
+         AND status IN ('running', 'paused')
        RETURNING run_id`,
     ).get(wakeAt, lease.run_id, lease.epoch) !== undefined;
   }

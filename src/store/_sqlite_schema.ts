@@ -217,4 +217,14 @@ export const SQLITE_MIGRATIONS: readonly { version: number; sql: string }[] = [
       CREATE INDEX signal_requests_by_run ON signal_requests (run_id, seq);
     `,
   },
+  {
+    // A resume sent through a node that does not hold the paused run waits
+    // in the run's row for the node that does
+    // (src/store/_sqlite_resume_requests.ts); a park is refused meanwhile.
+    version: 13,
+    sql: `
+      ALTER TABLE runs ADD COLUMN resume_id TEXT;
+      ALTER TABLE runs ADD COLUMN resume_body TEXT;
+    `,
+  },
 ];

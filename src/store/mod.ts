@@ -53,6 +53,7 @@ export {
   type LeaseTiming,
   type LogMark,
   ReservationNotGranted,
+  type ResumeRequest,
   type RunListQuery,
   type RunPage,
   type RunSnapshot,

@@ -36,6 +36,7 @@ import type {
 import type { ApiKeyRecord, TenantRecord } from "./tenant_records.ts";
 import { PgLeases } from "./_pg_leases.ts";
 import { PgSignalRequests } from "./_pg_signal_requests.ts";
+import { PgResumeRequests } from "./_pg_resume_requests.ts";
 import { migratePostgres } from "./postgres_migrate.ts";
 import { type LogRecord, recordFromLine } from "./record.ts";
 import { PgDurability } from "./_pg_durability.ts";
@@ -48,6 +49,7 @@ import {
   type Lease,
   type LeaseTiming,
   type LogMark,
+  type ResumeRequest,
   type RunListQuery,
   type RunMeta,
   type RunPage,
@@ -133,6 +135,9 @@ export class PostgresStore implements Store {
   readonly #tenants: PgTenants;
   readonly #leases = new PgLeases((text, values) => this.#query(text, values));
   readonly #signals = new PgSignalRequests((text, values) =>
+    this.#query(text, values)
+  );
+  readonly #resumes = new PgResumeRequests((text, values) =>
     this.#query(text, values)
   );
   readonly #connectionsMax: number;
@@ -529,6 +534,22 @@ export class PostgresStore implements Store {
 
   signalRequestWaiting(id: string): Promise<boolean> {
     return this.#signals.waiting(id);
+  }
+
+  requestResume(request: ResumeRequest): Promise<boolean> {
+    return this.#resumes.request(request);
+  }
+
+  pendingResumes(owner: string): Promise<ResumeRequest[]> {
+    return this.#resumes.pending(owner);
+  }
+
+  resumeRequestWaiting(runId: string, id: string): Promise<boolean> {
+    return this.#resumes.waiting(runId, id);
+  }
+
+  dropResumeRequest(runId: string, id: string): Promise<boolean> {
+    return this.#resumes.drop(runId, id);
   }
 
   dropSignalRequest(id: string): Promise<boolean> {

@@ -9,6 +9,7 @@ import { SQLITE_MIGRATIONS } from "./_sqlite_schema.ts";
 import { SqliteLeases } from "./_sqlite_leases.ts";
 import { SqliteRunKeys } from "./_sqlite_run_keys.ts";
 import { SqliteSignalRequests } from "./_sqlite_signal_requests.ts";
+import { SqliteResumeRequests } from "./_sqlite_resume_requests.ts";
 import { GroupCommit } from "./_group_commit.ts";
 import { WalCheckpointer } from "./_wal_checkpointer.ts";
 import type {
@@ -19,6 +20,7 @@ import type {
   Lease,
   LeaseTiming,
   LogMark,
+  ResumeRequest,
   RunListQuery,
   RunMeta,
   RunPage,
@@ -84,6 +86,7 @@ export class SqliteStore implements Store {
   readonly #leases = new SqliteLeases((sql) => this.#statement(sql));
   readonly #keys = new SqliteRunKeys((sql) => this.#statement(sql));
   readonly #signals = new SqliteSignalRequests((sql) => this.#statement(sql));
+  readonly #resumes = new SqliteResumeRequests((sql) => this.#statement(sql));
   readonly #appends = new SqliteAppends((sql) => this.#statement(sql));
   readonly #runnableListeners = new Set<() => void>();
   /**
@@ -386,6 +389,28 @@ export class SqliteStore implements Store {
 
   signalRequestWaiting(id: string): Promise<boolean> {
     return settle(() => this.#signals.waiting(id));
+  }
+
+  requestResume(request: ResumeRequest): Promise<boolean> {
+    return this.#group.submit(() => this.#resumes.request(request))
+      .then((requested) => {
+        if (requested) this.#runnable();
+        return requested;
+      });
+  }
+
+  pendingResumes(owner: string): Promise<ResumeRequest[]> {
+    return settle(() => this.#resumes.pending(owner));
+  }
+
+  resumeRequestWaiting(runId: string, id: string): Promise<boolean> {
+    return settle(() => this.#resumes.waiting(runId, id));
+  }
+
+  dropResumeRequest(runId: string, id: string): Promise<boolean> {
+    return this.#group.submit(() =>
+      this.#resumes.drop(runId, JSON.stringify([id]))
+    );
   }
 
   dropSignalRequest(id: string): Promise<boolean> {

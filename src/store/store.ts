@@ -220,10 +220,11 @@ export interface AppendOptions {
    */
   charges?: readonly BudgetCharge[];
   /**
-   * Ids of the run's signal requests (`requestSignal`) the records deliver:
-   * the run's log holds their SignalReceived with this append. Those still
-   * waiting are dropped in the same transaction, so a request is never both
-   * recorded and waiting. An append that ends the run (a terminal `status`)
+   * Ids of the run's signal requests (`requestSignal`) and resume request
+   * (`requestResume`) the records deliver: the run's log holds their
+   * SignalReceived or RunResumed with this append. Those still waiting are
+   * dropped in the same transaction, so a request is never both recorded
+   * and waiting. An append that ends the run (a terminal `status`)
    * is refused with STORE_SIGNALS_WAITING, writing nothing, while any
    * other request waits for the run: a signal a sender was told waits is
    * recorded before the end.
@@ -268,6 +269,17 @@ export interface SignalRequest {
   run_id: string;
   name: string;
   payload: Json;
+}
+
+/**
+ * A resume sent through a node that does not hold the paused run, waiting
+ * in the store for the node that does. `id` comes into the run's log with
+ * it (RunResumed `request`), whose append delivers it.
+ */
+export interface ResumeRequest {
+  id: string;
+  run_id: string;
+  body: { step?: string; params?: JsonObject; budget_cents?: number };
 }
 
 export interface LogMark {
@@ -458,6 +470,19 @@ export interface Store {
   waitingSignals(runId: string): Promise<SignalRequest[]>;
   /** Whether the request still waits (neither delivered nor dropped). */
   signalRequestWaiting(id: string): Promise<boolean>;
+  /**
+   * Leaves a resume for whichever node holds the paused run (it finds it
+   * through `pendingResumes`), makes the run claimable if parked, and wakes
+   * the nodes; a run does not park while its resume waits. False (nothing
+   * stored) when the run is unknown, not paused, or has a resume waiting.
+   */
+  requestResume(request: ResumeRequest): Promise<boolean>;
+  /** Resume requests on paused runs that `owner` holds. */
+  pendingResumes(owner: string): Promise<ResumeRequest[]>;
+  /** Whether the run's resume request `id` still waits. */
+  resumeRequestWaiting(runId: string, id: string): Promise<boolean>;
+  /** Removes the run's resume request `id`; false when it was gone already. */
+  dropResumeRequest(runId: string, id: string): Promise<boolean>;
   /**
    * Removes a request: delivered (its SignalReceived is durable in the
    * run's log) or given up by its sender. False when it was gone already.

@@ -14,6 +14,7 @@ import { tenantStoreContract } from "./store_contract_tenants.ts";
 import { idempotencyContract } from "./_store_contract_idempotency.ts";
 import { parkingContract } from "./_store_contract_parking.ts";
 import { signalRequestsContract } from "./_store_contract_signals.ts";
+import { resumeRequestsContract } from "./_store_contract_resumes.ts";
 import {
   commitOnlyAppendsContract,
   concurrentAppendsContract,
@@ -607,4 +608,5 @@ export function storeContract(name: string, factory: StoreFactory): void {
   tenantStoreContract(test);
   parkingContract(test);
   signalRequestsContract(test);
+  resumeRequestsContract(test);
 }

@@ -1,6 +1,11 @@
 import { DEFAULT_CONFIG } from "../../src/config/mod.ts";
-import { MemoryLogger, type SimulatedClock } from "../../src/deps/mod.ts";
+import {
+  liveRandom,
+  MemoryLogger,
+  SimulatedClock,
+} from "../../src/deps/mod.ts";
 import { openNode } from "../../src/node/mod.ts";
+import type { RelayTiming } from "../../actors/relayed_signals.ts";
 import type { LogRecord } from "../../src/store/mod.ts";
 import { ServerProcess } from "../support/server_process.ts";
 import { startServer, type TestServer } from "../support/http_servers.ts";
@@ -68,6 +73,22 @@ export async function runNapping(
     (record) => record.type === "TimerScheduled",
   );
   return { runId, timer };
+}
+
+/**
+ * How a test's own relay (`RelayedSignals`, `RelayedResumes`) waits: 30 s
+ * in looks 200 ms apart, on the simulated clock it answers with.
+ */
+export function senderTiming(): RelayTiming & { clock: SimulatedClock } {
+  const clock = new SimulatedClock(0);
+  return {
+    clock,
+    random: liveRandom,
+    log: new MemoryLogger(),
+    waitMs: 30_000,
+    pollMs: 200,
+    closing: () => false,
+  };
 }
 
 /** Options of `startClusterNode`. */

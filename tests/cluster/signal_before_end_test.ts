@@ -9,11 +9,10 @@
 import assert from "node:assert/strict";
 import { MemoryLogger, SimulatedClock } from "../../src/deps/mod.ts";
 import { RelayedSignals } from "../../actors/relayed_signals.ts";
-import { liveRandom } from "../../src/deps/mod.ts";
 import { AosError } from "../../src/errors/mod.ts";
 import { assertLogsReplay } from "../support/replay_check.ts";
 import { requestJson } from "../support/test_node.ts";
-import { openSharedStoreNode, runNapping } from "./_cluster.ts";
+import { openSharedStoreNode, runNapping, senderTiming } from "./_cluster.ts";
 
 const PLAN = {
   steps: [
@@ -108,16 +107,9 @@ Deno.test("a signal waiting when a run with a full log ends is dropped with the 
   // TimerScheduled and TimerFired, the shaping step's StepStarted and
   // StepSucceeded, RunSucceeded), not for one more.
   const { clock, log, holder, other } = await holderAndOther(6);
-  const senderClock = new SimulatedClock(0);
-  const relay = new RelayedSignals({
-    store: other.store,
-    clock: senderClock,
-    random: liveRandom,
-    log: new MemoryLogger(),
-    waitMs: 30_000,
-    pollMs: 200,
-    closing: () => false,
-  });
+  const timing = senderTiming();
+  const senderClock = timing.clock;
+  const relay = new RelayedSignals({ ...timing, store: other.store });
   try {
     const { runId, timer } = await runNapping(holder, PLAN);
     const sent = relay.send(runId, "note", { n: 2 });
