@@ -1,6 +1,10 @@
 import { randomHex } from "../src/deps/mod.ts";
 import { AosError } from "../src/errors/mod.ts";
-import type { ResumeRequest, Store } from "../src/store/mod.ts";
+import {
+  isTerminal,
+  type ResumeRequest,
+  type Store,
+} from "../src/store/mod.ts";
 import type { RelayTiming } from "./relayed_signals.ts";
 import type { RunActorHandle } from "./run_actor.ts";
 import {
@@ -87,6 +91,11 @@ export class RelayedResumes {
     const deadline = clock.nowMs() + this.#deps.waitMs;
     for (;;) {
       await clock.delay(this.#deps.pollMs).done;
+      // A run that ended meanwhile takes no resume: the request goes.
+      const status = (await store.getRun(runId))?.status;
+      if (status !== undefined && isTerminal(status)) {
+        await store.dropResumeRequest(runId, id);
+      }
       if (!await store.resumeRequestWaiting(runId, id)) {
         const records = await store.readLog(runId);
         const state = fold(records.map(messageOf));
