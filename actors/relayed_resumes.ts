@@ -28,6 +28,8 @@ export type ResumeRelayStore = Pick<
 
 export interface RelayedResumesDeps extends RelayTiming {
   store: ResumeRelayStore;
+  /** Told what came of each resume this node relayed (for a metric). */
+  onOutcome?: (outcome: "recorded" | "queued" | "refused") => void;
 }
 
 /** What a relayed resume came to, for its sender. */
@@ -89,6 +91,7 @@ export class RelayedResumes {
       );
     }
     const deadline = clock.nowMs() + this.#deps.waitMs;
+    const told = this.#deps.onOutcome ?? (() => {});
     for (;;) {
       await clock.delay(this.#deps.pollMs).done;
       // A run that ended meanwhile takes no resume: the request goes.
@@ -103,11 +106,16 @@ export class RelayedResumes {
         const recorded = records.some((record) =>
           record.type === "RunResumed" && record.body.request === id
         );
-        if (recorded) return { state, queued: false };
+        if (recorded) {
+          told("recorded");
+          return { state, queued: false };
+        }
+        told("refused");
         throw resumeRefusal(state, ask) ??
           notPaused(runId, state.status, ask.step ?? null);
       }
       if (clock.nowMs() >= deadline || this.#deps.closing()) {
+        told("queued");
         return { state: await this.#state(runId), queued: true };
       }
     }

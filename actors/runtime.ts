@@ -138,7 +138,10 @@ export class Runtime {
       ...relay,
       onOutcome: (outcome) => deps.metrics.signalsRelayedTotal.inc({ outcome }),
     });
-    this.#resumes = new RelayedResumes(relay);
+    this.#resumes = new RelayedResumes({
+      ...relay,
+      onOutcome: (outcome) => deps.metrics.resumesRelayedTotal.inc({ outcome }),
+    });
     this.#ownership = new RunOwnership(
       {
         store: deps.store,

@@ -114,6 +114,7 @@ export class Metrics {
   /** Runs whose log passed a size limit: `soft` (warned) or `hard` (failed). */
   readonly runLogLimitsTotal: Counter<"limit">;
   readonly signalsRelayedTotal: Counter<"outcome">;
+  readonly resumesRelayedTotal: Counter<"outcome">;
   /** Signal requests a run ended without taking (past its end, or a full log). */
   readonly signalRequestsDroppedTotal: Counter;
   /** Today's spend of each tenant (UTC day), set by whoever keeps the ledger. */
@@ -199,6 +200,11 @@ export class Metrics {
     this.signalsRelayedTotal = counter(
       "nova_signals_relayed_total",
       "Signals sent through a node that did not hold their run, by outcome: recorded by the holder, queued (not recorded within 30 s, left for the run's next holder), refused (the run ended first).",
+      ["outcome"],
+    );
+    this.resumesRelayedTotal = counter(
+      "nova_resumes_relayed_total",
+      "Resumes sent through a node that did not hold their paused run, by outcome: recorded by the holder, queued (not recorded within 30 s, left for the node holding the run), refused (the holder's run could not take it, or it ended).",
       ["outcome"],
     );
     this.signalRequestsDroppedTotal = counter(

@@ -85,6 +85,8 @@ Deno.test("a resume on a node that does not hold the paused run: the holder reco
       request,
     });
     assert.equal(await other.store.resumeRequestWaiting(runId, request), false);
+    const { text } = await other.metrics.exposition();
+    assert.match(text, /^nova_resumes_relayed_total\{outcome="recorded"\} 1$/m);
 
     clock.advanceTo(dueAt);
     await holder.runtime.waitForEnd(runId, 60_000);
