@@ -403,17 +403,18 @@ class RunBehavior implements Behavior<RunMessage, RunState> {
         : []
     );
     if (charges.length > 0) options.charges = charges;
-    const delivered = delivers.slice();
+    // Each id once: the stores count the requests an append delivers.
+    let delivered = delivers.length > 0 ? [...delivers] : undefined;
     for (const record of records) {
       const request =
         record.type === "SignalReceived" || record.type === "RunResumed"
           ? record.body.request
           : undefined;
-      if (typeof request === "string" && !delivered.includes(request)) {
-        delivered.push(request);
+      if (typeof request === "string" && !delivered?.includes(request)) {
+        (delivered ??= []).push(request);
       }
     }
-    if (delivered.length > 0) options.delivers = delivered;
+    if (delivered !== undefined) options.delivers = delivered;
     await this.#deps.store.append(records, options);
     return durable;
   }

@@ -295,34 +295,22 @@ export class RunOwnership {
     return this.#options.runsMax - this.#leases.size - this.#creating;
   }
 
-  /** Hands cancel requests on held runs to the runtime (it ignores repeats). */
-  async #deliverCancels(): Promise<void> {
+  /**
+   * Hands the cancel, signal and resume requests on held runs to the
+   * runtime (it ignores repeats).
+   */
+  async #deliverRequests(): Promise<void> {
     if (this.#leases.size === 0) return;
-    const pending = await this.#store.pendingCancels(this.#options.nodeId);
-    for (const { run_id, reason } of pending) {
-      if (this.#leases.has(run_id)) this.#hooks.cancelRequested(run_id, reason);
+    const node = this.#options.nodeId;
+    const held = (runId: string) => this.#leases.has(runId);
+    for (const { run_id, reason } of await this.#store.pendingCancels(node)) {
+      if (held(run_id)) this.#hooks.cancelRequested(run_id, reason);
     }
-  }
-
-  /** Hands signal requests on held runs to the runtime (it ignores repeats). */
-  async #deliverSignals(): Promise<void> {
-    if (this.#leases.size === 0) return;
-    const pending = await this.#store.pendingSignals(this.#options.nodeId);
-    for (const request of pending) {
-      if (this.#leases.has(request.run_id)) {
-        this.#hooks.signalRequested(request);
-      }
+    for (const request of await this.#store.pendingSignals(node)) {
+      if (held(request.run_id)) this.#hooks.signalRequested(request);
     }
-  }
-
-  /** Hands resume requests on held runs to the runtime (it ignores repeats). */
-  async #deliverResumes(): Promise<void> {
-    if (this.#leases.size === 0) return;
-    const pending = await this.#store.pendingResumes(this.#options.nodeId);
-    for (const request of pending) {
-      if (this.#leases.has(request.run_id)) {
-        this.#hooks.resumeRequested(request);
-      }
+    for (const request of await this.#store.pendingResumes(node)) {
+      if (held(request.run_id)) this.#hooks.resumeRequested(request);
     }
   }
 
@@ -335,9 +323,7 @@ export class RunOwnership {
         full = await this.#claimOnce() === this.#options.claimBatch ||
           // Runs ended while it claimed, and it may have left some behind.
           (this.#starved && this.#room() > 0);
-        await this.#deliverCancels();
-        await this.#deliverSignals();
-        await this.#deliverResumes();
+        await this.#deliverRequests();
         wakeAt = await this.#nextWake();
       } catch (error) {
         this.#log.log("warn", "claim_failed", { error: String(error) });

@@ -70,15 +70,23 @@ export function fencedRunStore(
     ).done;
   };
 
-  const readLog: RunLogStore["readLog"] = async (runId, readOptions) => {
+  // A call that waits out an unavailable store and tries again.
+  const retried = async <T>(
+    what: string,
+    runId: string,
+    call: () => Promise<T>,
+  ): Promise<T> => {
     for (let attempt = 0;; attempt++) {
       try {
-        return await store.readLog(runId, readOptions);
+        return await call();
       } catch (error) {
-        await waitOut(error, attempt, "read", runId);
+        await waitOut(error, attempt, what, runId);
       }
     }
   };
+
+  const readLog: RunLogStore["readLog"] = (runId, readOptions) =>
+    retried("read", runId, () => store.readLog(runId, readOptions));
 
   const landed = async (records: readonly LogRecord[]): Promise<boolean> => {
     const first = records[0]!;
@@ -101,27 +109,18 @@ export function fencedRunStore(
     readLog,
     // A barrier waits out an unavailable store like an append; one whose
     // commits were lost meanwhile fails on its mark instead.
-    async syncBarrier(mark) {
-      for (let attempt = 0;; attempt++) {
-        try {
-          return await store.syncBarrier(
+    syncBarrier: (mark) =>
+      retried(
+        "barrier",
+        mark?.run_id ?? "",
+        () =>
+          store.syncBarrier(
             mark === undefined ? undefined : { ...mark, epoch: options.epoch },
-          );
-        } catch (error) {
-          await waitOut(error, attempt, "barrier", mark?.run_id ?? "");
-        }
-      }
-    },
+          ),
+      ),
     whenDurable: (committed) => store.whenDurable(committed),
-    async waitingSignals(runId) {
-      for (let attempt = 0;; attempt++) {
-        try {
-          return await store.waitingSignals(runId);
-        } catch (error) {
-          await waitOut(error, attempt, "read", runId);
-        }
-      }
-    },
+    waitingSignals: (runId) =>
+      retried("read", runId, () => store.waitingSignals(runId)),
     durability: () => store.durability(),
     async append(
       records: readonly LogRecord[],

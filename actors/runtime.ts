@@ -155,7 +155,8 @@ export class Runtime {
           this.#supervisor.supervise(runId);
           const release = () => {
             // A cancel heard for this start is in the store still: whichever
-            // node holds the run next finds it there (signal requests too).
+            // node holds the run next finds it there (signal and resume
+            // requests too).
             this.#cancels.delete(runId);
             this.#relayed.released(runId);
             this.#resumes.released(runId);
@@ -709,6 +710,13 @@ export class Runtime {
     }
   }
 
+  /** True when another node holds the run, and this node neither runs nor parks it. */
+  async #runningElsewhere(runId: string): Promise<boolean> {
+    if (this.#actors.has(runId) || this.#parking.has(runId)) return false;
+    const lease = await this.#deps.store.getLease(runId);
+    return lease !== undefined && this.#heldElsewhere(lease);
+  }
+
   #heldElsewhere(lease: { owner: string; expires_at: number }): boolean {
     return lease.owner !== "" && lease.owner !== this.nodeId &&
       lease.expires_at > this.#leaseClock.nowMs();
@@ -776,11 +784,8 @@ export class Runtime {
     payload: Json,
     options: { request?: string },
   ): Promise<{ status: RunStatus; queued: boolean }> {
-    if (!this.#actors.has(runId) && !this.#parking.has(runId)) {
-      const lease = await this.#deps.store.getLease(runId);
-      if (lease !== undefined && this.#heldElsewhere(lease)) {
-        return await this.#relayed.send(runId, name, payload, options);
-      }
+    if (await this.#runningElsewhere(runId)) {
+      return await this.#relayed.send(runId, name, payload, options);
     }
     const state = await this.#tell(runId, {
       type: "SignalReceived",
@@ -809,11 +814,8 @@ export class Runtime {
     if (summary !== undefined && summary.status !== "paused") {
       throw notPaused(runId, summary.status, request.step ?? null);
     }
-    if (!this.#actors.has(runId) && !this.#parking.has(runId)) {
-      const lease = await this.#deps.store.getLease(runId);
-      if (lease !== undefined && this.#heldElsewhere(lease)) {
-        return await this.#resumes.send(runId, request);
-      }
+    if (await this.#runningElsewhere(runId)) {
+      return await this.#resumes.send(runId, request);
     }
     const handle = await this.#liveActor(runId);
     const refusal = resumeRefusal(handle.state(), request);

@@ -67,7 +67,7 @@ const APPEND_MANY = prepared(
    ), delivers AS (
      SELECT * FROM unnest($23::text[], $24::text[]) AS d (run_id, id)
    ), delivered AS MATERIALIZED (
-     SELECT d.run_id, count(*)::int AS n
+     SELECT d.run_id, count(DISTINCT s.id)::int AS n
      FROM delivers d JOIN signal_requests s ON s.id = d.id AND s.run_id = d.run_id
      GROUP BY d.run_id
    ), resumed AS MATERIALIZED (

@@ -41,9 +41,6 @@ const ADVANCE_TO_END =
     lease_owner = '', lease_expires_at = 0
   WHERE run_id = ? AND last_seq = ? AND digest = ? AND (? IS NULL OR lease_epoch = ?)
     AND signals_waiting <= ?`;
-// The requests of a run among a JSON array of ids.
-const DELIVERED = `FROM signal_requests
-  WHERE run_id = ? AND id IN (SELECT value FROM json_each(?))`;
 
 /**
  * The log writes of the SQLite store: run creation and appends, run inside
@@ -98,26 +95,21 @@ export class SqliteAppends implements DeferredRows {
     this.insertRecords(records);
   }
 
-  /** `Store.append`, inside a transaction. */
+  /**
+   * `Store.append`, inside a transaction. `delivered`: how many of the
+   * signal requests waiting for the run the append delivers (its end may
+   * leave those waiting; the caller drops them once it is written).
+   */
   append(
     records: readonly LogRecord[],
-    options: {
-      status?: RunStatus;
-      epoch?: number;
-      delivers?: readonly string[];
-    },
+    options: { status?: RunStatus; epoch?: number },
+    delivered = 0,
   ): void {
     const first = assertConsecutive(records);
     const last = records[records.length - 1]!;
     const status = options.status;
     const epoch = options.epoch ?? null;
     const checks = [first.run_id, first.seq - 1, first.prev, epoch, epoch];
-    const delivers = options.delivers ?? [];
-    const ids = delivers.length === 0 ? "" : JSON.stringify(delivers);
-    const delivered = ids === "" ? 0 : Number(
-      (this.#statement(`SELECT COUNT(*) AS n ${DELIVERED}`)
-        .get(first.run_id, ids) as Row).n,
-    );
     const advanced = status === undefined
       ? this.#statement(ADVANCE).run(last.seq, last.hash, last.at, ...checks)
       : isTerminal(status)
@@ -127,19 +119,6 @@ export class SqliteAppends implements DeferredRows {
         .run(last.seq, last.hash, last.at, status, ...checks);
     if (Number(advanced.changes) !== 1) {
       throw this.#refusal(first, options, delivered);
-    }
-    if (ids !== "") {
-      // A RunResumed delivers the run's resume request.
-      this.#statement(
-        `UPDATE runs SET resume_id = NULL, resume_body = NULL
-         WHERE run_id = ? AND resume_id IN (SELECT value FROM json_each(?))`,
-      ).run(first.run_id, ids);
-    }
-    if (delivered > 0) {
-      this.#statement(`DELETE ${DELIVERED}`).run(first.run_id, ids);
-      this.#statement(
-        "UPDATE runs SET signals_waiting = signals_waiting - ? WHERE run_id = ?",
-      ).run(delivered, first.run_id);
     }
     this.insertRecords(records);
   }

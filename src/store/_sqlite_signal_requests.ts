@@ -52,6 +52,30 @@ export class SqliteSignalRequests {
     return rows.map(toRequest);
   }
 
+  /** How many of `ids` (a JSON array) are requests waiting for `runId`. */
+  waitingAmong(runId: string, ids: string): number {
+    const row = this.#statement(
+      `SELECT COUNT(*) AS n FROM signal_requests
+       WHERE run_id = ? AND id IN (SELECT value FROM json_each(?))`,
+    ).get(runId, ids) as Row;
+    return Number(row.n);
+  }
+
+  /**
+   * Drops the requests of `runId` among `ids` (a JSON array), `count` of
+   * them waiting (`waitingAmong`): their records are being written.
+   */
+  deliver(runId: string, ids: string, count: number): void {
+    if (count === 0) return;
+    this.#statement(
+      `DELETE FROM signal_requests
+       WHERE run_id = ? AND id IN (SELECT value FROM json_each(?))`,
+    ).run(runId, ids);
+    this.#statement(
+      "UPDATE runs SET signals_waiting = signals_waiting - ? WHERE run_id = ?",
+    ).run(count, runId);
+  }
+
   waiting(id: string): boolean {
     return this.#statement("SELECT 1 FROM signal_requests WHERE id = ?")
       .get(id) !== undefined;

@@ -230,6 +230,15 @@ export class SqliteStore implements Store {
     });
   }
 
+  /** `requested`, having woken the listeners when it is true. */
+  async #wakingIf(requested: Promise<boolean>): Promise<boolean> {
+    if (await requested) {
+      this.#runnable();
+      return true;
+    }
+    return false;
+  }
+
   /** Wakes this process's listeners; other processes on the file poll. */
   #runnable(): void {
     for (const listener of this.#runnableListeners) queueMicrotask(listener);
@@ -271,7 +280,15 @@ export class SqliteStore implements Store {
       if (reservation !== undefined) {
         mustBeGranted(reservation, this.#tenants.reserveInGroup(reservation));
       }
-      this.#appends.append(records, plain);
+      const runId = records[0]?.run_id ?? "";
+      // The requests the records deliver stop waiting with them.
+      const ids = plain.delivers?.length ? JSON.stringify(plain.delivers) : "";
+      const delivered = ids === "" ? 0 : this.#signals.waitingAmong(runId, ids);
+      this.#appends.append(records, plain, delivered);
+      if (ids !== "") {
+        this.#signals.deliver(runId, ids, delivered);
+        this.#resumes.drop(runId, ids);
+      }
       for (const { key, charged_cents } of settlements ?? []) {
         this.#tenants.settleInGroup(key, charged_cents);
       }
@@ -360,11 +377,9 @@ export class SqliteStore implements Store {
   }
 
   requestCancel(runId: string, reason: string): Promise<boolean> {
-    return this.#group.submit(() => this.#leases.requestCancel(runId, reason))
-      .then((requested) => {
-        if (requested) this.#runnable();
-        return requested;
-      });
+    return this.#wakingIf(
+      this.#group.submit(() => this.#leases.requestCancel(runId, reason)),
+    );
   }
 
   pendingCancels(owner: string): Promise<{ run_id: string; reason: string }[]> {
@@ -372,11 +387,9 @@ export class SqliteStore implements Store {
   }
 
   requestSignal(request: SignalRequest): Promise<boolean> {
-    return this.#group.submit(() => this.#signals.request(request))
-      .then((requested) => {
-        if (requested) this.#runnable();
-        return requested;
-      });
+    return this.#wakingIf(
+      this.#group.submit(() => this.#signals.request(request)),
+    );
   }
 
   pendingSignals(owner: string): Promise<SignalRequest[]> {
@@ -392,11 +405,9 @@ export class SqliteStore implements Store {
   }
 
   requestResume(request: ResumeRequest): Promise<boolean> {
-    return this.#group.submit(() => this.#resumes.request(request))
-      .then((requested) => {
-        if (requested) this.#runnable();
-        return requested;
-      });
+    return this.#wakingIf(
+      this.#group.submit(() => this.#resumes.request(request)),
+    );
   }
 
   pendingResumes(owner: string): Promise<ResumeRequest[]> {
